@@ -1,0 +1,106 @@
+"""The one ``Settings`` object of modelloop.
+
+Precedence, highest first: explicit keyword arguments (what the CLI passes for its flags),
+environment variables ``MODELLOOP_*``, a TOML config file, then the defaults below. The
+config file is ``$MODELLOOP_CONFIG`` if set, else ``modelloop.toml`` in the working
+directory if present. Nothing else in modelloop reads ``os.environ``.
+
+Example
+-------
+>>> from modelloop.config import Settings
+>>> s = Settings(home="/tmp/ml-example")
+>>> s.resolved_store_url()
+'sqlite:////tmp/ml-example/modelloop.db'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "config_file_path"]
+
+
+def config_file_path() -> Path | None:
+    """The TOML config file in force, or ``None`` when there is none."""
+    explicit = os.environ.get("MODELLOOP_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("modelloop.toml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Where modelloop keeps its things and how it behaves by default.
+
+    Hyperparameters are not configuration: they are arguments of ``train``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MODELLOOP_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".modelloop"),
+        description="Folder of the embedded store: SQLite file and artifacts.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default: SQLite file under `home`.",
+    )
+    artifacts_dir: Path | None = Field(
+        default=None, description="Folder for artifact files; default: `home`/artifacts."
+    )
+    seed: int = Field(default=0, description="Default random seed for splits and models.")
+    n_jobs: int = Field(
+        default=0, description="Worker threads for model fitting; 0 means all cores."
+    )
+    debug: bool = Field(default=False, description="Show tracebacks on errors.")
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _check_n_jobs(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"n_jobs must be >= 0 (0 = all cores). Got {value} instead.")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def resolved_store_url(self) -> str:
+        """The store URL, defaulting to a SQLite file under ``home``."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.home / 'modelloop.db').as_posix()}"
+
+    def resolved_artifacts_dir(self) -> Path:
+        """The artifact folder, defaulting to ``home/artifacts``."""
+        return self.artifacts_dir if self.artifacts_dir is not None else self.home / "artifacts"
+
+    def effective_n_jobs(self) -> int:
+        """``n_jobs`` with 0 resolved to the number of cores."""
+        return self.n_jobs or (os.cpu_count() or 1)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given non-``None`` values replaced (used for CLI flags)."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=values)

@@ -1,0 +1,102 @@
+"""The one error tree of modelloop.
+
+Every error modelloop raises on purpose derives from :class:`ModelloopError`. Leaves also
+derive from the matching built-in exception, so ``except ValueError`` keeps working for
+callers who do not know modelloop::
+
+    ModelloopError
+    ├── InvalidInputError (ValueError)          bad data, bad argument, bad request body
+    │   ├── EmptyDataError                      a file or frame with no rows / no columns
+    │   ├── UnsupportedSourceError              an extension or source we cannot read
+    │   ├── ColumnNotFoundError (KeyError)      a named column (target, id, ...) is absent
+    │   ├── SchemaMismatchError                 data does not match a model's input schema
+    │   └── TargetError                         target all missing, a single class, ...
+    ├── ConfigurationError (ValueError)         a setting or option with a bad value
+    ├── NotFoundError (LookupError)             something asked for by name is not in the store
+    │   ├── ModelNotFoundError                  no such model, version or alias
+    │   └── RunNotFoundError                    no such run
+    ├── StoreError (RuntimeError)               the store cannot do what was asked
+    │   └── ArtifactIntegrityError              an artifact file is missing or was changed
+    └── TrainingError (RuntimeError)            no candidate model could be fitted
+
+The CLI maps every ``ModelloopError`` to one line on stderr and exit status 2; the server
+(in its own issue) maps the same tree to HTTP 4xx in one place.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactIntegrityError",
+    "ColumnNotFoundError",
+    "ConfigurationError",
+    "EmptyDataError",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "ModelloopError",
+    "NotFoundError",
+    "RunNotFoundError",
+    "SchemaMismatchError",
+    "StoreError",
+    "TargetError",
+    "TrainingError",
+    "UnsupportedSourceError",
+]
+
+
+class ModelloopError(Exception):
+    """Root of every error modelloop raises on purpose."""
+
+
+class InvalidInputError(ModelloopError, ValueError):
+    """Input data or an argument is not what was expected."""
+
+
+class EmptyDataError(InvalidInputError):
+    """A source yielded no rows or no columns."""
+
+
+class UnsupportedSourceError(InvalidInputError):
+    """A source (file extension, URL scheme, object type) that modelloop cannot read."""
+
+
+class ColumnNotFoundError(InvalidInputError, KeyError):
+    """A column named by the user is not in the data."""
+
+    def __str__(self) -> str:  # KeyError would quote the message; keep it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class SchemaMismatchError(InvalidInputError):
+    """Data handed to a model does not match the model's input schema."""
+
+
+class TargetError(InvalidInputError):
+    """The target column cannot be learned from (all missing, one class, ...)."""
+
+
+class ConfigurationError(ModelloopError, ValueError):
+    """A setting or option has a value outside what it accepts."""
+
+
+class NotFoundError(ModelloopError, LookupError):
+    """Something asked for by name does not exist in the store."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """No such registered model, version or alias."""
+
+
+class RunNotFoundError(NotFoundError):
+    """No such training run."""
+
+
+class StoreError(ModelloopError, RuntimeError):
+    """The store could not carry out an operation."""
+
+
+class ArtifactIntegrityError(StoreError):
+    """An artifact file is missing, or its sha256 differs from the one recorded."""
+
+
+class TrainingError(ModelloopError, RuntimeError):
+    """Training could not produce a model."""

@@ -1,0 +1,32 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The folder of real public datasets beside the checkout (../shared/datasets)."""
+    if not (SHARED_DATASETS / "MANIFEST.md").is_file():
+        pytest.skip(f"real datasets not found at {SHARED_DATASETS} (../shared is absent)")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """tests/data: small files the suite always has."""
+    return DATA_DIR
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """Settings whose store lives in a fresh temporary folder."""
+    from modelloop.config import Settings
+
+    return Settings(home=tmp_path / "home")
