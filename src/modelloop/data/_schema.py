@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 __all__ = ["FEATURE_ROLES", "ColumnSchema", "Role", "Schema", "Task"]
@@ -12,7 +12,7 @@ __all__ = ["FEATURE_ROLES", "ColumnSchema", "Role", "Schema", "Task"]
 Task = Literal["binary", "multiclass", "regression"]
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a column is, as far as learning from it goes."""
 
     NUMERIC = "numeric"
@@ -23,13 +23,8 @@ class Role(str, Enum):
     IDENTIFIER = "identifier"  # every value distinct and no signal: dropped, with a note
     CONSTANT = "constant"  # at most one distinct value: dropped
 
-    def __str__(self) -> str:
-        return self.value
 
-
-FEATURE_ROLES = frozenset(
-    {Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT}
-)
+FEATURE_ROLES = frozenset({Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT})
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,7 @@ class ColumnSchema:
     n_unique: int = 0
     categories: tuple[str, ...] | None = None
     note: str = ""
+    format: str | None = None  # how a datetime column's text is parsed ('ISO8601', '%d-%m-%Y')
 
     @property
     def is_feature(self) -> bool:
@@ -71,6 +67,7 @@ class ColumnSchema:
             n_unique=int(d.get("n_unique", 0)),
             categories=tuple(cats) if cats is not None else None,
             note=d.get("note", ""),
+            format=d.get("format"),
         )
 
 

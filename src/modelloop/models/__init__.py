@@ -1,1 +1,18 @@
-"""(being written)"""
+"""Models: the catalog of estimators modelloop trains, with their default configurations.
+
+>>> from modelloop.models import default_candidates, get_spec
+>>> [get_spec(n, "regression").family for n in default_candidates("regression")]
+['linear', 'tree', 'tree', 'tree']
+"""
+
+from __future__ import annotations
+
+from modelloop.models._catalog import (
+    MODELS,
+    ModelSpec,
+    catalog,
+    default_candidates,
+    get_spec,
+)
+
+__all__ = ["MODELS", "ModelSpec", "catalog", "default_candidates", "get_spec"]

@@ -1,1 +1,36 @@
-"""(being written)"""
+"""The store: SQLAlchemy tables + Alembic migrations, model files, and the registry.
+
+One :class:`Store` keeps datasets, training runs and registered model versions (with
+aliases such as ``production``) in any SQLAlchemy database -- a SQLite file under
+``Settings.home`` by default -- and the models themselves as skops files whose sha256 is
+checked on every load. Everything it returns is an immutable record.
+
+Example
+-------
+>>> import tempfile
+>>> from modelloop.config import Settings
+>>> from modelloop.store import Store
+>>> with Store.from_settings(Settings(home=tempfile.mkdtemp())) as store:
+...     store.list_models()
+[]
+"""
+
+from __future__ import annotations
+
+from modelloop.store._artifacts import MODEL_FORMAT_VERSION, TRUSTED_MODULES
+from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
+from modelloop.store._refs import ModelRef, parse_ref
+from modelloop.store._store import RUN_STATUSES, Store
+
+__all__ = [
+    "MODEL_FORMAT_VERSION",
+    "RUN_STATUSES",
+    "TRUSTED_MODULES",
+    "DatasetRecord",
+    "ModelRef",
+    "ModelSummary",
+    "ModelVersionRecord",
+    "RunRecord",
+    "Store",
+    "parse_ref",
+]

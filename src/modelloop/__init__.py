@@ -1,0 +1,75 @@
+"""modelloop: machine learning for tabular data that closes the loop.
+
+Load and profile data, train with honest cross-validation, register versions, predict —
+from one Python API and one CLI.
+
+>>> import modelloop as ml
+>>> result = ml.train("titanic.csv", target="Survived", time_budget=60)  # doctest: +SKIP
+>>> result.leaderboard  # doctest: +SKIP
+>>> ml.registry().register(result, name="titanic", alias="production")  # doctest: +SKIP
+
+Heavy libraries are imported on first use, so ``import modelloop`` stays quick.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module, metadata
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = metadata.version("modelloop")
+except metadata.PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Dataset",
+    "Settings",
+    "TrainResult",
+    "__version__",
+    "load",
+    "predict",
+    "predict_file",
+    "profile",
+    "registry",
+    "train",
+]
+
+_LAZY = {
+    "Dataset": "modelloop.data",
+    "load": "modelloop.data",
+    "profile": "modelloop.data",
+    "Settings": "modelloop.config",
+    "TrainResult": "modelloop.workflows",
+    "train": "modelloop.workflows",
+    "predict": "modelloop.workflows",
+    "predict_file": "modelloop.workflows",
+}
+
+if TYPE_CHECKING:
+    from modelloop.config import Settings
+    from modelloop.data import Dataset, load, profile
+    from modelloop.store import Store
+    from modelloop.workflows import TrainResult, predict, predict_file, train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'modelloop' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def registry(settings: Settings | None = None) -> Store:
+    """The model registry (the store) named by ``settings``, default ``./.modelloop``.
+
+    >>> import modelloop as ml
+    >>> with ml.registry() as reg:  # doctest: +SKIP
+    ...     reg.list_models()
+    """
+    from modelloop.config import Settings
+    from modelloop.store import Store
+
+    return Store.from_settings(settings or Settings())

@@ -1,0 +1,5 @@
+"""``python -m modelloop`` runs the CLI."""
+
+from modelloop.cli import run
+
+run()

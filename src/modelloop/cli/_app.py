@@ -1,0 +1,86 @@
+"""The ``modelloop`` command: the Typer app and the one place errors become exit codes.
+
+Every ``ModelloopError`` becomes one line on stderr and exit status 2; anything else is an
+internal error (exit 1). Tracebacks are shown only with ``--debug`` (or MODELLOOP_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+from rich.markup import escape
+
+from modelloop import __version__
+from modelloop.cli import demo, models, predict, profile, runs, train
+from modelloop.cli._common import STATE, DebugOpt, err
+from modelloop.exceptions import ModelloopError
+
+app = typer.Typer(
+    name="modelloop",
+    help="Machine learning for tabular data: profile, train, register, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: DebugOpt = False,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Machine learning for tabular data: profile, train, register, predict."""
+    STATE["debug"] = STATE["debug"] or debug
+
+
+app.command("train")(train.train_command)
+app.command("predict")(predict.predict_command)
+app.command("profile")(profile.profile_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a console script, exits with) the status."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    STATE["debug"] = "--debug" in args
+    try:
+        command.main(args=args, prog_name="modelloop", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return 130
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except ModelloopError as exc:
+        if STATE["debug"]:
+            traceback.print_exc()
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 2
+    except Exception as exc:
+        if STATE["debug"]:
+            traceback.print_exc()
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
+            "Run again with --debug for the traceback, and please report it."
+        )
+        return 1
+    return 0

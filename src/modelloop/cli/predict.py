@@ -1,0 +1,50 @@
+"""``modelloop predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, make_settings, out
+
+
+def predict_command(
+    model: Annotated[
+        str, typer.Argument(help="NAME, NAME@ALIAS or NAME:VERSION of a registered model.")
+    ],
+    data: Annotated[Path, typer.Argument(help="CSV/TSV/Parquet/JSON Lines file to score.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")
+    ],
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", help="Input column to copy to the output, e.g. an id (repeatable)."),
+    ] = None,
+    ignore_extra: Annotated[
+        bool, typer.Option("--ignore-extra", help="Ignore columns the model does not know.")
+    ] = False,
+    batch_rows: Annotated[int, typer.Option(help="Rows read and scored at a time.")] = 100_000,
+    store: StoreOpt = None,
+    home: HomeOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Score DATA with a registered model and write a prediction per row.
+
+    The output has the --keep columns, a `prediction` column and, for classifiers, one
+    `proba_<class>` column per class. Files are read and written in chunks.
+    """
+    from modelloop.workflows import predict_file
+
+    settings = make_settings(store, home, debug)
+    summary = predict_file(
+        model,
+        data,
+        output,
+        keep=keep or (),
+        ignore_extra=ignore_extra,
+        batch_rows=batch_rows,
+        settings=settings,
+    )
+    out.print(f"Scored {summary.n_rows} rows with {summary.model} -> {summary.output}")

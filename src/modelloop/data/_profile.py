@@ -1,0 +1,290 @@
+"""profile(): a per-column summary of a dataset and warnings worth reading before training."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelloop.data._dataset import Dataset
+from modelloop.data._names import column_not_found
+from modelloop.data._schema import ColumnSchema, Role
+from modelloop.data._task import detect_task
+from modelloop.data._values import boolean_codes
+
+__all__ = ["Profile", "profile"]
+
+LEAK_SAMPLE = 20_000  # rows used for the leakage checks on large datasets
+LEAK_CORR = 0.98
+LEAK_ACCURACY = 0.99
+IMBALANCE_SHARE = 0.10
+RARE_CLASS_ROWS = 10
+MANY_MISSING = 0.50
+HIGH_CARDINALITY = 100
+
+
+@dataclass
+class Profile:
+    """What :func:`profile` found: one row per column, warnings and a target summary."""
+
+    table: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    target: dict[str, Any] | None = None
+    n_rows: int = 0
+    n_cols: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: NaN becomes None, numpy scalars become Python numbers."""
+        return {
+            "n_rows": self.n_rows,
+            "n_cols": self.n_cols,
+            "columns": [
+                {k: _json_safe(v) for k, v in row.items()}
+                for row in self.table.to_dict(orient="records")
+            ],
+            "warnings": list(self.warnings),
+            "target": _json_safe(self.target),
+        }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _num(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _boolean_labels(col: ColumnSchema) -> dict[float, str]:
+    """0.0 / 1.0 back to the column's own labels ('no' / 'yes')."""
+    labels: dict[float, str] = {}
+    codes = boolean_codes(col.categories)
+    for cat in col.categories or ():
+        code = codes.get(cat.lower())
+        if code is not None:
+            labels[code] = cat
+    return labels
+
+
+def _summary(s: pd.Series, col: ColumnSchema) -> str:
+    present = s.dropna()
+    if present.empty:
+        return "all missing"
+    role = col.role
+    if role is Role.IDENTIFIER:
+        return f"{present.nunique():,} distinct"
+    if role is Role.NUMERIC or (role is Role.CONSTANT and pd.api.types.is_numeric_dtype(s.dtype)):
+        return f"{_num(present.min())} .. {_num(present.max())} (mean {_num(present.mean())})"
+    if role is Role.DATETIME:
+        lo, hi, mean = present.min(), present.max(), present.mean()
+        return f"{lo:%Y-%m-%d} .. {hi:%Y-%m-%d} (mean {mean:%Y-%m-%d})"
+    counts = present.value_counts().head(3)
+    if role is Role.BOOLEAN:
+        labels = _boolean_labels(col)
+        return ", ".join(f"{labels.get(k, _num(k))} ({n:,})" for k, n in counts.items())
+    return ", ".join(f"{_short(k)} ({n:,})" for k, n in counts.items())
+
+
+def _short(value: object, width: int = 30) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _label(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _target_info(y: pd.Series, name: str) -> tuple[dict[str, Any], list[str]]:
+    warnings: list[str] = []
+    present = y.dropna()
+    info: dict[str, Any] = {"name": name, "missing": int(y.isna().sum())}
+    if present.empty:
+        info["task"] = None
+        return info, [f"Target '{name}' is missing in every row."]
+    task = detect_task(present)
+    info["task"] = task
+    if info["missing"]:
+        warnings.append(
+            f"Target '{name}' is missing in {info['missing']:,} row(s); they are left out "
+            "of training."
+        )
+    if task == "regression":
+        values = present.astype("float64")
+        info.update(
+            min=float(values.min()),
+            median=float(values.median()),
+            max=float(values.max()),
+            mean=float(values.mean()),
+        )
+        return info, warnings
+    counts = present.value_counts()
+    info["classes"] = {_label(k): int(n) for k, n in counts.items()}
+    shares = counts / len(present)
+    minority = [(k, s) for k, s in shares.items() if s < IMBALANCE_SHARE]
+    if minority and len(counts) >= 2:
+        shown = ", ".join(f"'{_label(k)}' {s:.1%}" for k, s in minority[:5])
+        warnings.append(
+            f"Target '{name}' is imbalanced: class(es) {shown} of rows. Prefer ROC AUC or "
+            "log loss to accuracy."
+        )
+    rare = [(k, int(n)) for k, n in counts.items() if n < RARE_CLASS_ROWS]
+    if rare:
+        shown = ", ".join(f"'{_label(k)}' ({n})" for k, n in rare[:5])
+        warnings.append(
+            f"Target '{name}' has rare class(es) {shown} with fewer than {RARE_CLASS_ROWS} "
+            "rows: their metrics will be noisy; consider merging them."
+        )
+    return info, warnings
+
+
+def _leaks(
+    frame: pd.DataFrame, features: list[ColumnSchema], target: str, task: str | None
+) -> list[str]:
+    """Features from which the target can be read off almost exactly."""
+    if task is None:
+        return []
+    sampled = len(frame) > LEAK_SAMPLE
+    if sampled:
+        frame = frame.sample(LEAK_SAMPLE, random_state=0)
+    frame = frame[frame[target].notna()]
+    n = len(frame)
+    if n < 10:
+        return []
+    suffix = f" (checked on a sample of {LEAK_SAMPLE:,} rows)" if sampled else ""
+    y = frame[target]
+    y_numeric = pd.api.types.is_numeric_dtype(y.dtype)
+    y_codes = pd.factorize(y)[0]
+    baseline = np.bincount(y_codes).max() / n
+    y_values = y.to_numpy(dtype="float64") if y_numeric else None
+    out: list[str] = []
+    for col in features:
+        s = frame[col.name]
+        if col.role in (Role.NUMERIC, Role.BOOLEAN) and y_values is not None:
+            x = s.to_numpy(dtype="float64")
+            ok = ~np.isnan(x)
+            if ok.sum() >= 10 and np.std(x[ok]) > 0 and np.std(y_values[ok]) > 0:
+                r = float(np.corrcoef(x[ok], y_values[ok])[0, 1])
+                if abs(r) >= LEAK_CORR:
+                    out.append(
+                        f"Column '{col.name}' is nearly equal to the target '{target}' "
+                        f"(correlation {r:.3f}){suffix}: a possible leak; drop it unless it "
+                        "is known at prediction time."
+                    )
+                    continue
+        if col.role not in (Role.NUMERIC, Role.BOOLEAN, Role.CATEGORICAL):
+            continue
+        codes, uniques = pd.factorize(s, use_na_sentinel=False)
+        if len(uniques) >= 0.5 * n:
+            continue
+        if task == "regression":
+            if y_values is None:
+                continue
+            means = pd.Series(y_values).groupby(codes).transform("mean").to_numpy()
+            total = float(np.var(y_values))
+            explained = 1 - float(np.var(y_values - means)) / total if total > 0 else 0.0
+            if explained >= LEAK_ACCURACY:
+                out.append(
+                    f"Column '{col.name}' determines the target '{target}' (its values "
+                    f"explain {explained:.1%} of the variance){suffix}: a possible leak."
+                )
+            continue
+        if baseline >= 0.97:
+            continue
+        pairs = pd.DataFrame({"x": codes, "y": y_codes}).groupby(["x", "y"]).size()
+        accuracy = float(pairs.groupby(level=0).max().sum()) / n
+        if accuracy >= LEAK_ACCURACY:
+            out.append(
+                f"The target '{target}' can be read off column '{col.name}' (a per-value "
+                f"majority vote is right for {accuracy:.1%} of rows){suffix}: a possible leak; "
+                "drop it unless it is known at prediction time."
+            )
+    return out
+
+
+def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
+    """Summarise every column of a dataset and warn about what deserves a look.
+
+    Warnings name: suspected leaks (a feature that nearly equals or determines the
+    target), class imbalance (< 10% of rows) and rare classes (< 10 rows), features more
+    than half missing, identifier and constant columns that are dropped, and categoricals
+    with more than 100 levels. The leakage checks use a sample of 20,000 rows on larger
+    datasets and say so.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A loaded dataset.
+    target : str, optional
+        The target column; default the dataset's own.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modelloop.data import load
+    >>> ds = load(pd.DataFrame({"x": [1.0, 2, 3, 4], "y": ["a", "b", "a", "b"]}), target="y")
+    >>> p = profile(ds)
+    >>> p.table["role"].tolist(), p.target["task"]
+    (['numeric', 'categorical'], 'binary')
+    """
+    frame, schema = dataset.frame, dataset.schema
+    target = target if target is not None else schema.target
+    if target is not None and target not in frame.columns:
+        raise column_not_found(target, list(frame.columns), dataset.name)
+    n = len(frame)
+    rows, warnings = [], []
+    for col in schema.columns:
+        if col.name not in frame.columns:
+            continue
+        s = frame[col.name]
+        missing = int(s.isna().sum())
+        rows.append(
+            {
+                "column": col.name,
+                "role": col.role.value,
+                "dtype": str(s.dtype),
+                "missing_pct": round(100 * missing / n, 2) if n else 0.0,
+                "distinct": int(s.nunique()),
+                "summary": _summary(s, col),
+                "note": col.note,
+            }
+        )
+        if col.name == target:
+            continue
+        if col.role in (Role.IDENTIFIER, Role.CONSTANT):
+            warnings.append(f"Column '{col.name}': {col.note}.")
+            continue
+        if n and missing / n > MANY_MISSING:
+            warnings.append(
+                f"Column '{col.name}' is {missing / n:.0%} missing; it may carry little signal."
+            )
+        if col.role is Role.CATEGORICAL and s.nunique() > HIGH_CARDINALITY:
+            warnings.append(
+                f"Column '{col.name}' is categorical with {s.nunique():,} levels; check it "
+                "is not an identifier or free text."
+            )
+    table = pd.DataFrame(
+        rows, columns=["column", "role", "dtype", "missing_pct", "distinct", "summary", "note"]
+    )
+    info = None
+    if target is not None:
+        info, target_warnings = _target_info(frame[target], target)
+        features = [c for c in schema.columns if c.is_feature and c.name != target]
+        warnings = _leaks(frame, features, target, info["task"]) + target_warnings + warnings
+    return Profile(table=table, warnings=warnings, target=info, n_rows=n, n_cols=frame.shape[1])

@@ -1,0 +1,210 @@
+"""Features from one free-text column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["TextFeatures"]
+
+# Below this many rows a term seen once is kept: pruning would leave almost nothing.
+_MIN_ROWS_FOR_MIN_DF = 20
+
+
+class TextFeatures(TransformerMixin, BaseEstimator):
+    """TF-IDF features of one text column, sparse or reduced to a small dense block.
+
+    The text is vectorised with TF-IDF over word 1- and 2-grams (``sublinear_tf``; terms in
+    a single document are dropped when there are at least 20 rows). Then:
+
+    - ``n_components=None`` (linear models): the sparse TF-IDF matrix is the output.
+    - ``n_components=k`` (tree models): TruncatedSVD reduces it to at most ``k`` dense
+      columns (fewer when the vocabulary or the data are smaller: never more than
+      ``n_terms - 1`` nor ``n_rows - 1``), followed by the text length in characters and
+      its number of words.
+
+    Missing values are empty texts. A vocabulary that ends up empty is not an error: the
+    TF-IDF block then has no columns.
+
+    Parameters
+    ----------
+    max_features : int, default=20000
+        Largest vocabulary kept, most frequent terms first.
+    n_components : int or None, default=None
+        Size of the dense SVD block, or None for sparse TF-IDF output.
+
+    Attributes
+    ----------
+    vectorizer_ : TfidfVectorizer or None
+        None when no term was found.
+    svd_ : TruncatedSVD or None
+        None in sparse mode, or when the vocabulary is too small to reduce (the TF-IDF
+        columns are then output densely as they are).
+    feature_names_in_ : ndarray of str, shape (1,)
+        The column name, when fit on a DataFrame or Series with a name.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"review": ["good food", "bad food", None, "good service"]})
+    >>> TextFeatures(n_components=2).fit_transform(X).shape
+    (4, 4)
+    """
+
+    def __init__(self, max_features: int = 20_000, n_components: int | None = None) -> None:
+        self.max_features = max_features
+        self.n_components = n_components
+
+    def fit(self, X: Any, y: Any = None) -> TextFeatures:
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        return self._fit(X)
+
+    def _fit(self, X: Any) -> Any:
+        if self.n_components is not None and (
+            not isinstance(self.n_components, int | np.integer) or self.n_components < 1
+        ):
+            raise ValueError(
+                "The 'n_components' parameter of TextFeatures must be a positive int or None. "
+                f"Got {self.n_components!r} instead."
+            )
+        text = self._text(X, reset=True)
+        min_df = 2 if len(text) >= _MIN_ROWS_FOR_MIN_DF else 1
+        self.vectorizer_ = None
+        tfidf = sparse.csr_matrix((len(text), 0))
+        for df in dict.fromkeys((min_df, 1)):  # retry without pruning if nothing survives
+            vec = TfidfVectorizer(
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                min_df=df,
+                max_features=self.max_features,
+            )
+            try:
+                tfidf = vec.fit_transform(text)
+            except ValueError:  # empty vocabulary
+                continue
+            # stop_words_ only documents pruning and can be large; sklearn says drop it.
+            vec.stop_words_ = None
+            del vec.stop_words_
+            self.vectorizer_ = vec
+            break
+
+        self.svd_ = None
+        if self.n_components is None:
+            return tfidf.tocsr()
+        k = min(self.n_components, tfidf.shape[1] - 1, len(text) - 1)
+        if k >= 1:
+            self.svd_ = TruncatedSVD(n_components=k, random_state=0)
+            reduced = self.svd_.fit_transform(tfidf)
+        else:
+            reduced = tfidf.toarray()
+        return np.hstack([reduced, _lengths(text)])
+
+    def transform(self, X: Any) -> Any:
+        check_is_fitted(self, "vectorizer_")
+        text = self._text(X, reset=False)
+        if self.vectorizer_ is None:
+            tfidf = sparse.csr_matrix((len(text), 0))
+        else:
+            tfidf = self.vectorizer_.transform(text)
+        if self.n_components is None:
+            return tfidf.tocsr()
+        reduced = self.svd_.transform(tfidf) if self.svd_ is not None else tfidf.toarray()
+        return np.hstack([reduced, _lengths(text)])
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "vectorizer_")
+        if input_features is not None:
+            if len(input_features) != 1:
+                raise ValueError(f"input_features should have length 1. Got {len(input_features)}.")
+            col = str(input_features[0])
+        else:
+            col = str(getattr(self, "feature_names_in_", ["x0"])[0])
+        if self.svd_ is not None:
+            names = [f"{col}_svd{i}" for i in range(self.svd_.n_components)]
+        elif self.vectorizer_ is not None:
+            names = [f"{col}_{term}" for term in self.vectorizer_.get_feature_names_out()]
+        else:
+            names = []
+        if self.n_components is not None:
+            names += [f"{col}_length", f"{col}_words"]
+        return np.asarray(names, dtype=object)
+
+    def _text(self, X: Any, *, reset: bool) -> np.ndarray:
+        """The single text column of X as an object array of str, missing as ''."""
+        name = None
+        if isinstance(X, pd.DataFrame):
+            if X.shape[1] != 1:
+                raise ValueError(
+                    f"TextFeatures takes one text column at a time. Got {X.shape[1]} columns."
+                )
+            name = X.columns[0]
+            col = X.iloc[:, 0]
+        elif isinstance(X, pd.Series):
+            name = X.name
+            col = X
+        else:
+            if sparse.issparse(X):
+                raise TypeError(
+                    "Sparse input is not supported: TextFeatures takes one column of text."
+                )
+            if np.iscomplexobj(X):
+                raise ValueError("Complex data not supported: TextFeatures takes text.")
+            arr = np.asarray(X, dtype=object)
+            if arr.ndim == 2 and arr.shape[1] == 0:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+                    "is required."
+                )
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(
+                    "TextFeatures takes one text column at a time: a 1-D array or a 2-D "
+                    f"array with one column. Got shape {arr.shape}."
+                )
+            col = pd.Series(arr, dtype=object)
+        if len(col) == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if reset:
+            self.n_features_in_ = 1
+            if isinstance(name, str):
+                self.feature_names_in_ = np.asarray([name], dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif (
+            isinstance(name, str)
+            and hasattr(self, "feature_names_in_")
+            and name != self.feature_names_in_[0]
+        ):
+            raise ValueError(
+                f"TextFeatures was fitted on column {self.feature_names_in_[0]!r}. Got {name!r}."
+            )
+        missing = col.isna().to_numpy()
+        values = col.astype(object).to_numpy(dtype=object)
+        out = np.empty(len(values), dtype=object)
+        out[missing] = ""
+        out[~missing] = [str(v) for v in values[~missing]]
+        return out
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _lengths(text: np.ndarray) -> np.ndarray:
+    """Characters and words of each text, as two float columns."""
+    chars = np.fromiter((len(t) for t in text), dtype=np.float64, count=len(text))
+    words = np.fromiter((len(t.split()) for t in text), dtype=np.float64, count=len(text))
+    return np.column_stack([chars, words])

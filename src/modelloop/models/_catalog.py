@@ -1,0 +1,253 @@
+"""The model catalog: which estimators modelloop trains, and how each is configured.
+
+A :class:`ModelSpec` names an estimator, the preprocessing family it needs (see
+:data:`modelloop.features.FAMILIES`) and the tasks it handles; ``spec.make(task)`` returns
+a fresh, unfitted scikit-learn-compatible estimator with modelloop's defaults.
+
+Classification estimators always receive labels encoded as ``0..K-1``: the training code
+label-encodes the target before fitting and keeps the original classes (XGBoost requires
+this; it also keeps every model's ``classes_`` comparable).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn import ensemble, linear_model, neighbors, svm, tree
+from sklearn.calibration import CalibratedClassifierCV
+
+from modelloop.exceptions import ConfigurationError
+
+__all__ = ["MODELS", "ModelSpec", "catalog", "default_candidates", "get_spec"]
+
+TASKS = ("binary", "multiclass", "regression")
+_CLASSIFICATION = frozenset({"binary", "multiclass"})
+_REGRESSION = frozenset({"regression"})
+_ALL = _CLASSIFICATION | _REGRESSION
+
+Factory = Callable[[str, int, int], Any]  # (task, seed, n_jobs) -> unfitted estimator
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the catalog.
+
+    Attributes
+    ----------
+    name
+        Catalog name, e.g. ``"lightgbm"``.
+    family
+        Preprocessing family: ``"linear"`` (scaled, one-hot) or ``"tree"`` (ordinal, dense).
+    tasks
+        Tasks the model handles: a subset of ``{"binary", "multiclass", "regression"}``.
+    description
+        One line for listings.
+    """
+
+    name: str
+    family: str
+    tasks: frozenset[str]
+    description: str
+    factory: Factory = field(repr=False, compare=False)
+
+    def make(self, task: str, *, seed: int = 0, n_jobs: int = 1) -> Any:
+        """A fresh unfitted estimator for ``task``.
+
+        Classifiers expect labels encoded as ``0..K-1`` (see the module docstring).
+
+        Examples
+        --------
+        >>> get_spec("random_forest", "regression").make("regression", seed=1)
+        RandomForestRegressor(n_estimators=300, n_jobs=1, random_state=1)
+        """
+        if task not in self.tasks:
+            raise ConfigurationError(
+                f"Model {self.name!r} does not support task {task!r}. "
+                f"It supports: {', '.join(sorted(self.tasks))}."
+            )
+        return self.factory(task, seed, n_jobs)
+
+
+# ---------------------------------------------------------------------------- factories
+
+
+def _is_clf(task: str) -> bool:
+    return task in _CLASSIFICATION
+
+
+def _logistic_regression(task: str, seed: int, n_jobs: int) -> Any:
+    return linear_model.LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+
+
+def _ridge(task: str, seed: int, n_jobs: int) -> Any:
+    return linear_model.Ridge(alpha=1.0, random_state=seed)
+
+
+def _lasso(task: str, seed: int, n_jobs: int) -> Any:
+    # Lasso's alpha depends on the scale of the target, so no fixed default fits all
+    # datasets; LassoCV picks it by 5-fold CV along its regularisation path.
+    return linear_model.LassoCV(cv=5, max_iter=5000, n_jobs=n_jobs, random_state=seed)
+
+
+def _svm(task: str, seed: int, n_jobs: int) -> Any:
+    if _is_clf(task):
+        # SVC(probability=True) is deprecated since scikit-learn 1.9; this is its documented
+        # replacement (Platt scaling fit on 5-fold out-of-fold decision values). Tune the
+        # SVC through 'model__estimator__C'.
+        return CalibratedClassifierCV(
+            svm.SVC(random_state=seed), method="sigmoid", cv=5, ensemble=False, n_jobs=n_jobs
+        )
+    return svm.SVR()
+
+
+def _knn(task: str, seed: int, n_jobs: int) -> Any:
+    if _is_clf(task):
+        return neighbors.KNeighborsClassifier(n_neighbors=15, weights="distance", n_jobs=n_jobs)
+    return neighbors.KNeighborsRegressor(n_neighbors=15, weights="distance", n_jobs=n_jobs)
+
+
+def _decision_tree(task: str, seed: int, n_jobs: int) -> Any:
+    kind = tree.DecisionTreeClassifier if _is_clf(task) else tree.DecisionTreeRegressor
+    return kind(min_samples_leaf=5, random_state=seed)
+
+
+def _random_forest(task: str, seed: int, n_jobs: int) -> Any:
+    kind = ensemble.RandomForestClassifier if _is_clf(task) else ensemble.RandomForestRegressor
+    return kind(n_estimators=300, n_jobs=n_jobs, random_state=seed)
+
+
+def _extra_trees(task: str, seed: int, n_jobs: int) -> Any:
+    kind = ensemble.ExtraTreesClassifier if _is_clf(task) else ensemble.ExtraTreesRegressor
+    return kind(n_estimators=300, n_jobs=n_jobs, random_state=seed)
+
+
+def _hist_gradient_boosting(task: str, seed: int, n_jobs: int) -> Any:
+    # HistGradientBoosting uses OpenMP threads; their number is not a constructor argument.
+    kind = (
+        ensemble.HistGradientBoostingClassifier
+        if _is_clf(task)
+        else ensemble.HistGradientBoostingRegressor
+    )
+    return kind(early_stopping="auto", random_state=seed)
+
+
+def _lightgbm(task: str, seed: int, n_jobs: int) -> Any:
+    import lightgbm
+
+    kind = lightgbm.LGBMClassifier if _is_clf(task) else lightgbm.LGBMRegressor
+    return kind(
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=31,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        random_state=seed,
+        n_jobs=n_jobs,
+        verbose=-1,
+    )
+
+
+def _xgboost(task: str, seed: int, n_jobs: int) -> Any:
+    import xgboost
+
+    kind = xgboost.XGBClassifier if _is_clf(task) else xgboost.XGBRegressor
+    return kind(
+        tree_method="hist",
+        n_estimators=300,
+        learning_rate=0.05,
+        max_depth=6,
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("logistic_regression", "linear", _CLASSIFICATION,
+                  "L2-regularised logistic regression", _logistic_regression),
+        ModelSpec("ridge", "linear", _REGRESSION, "L2-regularised linear regression", _ridge),
+        ModelSpec("lasso", "linear", _REGRESSION,
+                  "L1-regularised linear regression, alpha chosen by CV", _lasso),
+        ModelSpec("svm", "linear", _ALL, "support vector machine, RBF kernel (calibrated)", _svm),
+        ModelSpec("knn", "linear", _ALL, "k nearest neighbours (k=15, distance-weighted)", _knn),
+        ModelSpec("decision_tree", "tree", _ALL, "a single decision tree", _decision_tree),
+        ModelSpec("random_forest", "tree", _ALL, "random forest, 300 trees", _random_forest),
+        ModelSpec("extra_trees", "tree", _ALL, "extremely randomised trees, 300 trees",
+                  _extra_trees),
+        ModelSpec("hist_gradient_boosting", "tree", _ALL,
+                  "scikit-learn histogram gradient boosting", _hist_gradient_boosting),
+        ModelSpec("lightgbm", "tree", _ALL, "LightGBM gradient boosting, 300 rounds", _lightgbm),
+        ModelSpec("xgboost", "tree", _ALL, "XGBoost gradient boosting (hist), 300 rounds",
+                  _xgboost),
+    )
+}  # fmt: skip
+
+_DEFAULT_CANDIDATES = {
+    "classification": ("logistic_regression", "random_forest", "hist_gradient_boosting", "lightgbm"),
+    "regression": ("ridge", "random_forest", "hist_gradient_boosting", "lightgbm"),
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- lookup
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ConfigurationError(f"Task must be one of {', '.join(TASKS)}. Got {task!r}.")
+
+
+def catalog(task: str) -> list[ModelSpec]:
+    """Every model spec that handles ``task``, in catalog order.
+
+    Examples
+    --------
+    >>> [s.name for s in catalog("regression")][:3]
+    ['ridge', 'lasso', 'svm']
+    """
+    _check_task(task)
+    return [spec for spec in MODELS.values() if task in spec.tasks]
+
+
+def default_candidates(task: str) -> list[str]:
+    """The names ``modelloop train`` fits by default for ``task``, cheapest first.
+
+    Examples
+    --------
+    >>> default_candidates("binary")
+    ['logistic_regression', 'random_forest', 'hist_gradient_boosting', 'lightgbm']
+    """
+    _check_task(task)
+    return list(_DEFAULT_CANDIDATES["regression" if task == "regression" else "classification"])
+
+
+def get_spec(name: str, task: str) -> ModelSpec:
+    """The spec called ``name``, checked to support ``task``.
+
+    Raises
+    ------
+    ConfigurationError
+        Unknown name (with the closest names), or a model that does not handle ``task``.
+
+    Examples
+    --------
+    >>> get_spec("lightgbm", "binary").family
+    'tree'
+    """
+    _check_task(task)
+    spec = MODELS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(str(name), list(MODELS), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        names = ", ".join(s.name for s in catalog(task))
+        raise ConfigurationError(f"Unknown model {name!r}.{hint} Models for {task}: {names}.")
+    if task not in spec.tasks:
+        others = ", ".join(s.name for s in catalog(task))
+        raise ConfigurationError(
+            f"Model {name!r} does not support task {task!r}. Models for {task}: {others}."
+        )
+    return spec

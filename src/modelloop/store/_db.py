@@ -1,0 +1,178 @@
+"""Engine creation, SQLite connection setup, migrations and JSON coercion for the store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from modelloop.exceptions import ConfigurationError, InvalidInputError, StoreError
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "create_engine",
+    "json_dict",
+    "jsonable",
+    "now",
+    "safe_url",
+    "upgrade",
+    "write_engine",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option read by the SQLite "begin" hook: "IMMEDIATE" for write transactions.
+SQLITE_BEGIN_OPTION = "modelloop_sqlite_begin"
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def safe_url(url: sa.URL) -> str:
+    """The URL with any password masked, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and real BEGINs.
+
+    SQLite's Python driver does not BEGIN before SELECT or DDL (its "legacy transaction
+    control"); the store takes over and emits ``BEGIN`` itself, ``BEGIN IMMEDIATE`` for
+    write transactions so that concurrent writers queue on the busy timeout instead of
+    failing when a read lock cannot be upgraded.
+    """
+    try:
+        sa_url = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(
+            f"The store URL {url!r} is not a SQLAlchemy URL ({exc}). Use for example "
+            "'sqlite:///path/to/modelloop.db' or 'postgresql+psycopg://user@host/db'."
+        ) from exc
+    if sa_url.get_backend_name() != "sqlite":
+        try:
+            return sa.create_engine(sa_url, pool_pre_ping=True)
+        except (ImportError, sa.exc.SQLAlchemyError) as exc:
+            raise ConfigurationError(
+                f"Cannot use the store URL {safe_url(sa_url)}: {exc}. Install the database "
+                "driver it names, or fix the URL."
+            ) from exc
+
+    database = sa_url.database
+    in_memory = not database or database == ":memory:" or sa_url.query.get("mode") == "memory"
+    kwargs: dict[str, Any] = {}
+    if in_memory:
+        # One shared connection, or every thread would see its own empty database.
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    else:
+        Path(str(database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(sa_url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see below)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def write_engine(engine: sa.Engine) -> sa.Engine:
+    """The same engine, whose transactions take SQLite's write lock up front."""
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the store's schema to the newest revision (``alembic upgrade head``)."""
+    config = alembic_config()
+    url = safe_url(engine.url)
+    try:
+        with write_engine(engine).begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except CommandError as exc:
+        raise StoreError(
+            f"Cannot migrate the store at {url}: {exc}. If it was created by a newer "
+            "modelloop, upgrade modelloop."
+        ) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"Cannot open the store at {url}: {exc}") from exc
+
+
+def jsonable(value: Any, field: str) -> Any:
+    """``value`` as plain JSON data, portable to every backend.
+
+    numpy scalars and arrays become Python numbers and lists, tuples become lists, dates
+    become ISO strings, and NaN or infinite floats become ``None`` (PostgreSQL's JSON
+    rejects them). Anything else that JSON cannot hold raises ``InvalidInputError``.
+
+    Examples
+    --------
+    >>> jsonable({"auc": float("nan"), "folds": (1, 2)}, "metrics")
+    {'auc': None, 'folds': [1, 2]}
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool):
+                raise InvalidInputError(
+                    f"Keys of '{field}' must be strings to be stored as JSON. Got key "
+                    f"{key!r} of type {type(key).__name__}."
+                )
+            out[str(key)] = jsonable(item, field)
+        return out
+    if isinstance(value, list | tuple):
+        return [jsonable(item, field) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, pandas arrays
+    if callable(tolist) and type(value).__module__.split(".")[0] in {"numpy", "pandas"}:
+        return jsonable(tolist(), field)
+    raise InvalidInputError(
+        f"'{field}' must hold JSON data (str, int, float, bool, None, lists and dicts). "
+        f"Got a value of type {type(value).__module__}.{type(value).__qualname__}: "
+        f"{value!r:.80}."
+    )
+
+
+def json_dict(value: Any, field: str, *, allow_none: bool = False) -> dict[str, Any] | None:
+    """``jsonable`` for a field that must be a dict (or ``None`` when allowed)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            f"'{field}' must be a dict. Got {type(value).__name__}: {value!r:.80}."
+        )
+    return jsonable(value, field)

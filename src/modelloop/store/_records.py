@@ -1,0 +1,101 @@
+"""Immutable records returned by the store.
+
+The store never hands out live ORM objects or rows: every read builds a fresh frozen
+dataclass (in the spirit of Optuna's ``FrozenTrial``). Dict fields are fresh copies
+decoded from JSON, so changing them never changes the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["DatasetRecord", "ModelSummary", "ModelVersionRecord", "RunRecord"]
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset seen by the store, identified by the hash of its content."""
+
+    hash: str
+    name: str
+    source: str
+    n_rows: int
+    n_cols: int
+    schema: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run: what it was asked, and (once finished) what it found.
+
+    ``status`` is ``'running'``, ``'finished'`` or ``'failed'``; the result fields are
+    ``None`` until the run finishes.
+    """
+
+    id: str
+    name: str
+    dataset_hash: str | None
+    target: str | None
+    task: str | None
+    metric: str | None
+    params: dict[str, Any]
+    status: str
+    cv_metrics: dict[str, Any] | None
+    test_metrics: dict[str, Any] | None
+    leaderboard: list[dict[str, Any]] | None
+    best_model: str | None
+    timings: dict[str, Any] | None
+    library_versions: dict[str, Any] | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def short_id(self) -> str:
+        """The first 8 characters of the id, enough to name the run on the CLI."""
+        return self.id[:8]
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """One registered version of a model, and where its artifact file is.
+
+    ``artifact_path`` is relative to the store's ``artifacts_dir`` (POSIX separators);
+    ``aliases`` are the aliases that point at this version now.
+    """
+
+    name: str
+    version: int
+    run_id: str | None
+    artifact_path: str
+    sha256: str
+    size_bytes: int
+    schema: dict[str, Any]
+    task: str | None
+    metrics: dict[str, Any]
+    description: str
+    tags: dict[str, Any]
+    aliases: tuple[str, ...]
+    created_at: datetime
+    format_version: int
+
+    @property
+    def ref(self) -> str:
+        """The reference that resolves to exactly this version, e.g. ``'churn:3'``."""
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One registered model at a glance: its latest version and its aliases."""
+
+    name: str
+    latest_version: int
+    n_versions: int
+    aliases: dict[str, int] = field(default_factory=dict)
+    task: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -1,0 +1,886 @@
+"""The store: datasets, runs and the model registry, over any SQLAlchemy database.
+
+One class, :class:`Store`, with one contract whatever the backend (SQLite by default,
+PostgreSQL by URL). Every read returns frozen records (:mod:`._records`), never rows or
+ORM objects. Registration is all-or-nothing: the model file is written and moved into
+place first, then every row is inserted in one transaction; if that transaction fails the
+file is removed again. A crash between the two leaves at most an unreferenced file, which
+:meth:`Store.sweep_orphan_artifacts` removes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from modelloop.exceptions import (
+    ArtifactIntegrityError,
+    InvalidInputError,
+    ModelloopError,
+    ModelNotFoundError,
+    NotFoundError,
+    RunNotFoundError,
+    StoreError,
+)
+from modelloop.store import _db
+from modelloop.store._artifacts import (
+    MODEL_FORMAT_VERSION,
+    load_model_bytes,
+    place_file,
+    read_verified,
+    write_model_file,
+)
+from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
+from modelloop.store._refs import check_alias, check_model_name, format_versions, parse_ref, suggest
+from modelloop.store._tables import datasets, model_aliases, model_versions, registered_models, runs
+
+if TYPE_CHECKING:
+    from modelloop.config import Settings
+
+__all__ = ["RUN_STATUSES", "Store"]
+
+RUN_STATUSES = ("running", "finished", "failed")
+_FINAL_STATUSES = ("finished", "failed")
+_RUN_PREFIX_MIN = 4
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+_WRITE_ATTEMPTS = 8
+T = TypeVar("T")
+
+
+class Store:
+    """Datasets, runs and registered models, in a database plus a folder of model files.
+
+    Opening a store creates its folders and brings its schema up to date (Alembic
+    ``upgrade head``). It is safe to share one ``Store`` between threads, and to open the
+    same store from several processes.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``'sqlite:///.modelloop/modelloop.db'``.
+    artifacts_dir : str or Path
+        Folder for model files (``models/<name>/...skops``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.linear_model import LinearRegression
+    >>> home = Path(tempfile.mkdtemp())
+    >>> with Store(f"sqlite:///{home}/m.db", home / "artifacts") as store:
+    ...     model = LinearRegression().fit([[0], [1]], [0, 1])
+    ...     v = store.register_model("demo", model, run_id=None, schema={}, task="regression",
+    ...                              metrics={}, aliases=["production"])
+    ...     record, loaded = store.load_model("demo@production")
+    >>> (record.version, round(float(loaded.predict([[2]])[0]), 6))
+    (1, 2.0)
+    """
+
+    def __init__(self, url: str, artifacts_dir: str | Path) -> None:
+        self.url = str(url)
+        self.artifacts_dir = Path(artifacts_dir).expanduser().absolute()
+        try:
+            (self.artifacts_dir / "models").mkdir(parents=True, exist_ok=True)
+            (self.artifacts_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the artifact folder {self.artifacts_dir}: {exc}."
+            ) from exc
+        self._engine = _db.create_engine(self.url)
+        self._write_engine = _db.write_engine(self._engine)
+        try:
+            _db.upgrade(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store that ``settings`` point at (``store_url`` / ``home``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from modelloop.config import Settings
+        >>> store = Store.from_settings(Settings(home=tempfile.mkdtemp()))
+        >>> store.list_models()
+        []
+        >>> store.close()
+        """
+        return cls(settings.resolved_store_url(), settings.resolved_artifacts_dir())
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({_db.safe_url(self._engine.url)!r}, {str(self.artifacts_dir)!r})"
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"The store at {self._safe_url} failed to read: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        # IntegrityError passes through untouched: callers retry on it (see _retry).
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"The store at {self._safe_url} failed to write: {exc}") from exc
+
+    def _retry(self, what: str, body: Callable[[sa.Connection], T]) -> T:
+        """Run ``body`` in a write transaction, again on a conflict with a concurrent writer.
+
+        Unique keys (a model's next version number, an alias) are how concurrent writers
+        find out about each other on backends without SQLite's write lock.
+        """
+        error: sa.exc.IntegrityError | None = None
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return body(conn)
+            except sa.exc.IntegrityError as exc:
+                error = exc
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+        raise StoreError(
+            f"Could not {what}: it conflicted with concurrent writes {_WRITE_ATTEMPTS} times "
+            f"in a row ({error.orig if error is not None else ''}). Try again."
+        ) from error
+
+    @property
+    def _safe_url(self) -> str:
+        return _db.safe_url(self._engine.url)
+
+    # -- datasets -----------------------------------------------------------------------
+
+    def record_dataset(
+        self, *, hash: str, name: str, source: str, n_rows: int, n_cols: int, schema: dict
+    ) -> DatasetRecord:
+        """Record a dataset by content hash; return the existing record if already there.
+
+        Examples
+        --------
+        >>> rec = store.record_dataset(hash="ab12", name="iris", source="iris.csv",
+        ...                            n_rows=150, n_cols=5, schema={})  # doctest: +SKIP
+        """
+        if not isinstance(hash, str) or not hash or len(hash) > 64:
+            raise InvalidInputError(
+                f"A dataset hash must be a non-empty string of at most 64 characters. Got {hash!r}."
+            )
+        values = {
+            "hash": hash,
+            "name": str(name),
+            "source": str(source),
+            "n_rows": int(n_rows),
+            "n_cols": int(n_cols),
+            "schema": _db.json_dict(schema, "schema"),
+        }
+
+        def body(conn: sa.Connection) -> DatasetRecord:
+            row = conn.execute(sa.select(datasets).where(datasets.c.hash == hash)).first()
+            if row is None:
+                conn.execute(datasets.insert().values(**values, created_at=_db.now()))
+                row = conn.execute(sa.select(datasets).where(datasets.c.hash == hash)).one()
+            return _dataset_record(row)
+
+        return self._retry(f"record dataset {hash!r}", body)
+
+    def get_dataset(self, hash: str) -> DatasetRecord:
+        """The dataset recorded under ``hash``; ``NotFoundError`` if there is none."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(datasets).where(datasets.c.hash == hash)).first()
+        if row is None:
+            raise NotFoundError(f"No dataset with hash {hash!r} is recorded in the store.")
+        return _dataset_record(row)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        name: str,
+        dataset_hash: str | None,
+        target: str | None,
+        task: str | None,
+        metric: str | None,
+        params: dict,
+    ) -> RunRecord:
+        """Start a run: status ``'running'``, a fresh id (uuid4 hex), ``started_at`` now."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 256:
+            raise InvalidInputError(
+                f"A run name must be a non-empty string of at most 256 characters. Got {name!r}."
+            )
+        values = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "dataset_hash": dataset_hash,
+            "target": target,
+            "task": task,
+            "metric": metric,
+            "params": _db.json_dict(params, "params"),
+            "status": "running",
+            "started_at": _db.now(),
+        }
+        with self._write() as conn:
+            conn.execute(runs.insert().values(**values))
+            row = conn.execute(sa.select(runs).where(runs.c.id == values["id"])).one()
+        return _run_record(row)
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        cv_metrics: dict | None = None,
+        test_metrics: dict | None = None,
+        leaderboard: list[dict] | None = None,
+        best_model: str | None = None,
+        timings: dict | None = None,
+        library_versions: dict | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Close a running run as ``'finished'`` or ``'failed'`` with its results."""
+        if status not in _FINAL_STATUSES:
+            raise InvalidInputError(
+                f"A run finishes with status 'finished' or 'failed'. Got {status!r}."
+            )
+        if leaderboard is not None and not isinstance(leaderboard, list | tuple):
+            raise InvalidInputError(
+                f"'leaderboard' must be a list of dicts. Got {type(leaderboard).__name__}."
+            )
+        values = {
+            "status": status,
+            "cv_metrics": _db.json_dict(cv_metrics, "cv_metrics", allow_none=True),
+            "test_metrics": _db.json_dict(test_metrics, "test_metrics", allow_none=True),
+            "leaderboard": _db.jsonable(leaderboard, "leaderboard"),
+            "best_model": best_model,
+            "timings": _db.json_dict(timings, "timings", allow_none=True),
+            "library_versions": _db.json_dict(
+                library_versions, "library_versions", allow_none=True
+            ),
+            "error": error,
+            "finished_at": _db.now(),
+        }
+        with self._write() as conn:
+            full_id = self._resolve_run_id(conn, run_id)
+            row = conn.execute(sa.select(runs.c.status).where(runs.c.id == full_id)).one()
+            if row.status != "running":
+                raise StoreError(
+                    f"Run {full_id[:8]} is already '{row.status}'; a run is finished only once."
+                )
+            conn.execute(runs.update().where(runs.c.id == full_id).values(**values))
+            row = conn.execute(sa.select(runs).where(runs.c.id == full_id)).one()
+        return _run_record(row)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id, or with this unique id prefix (4 characters or more).
+
+        Examples
+        --------
+        >>> store.get_run("3f2a")  # doctest: +SKIP
+        RunRecord(id='3f2a9c...', ...)
+        """
+        with self._read() as conn:
+            full_id = self._resolve_run_id(conn, run_id)
+            row = conn.execute(sa.select(runs).where(runs.c.id == full_id)).one()
+        return _run_record(row)
+
+    def list_runs(
+        self,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally only those with a given name and/or status."""
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidInputError(
+                f"Run status must be one of {', '.join(RUN_STATUSES)}. Got {status!r}."
+            )
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"'limit' must be an integer >= 1. Got {limit!r}.")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInputError(f"'offset' must be an integer >= 0. Got {offset!r}.")
+        query = sa.select(runs)
+        if name is not None:
+            query = query.where(runs.c.name == name)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        query = query.order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        with self._read() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset)).all()
+        return [_run_record(row) for row in rows]
+
+    def _resolve_run_id(self, conn: sa.Connection, run_id: str) -> str:
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise InvalidInputError(f"A run id must be a non-empty string. Got {run_id!r}.")
+        wanted = run_id.strip().lower()
+        if conn.execute(sa.select(runs.c.id).where(runs.c.id == wanted)).first() is not None:
+            return wanted
+        if len(wanted) < _RUN_PREFIX_MIN:
+            raise InvalidInputError(
+                f"A run id prefix needs at least {_RUN_PREFIX_MIN} characters. Got {run_id!r}."
+            )
+        matches: Sequence[Any] = []
+        if _HEX_RE.match(wanted):  # ids are hex: no LIKE wildcards can sneak in
+            matches = conn.execute(
+                sa.select(runs.c.id, runs.c.name, runs.c.started_at)
+                .where(runs.c.id.like(f"{wanted}%"))
+                .order_by(runs.c.started_at.desc())
+                .limit(11)
+            ).all()
+        if len(matches) == 1:
+            return str(matches[0].id)
+        if matches:
+            shown = ", ".join(
+                f"{m.id[: len(wanted) + 4]} ({m.name}, {m.started_at:%Y-%m-%d %H:%M})"
+                for m in matches[:10]
+            )
+            more = " and more" if len(matches) > 10 else ""
+            raise InvalidInputError(
+                f"Run id prefix {run_id!r} is ambiguous: it matches {shown}{more}. "
+                "Give more characters."
+            )
+        recent = conn.execute(
+            sa.select(runs.c.id, runs.c.name).order_by(runs.c.started_at.desc()).limit(3)
+        ).all()
+        hint = (
+            " Most recent runs: " + ", ".join(f"{r.id[:8]} ({r.name})" for r in recent) + "."
+            if recent
+            else " The store has no runs yet."
+        )
+        raise RunNotFoundError(f"No run with id or id prefix {run_id!r}.{hint}")
+
+    # -- registry: writes ---------------------------------------------------------------
+
+    def register(
+        self,
+        result: Any,
+        *,
+        name: str,
+        alias: str | None = None,
+        aliases: Sequence[str] = (),
+    ) -> ModelVersionRecord:
+        """Register a training result (what ``modelloop.train`` returns) as a new version.
+
+        ``result`` only has to provide ``registration()``, a dict of the keyword arguments
+        of :meth:`register_model` other than ``name`` and ``aliases`` (``model``,
+        ``run_id``, ``schema``, ``task``, ``metrics``, ``description``).
+
+        Examples
+        --------
+        >>> import modelloop as ml
+        >>> result = ml.train("churn.csv", target="churn")  # doctest: +SKIP
+        >>> with ml.registry() as reg:  # doctest: +SKIP
+        ...     reg.register(result, name="churn", alias="production").version
+        1
+        """
+        info = dict(result.registration())
+        model = info.pop("model")
+        every = [*([alias] if alias else []), *aliases]
+        return self.register_model(name, model, aliases=every, **info)
+
+    def register_model(
+        self,
+        name: str,
+        model: object,
+        *,
+        run_id: str | None,
+        schema: dict,
+        task: str | None,
+        metrics: dict,
+        description: str = "",
+        aliases: Sequence[str] = (),
+        tags: dict | None = None,
+    ) -> ModelVersionRecord:
+        """Save ``model`` as the next version of ``name``; all-or-nothing.
+
+        The model is written as a skops file, moved into ``artifacts_dir/models/<name>/``,
+        then the registered model, the version row and its aliases are inserted in one
+        transaction. If that fails the file is deleted, so no row ever lacks its file.
+        Aliases given here move to the new version.
+
+        Examples
+        --------
+        >>> v = store.register_model("churn", pipeline, run_id=run.id, schema=schema,
+        ...                          task="binary", metrics={"roc_auc": 0.91},
+        ...                          aliases=["production"])  # doctest: +SKIP
+        >>> v.version  # doctest: +SKIP
+        1
+        """
+        check_model_name(name)
+        if isinstance(aliases, str):
+            aliases = (aliases,)
+        alias_list = list(dict.fromkeys(check_alias(a) for a in aliases))
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "schema": _db.json_dict(schema, "schema"),
+            "task": task,
+            "metrics": _db.json_dict(metrics, "metrics"),
+            "description": str(description or ""),
+            "tags": _db.json_dict(tags or {}, "tags"),
+        }
+        if run_id is not None:
+            with self._read() as conn:
+                found = conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first()
+            if found is None:
+                raise RunNotFoundError(
+                    f"Cannot register model '{name}' for run {run_id!r}: no run with that "
+                    "id exists in this store. Pass the id of a run created in this store, "
+                    "or run_id=None."
+                )
+
+        what = f"model '{name}'"
+        tmp_path, sha256, size = write_model_file(model, self.artifacts_dir / "tmp", what=what)
+        relative = f"models/{name}/{sha256[:16]}-{uuid.uuid4().hex[:8]}.skops"
+        final_path = self.artifacts_dir / relative
+        try:
+            place_file(tmp_path, final_path)
+        except BaseException as exc:
+            tmp_path.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StoreError(
+                    f"Cannot move the model file of {what} to {final_path}: {exc}."
+                ) from exc
+            raise
+        values.update(artifact_path=relative, sha256=sha256, size_bytes=size)
+
+        def body(conn: sa.Connection) -> ModelVersionRecord:
+            return self._insert_version(conn, name, values, alias_list)
+
+        try:
+            return self._retry(f"register model '{name}'", body)
+        except BaseException as exc:
+            final_path.unlink(missing_ok=True)
+            if isinstance(exc, ModelloopError) or not isinstance(exc, Exception):
+                raise
+            raise StoreError(
+                f"Registering model '{name}' failed and nothing was registered: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _insert_version(
+        self, conn: sa.Connection, name: str, values: dict[str, Any], alias_list: list[str]
+    ) -> ModelVersionRecord:
+        stamp = _db.now()
+        exists = conn.execute(
+            sa.select(registered_models.c.name).where(registered_models.c.name == name)
+        ).first()
+        if exists is None:
+            conn.execute(
+                registered_models.insert().values(name=name, created_at=stamp, updated_at=stamp)
+            )
+        else:
+            conn.execute(
+                registered_models.update()
+                .where(registered_models.c.name == name)
+                .values(updated_at=stamp)
+            )
+        latest = conn.execute(
+            sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.name == name)
+        ).scalar()
+        version = (latest or 0) + 1
+        conn.execute(
+            model_versions.insert().values(
+                name=name,
+                version=version,
+                format_version=MODEL_FORMAT_VERSION,
+                created_at=stamp,
+                **values,
+            )
+        )
+        self._write_aliases(conn, name, alias_list, version)
+        return self._version_record(conn, name, version)
+
+    def _write_aliases(
+        self, conn: sa.Connection, name: str, alias_list: Sequence[str], version: int
+    ) -> None:
+        stamp = _db.now()
+        for alias in alias_list:
+            # Delete + insert: a portable upsert inside the caller's transaction.
+            conn.execute(
+                model_aliases.delete().where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            )
+            conn.execute(
+                model_aliases.insert().values(
+                    name=name, alias=alias, version=version, updated_at=stamp
+                )
+            )
+        if alias_list:
+            conn.execute(
+                registered_models.update()
+                .where(registered_models.c.name == name)
+                .values(updated_at=stamp)
+            )
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``name@alias`` at ``version``, moving the alias if it exists.
+
+        Examples
+        --------
+        >>> store.set_alias("churn", "production", 2)  # doctest: +SKIP
+        """
+        check_alias(alias)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise InvalidInputError(f"A model version is an integer. Got {version!r}.")
+
+        def body(conn: sa.Connection) -> None:
+            self._require_model(conn, name)
+            self._require_version(conn, name, version)
+            self._write_aliases(conn, name, [alias], version)
+
+        self._retry(f"set alias '{alias}' of model '{name}'", body)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``name@alias``; the version it pointed at stays."""
+        with self._write() as conn:
+            self._require_model(conn, name)
+            deleted = conn.execute(
+                model_aliases.delete().where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).rowcount
+            if not deleted:
+                raise ModelNotFoundError(self._no_alias_message(conn, name, alias))
+            conn.execute(
+                registered_models.update()
+                .where(registered_models.c.name == name)
+                .values(updated_at=_db.now())
+            )
+
+    # -- registry: reads ----------------------------------------------------------------
+
+    def get_model_version(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> ModelVersionRecord:
+        """One version of a model: by number, by alias, or the latest when neither is given.
+
+        Examples
+        --------
+        >>> store.get_model_version("churn", alias="production").version  # doctest: +SKIP
+        2
+        """
+        if version is not None and alias is not None:
+            raise InvalidInputError(
+                f"Give a version or an alias of model '{name}', not both. "
+                f"Got version={version!r} and alias={alias!r}."
+            )
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise InvalidInputError(f"A model version is an integer. Got {version!r}.")
+        with self._read() as conn:
+            self._require_model(conn, name)
+            if alias is not None:
+                version = conn.execute(
+                    sa.select(model_aliases.c.version).where(
+                        model_aliases.c.name == name, model_aliases.c.alias == alias
+                    )
+                ).scalar()
+                if version is None:
+                    raise ModelNotFoundError(self._no_alias_message(conn, name, alias))
+            elif version is None:
+                version = conn.execute(
+                    sa.select(sa.func.max(model_versions.c.version)).where(
+                        model_versions.c.name == name
+                    )
+                ).scalar()
+                if version is None:  # a registered model always has a version
+                    raise ModelNotFoundError(f"Model '{name}' has no versions.")
+            else:
+                self._require_version(conn, name, version)
+            return self._version_record(conn, name, version)
+
+    def resolve(self, ref: str) -> ModelVersionRecord:
+        """The version a reference names: ``'name'`` (latest), ``'name@alias'``,
+        ``'name:3'`` or ``'name/3'``.
+
+        Examples
+        --------
+        >>> store.resolve("churn@production")  # doctest: +SKIP
+        ModelVersionRecord(name='churn', version=2, ...)
+        """
+        parsed = parse_ref(ref)
+        return self.get_model_version(parsed.name, parsed.version, parsed.alias)
+
+    def load_model(
+        self, ref_or_record: str | ModelVersionRecord
+    ) -> tuple[ModelVersionRecord, object]:
+        """The record and the deserialized model of a version.
+
+        The file's sha256 is checked against the store before anything is parsed, and only
+        trusted types are loaded (see :mod:`._artifacts`).
+
+        Examples
+        --------
+        >>> record, pipeline = store.load_model("churn@production")  # doctest: +SKIP
+        """
+        if isinstance(ref_or_record, ModelVersionRecord):
+            # Re-read: the store, not the caller's copy, says which file and hash are right.
+            record = self.get_model_version(ref_or_record.name, ref_or_record.version)
+        elif isinstance(ref_or_record, str):
+            record = self.resolve(ref_or_record)
+        else:
+            raise InvalidInputError(
+                "load_model takes a reference such as 'churn@production' or a "
+                f"ModelVersionRecord. Got {type(ref_or_record).__name__}."
+            )
+        what = f"model '{record.name}' version {record.version}"
+        path = self._artifact_path(record)
+        data = read_verified(path, record.sha256, what=what)
+        return record, load_model_bytes(data, what=what, path=path)
+
+    def list_models(self) -> list[ModelSummary]:
+        """Every registered model with its latest version and aliases, by name."""
+        with self._read() as conn:
+            models = conn.execute(
+                sa.select(registered_models).order_by(registered_models.c.name)
+            ).all()
+            stats = {
+                row.name: row
+                for row in conn.execute(
+                    sa.select(
+                        model_versions.c.name,
+                        sa.func.max(model_versions.c.version).label("latest"),
+                        sa.func.count().label("n"),
+                    ).group_by(model_versions.c.name)
+                )
+            }
+            latest = (
+                sa.select(
+                    model_versions.c.name,
+                    sa.func.max(model_versions.c.version).label("latest"),
+                )
+                .group_by(model_versions.c.name)
+                .subquery()
+            )
+            tasks = {
+                row.name: row.task
+                for row in conn.execute(
+                    sa.select(model_versions.c.name, model_versions.c.task).join(
+                        latest,
+                        sa.and_(
+                            latest.c.name == model_versions.c.name,
+                            latest.c.latest == model_versions.c.version,
+                        ),
+                    )
+                )
+            }
+            aliases: dict[str, dict[str, int]] = {}
+            for row in conn.execute(
+                sa.select(model_aliases).order_by(model_aliases.c.name, model_aliases.c.alias)
+            ):
+                aliases.setdefault(row.name, {})[row.alias] = row.version
+        return [
+            ModelSummary(
+                name=m.name,
+                latest_version=int(stats[m.name].latest) if m.name in stats else 0,
+                n_versions=int(stats[m.name].n) if m.name in stats else 0,
+                aliases=aliases.get(m.name, {}),
+                task=tasks.get(m.name),
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+            for m in models
+        ]
+
+    def list_versions(self, name: str) -> list[ModelVersionRecord]:
+        """Every version of ``name``, oldest first."""
+        with self._read() as conn:
+            self._require_model(conn, name)
+            rows = conn.execute(
+                sa.select(model_versions)
+                .where(model_versions.c.name == name)
+                .order_by(model_versions.c.version)
+            ).all()
+            by_version = self._aliases_by_version(conn, name)
+        return [_version_record(row, by_version.get(row.version, ())) for row in rows]
+
+    # -- artifacts ----------------------------------------------------------------------
+
+    def sweep_orphan_artifacts(self, *, min_age_seconds: float = 3600) -> list[Path]:
+        """Delete model files that no version references, older than ``min_age_seconds``.
+
+        Such files are what a crash between writing a file and committing its rows leaves
+        behind. The age threshold spares files of registrations still in flight.
+
+        Examples
+        --------
+        >>> store.sweep_orphan_artifacts(min_age_seconds=0)  # doctest: +SKIP
+        []
+        """
+        with self._read() as conn:
+            referenced = set(conn.execute(sa.select(model_versions.c.artifact_path)).scalars())
+        candidates = [
+            *(self.artifacts_dir / "models").rglob("*.skops"),
+            *(self.artifacts_dir / "tmp").glob("*"),
+        ]
+        cutoff = time.time() - min_age_seconds
+        removed = []
+        for path in candidates:
+            if path.relative_to(self.artifacts_dir).as_posix() in referenced:
+                continue
+            try:
+                if not path.is_file() or path.stat().st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+        return sorted(removed)
+
+    def _artifact_path(self, record: ModelVersionRecord) -> Path:
+        base = self.artifacts_dir.resolve()
+        path = (base / record.artifact_path).resolve()
+        if not path.is_relative_to(base):
+            raise ArtifactIntegrityError(
+                f"Artifact of model '{record.name}' version {record.version} points outside "
+                f"the artifact folder ({record.artifact_path!r}); refusing to load it."
+            )
+        return path
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _require_model(self, conn: sa.Connection, name: str) -> None:
+        found = conn.execute(
+            sa.select(registered_models.c.name).where(registered_models.c.name == name)
+        ).first()
+        if found is not None:
+            return
+        names = list(
+            conn.execute(
+                sa.select(registered_models.c.name).order_by(registered_models.c.name)
+            ).scalars()
+        )
+        if not names:
+            raise ModelNotFoundError(
+                f"No model named {name!r}: no models are registered yet. Train and register "
+                "one first."
+            )
+        close = suggest(str(name), names)
+        hint = f" Did you mean '{close}'?" if close else ""
+        shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+        raise ModelNotFoundError(f"No model named {name!r}.{hint} Registered: {shown}.")
+
+    def _require_version(self, conn: sa.Connection, name: str, version: int) -> None:
+        versions = list(
+            conn.execute(
+                sa.select(model_versions.c.version)
+                .where(model_versions.c.name == name)
+                .order_by(model_versions.c.version)
+            ).scalars()
+        )
+        if version not in versions:
+            raise ModelNotFoundError(
+                f"Model '{name}' has no version {version}; versions: {format_versions(versions)}."
+            )
+
+    def _no_alias_message(self, conn: sa.Connection, name: str, alias: str) -> str:
+        existing = self._aliases(conn, name)
+        if not existing:
+            return (
+                f"Model '{name}' has no alias '{alias}'; it has no aliases yet. Set one with "
+                f"set_alias('{name}', '{alias}', <version>)."
+            )
+        close = suggest(alias, existing)
+        hint = f" Did you mean '{close}'?" if close else ""
+        shown = ", ".join(f"{a} -> {v}" for a, v in existing.items())
+        return f"Model '{name}' has no alias '{alias}'.{hint} Aliases: {shown}."
+
+    def _aliases(self, conn: sa.Connection, name: str) -> dict[str, int]:
+        rows = conn.execute(
+            sa.select(model_aliases.c.alias, model_aliases.c.version)
+            .where(model_aliases.c.name == name)
+            .order_by(model_aliases.c.alias)
+        )
+        return {row.alias: row.version for row in rows}
+
+    def _aliases_by_version(self, conn: sa.Connection, name: str) -> dict[int, tuple[str, ...]]:
+        by_version: dict[int, tuple[str, ...]] = {}
+        for alias, version in self._aliases(conn, name).items():
+            by_version[version] = (*by_version.get(version, ()), alias)
+        return by_version
+
+    def _version_record(self, conn: sa.Connection, name: str, version: int) -> ModelVersionRecord:
+        row = conn.execute(
+            sa.select(model_versions).where(
+                model_versions.c.name == name, model_versions.c.version == version
+            )
+        ).one()
+        return _version_record(row, self._aliases_by_version(conn, name).get(version, ()))
+
+
+def _dataset_record(row: sa.Row[Any]) -> DatasetRecord:
+    return DatasetRecord(
+        hash=row.hash,
+        name=row.name,
+        source=row.source,
+        n_rows=int(row.n_rows),
+        n_cols=int(row.n_cols),
+        schema=row.schema,
+        created_at=row.created_at,
+    )
+
+
+def _run_record(row: sa.Row[Any]) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        name=row.name,
+        dataset_hash=row.dataset_hash,
+        target=row.target,
+        task=row.task,
+        metric=row.metric,
+        params=row.params,
+        status=row.status,
+        cv_metrics=row.cv_metrics,
+        test_metrics=row.test_metrics,
+        leaderboard=row.leaderboard,
+        best_model=row.best_model,
+        timings=row.timings,
+        library_versions=row.library_versions,
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _version_record(row: sa.Row[Any], aliases: tuple[str, ...]) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        name=row.name,
+        version=int(row.version),
+        run_id=row.run_id,
+        artifact_path=row.artifact_path,
+        sha256=row.sha256,
+        size_bytes=int(row.size_bytes),
+        schema=row.schema,
+        task=row.task,
+        metrics=row.metrics,
+        description=row.description,
+        tags=row.tags,
+        aliases=tuple(sorted(aliases)),
+        created_at=row.created_at,
+        format_version=int(row.format_version),
+    )

@@ -1,0 +1,144 @@
+"""The store's tables, as SQLAlchemy Core metadata.
+
+The schema changes only through Alembic revisions in ``migrations/versions``; a test
+checks that upgrading to head yields exactly these tables (``compare_metadata`` is empty).
+Everything here is portable SQL: JSON through :class:`sqlalchemy.JSON`, datetimes stored
+as timezone-aware UTC (see :class:`UTCDateTime`), no dialect-specific types.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "UTCDateTime",
+    "datasets",
+    "metadata",
+    "model_aliases",
+    "model_versions",
+    "registered_models",
+    "runs",
+]
+
+# Explicit constraint names, so that migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A datetime that goes in and comes out timezone-aware in UTC.
+
+    PostgreSQL keeps the offset (``TIMESTAMP WITH TIME ZONE``); SQLite stores the UTC wall
+    time, and the missing ``tzinfo`` is put back on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"The store keeps timezone-aware datetimes only. Got naive {value!r}; "
+                "use datetime.now(UTC)."
+            )
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.JSON:
+    # none_as_null: a Python None is SQL NULL, not the JSON literal 'null'.
+    return sa.JSON(none_as_null=True)
+
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("n_rows", sa.BigInteger, nullable=False),
+    sa.Column("n_cols", sa.Integer, nullable=False),
+    sa.Column("schema", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, index=True),
+    # No foreign key: a run may name a dataset whose record lives in another store.
+    sa.Column("dataset_hash", sa.String(64), nullable=True),
+    sa.Column("target", sa.Text, nullable=True),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("metric", sa.String(64), nullable=True),
+    sa.Column("params", _json(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("cv_metrics", _json(), nullable=True),
+    sa.Column("test_metrics", _json(), nullable=True),
+    sa.Column("leaderboard", _json(), nullable=True),
+    sa.Column("best_model", sa.String(256), nullable=True),
+    sa.Column("timings", _json(), nullable=True),
+    sa.Column("library_versions", _json(), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+)
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), sa.ForeignKey("registered_models.name"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True, index=True),
+    sa.Column("artifact_path", sa.String(512), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("schema", _json(), nullable=False),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("metrics", _json(), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("tags", _json(), nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # An alias always points at a version that exists.
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)

@@ -1,0 +1,228 @@
+"""Batch predictions with a registered model: a DataFrame, or a file streamed in chunks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modelloop.config import Settings
+from modelloop.data import Schema, iter_batches
+from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
+from modelloop.store import ModelVersionRecord, Store
+
+__all__ = ["LoadedModel", "PredictSummary", "load_model", "predict", "predict_file"]
+
+_OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version, loaded and checked: its record, pipeline and schema."""
+
+    record: ModelVersionRecord
+    pipeline: Any
+    schema: Schema
+    task: str
+    classes: list[Any] | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.record.name}:{self.record.version}"
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for raw rows: a ``prediction`` column, plus ``proba_<class>`` columns."""
+        if self.task == "regression":
+            return pd.DataFrame({"prediction": self.pipeline.predict(frame)}, index=frame.index)
+        proba = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
+        classes = np.asarray(self.pipeline.classes_)
+        out = {"prediction": classes[np.argmax(proba, axis=1)]}
+        for i, c in enumerate(classes):
+            out[f"proba_{c}"] = proba[:, i]
+        return pd.DataFrame(out, index=frame.index)
+
+
+def load_model(ref: str, *, store: Store) -> LoadedModel:
+    """Resolve ``name``, ``name@alias`` or ``name:version`` and load it (sha256 checked)."""
+    record, bundle = store.load_model(ref)
+    return LoadedModel(
+        record=record,
+        pipeline=bundle["pipeline"],
+        schema=Schema.from_dict(bundle["schema"]),
+        task=bundle["task"],
+        classes=bundle.get("classes"),
+    )
+
+
+def _check_columns(
+    columns: Sequence[str], model: LoadedModel, source: str, keep: Sequence[str], ignore_extra: bool
+) -> None:
+    present = set(columns)
+    for col in keep:
+        if col not in present:
+            raise ColumnNotFoundError(
+                f"Column '{col}' asked for with --keep is not in {source}. "
+                f"Columns: {', '.join(list(columns)[:20])}."
+            )
+    missing = [c for c in model.schema.feature_columns() if c not in present]
+    if missing:
+        shown = ", ".join(f"'{c}'" for c in missing[:10])
+        raise SchemaMismatchError(
+            f"{source} lacks column(s) {shown} that model '{model.ref}' needs. "
+            "Add them (empty values are allowed) and try again."
+        )
+    known = set(model.schema.names) | set(keep)
+    extra = [c for c in columns if c not in known]
+    if extra and not ignore_extra:
+        shown = ", ".join(f"'{c}'" for c in extra[:10])
+        raise SchemaMismatchError(
+            f"{source} has column(s) {shown} that model '{model.ref}' does not know. "
+            "Drop them, copy them to the output with --keep, or pass --ignore-extra."
+        )
+
+
+def predict(
+    ref: str | LoadedModel,
+    data: pd.DataFrame,
+    *,
+    keep: Sequence[str] = (),
+    ignore_extra: bool = True,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """Predict a DataFrame with a registered model.
+
+    >>> import modelloop as ml
+    >>> ml.predict("titanic@production", frame)  # doctest: +SKIP
+    """
+    if isinstance(ref, LoadedModel):
+        model = ref
+    else:
+        owns = store is None
+        store = store or Store.from_settings(settings or Settings())
+        try:
+            model = load_model(ref, store=store)
+        finally:
+            if owns:
+                store.close()
+    _check_columns(list(data.columns), model, "the data", keep, ignore_extra)
+    out = model.predict_frame(data)
+    if keep:
+        out = pd.concat([data[list(keep)], out], axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class PredictSummary:
+    """What ``predict_file`` wrote."""
+
+    model: str
+    output: Path
+    n_rows: int
+    n_batches: int
+    columns: tuple[str, ...]
+
+
+class _Writer:
+    """Writes batches to CSV or Parquet at a temporary path, moved into place at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        self.kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+        self._parquet: pq.ParquetWriter | None = None
+        self._first = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.kind == "csv":
+            frame.to_csv(
+                self.partial, mode="w" if self._first else "a", header=self._first, index=False
+            )
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.partial, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        self._first = False
+
+    def commit(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        self.partial.unlink(missing_ok=True)
+
+
+def _output_path(output: str | Path) -> Path:
+    path = Path(output)
+    if path.suffix.lower() not in _OUTPUT_SUFFIXES:
+        raise UnsupportedSourceError(
+            f"Cannot write predictions to '{path.name}': the output must end in .csv or .parquet."
+        )
+    if not path.parent.exists():
+        raise UnsupportedSourceError(f"Folder '{path.parent}' for the output does not exist.")
+    return path
+
+
+def predict_file(
+    ref: str,
+    source: str | Path,
+    output: str | Path,
+    *,
+    keep: Sequence[str] = (),
+    ignore_extra: bool = False,
+    batch_rows: int = 100_000,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> PredictSummary:
+    """Score a CSV/Parquet/JSON Lines file chunk by chunk and write predictions.
+
+    The input is read and written in batches of ``batch_rows`` rows, so files larger than
+    memory work. The output (CSV or Parquet, by its extension) has the ``keep`` columns, a
+    ``prediction`` column and, for classifiers, one ``proba_<class>`` column per class. It
+    is written to ``<output>.partial`` and moved into place only when every row is scored.
+    """
+    out_path = _output_path(output)
+    owns = store is None
+    store = store or Store.from_settings(settings or Settings())
+    try:
+        model = load_model(ref, store=store)
+    finally:
+        if owns:
+            store.close()
+    source_name = Path(source).name
+    writer = _Writer(out_path)
+    n_rows = n_batches = 0
+    columns: tuple[str, ...] = ()
+    batches: Iterator[pd.DataFrame] = iter_batches(source, batch_rows=batch_rows)
+    try:
+        for batch in batches:
+            if n_batches == 0:
+                _check_columns(list(batch.columns), model, source_name, keep, ignore_extra)
+            scored = model.predict_frame(batch)
+            if keep:
+                scored = pd.concat(
+                    [batch[list(keep)].reset_index(drop=True), scored.reset_index(drop=True)],
+                    axis=1,
+                )
+            writer.write(scored)
+            columns = tuple(scored.columns)
+            n_rows += len(batch)
+            n_batches += 1
+        if n_batches == 0:
+            raise SchemaMismatchError(f"{source_name} has no rows to predict.")
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return PredictSummary(model.ref, out_path, n_rows, n_batches, columns)

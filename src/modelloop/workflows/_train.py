@@ -1,0 +1,390 @@
+"""``train``: from a table to a cross-validated, tested, recorded (and registered) model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from modelloop.config import Settings
+from modelloop.data import Dataset, Task, check_target, detect_task, drop_missing_target, load
+from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
+from modelloop.exceptions import ConfigurationError
+from modelloop.models import default_candidates, get_spec
+from modelloop.store import Store
+from modelloop.tuning import SearchEvent, search
+from modelloop.workflows._versions import library_versions
+
+__all__ = ["TrainResult", "train"]
+
+_TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` produced.
+
+    ``model`` is a fitted scikit-learn ``Pipeline`` (schema check, preprocessing, estimator)
+    that takes raw rows; ``leaderboard`` is a DataFrame, best first; ``metrics`` are the
+    test-split metrics of the refitted best model, ``cv_metrics`` its cross-validated score.
+    """
+
+    run_id: str
+    name: str
+    task: Task
+    metric: str
+    target: str
+    best_model: str
+    model: Any
+    leaderboard: pd.DataFrame
+    metrics: dict[str, float]
+    cv_metrics: dict[str, float]
+    dataset: Dataset = field(repr=False)
+    classes: list[Any] | None = None
+    version: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def bundle(self) -> dict[str, Any]:
+        """The object stored as the model artifact: the pipeline plus what describes it."""
+        return {
+            "pipeline": self.model,
+            "schema": self.dataset.schema.to_dict(),
+            "task": self.task,
+            "target": self.target,
+            "classes": self.classes,
+            "metric": self.metric,
+            "library_versions": library_versions(),
+        }
+
+    def registration(self) -> dict[str, Any]:
+        """What ``Store.register`` needs to record this result as a model version."""
+        return {
+            "model": self.bundle(),
+            "run_id": self.run_id,
+            "schema": self.dataset.schema.to_dict(),
+            "task": self.task,
+            "metrics": {"test": self.metrics, "cv": self.cv_metrics},
+            "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}",
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (what ``modelloop train --json`` prints)."""
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "target": self.target,
+            "metric": self.metric,
+            "best_model": self.best_model,
+            "cv_metrics": self.cv_metrics,
+            "test_metrics": self.metrics,
+            "leaderboard": _jsonable_records(self.leaderboard),
+            "dataset": {
+                "hash": self.dataset.hash,
+                "source": self.dataset.source,
+                "rows": self.dataset.n_rows,
+            },
+            "timings": self.timings,
+            "notes": self.notes,
+        }
+
+
+def _jsonable_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = frame.to_dict(orient="records")
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+        for r in records
+    ]
+
+
+def _check_options(task: str | None, cv: int, test_size: float, time_budget: float | None) -> None:
+    if task is not None and task not in _TASKS:
+        raise ConfigurationError(f"task must be one of {', '.join(_TASKS)}. Got '{task}' instead.")
+    if not isinstance(cv, int) or cv < 2:
+        raise ConfigurationError(f"cv must be an integer >= 2. Got {cv!r} instead.")
+    if not 0.0 < test_size < 1.0:
+        raise ConfigurationError(
+            f"test_size must be in the open range (0, 1). Got {test_size} instead."
+        )
+    if time_budget is not None and not time_budget > 0:
+        raise ConfigurationError(
+            f"time_budget must be a number of seconds > 0. Got {time_budget} instead."
+        )
+
+
+def _split(
+    dataset: Dataset, task: Task, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    X = dataset.features()
+    y = dataset.target_series()
+    stratify = y if task != "regression" else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed, shuffle=True, stratify=stratify
+    )
+    return X_train, X_test, y_train, y_test
+
+
+def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+    if task == "regression":
+        return score_all(task, y.to_numpy(), y_pred=model.predict(X))
+    proba = model.predict_proba(X)
+    classes = np.asarray(model.classes_)
+    pred = classes[np.argmax(proba, axis=1)]
+    return score_all(task, y.to_numpy(), y_pred=pred, y_proba=proba, classes=classes)
+
+
+def train(
+    source: str | Path | pd.DataFrame | Dataset,
+    target: str,
+    *,
+    task: Task | None = None,
+    metric: str | None = None,
+    name: str | None = None,
+    register: bool | None = None,
+    aliases: Sequence[str] = (),
+    models: Sequence[str] | None = None,
+    cv: int = 5,
+    test_size: float = 0.2,
+    time_budget: float | None = 120.0,
+    seed: int | None = None,
+    drop: Sequence[str] = (),
+    types: dict[str, str] | None = None,
+    test: str | Path | pd.DataFrame | None = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> TrainResult:
+    """Train a model on a table with honest evaluation, record the run, optionally register.
+
+    A test split is held out (stratified for classification); candidate models are
+    cross-validated on the rest with the same folds; the best is refitted on all training
+    rows and scored once on the test split. The run (parameters, CV and test metrics,
+    leaderboard, timings, library versions) is recorded in the store; with ``name`` (or
+    ``register=True``) the fitted pipeline is registered as a new version of that model.
+
+    Every check on the input runs before the store is touched: bad input leaves it unchanged.
+
+    Parameters
+    ----------
+    source : a file path, a SQLAlchemy URL, a DataFrame or a loaded ``Dataset``.
+    target : the column to predict.
+    task : 'binary', 'multiclass' or 'regression'; detected from the target when omitted.
+    metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task.
+    name : the registered model's name; registering defaults to on when a name is given.
+    models : candidate model names (``models.catalog``); a fixed default set per task.
+    time_budget : seconds after which no new candidate is started.
+    test : a separate table to score the final model on, instead of holding out
+        ``test_size`` of ``source`` (for a fixed, shared test set).
+
+    Examples
+    --------
+    >>> import modelloop as ml
+    >>> result = ml.train("titanic.csv", target="Survived", time_budget=30)  # doctest: +SKIP
+    >>> result.leaderboard.head()  # doctest: +SKIP
+    """
+    settings = settings or Settings()
+    _check_options(task, cv, test_size, time_budget)
+    seed = settings.seed if seed is None else seed
+    emit = on_event or (lambda event: None)
+    t0 = time.monotonic()
+
+    emit(SearchEvent("stage", message="Loading data"))
+    if isinstance(source, Dataset):
+        dataset = (
+            source
+            if source.schema.target == target
+            else load(source.frame, target=target, name=source.name)
+        )
+    else:
+        dataset = load(source, target=target, drop=drop, types=types)
+    notes = list(dataset.schema.notes)
+    dataset, n_dropped = drop_missing_target(dataset)
+    if n_dropped:
+        notes.append(f"{n_dropped} rows with a missing target were left out.")
+    y_all = dataset.target_series()
+    resolved_task: Task = task or detect_task(y_all)
+    check_target(y_all, resolved_task, name=target, source=dataset.name)
+    metric = metric or default_metric(resolved_task)
+    metric_spec = get_metric(metric)
+    if resolved_task not in metric_spec.tasks:
+        raise ConfigurationError(
+            f"Metric '{metric}' does not apply to a {resolved_task} task. "
+            f"Choose one of: {', '.join(metrics_for_task(resolved_task))}."
+        )
+    candidates = list(models) if models else default_candidates(resolved_task)
+    for candidate in candidates:
+        get_spec(candidate, resolved_task)  # unknown names fail before any work
+    if not dataset.schema.feature_columns():
+        raise ConfigurationError(
+            f"{dataset.name} has no usable feature columns besides the target "
+            "(all others are identifiers or constant)."
+        )
+    load_time = time.monotonic() - t0
+
+    if test is None:
+        X_train, X_test, y_train, y_test = _split(dataset, resolved_task, test_size, seed)
+    else:
+        test_set, _ = drop_missing_target(load(test, target=target, drop=drop, name="test"))
+        X_train, y_train = dataset.features(), dataset.target_series()
+        X_test, y_test = test_set.frame, test_set.target_series()
+    model_name = name or dataset.name
+    do_register = register if register is not None else name is not None
+
+    owns_store = store is None
+    store = store or Store.from_settings(settings)
+    try:
+        store.record_dataset(
+            hash=dataset.hash,
+            name=dataset.name,
+            source=dataset.source,
+            n_rows=dataset.n_rows,
+            n_cols=dataset.n_cols,
+            schema=dataset.schema.to_dict(),
+        )
+        params = {
+            "candidates": candidates,
+            "cv": cv,
+            "test_size": test_size if test is None else None,
+            "test_source": None if test is None else "separate test table",
+            "time_budget": time_budget,
+            "seed": seed,
+            "drop": list(drop),
+            "types": dict(types or {}),
+            "n_train": len(X_train),
+            "n_test": len(X_test),
+        }
+        run = store.create_run(
+            name=model_name,
+            dataset_hash=dataset.hash,
+            target=target,
+            task=resolved_task,
+            metric=metric,
+            params=params,
+        )
+        try:
+            result = _fit_and_evaluate(
+                dataset,
+                resolved_task,
+                metric,
+                candidates,
+                cv,
+                time_budget,
+                seed,
+                settings.effective_n_jobs(),
+                X_train,
+                X_test,
+                y_train,
+                y_test,
+                emit,
+            )
+        except BaseException as exc:
+            store.finish_run(
+                run.id,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                library_versions=library_versions(),
+            )
+            raise
+        result.run_id = run.id
+        result.name = model_name
+        result.target = target
+        result.notes = notes + result.notes
+        result.timings = {"load_s": round(load_time, 3), **result.timings}
+        result.timings["total_s"] = round(time.monotonic() - t0, 3)
+        if do_register:
+            emit(SearchEvent("stage", message=f"Registering model '{model_name}'"))
+            record = store.register(result, name=model_name, aliases=aliases)
+            result.version = record.version
+        store.finish_run(
+            run.id,
+            status="finished",
+            cv_metrics=result.cv_metrics,
+            test_metrics=result.metrics,
+            leaderboard=_jsonable_records(result.leaderboard),
+            best_model=result.best_model,
+            timings=result.timings,
+            library_versions=library_versions(),
+        )
+        return result
+    finally:
+        if owns_store:
+            store.close()
+
+
+def _fit_and_evaluate(
+    dataset: Dataset,
+    task: Task,
+    metric: str,
+    candidates: list[str],
+    cv: int,
+    time_budget: float | None,
+    seed: int,
+    n_jobs: int,
+    X_train: pd.DataFrame,
+    X_test: pd.DataFrame,
+    y_train: pd.Series,
+    y_test: pd.Series,
+    emit: Callable[[SearchEvent], None],
+) -> TrainResult:
+    t0 = time.monotonic()
+    found = search(
+        X_train,
+        y_train,
+        schema=dataset.schema,
+        task=task,
+        metric=metric,
+        candidates=candidates,
+        cv=cv,
+        time_budget=time_budget,
+        seed=seed,
+        n_jobs=n_jobs,
+        on_event=emit,
+    )
+    search_time = time.monotonic() - t0
+    emit(
+        SearchEvent(
+            "stage", message=f"Refitting {found.best.name} on all {len(X_train)} training rows"
+        )
+    )
+    t1 = time.monotonic()
+    model = found.best_pipeline
+    model.fit(X_train, y_train.to_numpy())
+    refit_time = time.monotonic() - t1
+    metrics = _test_metrics(model, X_test, y_test, task)
+    classes = None if task == "regression" else [_plain(c) for c in model.classes_]
+    notes = []
+    skipped = [c.name for c in found.candidates if c.status == "skipped"]
+    if skipped:
+        notes.append(f"Time budget spent: not tried {', '.join(skipped)}.")
+    failed = [f"{c.name} ({c.error})" for c in found.candidates if c.status == "failed"]
+    if failed:
+        notes.append(f"Failed candidates: {'; '.join(failed)}.")
+    return TrainResult(
+        run_id="",
+        name="",
+        task=task,
+        metric=metric,
+        target="",
+        best_model=found.best.name,
+        model=model,
+        leaderboard=found.leaderboard,
+        metrics=metrics,
+        cv_metrics={metric: found.best.cv_mean, f"{metric}_std": found.best.cv_std},
+        dataset=dataset,
+        classes=classes,
+        timings={"search_s": round(search_time, 3), "refit_s": round(refit_time, 3)},
+        notes=notes,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones, so classes serialise cleanly."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,93 @@
+"""Fixtures of the store tests: one suite, run against every available backend.
+
+SQLite always runs. PostgreSQL runs when ``MODELLOOP_TEST_POSTGRES_URL`` names a database
+the tests may wipe (for example ``postgresql+psycopg://postgres@localhost/modelloop_test``);
+its tables are dropped before each test, so never point it at a database you care about.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from modelloop.store import Store
+
+POSTGRES_ENV = "MODELLOOP_TEST_POSTGRES_URL"
+_TABLES = (
+    "model_aliases",
+    "model_versions",
+    "registered_models",
+    "runs",
+    "datasets",
+    "alembic_version",
+)
+
+
+def _wipe(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in _TABLES:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+    finally:
+        engine.dispose()
+
+
+# Backends the suite runs against; a backend joins the list when its URL is configured.
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_ENV) else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty store, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'db' / 'modelloop.db').as_posix()}"
+    url = os.environ[POSTGRES_ENV]
+    _wipe(url)
+    return url
+
+
+@pytest.fixture
+def artifacts_dir(tmp_path: Path) -> Path:
+    return tmp_path / "artifacts"
+
+
+@pytest.fixture
+def store(store_url: str, artifacts_dir: Path) -> Iterator[Store]:
+    with Store(store_url, artifacts_dir) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def xy() -> tuple[np.ndarray, np.ndarray]:
+    """A small binary classification problem."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def pipeline(xy):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = xy
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+
+
+@pytest.fixture
+def register(store: Store):
+    """register_model with the keyword arguments a test does not care about filled in."""
+
+    def _register(name: str, model: object, **kwargs):
+        defaults = {"run_id": None, "schema": {"columns": []}, "task": "binary", "metrics": {}}
+        return store.register_model(name, model, **{**defaults, **kwargs})
+
+    return _register
