@@ -37,7 +37,7 @@ def test_train_returns_leaderboard_model_and_metrics(frame, settings):
         settings=settings,
     )
     assert result.task == "binary" and result.metric == "roc_auc"
-    assert list(result.leaderboard["model"])[0] == result.best_model
+    assert result.leaderboard["model"].iloc[0] == result.best_model
     assert {"roc_auc", "accuracy", "log_loss", "f1"} <= set(result.metrics)
     assert 0.5 < result.metrics["roc_auc"] <= 1.0
     pred = result.model.predict(frame.drop(columns=["churn"]).head(5))
