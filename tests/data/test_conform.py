@@ -155,3 +155,15 @@ def test_conform_typed_input_equals_text_input():
     typed = conform(pd.DataFrame({"n": [1, 2.5, None], "c": ["a", "b", None]}), schema)
     text = conform(pd.DataFrame({"n": ["1", "2.5", " "], "c": ["a", "b", "NA"]}), schema)
     pd.testing.assert_frame_equal(typed, text)
+
+
+def test_conform_is_idempotent(shared_datasets):
+    for name, target in (("titanic.csv", "Survived"), ("airbnb_amsterdam.csv", "price")):
+        ds = load(shared_datasets / name, target=target)
+        pd.testing.assert_frame_equal(conform(ds.frame, ds.schema), ds.frame)
+
+
+def test_conform_is_idempotent_for_a_forced_boolean():
+    ds = load(pd.DataFrame({"sex": ["male", "female", "male"]}), types={"sex": "boolean"})
+    assert ds.frame["sex"].tolist() == [1.0, 0.0, 1.0]
+    pd.testing.assert_frame_equal(conform(ds.frame, ds.schema), ds.frame)

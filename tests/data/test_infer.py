@@ -158,7 +158,8 @@ def test_infer_schema_titanic(shared_datasets):
     assert schema["Sex"].role in (Role.CATEGORICAL, Role.BOOLEAN)
     assert schema["Age"].role is Role.NUMERIC and schema["Age"].n_missing == 177
     assert schema["Cabin"].role is Role.CATEGORICAL and schema["Cabin"].n_missing == 687
-    assert schema["Survived"].role is Role.BOOLEAN
+    assert schema["Survived"].role is Role.CATEGORICAL  # the target keeps its labels
+    assert schema["Survived"].categories == ("0", "1")
     assert "PassengerId" not in schema.feature_columns()
 
 

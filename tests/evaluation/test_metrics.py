@@ -214,3 +214,9 @@ def test_score_all_multiclass_keys() -> None:
     out = score_all("multiclass", YM_TRUE, y_pred=YM_PRED, y_proba=PM, classes=CM)
     assert set(out) == set(metrics_for_task("multiclass"))
     assert out["log_loss"] == pytest.approx(skm.log_loss(YM_TRUE, PM))
+
+
+def test_score_all_binary_single_observed_class_without_classes_is_nan() -> None:
+    out = score_all("binary", ["yes", "yes"], y_pred=["yes", "yes"])
+    assert math.isnan(out["f1"]) and out["accuracy"] == 1.0
+    assert score("f1", ["yes", "yes"], y_pred=["yes", "yes"], classes=CB) == 1.0

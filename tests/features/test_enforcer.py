@@ -7,13 +7,9 @@ import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-import modelloop.data
 from modelloop.data import ColumnSchema, Role, Schema
 from modelloop.exceptions import ConfigurationError, InvalidInputError, SchemaMismatchError
 from modelloop.features import FAMILIES, SchemaEnforcer, make_pipeline
-
-if not hasattr(modelloop.data, "conform"):  # written by the data package in parallel
-    pytest.skip("modelloop.data.conform is not available yet", allow_module_level=True)
 
 SMALL = Schema(
     (

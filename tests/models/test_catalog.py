@@ -6,7 +6,6 @@ import pytest
 import skops.io as sio
 from sklearn.base import is_classifier, is_regressor
 
-import modelloop.data
 from modelloop.data import ColumnSchema, Role, Schema
 from modelloop.exceptions import ConfigurationError
 from modelloop.features import FAMILIES, make_pipeline
@@ -43,11 +42,6 @@ def _data(task: str, n: int = 90) -> tuple[pd.DataFrame, np.ndarray]:
     return X, np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3]))  # 0..2
 
 
-def _needs_conform() -> None:
-    if not hasattr(modelloop.data, "conform"):
-        pytest.skip("modelloop.data.conform is not available yet")
-
-
 def test_catalog_specs_are_well_formed() -> None:
     for name, spec in MODELS.items():
         assert isinstance(spec, ModelSpec) and spec.name == name
@@ -69,7 +63,6 @@ def test_model_spec_make_builds_fresh_estimator_for_task(name: str, task: str) -
 
 @pytest.mark.parametrize(("name", "task"), CASES)
 def test_model_spec_fits_tiny_dataset_through_pipeline(name: str, task: str) -> None:
-    _needs_conform()
     spec = get_spec(name, task)
     X, y = _data(task)
     model = make_pipeline(SCHEMA, spec.family, spec.make(task, n_jobs=1), task=task)
@@ -88,7 +81,6 @@ def test_model_spec_fits_tiny_dataset_through_pipeline(name: str, task: str) -> 
 @pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_model_pipeline_survives_skops_roundtrip(name: str, task: str, tmp_path) -> None:
-    _needs_conform()
     spec = get_spec(name, task)
     X, y = _data(task)
     model = make_pipeline(SCHEMA, spec.family, spec.make(task), task=task).fit(X, y)

@@ -54,6 +54,10 @@ def _numeric(raw: pd.Series, col: ColumnSchema, source: str, strict: bool) -> pd
 
 
 def _boolean(raw: pd.Series, col: ColumnSchema, source: str, strict: bool) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.astype("float64")
+        if values.dropna().isin((0.0, 1.0)).all():
+            return values  # already 0/1: conforming a conformed frame changes nothing
     text = as_text(raw)
     codes = boolean_codes(col.categories)
     lower = text.str.lower()

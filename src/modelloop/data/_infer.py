@@ -183,8 +183,8 @@ def _infer_column(
             else values
         )
     if len(values) == 2 and is_true_false_pair(values):
-        if is_target and not (is_num or is_bool) and parse_numbers(pd.Series(values)).isna().any():
-            return col(Role.CATEGORICAL, categories=tuple(values))  # keep the labels
+        if is_target:  # keep the user's labels ('yes'/'no', '0'/'1'): predictions show them
+            return col(Role.CATEGORICAL, categories=tuple(values))
         return col(Role.BOOLEAN, categories=tuple(values))
     if is_bool:
         return col(Role.BOOLEAN, categories=tuple(values))
@@ -317,7 +317,8 @@ def infer_schema(
     ``identifier`` (distinct whole numbers in a dense range, an id-like name such as 'id' or
     'host_id' with mostly distinct values, or distinct codes without spaces), ``text``
     (mostly distinct values of >= 2.5 words on average) and ``categorical`` (the rest). The
-    target is never identifier, text or constant.
+    target is never identifier, text, constant or boolean: a two-valued target is
+    categorical so that its labels ('yes'/'no', '0'/'1') survive into predictions.
 
     Parameters
     ----------

@@ -15,6 +15,7 @@ Conventions
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,8 @@ class Metric:
 
 
 def _positive(classes: np.ndarray | None) -> Any:
+    if classes is None or len(classes) != 2:
+        raise InvalidInputError("Binary metrics need the two classes; classes[1] is positive.")
     return classes[1]
 
 
@@ -95,7 +98,10 @@ def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
-    return float(skm.balanced_accuracy_score(y_true, y_pred))
+    with warnings.catch_warnings():
+        # one label in both arrays is a valid (if trivial) case: the recall of that label
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return float(skm.balanced_accuracy_score(y_true, y_pred))
 
 
 def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) -> float:
@@ -344,7 +350,13 @@ def _prepare_inputs(
                 f"y_true holds labels that are not among the classes {cls.tolist()}: "
                 f"{unknown[:5].tolist()}."
             )
-    if "binary" in metric.tasks and "multiclass" not in metric.tasks and len(cls) != 2:
+    binary_only = "binary" in metric.tasks and "multiclass" not in metric.tasks
+    if binary_only and len(cls) < 2:
+        raise UndefinedMetricError(
+            f"Metric {metric.name!r} needs to know the positive class, but only "
+            f"{cls.tolist()} occur. Pass classes=model.classes_."
+        )
+    if binary_only and len(cls) != 2:
         raise InvalidInputError(
             f"Metric {metric.name!r} is for binary targets. Got {len(cls)} classes; "
             f"use {metric.name + '_macro'!r} instead."

@@ -10,8 +10,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-import modelloop.data as _data
-from modelloop.data import Schema
+from modelloop.data import Schema, conform
 from modelloop.exceptions import ConfigurationError, SchemaMismatchError
 
 __all__ = ["SchemaEnforcer"]
@@ -100,7 +99,7 @@ class SchemaEnforcer(TransformerMixin, BaseEstimator):
 
     def _conform(self, X: Any) -> pd.DataFrame:
         frame = _as_frame(X, list(self.feature_names_in_), self.source)
-        out = _data.conform(
+        out = conform(
             frame, self.schema_, source=self.source, require=True, extra="ignore", strict=True
         )
         return out[list(self.feature_names_in_)]
