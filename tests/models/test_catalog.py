@@ -103,14 +103,14 @@ def test_catalog_lists_specs_per_task() -> None:
 
 
 def test_default_candidates_cheapest_first() -> None:
-    clf = ["logistic_regression", "random_forest", "hist_gradient_boosting", "lightgbm"]
+    clf = ["logistic_regression", "hist_gradient_boosting", "lightgbm", "random_forest"]
     assert default_candidates("binary") == clf
     assert default_candidates("multiclass") == clf
     assert default_candidates("regression") == [
         "ridge",
-        "random_forest",
         "hist_gradient_boosting",
         "lightgbm",
+        "random_forest",
     ]
     for task in TASKS:
         assert all(task in get_spec(n, task).tasks for n in default_candidates(task))

@@ -188,8 +188,8 @@ MODELS: dict[str, ModelSpec] = {
 }  # fmt: skip
 
 _DEFAULT_CANDIDATES = {
-    "classification": ("logistic_regression", "random_forest", "hist_gradient_boosting", "lightgbm"),
-    "regression": ("ridge", "random_forest", "hist_gradient_boosting", "lightgbm"),
+    "classification": ("logistic_regression", "hist_gradient_boosting", "lightgbm", "random_forest"),
+    "regression": ("ridge", "hist_gradient_boosting", "lightgbm", "random_forest"),
 }  # fmt: skip
 
 
@@ -219,7 +219,7 @@ def default_candidates(task: str) -> list[str]:
     Examples
     --------
     >>> default_candidates("binary")
-    ['logistic_regression', 'random_forest', 'hist_gradient_boosting', 'lightgbm']
+    ['logistic_regression', 'hist_gradient_boosting', 'lightgbm', 'random_forest']
     """
     _check_task(task)
     return list(_DEFAULT_CANDIDATES["regression" if task == "regression" else "classification"])

@@ -157,7 +157,9 @@ def search(
             emit(SearchEvent("skipped", spec.name, total=len(folds), message="time budget spent"))
             continue
         emit(SearchEvent("candidate", spec.name, total=len(folds)))
-        pipeline = make_pipeline(schema, spec.family, spec.make(task, seed=seed, n_jobs=n_jobs))
+        pipeline = make_pipeline(
+            schema, spec.family, spec.make(task, seed=seed, n_jobs=n_jobs), task=task
+        )
         try:
             folded = cross_validate(
                 pipeline,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,7 @@ def train(
     y_all = dataset.target_series()
     resolved_task: Task = task or detect_task(y_all)
     check_target(y_all, resolved_task, name=target, source=dataset.name)
+    dataset = _whole_number_labels(dataset, resolved_task)
     metric = metric or default_metric(resolved_task)
     metric_spec = get_metric(metric)
     if resolved_task not in metric_spec.tasks:
@@ -383,6 +384,19 @@ def _fit_and_evaluate(
         timings={"search_s": round(search_time, 3), "refit_s": round(refit_time, 3)},
         notes=notes,
     )
+
+
+def _whole_number_labels(dataset: Dataset, task: Task) -> Dataset:
+    """Class labels 3.0, 4.0, ... become 3, 4, ... so outputs read ``proba_3``, not ``proba_3.0``."""
+    y = dataset.frame[dataset.schema.target]
+    if task == "regression" or y.dtype.kind != "f":
+        return dataset
+    values = y.to_numpy()
+    if not np.all(np.equal(np.mod(values, 1), 0)):
+        return dataset
+    frame = dataset.frame.copy()
+    frame[dataset.schema.target] = values.astype(np.int64)
+    return replace(dataset, frame=frame)
 
 
 def _plain(value: Any) -> Any:
