@@ -84,13 +84,14 @@ def baseline_frame(frame: pd.DataFrame, case: Case, train_levels: dict[str, list
             continue
         if train_levels is None:
             levels[col] = sorted(X[col].dropna().astype(str).unique())
-        cats = pd.Categorical(
+        values = (
             X[col]
             .astype("object")
             .where(X[col].notna())
-            .map(lambda v: None if v is None else str(v)),
-            categories=levels[col],
+            .map(lambda v: None if v is None else str(v))
         )
+        values = values.where(values.isin(levels[col]))  # levels unseen in training: missing
+        cats = pd.Categorical(values, categories=levels[col])
         X[col] = (
             cats
             if len(levels[col]) <= 255

@@ -44,12 +44,17 @@ def profile_command(
             f"{dataset.name}: {prof.n_rows} rows × {prof.n_cols} columns (dataset {dataset.hash[:12]})",
             ["column", "role", "missing %", "distinct", "summary", "note"],
             [
-                [r["column"], r["role"], r["missing_pct"], r["distinct"], r["summary"], r["note"]]
+                [r["column"], r["role"], f"{r['missing_pct']:.1f}", r["distinct"], r["summary"], r["note"]]
                 for r in rows
             ],
         )
     )
     if prof.target:
-        out.print(f"Target: {escape(str(prof.target))}")
+        details = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in prof.target.items()
+            if k != "name"
+        )
+        out.print(f"Target '{escape(str(prof.target.get('name')))}': {escape(details)}")
     for warning in prof.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")

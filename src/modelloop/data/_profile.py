@@ -271,9 +271,12 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
             warnings.append(f"Column '{col.name}': {col.note}.")
             continue
         if n and missing / n > MANY_MISSING:
-            warnings.append(
-                f"Column '{col.name}' is {missing / n:.0%} missing; it may carry little signal."
+            how = (
+                "missing is kept as a category of its own"
+                if col.role is Role.CATEGORICAL
+                else "imputed, with a missing-indicator column"
             )
+            warnings.append(f"Column '{col.name}' is {missing / n:.0%} missing ({how}).")
         if col.role is Role.CATEGORICAL and s.nunique() > HIGH_CARDINALITY:
             warnings.append(
                 f"Column '{col.name}' is categorical with {s.nunique():,} levels; check it "
