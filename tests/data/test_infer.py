@@ -167,7 +167,9 @@ def test_infer_schema_auto_mpg(shared_datasets):
     schema = load(shared_datasets / "auto_mpg.csv", target="mpg").schema
     assert schema["horsepower"].role is Role.NUMERIC
     assert schema["horsepower"].n_missing == 6
-    assert schema["car name"].role is Role.TEXT
+    # "chevrolet chevelle malibu": short names (2.6 words on average) are a high-cardinality
+    # category, not free text; free text averages at least 3 words (titanic Name: 4.1).
+    assert schema["car name"].role is Role.CATEGORICAL
 
 
 def test_infer_schema_airbnb(shared_datasets):

@@ -26,7 +26,7 @@ NUMERIC_SHARE = 0.95  # at least this share of values parse as numbers -> numeri
 AMBIGUOUS_SHARE = 0.20  # between this and NUMERIC_SHARE, with varied words -> error
 DATE_SHARE = 0.95
 MAX_CATEGORIES = 50  # categories are enumerated up to this many distinct values
-TEXT_TOKENS = 2.5  # mean whitespace-separated tokens of a free-text column
+TEXT_TOKENS = 3.0  # mean whitespace-separated tokens of a free-text column
 _SAMPLE = 2000
 
 _ISO = re.compile(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric
@@ -15,6 +16,7 @@ from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import make_pipeline
 from modelloop.models import get_spec
 from modelloop.tuning._cv import cross_validate, make_folds
+from modelloop.tuning._ensemble import build_ensemble, oof_score, select_ensemble
 
 __all__ = ["CandidateResult", "SearchEvent", "SearchResult", "search"]
 
@@ -46,6 +48,7 @@ class CandidateResult:
     fit_time: float = 0.0  # mean seconds per fold fit
     error: str | None = None
     oof: np.ndarray | None = field(default=None, repr=False, compare=False)
+    members: str = ""  # for an ensemble: "lightgbm 0.6 + random_forest 0.4"
 
     @property
     def cv_mean(self) -> float:
@@ -79,11 +82,56 @@ class SearchResult:
                 "cv_std": c.cv_std,
                 "fit_time_s": round(c.fit_time, 3),
                 "status": c.status,
+                "members": c.members,
                 "error": c.error or "",
             }
             for c in self.candidates
         ]
         return pd.DataFrame(rows)
+
+
+def _try_ensemble(
+    results: list[CandidateResult],
+    pipelines: dict[str, object],
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    task: Task,
+    metric: str,
+    classes: np.ndarray | None,
+) -> tuple[CandidateResult, object] | None:
+    """The ensemble candidate, or ``None`` when blending does not beat the best single model."""
+    ok = [c for c in results if c.status == "ok" and c.oof is not None]
+    if len(ok) < 2:
+        return None
+    try:
+        selection = select_ensemble(
+            {c.name: c.oof for c in ok}, y, task=task, metric=metric, classes=classes
+        )
+    except Exception:  # an undefined metric on some blend must not end the search
+        return None
+    if len(selection.weights) < 2:
+        return None
+    by_name = {c.name: c for c in ok}
+    blend = sum(w * by_name[n].oof for n, w in selection.weights.items())
+    scores = tuple(oof_score(metric, y[va], blend[va], task, classes) for _, va in folds)
+    best_single = _rank(ok, get_metric(metric).greater_is_better)[0]
+    candidate = CandidateResult(
+        "ensemble",
+        "ensemble",
+        "ok",
+        cv_scores=scores,
+        fit_time=float(sum(by_name[n].fit_time for n in selection.weights)),
+        oof=blend,
+        members=" + ".join(f"{n} {w:.2f}" for n, w in selection.weights.items()),
+    )
+    if _rank([candidate, best_single], get_metric(metric).greater_is_better)[0] is not candidate:
+        return None
+    model = build_ensemble(
+        [(n, clone(pipelines[n])) for n in selection.weights],
+        list(selection.weights.values()),
+        task,
+    )
+    return candidate, model
 
 
 def _rank(candidates: list[CandidateResult], greater_is_better: bool) -> list[CandidateResult]:
@@ -107,6 +155,7 @@ def search(
     time_budget: float | None = None,
     seed: int = 0,
     n_jobs: int = 1,
+    ensemble: bool = True,
     on_event: Callable[[SearchEvent], None] | None = None,
 ) -> SearchResult:
     """Cross-validate each candidate model family on the same folds and rank them.
@@ -122,6 +171,9 @@ def search(
     schema : the training schema (its feature columns are the model input).
     task, metric : what is learned and what selection optimises (a name in ``evaluation``).
     candidates : model names from ``models.catalog``.
+    ensemble : try a weighted soft-voting ensemble of the candidates, chosen by greedy
+        selection on their out-of-fold predictions; it is kept (and ranked like any other
+        candidate, by its per-fold scores) only when it beats the best single model.
 
     Raises
     ------
@@ -190,11 +242,21 @@ def search(
         results.append(result)
         emit(SearchEvent("done", spec.name, total=len(folds), score=result.cv_mean))
 
-    ranked = _rank(results, metric_spec.greater_is_better)
-    best = ranked[0]
-    if best.status != "ok":
+    if not any(c.status == "ok" for c in results):
         errors = "; ".join(f"{c.name}: {c.error}" for c in results if c.error)
         raise TrainingError(f"No candidate model could be fitted. {errors}")
+    if ensemble:
+        blended = _try_ensemble(results, pipelines, np.asarray(y), folds, task, metric, classes)
+        if blended is not None:
+            results.append(blended[0])
+            pipelines[blended[0].name] = blended[1]
+            emit(
+                SearchEvent(
+                    "done", blended[0].name, score=blended[0].cv_mean, message=blended[0].members
+                )
+            )
+    ranked = _rank(results, metric_spec.greater_is_better)
+    best = ranked[0]
     return SearchResult(
         metric=metric,
         greater_is_better=metric_spec.greater_is_better,
