@@ -23,8 +23,10 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
+# The store tests also run against PostgreSQL: scripts/postgres-up.sh installs Debian's
+# postgresql when missing (as root), starts it and prints the URL (nothing if it cannot).
 test: setup lint
-	$(BIN)/python -m pytest
+	MODELLOOP_TEST_POSTGRES_URL="$$(scripts/postgres-up.sh)" $(BIN)/python -m pytest
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

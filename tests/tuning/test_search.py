@@ -68,6 +68,7 @@ def test_search_ranks_best_first_and_lists_every_candidate(binary_data):
         metric="log_loss",
         candidates=["logistic_regression", "decision_tree", "hist_gradient_boosting"],
         cv=3,
+        ensemble=False,
     )
     board = res.leaderboard
     assert set(board["model"]) == {"logistic_regression", "decision_tree", "hist_gradient_boosting"}
