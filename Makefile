@@ -36,3 +36,15 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .modelloop .pytest_cache .ruff_cache build dist src/*.egg-info
+
+# Peers for bench/automl.py (FLAML, AutoGluon) live in their own virtualenv, so the project's
+# dependencies stay lean. torch first, pinned, so pip takes the CPU build from local disk.
+BENCH_VENV := .bench-venv
+.PHONY: bench-env
+bench-env:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(BENCH_VENV)/bin/python -m pip install --quiet "pandas<3" "flaml[automl]==2.7.0" pyarrow
+	$(BENCH_VENV)/bin/python -m pip install --quiet "autogluon.tabular[all]==1.6.3" "torch==2.13.0" \
+		|| echo "AutoGluon could not be installed: bench/automl.py will run FLAML only."

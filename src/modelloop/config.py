@@ -63,6 +63,46 @@ class Settings(BaseSettings):
         default=0, description="Worker threads for model fitting; 0 means all cores."
     )
     debug: bool = Field(default=False, description="Show tracebacks on errors.")
+    # -- serving (``modelloop serve``) ----------------------------------------------------
+    api_key: str | None = Field(
+        default=None,
+        description="API key for the server's admin routes (and prediction routes when "
+        "`serve_require_key` is set); admin routes are disabled without one.",
+    )
+    serve_require_key: bool = Field(
+        default=False, description="Prediction routes require the API key too."
+    )
+    serve_log_predictions: bool = Field(
+        default=True, description="Write every served prediction to the store's log."
+    )
+    serve_log_sample: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of requests written to the log."
+    )
+    serve_max_rows: int = Field(default=10_000, ge=1, description="Rows per request, at most.")
+    serve_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Request body size in bytes, at most."
+    )
+    serve_max_batch: int = Field(
+        default=256, ge=1, description="Rows per micro-batch handed to one predict call."
+    )
+    serve_batch_wait_ms: float = Field(
+        default=2.0, ge=0.0, description="Longest wait to fill a micro-batch under load."
+    )
+    serve_poll_seconds: float = Field(
+        default=2.0, ge=0.0, description="How often the server checks aliases (0: never)."
+    )
+    serve_default_model: str | None = Field(
+        default=None, description="The model `POST /predict` serves (default: see README)."
+    )
+    serve_model_path: Path | None = Field(
+        default=None, description="Serve this model file instead of the store's models."
+    )
+    serve_trust: bool = Field(
+        default=False, description="Allow pickle/joblib model files (unpickling runs code)."
+    )
+    serve_schema_file: Path | None = Field(
+        default=None, description="JSON input schema for the model file given to serve."
+    )
 
     @field_validator("n_jobs")
     @classmethod

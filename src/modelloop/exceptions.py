@@ -10,11 +10,15 @@ callers who do not know modelloop::
     │   ├── UnsupportedSourceError              an extension or source we cannot read
     │   ├── ColumnNotFoundError (KeyError)      a named column (target, id, ...) is absent
     │   ├── SchemaMismatchError                 data does not match a model's input schema
-    │   └── TargetError                         target all missing, a single class, ...
+    │   ├── RuleViolationError                  data breaks the user's validation rules
+    │   ├── TargetError                         target all missing, a single class, ...
+    │   └── PayloadTooLargeError                a request body or row count over its limit
     ├── ConfigurationError (ValueError)         a setting or option with a bad value
     ├── NotFoundError (LookupError)             something asked for by name is not in the store
     │   ├── ModelNotFoundError                  no such model, version or alias
-    │   └── RunNotFoundError                    no such run
+    │   ├── RunNotFoundError                    no such run
+    │   └── SnapshotNotFoundError               no such data snapshot or version
+    ├── AuthenticationError (PermissionError)   a missing or wrong API key
     ├── StoreError (RuntimeError)               the store cannot do what was asked
     │   └── ArtifactIntegrityError              an artifact file is missing or was changed
     └── TrainingError (RuntimeError)            no candidate model could be fitted
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArtifactIntegrityError",
+    "AuthenticationError",
     "ColumnNotFoundError",
     "ConfigurationError",
     "EmptyDataError",
@@ -34,8 +39,11 @@ __all__ = [
     "ModelNotFoundError",
     "ModelloopError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "RuleViolationError",
     "RunNotFoundError",
     "SchemaMismatchError",
+    "SnapshotNotFoundError",
     "StoreError",
     "TargetError",
     "TrainingError",
@@ -70,6 +78,14 @@ class SchemaMismatchError(InvalidInputError):
     """Data handed to a model does not match the model's input schema."""
 
 
+class RuleViolationError(InvalidInputError):
+    """Data breaks validation rules; ``report`` holds every violation with example rows."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class TargetError(InvalidInputError):
     """The target column cannot be learned from (all missing, one class, ...)."""
 
@@ -90,6 +106,10 @@ class RunNotFoundError(NotFoundError):
     """No such training run."""
 
 
+class SnapshotNotFoundError(NotFoundError):
+    """No data snapshot with that name or version."""
+
+
 class StoreError(ModelloopError, RuntimeError):
     """The store could not carry out an operation."""
 
@@ -100,3 +120,18 @@ class ArtifactIntegrityError(StoreError):
 
 class TrainingError(ModelloopError, RuntimeError):
     """Training could not produce a model."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body, or its number of rows, is over the server's limit."""
+
+
+class AuthenticationError(ModelloopError, PermissionError):
+    """A request lacks the API key a route requires, or gives a wrong one.
+
+    ``missing`` tells the server to answer 401 (no key given) rather than 403 (wrong key).
+    """
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing

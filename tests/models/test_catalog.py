@@ -141,3 +141,26 @@ def test_model_spec_defaults_match_documented_configuration() -> None:
     assert (lr["max_iter"], lr["C"]) == (2000, 1.0)
     svc = get_spec("svm", "binary").make("binary")
     assert hasattr(svc, "predict_proba") and svc.get_params()["estimator__kernel"] == "rbf"
+
+
+def test_portfolio_configs_are_valid_parameters_for_every_task() -> None:
+    from modelloop.models import portfolio
+
+    for task in TASKS:
+        configs = portfolio(task)
+        assert configs[0][0] in ("logistic_regression", "ridge")  # cheapest first
+        for name, params in configs:
+            estimator = get_spec(name, task).make(task)
+            estimator.set_params(**params)  # raises on a parameter the model lacks
+
+
+def test_search_spaces_yield_settable_parameters() -> None:
+    import optuna
+
+    from modelloop.models import SPACES
+
+    for name, space in SPACES.items():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        task = "regression" if name == "ridge" else "binary"
+        params = space(study.ask())
+        get_spec(name, task).make(task).set_params(**params)

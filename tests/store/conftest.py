@@ -19,6 +19,7 @@ from modelloop.store import Store
 
 POSTGRES_ENV = "MODELLOOP_TEST_POSTGRES_URL"
 _TABLES = (
+    "predictions",
     "model_aliases",
     "model_versions",
     "registered_models",

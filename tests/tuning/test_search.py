@@ -77,44 +77,34 @@ def test_search_ranks_best_first_and_lists_every_candidate(binary_data):
     assert res.best.name == board["model"].iloc[0]
 
 
-def test_search_stops_starting_candidates_after_budget(binary_data, monkeypatch):
-    import modelloop.tuning._search as mod
+def test_search_stops_a_slow_fit_and_keeps_the_budget(binary_data):
+    import time
 
-    clock = iter([0.0, 0.0, 100.0, 100.0, 100.0, 100.0, 100.0])
-    monkeypatch.setattr(mod.time, "monotonic", lambda: next(clock))
     X, y = binary_data.features(), binary_data.target_series()
+    big = pd.concat([X] * 40, ignore_index=True)
+    big_y = pd.concat([y] * 40, ignore_index=True)
+    started = time.monotonic()
     res = search(
-        X,
-        y,
+        big,
+        big_y,
         schema=binary_data.schema,
         task="binary",
         metric="roc_auc",
-        candidates=["logistic_regression", "decision_tree"],
+        candidates=["random_forest"],
+        strategy="grid",
+        param_grid={"n_estimators": [5, 20000]},
         cv=2,
-        time_budget=10,
+        time_budget=12,
     )
+    elapsed = time.monotonic() - started
+    assert elapsed <= 12 + 5
     status = dict(zip(res.leaderboard["model"], res.leaderboard["status"], strict=True))
-    assert status == {"logistic_regression": "ok", "decision_tree": "skipped"}
+    assert status == {"random_forest": "ok", "random_forest_2": "failed"}
+    assert "time limit" in res.leaderboard.set_index("model").loc["random_forest_2", "error"]
+    assert res.model is not None and res.best_params == {"n_estimators": 5}
 
 
-def test_search_records_a_failing_candidate_and_goes_on(binary_data, monkeypatch):
-    from modelloop import models
-
-    real = models.get_spec
-
-    class Broken:
-        name, family = "broken", "linear"
-
-        def make(self, task, *, seed=0, n_jobs=1):
-            from sklearn.linear_model import LogisticRegression
-
-            return LogisticRegression(C=-1.0)  # invalid: fails in fit
-
-    import modelloop.tuning._search as mod
-
-    monkeypatch.setattr(
-        mod, "get_spec", lambda name, task: Broken() if name == "broken" else real(name, task)
-    )
+def test_search_records_a_failing_candidate_and_goes_on(binary_data):
     X, y = binary_data.features(), binary_data.target_series()
     res = search(
         X,
@@ -122,13 +112,98 @@ def test_search_records_a_failing_candidate_and_goes_on(binary_data, monkeypatch
         schema=binary_data.schema,
         task="binary",
         metric="roc_auc",
-        candidates=["broken", "logistic_regression"],
+        candidates=["decision_tree"],
+        strategy="grid",
+        param_grid={"max_depth": [-1, 3]},
         cv=2,
     )
-    row = res.leaderboard.set_index("model").loc["broken"]
-    assert row["status"] == "failed"
-    assert "C" in row["error"]
-    assert res.best.name == "logistic_regression"
+    failed = res.leaderboard.set_index("model").loc["decision_tree"]
+    assert failed["status"] == "failed"
+    assert "max_depth" in failed["error"]
+    assert res.best.name == "decision_tree_2"
+    assert [t["status"] for t in res.trials] == ["failed", "ok"]
+
+
+def test_grid_search_evaluates_every_combination_and_reports_best_params(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    grid = {"max_depth": [2, 4], "min_samples_split": [2, 10]}
+    res = search(
+        X,
+        y,
+        schema=binary_data.schema,
+        task="binary",
+        metric="roc_auc",
+        candidates=["decision_tree"],
+        strategy="grid",
+        param_grid=grid,
+        cv=3,
+    )
+    assert len(res.trials) == 4
+    assert {tuple(sorted(t["params"].items())) for t in res.trials} == {
+        (("max_depth", d), ("min_samples_split", m)) for d in (2, 4) for m in (2, 10)
+    }
+    best = max(res.trials, key=lambda t: t["score"])
+    assert res.best_params == best["params"]
+    assert res.model.named_steps["model"].max_depth == res.best_params["max_depth"]
+
+
+def test_random_search_samples_from_the_grid(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(
+        X,
+        y,
+        schema=binary_data.schema,
+        task="binary",
+        metric="roc_auc",
+        candidates=["decision_tree"],
+        strategy="random",
+        param_grid={"max_depth": [2, 3, 4, 5, 6]},
+        max_trials=2,
+        cv=2,
+    )
+    assert len(res.trials) == 2
+    assert {t["params"]["max_depth"] for t in res.trials} <= {2, 3, 4, 5, 6}
+
+
+def test_grid_with_unknown_parameter_names_it_and_lists_valid_ones(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    with pytest.raises(
+        ConfigurationError, match=r"Parameter 'depth' .* Valid parameters: .*max_depth"
+    ):
+        search(
+            X,
+            y,
+            schema=binary_data.schema,
+            task="binary",
+            metric="roc_auc",
+            candidates=["decision_tree"],
+            strategy="grid",
+            param_grid={"depth": [3]},
+        )
+
+
+def test_search_with_seed_and_max_trials_is_reproducible(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+
+    def run():
+        return search(
+            X,
+            y,
+            schema=binary_data.schema,
+            task="binary",
+            metric="roc_auc",
+            candidates=["logistic_regression", "lightgbm"],
+            cv=2,
+            max_trials=4,
+            seed=3,
+        )
+
+    first, second = run(), run()
+    assert len([t for t in first.trials if t["stage"] != "ensemble"]) == 4
+    assert [t["stage"] for t in first.trials][:2] == ["portfolio", "portfolio"]
+    strip = lambda r: [(t["name"], t["params"], t["fold_scores"]) for t in r.trials]  # noqa: E731
+    assert strip(first) == strip(second)
+    assert first.best.name == second.best.name
 
 
 def test_search_rejects_nonpositive_budget(binary_data):

@@ -33,6 +33,7 @@ def test_train_returns_leaderboard_model_and_metrics(frame, settings):
         frame,
         target="churn",
         models=["logistic_regression", "hist_gradient_boosting"],
+        max_trials=3,
         cv=3,
         settings=settings,
     )
@@ -57,12 +58,19 @@ def test_train_with_name_registers_versions(frame, settings):
         target="churn",
         name="churn",
         models=["logistic_regression"],
+        max_trials=3,
         cv=2,
         settings=settings,
         aliases=["production"],
     )
     second = ml.train(
-        frame, target="churn", name="churn", models=["logistic_regression"], cv=2, settings=settings
+        frame,
+        target="churn",
+        name="churn",
+        models=["logistic_regression"],
+        max_trials=3,
+        cv=2,
+        settings=settings,
     )
     assert (first.version, second.version) == (1, 2)
     with ml.registry(settings) as reg:
@@ -72,7 +80,7 @@ def test_train_with_name_registers_versions(frame, settings):
 
 def test_identifier_column_is_not_a_feature(frame, settings):
     result = ml.train(
-        frame, target="churn", models=["logistic_regression"], cv=2, settings=settings
+        frame, target="churn", models=["logistic_regression"], max_trials=3, cv=2, settings=settings
     )
     assert "customer_id" not in result.dataset.schema.feature_columns()
     assert any("customer_id" in note for note in result.notes)
@@ -85,6 +93,7 @@ def test_train_with_separate_test_table(frame, settings):
         test=frame.iloc[240:],
         cv=2,
         models=["logistic_regression"],
+        max_trials=3,
         settings=settings,
     )
     with ml.registry(settings) as reg:
@@ -94,7 +103,7 @@ def test_train_with_separate_test_table(frame, settings):
 def test_rows_with_missing_target_are_left_out_with_a_note(frame, settings):
     frame.loc[:9, "churn"] = None
     result = ml.train(
-        frame, target="churn", models=["logistic_regression"], cv=2, settings=settings
+        frame, target="churn", models=["logistic_regression"], max_trials=3, cv=2, settings=settings
     )
     assert any("10 rows with a missing target" in note for note in result.notes)
 
@@ -102,7 +111,13 @@ def test_rows_with_missing_target_are_left_out_with_a_note(frame, settings):
 def test_regression_task_and_metric_override(frame, settings):
     frame = frame.dropna(subset=["tenure"])
     result = ml.train(
-        frame, target="tenure", metric="mae", models=["ridge"], cv=2, settings=settings
+        frame,
+        target="tenure",
+        metric="mae",
+        models=["ridge"],
+        max_trials=3,
+        cv=2,
+        settings=settings,
     )
     assert result.task == "regression" and result.metric == "mae"
     assert result.cv_metrics["mae"] > 0
@@ -126,4 +141,55 @@ def test_single_class_target_is_refused(frame, settings):
     frame["churn"] = "no"
     with pytest.raises(TargetError, match="single class"):
         ml.train(frame, target="churn", settings=settings)
+    assert not settings.home.exists()
+
+
+def test_train_keeps_every_trial_in_the_store(frame, settings):
+    result = ml.train(
+        frame,
+        target="churn",
+        models=["logistic_regression", "decision_tree"],
+        cv=2,
+        max_trials=3,
+        seed=1,
+        settings=settings,
+    )
+    with ml.registry(settings) as reg:
+        trials = reg.list_trials(result.run_id)
+    assert [t.number for t in trials] == sorted(t.number for t in trials)
+    assert len([t for t in trials if t.stage != "ensemble"]) == 3
+    first = trials[0]
+    assert first.model == "logistic_regression" and first.status == "ok"
+    assert len(first.fold_scores) == 2 and first.latency_ms is not None
+
+
+def test_train_grid_search_reports_best_params(frame, settings):
+    result = ml.train(
+        frame,
+        target="churn",
+        models=["decision_tree"],
+        search_strategy="grid",
+        param_grid={"max_depth": [2, 3]},
+        cv=2,
+        settings=settings,
+    )
+    assert result.best_params["max_depth"] in (2, 3)
+    assert result.to_dict()["best_params"] == result.best_params
+
+
+def test_search_options_are_checked_before_the_store_is_touched(frame, settings):
+    for kwargs, pattern in [
+        ({"time_budget": 1}, r"too small to fit even one model .* at least \d"),
+        ({"models": ["lightgbn"]}, "Unknown model 'lightgbn'.*Models for binary: .*lightgbm"),
+        (
+            {"models": ["decision_tree"], "search_strategy": "grid", "param_grid": {"depth": [1]}},
+            "Parameter 'depth' .* Valid parameters: .*max_depth",
+        ),
+        ({"search_strategy": "grid"}, "needs models"),
+        ({"max_trials": 0}, "max_trials must be an integer >= 1"),
+        ({"search_strategy": "bayes"}, "search must be one of auto, grid, random"),
+        ({"metric": "r2"}, "Metric 'r2' does not apply to a binary task"),
+    ]:
+        with pytest.raises(ConfigurationError, match=pattern):
+            ml.train(frame, target="churn", settings=settings, **kwargs)
     assert not settings.home.exists()

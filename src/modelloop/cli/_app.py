@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from modelloop import __version__
-from modelloop.cli import demo, models, predict, profile, runs, train
+from modelloop.cli import data, datasets, demo, ingest, models, predict, profile, runs, serve, train
 from modelloop.cli._common import STATE, DebugOpt, err
 from modelloop.exceptions import ModelloopError
 
@@ -48,8 +48,12 @@ app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)
 app.command("profile")(profile.profile_command)
 app.command("demo")(demo.demo_command)
+app.command("serve")(serve.serve_command)
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.command("ingest")(ingest.ingest_command)
+app.add_typer(data.app, name="data")
+app.add_typer(datasets.app, name="datasets")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,11 +19,16 @@ from modelloop.cli._common import (
 
 def demo_command(
     time_budget: Annotated[float, typer.Option(help="Seconds for the model search.")] = 60.0,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Stop after scoring; do not start the server.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of the server the demo ends with.")] = 8000,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Train on the bundled Titanic data, register it as titanic@production, score 5 rows."""
+    """Train on the bundled Titanic data, register it as titanic@production, score 5 rows,
+    then serve it over REST (Ctrl-C stops; --no-serve skips)."""
     from modelloop.workflows import run_demo
 
     settings = make_settings(store, home, debug)
@@ -67,4 +72,37 @@ def demo_command(
         f"  modelloop predict titanic@production {demo.data_path} -o scored.csv --keep PassengerId\n"
         f"  modelloop profile {demo.data_path} --target Survived\n"
         "  modelloop train YOUR_DATA.csv --target YOUR_COLUMN"
+    )
+    if not no_serve:
+        _serve_demo(settings, demo.data_path, port)
+
+
+def _serve_demo(settings: Any, data_path: Any, port: int) -> None:
+    """End the demo by serving titanic@production, with a curl line that works."""
+    import json
+    import logging
+
+    import pandas as pd
+    import uvicorn
+
+    from modelloop.serving import create_app
+
+    row = pd.read_csv(data_path, nrows=1).drop(columns=["Survived"]).iloc[0]
+    record = {
+        k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()
+    }
+    body = json.dumps({"instances": [record]})
+    url = f"http://127.0.0.1:{port}"
+    out.print(
+        f"\n[bold]Serving titanic@production on {url}[/] (docs: {url}/docs; Ctrl-C stops). Try:"
+    )
+    body = body.replace("'", "'\\''")  # safe inside single quotes in a POSIX shell
+    out.print(
+        f"  curl -s -X POST {url}/v1/models/titanic/predict "
+        f"-H 'Content-Type: application/json' -d '{body}'",
+        markup=False,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    uvicorn.run(
+        create_app(settings), host="127.0.0.1", port=port, log_level="info", access_log=False
     )

@@ -74,8 +74,9 @@ def show_command(
 
     with Store.from_settings(make_settings(store, home, debug)) as st:
         r = st.get_run(run_id)
+        trials = st.list_trials(r.id)
     if as_json:
-        print_json(r.__dict__)
+        print_json({**r.__dict__, "trials": [t.__dict__ for t in trials]})
         return
     out.print(
         f"[bold]run {r.id}[/]  {r.name}  status: {r.status}  task: {r.task}  target: {r.target}  metric: {r.metric}"
@@ -99,7 +100,45 @@ def show_command(
                 [[k, v] for k, v in r.test_metrics.items()],
             )
         )
+    if trials:
+        out.print(
+            table(
+                f"Trials ({len(trials)})",
+                [
+                    "#",
+                    "stage",
+                    "model",
+                    "params",
+                    "fold scores",
+                    "score",
+                    "time s",
+                    "1-row ms",
+                    "status",
+                ],
+                [
+                    [
+                        t.number,
+                        t.stage,
+                        t.name,
+                        _short(t.params),
+                        " ".join(f"{s:.4g}" for s in t.fold_scores if s is not None),
+                        t.score,
+                        None if t.duration is None else round(t.duration, 2),
+                        None if t.latency_ms is None else round(t.latency_ms, 2),
+                        t.status if not t.reason else f"{t.status}: {t.reason[:60]}",
+                    ]
+                    for t in trials
+                ],
+            )
+        )
     if r.timings:
         out.print("timings: " + ", ".join(f"{k} {v}s" for k, v in r.timings.items()))
     if r.library_versions:
         out.print("libraries: " + ", ".join(f"{k} {v}" for k, v in r.library_versions.items()))
+
+
+def _short(params: dict) -> str:
+    """Parameters on one line: floats to 4 significant digits."""
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,7 +19,6 @@ from modelloop.cli._common import (
     make_settings,
     out,
     print_json,
-    search_progress,
     table,
 )
 from modelloop.exceptions import ConfigurationError
@@ -32,6 +35,72 @@ def parse_types(values: list[str]) -> dict[str, str]:
             )
         types[column] = role
     return types
+
+
+def parse_param_grid(value: str | None) -> dict[str, Any] | None:
+    """``--param-grid`` JSON -> a dict (one clear error when it is not a JSON object)."""
+    if value is None:
+        return None
+    try:
+        grid = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"--param-grid must be a JSON object such as '{{\"max_depth\": [3, 5]}}'. "
+            f"Got {value!r} ({exc.msg} at character {exc.pos})."
+        ) from None
+    if not isinstance(grid, dict):
+        raise ConfigurationError(
+            f"--param-grid must be a JSON object of parameter names to lists. Got {value!r}."
+        )
+    return grid
+
+
+@contextmanager
+def search_display(enabled: bool, budget: float | None) -> Iterator[Any]:
+    """A live line on stderr: stage, trials done, best CV score, time used / left."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), console=err)
+    state: dict[str, Any] = {"task": None, "t0": time.monotonic(), "current": ""}
+
+    def on_event(event: Any) -> None:
+        if event.kind == "start":
+            progress.start()
+            state["task"] = progress.add_task("Searching", total=budget or None)
+        task_id = state["task"]
+        if task_id is None:  # still checking the input: nothing to show yet
+            return
+        if event.kind == "candidate":
+            state["current"] = event.candidate
+        elif event.kind in ("failed", "pruned") and event.message:
+            progress.console.print(
+                f"[yellow]{escape(event.candidate)} {event.kind}:[/] {escape(event.message)}"
+            )
+        used = time.monotonic() - state["t0"]
+        if event.stage:
+            state["last"] = (event.stage, event.trials, event.best)
+        stage, trials, best_score = state.get("last", ("search", 0, None))
+        best = "-" if best_score is None else f"{best_score:.4f}"
+        left = "" if event.left is None else f", {event.left:.0f}s left"
+        current = f" {state['current']}" if state["current"] else ""
+        if event.kind == "stage" and event.message and not event.message.startswith("Stage"):
+            current = f" {event.message}"
+        progress.update(
+            task_id,
+            completed=min(used, budget) if budget else None,
+            description=(
+                f"[bold]{stage}[/]{escape(current)} | trials {trials}"
+                f" | best {best} | {used:.0f}s used{left}"
+            ),
+        )
+
+    try:
+        yield on_event
+    finally:
+        progress.stop()
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -71,8 +140,29 @@ def train_command(
         float, typer.Option(help="Share of rows held out as the test split.")
     ] = 0.2,
     time_budget: Annotated[
-        float, typer.Option(help="Seconds after which no new candidate is started.")
+        float,
+        typer.Option(
+            help="Seconds for the whole run (search, ensemble, refit); a slow fit is stopped."
+        ),
     ] = 120.0,
+    max_trials: Annotated[
+        int | None,
+        typer.Option(help="Stop the search after N trials (reproducible with --seed)."),
+    ] = None,
+    search: Annotated[
+        str,
+        typer.Option("--search", help="auto (portfolio, Optuna, ensemble), grid or random."),
+    ] = "auto",
+    param_grid: Annotated[
+        str | None,
+        typer.Option(
+            help="JSON grid for --search grid/random, e.g. '{\"max_depth\": [3, 5, 10]}'."
+        ),
+    ] = None,
+    max_latency_ms: Annotated[
+        float | None,
+        typer.Option(help="Exclude models slower than this to predict one row."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed for splits and models.")] = None,
     alias: Annotated[
         list[str] | None,
@@ -108,19 +198,20 @@ def train_command(
     A test split is held out; candidates are cross-validated on the rest; the best is
     refitted on all training rows, scored on the test split and registered.
     """
-    from modelloop.data import load
-    from modelloop.workflows import train
+    from modelloop.workflows import load_source, train
 
     settings = make_settings(store, home, debug)
-    source = load(
+    grid = parse_param_grid(param_grid)
+    source = load_source(  # also data:NAME@VERSION snapshots (modelloop ingest)
         data,
+        settings=settings,
         target=target,
         drop=drop or (),
         types=parse_types(types or []),
         table=table_name,
         query=query,
     )
-    with search_progress(enabled=not as_json) as on_event:
+    with search_display(enabled=not as_json, budget=time_budget) as on_event:
         result = train(
             source,
             target=target,
@@ -133,6 +224,10 @@ def train_command(
             cv=cv,
             test_size=test_size,
             time_budget=time_budget,
+            max_trials=max_trials,
+            search_strategy=search,
+            param_grid=grid,
+            max_latency_ms=max_latency_ms,
             seed=seed,
             settings=settings,
             on_event=on_event,
@@ -145,16 +240,16 @@ def train_command(
     out.print(
         table(
             f"Leaderboard ({result.task}, selected by CV {result.metric}, {result.dataset.n_rows} rows)",
-            ["model", f"CV {result.metric}", "± std", "fit time (s/fold)", "status"],
+            ["model", f"CV {result.metric}", "± std", "1-row ms", "status"],
             [
                 [
                     r["model"],
                     r[score_col],
                     r["cv_std"],
-                    r["fit_time_s"],
+                    r.get("latency_ms"),
                     r["status"] if not r["error"] else f"{r['status']}: {r['error'][:60]}",
                 ]
-                for r in board.to_dict(orient="records")
+                for r in board.head(15).to_dict(orient="records")
             ],
         )
     )
@@ -165,6 +260,13 @@ def train_command(
             [[k, v] for k, v in result.metrics.items()],
         )
     )
+    for r in board.to_dict(orient="records"):
+        if r.get("members"):
+            out.print(f"ensemble: {escape(r['members'])}")
+    if len(board) > 15:
+        out.print(f"({len(board) - 15} more trials: modelloop runs show {result.run_id[:12]})")
+    if result.best_params:
+        out.print(f"best_params: {escape(json.dumps(result.best_params, default=str))}")
     for note in result.notes:
         err.print(f"note: {escape(note)}")
     if result.version is not None:

@@ -7,32 +7,81 @@
 """
 
 from modelloop.data._batches import iter_batches, sniff_format
+from modelloop.data._bundled import (
+    BundledDataset,
+    bundled_dataset,
+    bundled_datasets,
+    load_bundled,
+)
 from modelloop.data._conform import conform
-from modelloop.data._dataset import Dataset
+from modelloop.data._dataset import Dataset, content_hash
+from modelloop.data._html import parse_number_text, read_html_table
+from modelloop.data._http import HttpOptions, flatten_records, read_json_api, redact_url
 from modelloop.data._infer import infer_schema
-from modelloop.data._load import load
+from modelloop.data._load import load, read_table
 from modelloop.data._profile import Profile, profile
+from modelloop.data._rules import (
+    ColumnRules,
+    RuleReport,
+    Rules,
+    Violation,
+    enforce_rules,
+    load_rules,
+    suggest_rules,
+    validate_frame,
+)
 from modelloop.data._schema import FEATURE_ROLES, ColumnSchema, Role, Schema, Task
+from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
+from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
+from modelloop.data._storable import column_types, storable_frame
 from modelloop.data._task import check_target, detect_task, drop_missing_target
 from modelloop.data._values import MISSING_MARKERS, is_missing_marker
 
 __all__ = [
     "FEATURE_ROLES",
     "MISSING_MARKERS",
+    "BundledDataset",
+    "ColumnRules",
     "ColumnSchema",
     "Dataset",
+    "HttpOptions",
     "Profile",
     "Role",
+    "RuleReport",
+    "Rules",
     "Schema",
+    "SnapshotDiff",
     "Task",
+    "Violation",
+    "bundled_dataset",
+    "bundled_datasets",
     "check_target",
+    "column_types",
     "conform",
+    "content_hash",
+    "decode_watermark",
     "detect_task",
+    "diff_frames",
     "drop_missing_target",
+    "encode_watermark",
+    "enforce_rules",
+    "flatten_records",
     "infer_schema",
     "is_missing_marker",
     "iter_batches",
     "load",
+    "load_bundled",
+    "load_rules",
+    "parse_number_text",
     "profile",
+    "read_html_table",
+    "read_json_api",
+    "read_sql_since",
+    "read_table",
+    "redact_url",
     "sniff_format",
+    "storable_frame",
+    "suggest_rules",
+    "validate_frame",
+    "watermark_of",
 ]

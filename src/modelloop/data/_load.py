@@ -9,6 +9,8 @@ from typing import TypeAlias
 import pandas as pd
 
 from modelloop.data._dataset import Dataset, make_dataset
+from modelloop.data._html import read_html_table
+from modelloop.data._http import HttpOptions, fetch, is_http_url, read_json_api, redact_url
 from modelloop.data._infer import infer
 from modelloop.data._names import column_not_found
 from modelloop.data._schema import Role
@@ -27,7 +29,7 @@ from modelloop.exceptions import (
     UnsupportedSourceError,
 )
 
-__all__ = ["load"]
+__all__ = ["load", "read_table"]
 
 Source: TypeAlias = str | Path | pd.DataFrame
 
@@ -36,22 +38,35 @@ def _read(
     source: Source,
     *,
     sheet: str | int | None,
-    table: str | None,
+    table: str | int | None,
     query: str | None,
     delimiter: str | None,
     encoding: str | None,
     nrows: int | None,
+    records: str | None = None,
+    selector: str | None = None,
+    http: HttpOptions | None = None,
 ) -> tuple[pd.DataFrame, str, str, str]:
     """(raw frame, description, name, label for messages)."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "DataFrame", "dataframe", "the DataFrame"
+    if isinstance(source, str) and is_http_url(source):
+        return _read_http(source, table=table, records=records, selector=selector, http=http)
+    if isinstance(source, str | Path) and Path(source).suffix.lower() in _HTML:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InvalidInputError(f"{path} does not exist. Check the path.")
+        index = _html_index(table)
+        frame = read_html_table(path.read_bytes(), table=index, selector=selector, label=path.name)
+        return frame, str(path), path.stem, path.name
     if isinstance(source, str) and is_url(source):
         if source.split("://")[0].lower() in ("http", "https", "ftp", "s3", "gs"):
             raise UnsupportedSourceError(
                 f"{source} is a remote file; download it first and pass the local path. "
                 f"Supported: {SUPPORTED}."
             )
-        frame, desc, name = read_sql(source, table=table, query=query)
+        sql_table = None if table is None else str(table)
+        frame, desc, name = read_sql(source, table=sql_table, query=query)
         return frame, desc, name, desc
     if not isinstance(source, str | Path):
         raise UnsupportedSourceError(
@@ -73,19 +88,104 @@ def _read(
     return frame, str(path), kind.stem, label
 
 
+_HTML = (".html", ".htm")
+
+
+def _html_index(table: str | int | None) -> int | None:
+    if table is None or isinstance(table, int):
+        return table
+    if str(table).isdigit():
+        return int(table)
+    raise ConfigurationError(
+        f"table= picks an HTML table by its 0-based index (or use selector=). Got {table!r}."
+    )
+
+
+def _read_http(
+    url: str,
+    *,
+    table: str | int | None,
+    records: str | None,
+    selector: str | None,
+    http: HttpOptions | None,
+) -> tuple[pd.DataFrame, str, str, str]:
+    options = http or HttpOptions()
+    shown = redact_url(url)
+    path = url.split("?", 1)[0].rstrip("/")
+    if table is not None or selector is not None or path.lower().endswith(_HTML):
+        body, _ = fetch(url, options)
+        frame = read_html_table(body, table=_html_index(table), selector=selector, label=shown)
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "page"
+        return frame, shown, stem, shown
+    if records is not None:
+        from dataclasses import replace
+
+        options = replace(options, records=records)
+    frame, desc, name = read_json_api(url, options)
+    return frame, desc, name, shown
+
+
+def read_table(
+    source: Source,
+    *,
+    sheet: str | int | None = None,
+    table: str | int | None = None,
+    query: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    records: str | None = None,
+    selector: str | None = None,
+    http: HttpOptions | None = None,
+) -> tuple[pd.DataFrame, str, str]:
+    """(raw frame, description, default name) of any source, before inference.
+
+    What :func:`load` reads before it infers a schema: column names tidied, values as the
+    source gave them (what a snapshot keeps).
+
+    Examples
+    --------
+    >>> frame, desc, name = read_table(pd.DataFrame({"a": ["1", "2"]}))
+    >>> frame["a"].tolist(), desc, name
+    (['1', '2'], 'DataFrame', 'dataframe')
+    """
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigurationError(f"delimiter must be one character. Got {delimiter!r} instead.")
+    frame, desc, name, label = _read(
+        source,
+        sheet=sheet,
+        table=table,
+        query=query,
+        delimiter=delimiter,
+        encoding=encoding,
+        nrows=None,
+        records=records,
+        selector=selector,
+        http=http,
+    )
+    frame = tidy_columns(frame, label)
+    if frame.shape[1] == 0:
+        raise EmptyDataError(f"{label} has no columns.")
+    if len(frame) == 0:
+        raise EmptyDataError(f"{label} has a header but no rows.")
+    return frame, desc, name
+
+
 def load(
     source: Source,
     *,
     target: str | None = None,
     name: str | None = None,
     sheet: str | int | None = None,
-    table: str | None = None,
+    table: str | int | None = None,
     query: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
     drop: Iterable[str] = (),
     types: Mapping[str, str | Role] | None = None,
     nrows: int | None = None,
+    records: str | None = None,
+    selector: str | None = None,
+    http: HttpOptions | None = None,
 ) -> Dataset:
     """Load a table, infer its schema and clean it.
 
@@ -93,9 +193,10 @@ def load(
     ----------
     source : str, Path or DataFrame
         A file (.csv .tsv .txt .dat, also gzip/bz2/zip-compressed; .parquet .pq; .json
-        records or columns; .jsonl .ndjson; .xlsx .xls), a SQLAlchemy URL such as
-        ``'sqlite:///shop.db'`` together with ``table=`` or ``query=``, or a DataFrame
-        (copied).
+        records or columns; .jsonl .ndjson; .xlsx .xls; .html .htm tables), a SQLAlchemy
+        URL such as ``'sqlite:///shop.db'`` together with ``table=`` or ``query=``, an
+        ``http(s)://`` URL of a JSON API (or of a web page with ``table=N`` / ``selector=``),
+        or a DataFrame (copied).
     target : str, optional
         The column to predict; it must exist.
     name : str, optional
@@ -103,7 +204,8 @@ def load(
     sheet : str or int, optional
         The Excel sheet (name or 0-based index); default the first.
     table, query : str, optional
-        For SQL sources: a table to read whole, or a SELECT to run.
+        For SQL sources: a table to read whole, or a SELECT to run. For HTML pages,
+        ``table`` is the 0-based index of the table to read (default 0).
     delimiter, encoding : str, optional
         For delimited text; sniffed from the first 64 KiB when not given.
     drop : iterable of str
@@ -113,6 +215,13 @@ def load(
         'identifier', 'constant') overriding inference.
     nrows : int, optional
         Read at most this many rows.
+    records : str, optional
+        For JSON APIs: the dotted path of the records in each response (``'data.items'``).
+    selector : str, optional
+        For HTML pages: a CSS selector of the table (``'table#prices'``).
+    http : HttpOptions, optional
+        For URLs: pagination, headers (``${ENV_VAR}`` expanded at request time), retries,
+        rate limit and timeout.
 
     Returns
     -------
@@ -150,6 +259,9 @@ def load(
         delimiter=delimiter,
         encoding=encoding,
         nrows=nrows,
+        records=records,
+        selector=selector,
+        http=http,
     )
     frame = tidy_columns(frame, label)
     drop = list(drop)

@@ -14,5 +14,15 @@ from modelloop.models._catalog import (
     default_candidates,
     get_spec,
 )
+from modelloop.models._portfolio import SPACES, portfolio, search_space
 
-__all__ = ["MODELS", "ModelSpec", "catalog", "default_candidates", "get_spec"]
+__all__ = [
+    "MODELS",
+    "SPACES",
+    "ModelSpec",
+    "catalog",
+    "default_candidates",
+    "get_spec",
+    "portfolio",
+    "search_space",
+]

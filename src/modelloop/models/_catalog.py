@@ -21,7 +21,13 @@ from sklearn.calibration import CalibratedClassifierCV
 
 from modelloop.exceptions import ConfigurationError
 
-__all__ = ["MODELS", "ModelSpec", "catalog", "default_candidates", "get_spec"]
+__all__ = [
+    "MODELS",
+    "ModelSpec",
+    "catalog",
+    "default_candidates",
+    "get_spec",
+]
 
 TASKS = ("binary", "multiclass", "regression")
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
@@ -158,6 +164,21 @@ def _lightgbm(task: str, seed: int, n_jobs: int) -> Any:
     )
 
 
+def _catboost(task: str, seed: int, n_jobs: int) -> Any:
+    import catboost
+
+    kind = catboost.CatBoostClassifier if _is_clf(task) else catboost.CatBoostRegressor
+    return kind(
+        iterations=500,
+        learning_rate=0.08,
+        depth=6,
+        random_seed=seed,
+        thread_count=max(1, n_jobs),
+        verbose=0,
+        allow_writing_files=False,
+    )
+
+
 def _xgboost(task: str, seed: int, n_jobs: int) -> Any:
     import xgboost
 
@@ -191,6 +212,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("lightgbm", "tree", _ALL, "LightGBM gradient boosting, 300 rounds", _lightgbm),
         ModelSpec("xgboost", "tree", _ALL, "XGBoost gradient boosting (hist), 300 rounds",
                   _xgboost),
+        # Not multiclass: CatBoost's multiclass predict() returns a column, not a vector.
+        ModelSpec("catboost", "tree", frozenset({"binary", "regression"}),
+                  "CatBoost gradient boosting, 500 rounds", _catboost),
     )
 }  # fmt: skip
 

@@ -18,8 +18,10 @@ Example
 from __future__ import annotations
 
 from modelloop.store._artifacts import MODEL_FORMAT_VERSION, TRUSTED_MODULES
+from modelloop.store._predictions import PredictionRecord
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
 from modelloop.store._refs import ModelRef, parse_ref
+from modelloop.store._snapshots import SnapshotRecord, parse_snapshot_ref
 from modelloop.store._store import RUN_STATUSES, Store
 
 __all__ = [
@@ -30,7 +32,10 @@ __all__ = [
     "ModelRef",
     "ModelSummary",
     "ModelVersionRecord",
+    "PredictionRecord",
     "RunRecord",
+    "SnapshotRecord",
     "Store",
     "parse_ref",
+    "parse_snapshot_ref",
 ]

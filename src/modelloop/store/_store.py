@@ -832,6 +832,106 @@ class Store:
         ).one()
         return _version_record(row, self._aliases_by_version(conn, name).get(version, ()))
 
+    # -- prediction log (written by the server, read by monitoring) ----------------------
+
+    def log_predictions(self, entries: Sequence[dict[str, Any]]) -> int:
+        """Append prediction log entries in one transaction; returns how many.
+
+        Each entry has ``request_id``, ``model_name``, ``model_version``, ``inputs`` (a
+        record) and optionally ``prediction``, ``probabilities``, ``latency_ms`` and
+        ``created_at`` (default: now).
+
+        Examples
+        --------
+        >>> store.log_predictions([{"request_id": "r1", "model_name": "churn",
+        ...     "model_version": 2, "inputs": {"age": 41}, "prediction": 1}])  # doctest: +SKIP
+        1
+        """
+        from modelloop.store._predictions import insert_predictions
+
+        with self._write() as conn:
+            return insert_predictions(conn, entries)
+
+    def get_predictions(
+        self,
+        model_name: str | None = None,
+        model_version: int | None = None,
+        *,
+        since: Any = None,
+        until: Any = None,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        """Logged predictions (``PredictionRecord``), oldest first, in ``[since, until)``."""
+        from modelloop.store._predictions import select_predictions
+
+        with self._read() as conn:
+            return select_predictions(
+                conn,
+                model_name=model_name,
+                model_version=model_version,
+                since=since,
+                until=until,
+                request_id=request_id,
+                limit=limit,
+            )
+
+    def prune_predictions(self, before: Any) -> int:
+        """Delete logged predictions older than ``before`` (a UTC datetime); returns how many."""
+        from modelloop.store._predictions import prune_predictions
+
+        with self._write() as conn:
+            return prune_predictions(conn, before=before)
+
+    # -- data snapshots (written by ``modelloop ingest``; see ._snapshots) ---------------
+
+    def write_snapshot(self, name: str, frame: Any, **info: Any) -> Any:
+        """Store ``frame`` as the next version of snapshot ``name`` (a ``SnapshotRecord``).
+
+        ``info``: ``hash``, ``columns``, ``source`` and optionally ``meta``. All-or-nothing.
+
+        Examples
+        --------
+        >>> store.write_snapshot("customers", frame, hash=h, columns=[], source="api")  # doctest: +SKIP
+        """
+        from modelloop.store._snapshots import write_snapshot
+
+        return write_snapshot(self, name, frame, **info)
+
+    def get_snapshot(self, name: str, version: int | None = None) -> Any:
+        """One version of a snapshot, the latest by default; ``SnapshotNotFoundError`` if none."""
+        from modelloop.store._snapshots import get_snapshot
+
+        return get_snapshot(self, name, version)
+
+    def list_snapshots(self, name: str | None = None) -> list[Any]:
+        """Every snapshot (of ``name``), by name then version."""
+        from modelloop.store._snapshots import list_snapshots
+
+        return list_snapshots(self, name)
+
+    def read_snapshot(self, record: Any) -> Any:
+        """The DataFrame of a snapshot record, its file checked against the recorded sha256."""
+        from modelloop.store._snapshots import read_snapshot
+
+        return read_snapshot(self, record)
+
+    # -- search trials (written by ``train``; see ._trials) ------------------------------
+
+    def record_trials(self, run_id: str, entries: Sequence[dict[str, Any]]) -> int:
+        """Keep the search trials of a run (dicts as ``SearchResult.trials`` gives them)."""
+        from modelloop.store._trials import insert_trials
+
+        with self._write() as conn:
+            return insert_trials(conn, self._resolve_run_id(conn, run_id), entries)
+
+    def list_trials(self, run_id: str) -> list[Any]:
+        """The trials of a run (id or unique prefix), in the order they ran (``TrialRecord``)."""
+        from modelloop.store._trials import select_trials
+
+        with self._read() as conn:
+            return select_trials(conn, self._resolve_run_id(conn, run_id))
+
 
 def _dataset_record(row: sa.Row[Any]) -> DatasetRecord:
     return DatasetRecord(

@@ -16,10 +16,12 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "UTCDateTime",
+    "data_snapshots",
     "datasets",
     "metadata",
     "model_aliases",
     "model_versions",
+    "predictions",
     "registered_models",
     "runs",
 ]
@@ -141,4 +143,69 @@ model_aliases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # An alias always points at a version that exists.
     sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+# The server's prediction log (one row per predicted row), read by monitoring. No foreign
+# key to model_versions: a log outlives the versions it names, and a model file served with
+# `modelloop serve --model` has no version row. ``label`` is filled later by feedback.
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False, index=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("inputs", _json(), nullable=False),
+    sa.Column("prediction", _json(), nullable=True),
+    sa.Column("probabilities", _json(), nullable=True),
+    sa.Column("label", _json(), nullable=True),
+    sa.Column("labeled_at", UTCDateTime, nullable=True),
+    sa.Index(None, "model_name", "model_version", "created_at"),
+)
+
+# Versioned, immutable data snapshots (``modelloop ingest``): one Parquet file each under
+# artifacts/snapshots/<name>/. ``hash`` is the content hash of the frame, ``sha256`` the
+# file's, checked on every read; ``meta`` keeps the incremental watermark and the rules.
+data_snapshots = sa.Table(
+    "data_snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("artifact_path", sa.String(512), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("n_rows", sa.BigInteger, nullable=False),
+    sa.Column("n_cols", sa.Integer, nullable=False),
+    sa.Column("columns", _json(), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("meta", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+)
+
+# Every trial of a training run's search (``modelloop runs show RUN`` prints them): the
+# configuration, its fold scores, times, inference latency and how it ended.
+trials = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("params", _json(), nullable=False),
+    sa.Column("fold_scores", _json(), nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("fit_time", sa.Float, nullable=True),
+    sa.Column("duration", sa.Float, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("rows_per_s", sa.Float, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )

@@ -1,17 +1,31 @@
-"""Tuning: cross-validation folds and the time-budgeted search over candidate models.
+"""Tuning: CV folds, the time-budgeted search (portfolio, Optuna, grid/random), ensembles.
 
 >>> from modelloop.tuning import make_folds, search  # doctest: +SKIP
 """
 
+from modelloop.tuning._budget import check_budget, minimum_budget
 from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
-from modelloop.tuning._search import CandidateResult, SearchEvent, SearchResult, search
+from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
+from modelloop.tuning._search import (
+    STRATEGIES,
+    CandidateResult,
+    SearchEvent,
+    SearchResult,
+    search,
+)
 
 __all__ = [
+    "STRATEGIES",
     "CandidateResult",
     "FoldResult",
     "SearchEvent",
     "SearchResult",
+    "check_budget",
+    "check_param_grid",
     "cross_validate",
+    "grid_configs",
     "make_folds",
+    "minimum_budget",
+    "random_configs",
     "search",
 ]

@@ -1,32 +1,71 @@
-"""Evaluate candidate model families with the same CV folds, within a time budget."""
+"""The time-budgeted search: portfolio, then Optuna, then a greedy ensemble; then the refit.
+
+Every trial (one configuration of one catalog model, cross-validated on the same folds)
+runs in a worker process with a time limit (see ``_worker``), so the search keeps its
+deadline even when one fit is slow: the fit is stopped, recorded as failed, and the
+search goes on. Before each trial the search keeps back the time the refit of the best
+model so far would need, so the whole search, refit included, ends by the deadline.
+
+Stages (``strategy="auto"``):
+
+1. *portfolio*: strong, diverse default configurations (``models.portfolio``), cheapest
+   first; boosted trees stop early on a slice of each training fold.
+2. *optuna*: TPE over the two model families that did best, pruning a trial after a fold
+   when its mean score is far behind the best.
+3. *ensemble*: greedy selection (Caruana) over the trials' out-of-fold predictions, kept
+   only when it beats the best single trial.
+
+``strategy="grid"`` and ``"random"`` evaluate the combinations of ``param_grid`` for each
+candidate model (exhaustively, or a random subset of ``max_trials``), like scikit-learn's
+``GridSearchCV`` and ``RandomizedSearchCV``.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric
 from modelloop.exceptions import ConfigurationError, TrainingError
-from modelloop.features import make_pipeline
-from modelloop.models import get_spec
-from modelloop.tuning._cv import cross_validate, make_folds
-from modelloop.tuning._ensemble import build_ensemble, oof_score, select_ensemble
+from modelloop.models import get_spec, portfolio, search_space
+from modelloop.tuning._budget import available_memory
+from modelloop.tuning._cv import make_folds
+from modelloop.tuning._ensemble import oof_score, select_ensemble
+from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
+from modelloop.tuning._worker import (
+    Job,
+    Outcome,
+    WorkerError,
+    WorkerPool,
+    WorkerTimeout,
+    build_pipeline,
+    refit_estimator_params,
+)
 
-__all__ = ["CandidateResult", "SearchEvent", "SearchResult", "search"]
+__all__ = ["STRATEGIES", "CandidateResult", "SearchEvent", "SearchResult", "search"]
+
+STRATEGIES = ("auto", "grid", "random")
+_OPTUNA_FAMILIES = 2
+_OPTUNA_PATIENCE = 12  # trials without a new best before the model-based stage ends
+_ENSEMBLE_POOL = 15
+# Rough peak memory of one fit, in multiples of the training frame's size.
+_MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
 
 
 @dataclass(frozen=True)
 class SearchEvent:
     """A step of the search, for progress display.
 
-    ``kind`` is one of 'start' (``total`` folds planned), 'candidate', 'fold', 'done',
-    'skipped' or 'failed'.
+    ``kind`` is 'start', 'stage', 'candidate', 'fold', 'done', 'skipped', 'failed' or
+    'pruned'. ``trials`` counts finished trials, ``best`` is the best CV score so far,
+    ``elapsed`` and ``left`` are seconds (``left`` is ``None`` without a time budget).
     """
 
     kind: str
@@ -35,20 +74,33 @@ class SearchEvent:
     total: int = 0
     score: float | None = None
     message: str = ""
+    stage: str = ""
+    trials: int = 0
+    best: float | None = None
+    elapsed: float = 0.0
+    left: float | None = None
 
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One candidate's cross-validated outcome."""
+    """One trial's cross-validated outcome (or the ensemble's)."""
 
     name: str
-    family: str
-    status: str  # 'ok', 'failed' or 'skipped'
+    family: str  # the catalog model name ("lightgbm"); "ensemble" for the blend
+    status: str  # 'ok', 'pruned', 'failed', 'skipped' or 'excluded'
     cv_scores: tuple[float, ...] = ()
     fit_time: float = 0.0  # mean seconds per fold fit
     error: str | None = None
     oof: np.ndarray | None = field(default=None, repr=False, compare=False)
-    members: str = ""  # for an ensemble: "lightgbm 0.6 + random_forest 0.4"
+    members: str = ""  # for an ensemble: "lightgbm 0.60 + random_forest 0.40"
+    number: int = 0
+    stage: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    refit_params: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float | None = None
+    rows_per_s: float | None = None
+    duration: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def cv_mean(self) -> float:
@@ -58,10 +110,28 @@ class CandidateResult:
     def cv_std(self) -> float:
         return float(np.std(self.cv_scores)) if self.cv_scores else float("nan")
 
+    def to_record(self) -> dict[str, Any]:
+        """JSON-safe description of the trial (what the store keeps)."""
+        return {
+            "number": self.number,
+            "name": self.name,
+            "stage": self.stage,
+            "model": self.family,
+            "params": _jsonable(self.params if not self.members else self.weights),
+            "fold_scores": [float(s) for s in self.cv_scores],
+            "score": None if not np.isfinite(self.cv_mean) else self.cv_mean,
+            "fit_time": float(self.fit_time),
+            "duration": float(self.duration),
+            "status": self.status,
+            "reason": self.error or "",
+            "latency_ms": self.latency_ms,
+            "rows_per_s": self.rows_per_s,
+        }
+
 
 @dataclass(frozen=True)
 class SearchResult:
-    """All candidates, best first, and the winning (unfitted) pipeline."""
+    """All trials, best first, the winner, and (with ``refit``) the winner fitted on all rows."""
 
     metric: str
     greater_is_better: bool
@@ -70,10 +140,22 @@ class SearchResult:
     best_pipeline: object = field(repr=False)
     n_folds: int = 0
     elapsed: float = 0.0
+    model: object = field(default=None, repr=False)
+    refit_time: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best.params)
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        """Every trial as a JSON-safe record, in the order they ran."""
+        return [c.to_record() for c in sorted(self.candidates, key=lambda c: c.number)]
 
     @property
     def leaderboard(self) -> pd.DataFrame:
-        """One row per candidate, best first: model, CV mean and std, fit time, status."""
+        """One row per trial, best first: model, CV mean and std, times, latency, status."""
         rows = [
             {
                 "model": c.name,
@@ -81,6 +163,8 @@ class SearchResult:
                 f"cv_{self.metric}": c.cv_mean,
                 "cv_std": c.cv_std,
                 "fit_time_s": round(c.fit_time, 3),
+                "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 3),
+                "rows_per_s": None if c.rows_per_s is None else round(c.rows_per_s),
                 "status": c.status,
                 "members": c.members,
                 "error": c.error or "",
@@ -90,22 +174,324 @@ class SearchResult:
         return pd.DataFrame(rows)
 
 
-def _try_ensemble(
-    results: list[CandidateResult],
-    pipelines: dict[str, object],
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    task: Task,
-    metric: str,
-    classes: np.ndarray | None,
-) -> tuple[CandidateResult, object] | None:
-    """The ensemble candidate, or ``None`` when blending does not beat the best single model."""
-    ok = [c for c in results if c.status == "ok" and c.oof is not None]
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def _rank(candidates: Sequence[CandidateResult], greater_is_better: bool) -> list[CandidateResult]:
+    def key(c: CandidateResult) -> tuple[int, float, int]:
+        if c.status != "ok" or not np.isfinite(c.cv_mean):
+            return (1, 0.0, c.number)
+        return (0, -c.cv_mean if greater_is_better else c.cv_mean, c.number)
+
+    return sorted(candidates, key=key)
+
+
+class _Search:
+    """The state of one search: trials so far, the worker, the clock."""
+
+    def __init__(self, X, y, *, schema, task, metric, folds, seed, n_jobs, deadline, emit):
+        self.X, self.y, self.task, self.metric, self.folds = X, y, task, metric, folds
+        self.schema, self.seed, self.n_jobs = schema, seed, n_jobs
+        self.greater = get_metric(metric).greater_is_better
+        self.deadline = deadline
+        self.started = time.monotonic()
+        self.emit_raw = emit
+        self.results: list[CandidateResult] = []
+        self.names: dict[str, int] = {}
+        self.stage = ""
+        self.max_latency_ms: float | None = None
+        self.pool = WorkerPool(
+            {
+                "X": X,
+                "y": np.asarray(y),
+                "schema": schema,
+                "task": task,
+                "metric": metric,
+                "folds": folds,
+                "seed": seed,
+                "n_jobs": n_jobs,
+            }
+        )
+        self.frame_bytes = int(X.memory_usage(deep=True).sum())
+        self.worker_started = False
+        self.grace = 0.0
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def left(self) -> float:
+        return math.inf if self.deadline is None else self.deadline - time.monotonic()
+
+    def ok(self) -> list[CandidateResult]:
+        return [c for c in self.results if c.status == "ok"]
+
+    def best(self) -> CandidateResult | None:
+        ok = self.ok()
+        return _rank(ok, self.greater)[0] if ok else None
+
+    def emit(self, kind: str, **kw: Any) -> None:
+        best = self.best()
+        left = None if self.deadline is None else max(0.0, self.left())
+        self.emit_raw(
+            SearchEvent(
+                kind,
+                stage=self.stage,
+                trials=len(self.results),
+                best=None if best is None else best.cv_mean,
+                elapsed=time.monotonic() - self.started,
+                left=left,
+                **kw,
+            )
+        )
+
+    def label(self, model: str) -> str:
+        n = self.names.get(model, 0) + 1
+        self.names[model] = n
+        return model if n == 1 else f"{model}_{n}"
+
+    def refit_reserve(self) -> float:
+        """Seconds to keep back for refitting the best model so far on all rows."""
+        ok = _rank(self.ok(), self.greater)
+        if not ok:
+            return 0.0
+        k = len(self.folds)
+        # The ensemble's members come from the top trials: keep room for the top three.
+        fit = sum(c.fit_time for c in ok[:3])
+        restart = 0.0 if self.pool.alive else self.pool.startup_s
+        return 1.3 * fit * k / max(k - 1, 1) + 1.0 + restart
+
+    # -- running one trial ---------------------------------------------------------
+
+    def memory_problem(self, model: str) -> str | None:
+        free = available_memory()
+        need = self.frame_bytes * _MEMORY_FACTOR.get(model, 6.0) + 200e6
+        if free is not None and need > 0.8 * free:
+            return f"needs about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB are free"
+        return None
+
+    def run(
+        self,
+        model: str,
+        params: dict[str, Any],
+        *,
+        prune_below: float | None = None,
+        cap: float | None = None,
+    ) -> CandidateResult | None:
+        """Run one trial; ``None`` when no time is left to start it."""
+        timeout = self.left() - self.refit_reserve()
+        if self.ok() and timeout < 1.0:
+            return None
+        if not self.ok():
+            # Without any model yet, the first fits may use the promised margin over the
+            # budget (max(10 %, 5 s)): better a little late than no model at all.
+            timeout = max(timeout, 1.0) + self.grace
+        if cap is not None and self.ok():
+            timeout = min(timeout, cap)
+        name = self.label(model)
+        number = len(self.results) + 1
+        self.emit("candidate", candidate=name, total=len(self.folds))
+        problem = self.memory_problem(model)
+        folds: list[float] = []
+        started = time.monotonic()
+        if problem is not None:
+            outcome = Outcome(number, model, params, "failed", reason=problem)
+        else:
+            job = Job(number, model, params, prune_below=prune_below)
+            try:
+                outcome = self.pool.run(
+                    "trial",
+                    job,
+                    timeout if math.isfinite(timeout) else 1e9,
+                    on_fold=lambda i, s: (
+                        folds.append(s),
+                        self.emit(
+                            "fold", candidate=name, fold=i + 1, total=len(self.folds), score=s
+                        ),
+                    ),
+                )
+                self.worker_started = True
+            except WorkerTimeout as exc:
+                outcome = Outcome(number, model, params, "failed", list(folds), reason=str(exc))
+            except WorkerError as exc:
+                outcome = Outcome(number, model, params, "failed", list(folds), reason=str(exc))
+        result = self.record(name, outcome, time.monotonic() - started)
+        return result
+
+    def record(self, name: str, outcome: Outcome, duration: float) -> CandidateResult:
+        status = outcome.status
+        reason = outcome.reason
+        if (
+            status == "ok"
+            and self.max_latency_ms is not None
+            and outcome.latency_ms is not None
+            and outcome.latency_ms > self.max_latency_ms
+        ):
+            status = "excluded"
+            reason = (
+                f"latency {outcome.latency_ms:.1f} ms > --max-latency-ms {self.max_latency_ms:g}"
+            )
+        result = CandidateResult(
+            name,
+            outcome.model,
+            status,
+            cv_scores=tuple(outcome.fold_scores),
+            fit_time=float(np.mean(outcome.fit_times)) if outcome.fit_times else 0.0,
+            error=reason or None,
+            oof=outcome.oof if status == "ok" else None,
+            number=outcome.number,
+            stage=self.stage,
+            params=dict(outcome.params),
+            refit_params=refit_estimator_params(outcome),
+            latency_ms=outcome.latency_ms,
+            rows_per_s=outcome.rows_per_s,
+            duration=duration,
+        )
+        self.results.append(result)
+        if status == "ok":
+            self.emit("done", candidate=name, score=result.cv_mean)
+        else:
+            self.emit(
+                "failed" if status == "failed" else status,
+                candidate=name,
+                total=len(self.folds),
+                message=reason,
+            )
+        return result
+
+    def prune_threshold(self) -> float | None:
+        best = self.best()
+        if best is None:
+            return None
+        margin = 2.0 * best.cv_std + 0.01 * abs(best.cv_mean)
+        return best.cv_mean - margin if self.greater else best.cv_mean + margin
+
+
+def _optuna_stage(
+    state: _Search, models: Sequence[str], max_trials: int | None, cap: float | None
+) -> None:
+    import optuna
+
+    ranked = _rank(state.ok(), state.greater)
+    families: list[str] = []
+    for c in ranked:
+        if c.family in models and search_space(c.family) and c.family not in families:
+            families.append(c.family)
+    families = families[:_OPTUNA_FAMILIES]
+    if not families:
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize" if state.greater else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=state.seed, n_startup_trials=5, multivariate=True),
+    )
+    for c in ranked:  # what the portfolio learned seeds the model
+        if c.family in families:
+            try:
+                dist_params = _distribution_params(c.family, c.params, families)
+                if dist_params is not None:
+                    study.add_trial(
+                        optuna.trial.create_trial(
+                            params=dist_params[0], distributions=dist_params[1], value=c.cv_mean
+                        )
+                    )
+            except (ValueError, TypeError, AttributeError):
+                pass
+    stale = 0
+    best = state.best()
+    while max_trials is None or len(state.results) < max_trials:
+        if state.deadline is None and max_trials is None:
+            return
+        if max_trials is None and stale >= _OPTUNA_PATIENCE:
+            # Converged: more trials rarely pay off; the time is better left to the user.
+            state.emit("stage", message=f"Optuna stopped: {stale} trials without improvement")
+            return
+        trial = study.ask()
+        model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
+        params = search_space(model)(_Prefixed(trial, model))  # type: ignore[misc]
+        result = state.run(model, params, prune_below=state.prune_threshold(), cap=cap)
+        if result is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
+        now = state.best()
+        stale = 0 if now is not best and now is not None else stale + 1
+        best = now
+        if result.status == "ok":
+            study.tell(trial, result.cv_mean)
+        elif result.status == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+class _Prefixed:
+    """An Optuna trial whose parameter names carry the model (families share names)."""
+
+    def __init__(self, trial: Any, model: str) -> None:
+        self._trial, self._model = trial, model
+
+    def suggest_float(self, name: str, *args: Any, **kw: Any) -> float:
+        return self._trial.suggest_float(f"{self._model}.{name}", *args, **kw)
+
+    def suggest_int(self, name: str, *args: Any, **kw: Any) -> int:
+        return self._trial.suggest_int(f"{self._model}.{name}", *args, **kw)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._trial.suggest_categorical(f"{self._model}.{name}", choices)
+
+
+def _distribution_params(model: str, params: dict[str, Any], families: list[str]):
+    """Optuna distributions for a portfolio config, so TPE starts from it (or ``None``)."""
+    import optuna
+
+    space = search_space(model)
+    if space is None:
+        return None
+    dists: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+
+    class _Probe:
+        def suggest_float(self, name, low, high, log=False):
+            dists[name] = optuna.distributions.FloatDistribution(low, high, log=log)
+            return params.get(name)
+
+        def suggest_int(self, name, low, high, log=False):
+            dists[name] = optuna.distributions.IntDistribution(low, high, log=log)
+            return params.get(name)
+
+        def suggest_categorical(self, name, choices):
+            dists[name] = optuna.distributions.CategoricalDistribution(choices)
+            return params.get(name)
+
+    space(_Probe())
+    for name, dist in list(dists.items()):
+        value = params.get(name)
+        if value is None or not dist._contains(dist.to_internal_repr(value)):
+            return None
+        values[f"{model}.{name}"] = value
+        dists[f"{model}.{name}"] = dists.pop(name)
+    if len(families) > 1:
+        dists["model"] = optuna.distributions.CategoricalDistribution(families)
+        values["model"] = model
+    return values, dists
+
+
+def _ensemble(state: _Search) -> CandidateResult | None:
+    ok = _rank(state.ok(), state.greater)[:_ENSEMBLE_POOL]
     if len(ok) < 2:
         return None
+    y = np.asarray(state.y)
+    classes = None if state.task == "regression" else np.unique(y)
     try:
         selection = select_ensemble(
-            {c.name: c.oof for c in ok}, y, task=task, metric=metric, classes=classes
+            {c.name: c.oof for c in ok}, y, task=state.task, metric=state.metric, classes=classes
         )
     except Exception:  # an undefined metric on some blend must not end the search
         return None
@@ -113,34 +499,47 @@ def _try_ensemble(
         return None
     by_name = {c.name: c for c in ok}
     blend = sum(w * by_name[n].oof for n, w in selection.weights.items())
-    scores = tuple(oof_score(metric, y[va], blend[va], task, classes) for _, va in folds)
-    best_single = _rank(ok, get_metric(metric).greater_is_better)[0]
+    scores = tuple(
+        oof_score(state.metric, y[va], blend[va], state.task, classes) for _, va in state.folds
+    )
+    members = [by_name[n] for n in selection.weights]
+    latency = [m.latency_ms for m in members]
+    speeds = [m.rows_per_s for m in members]
     candidate = CandidateResult(
         "ensemble",
         "ensemble",
         "ok",
         cv_scores=scores,
-        fit_time=float(sum(by_name[n].fit_time for n in selection.weights)),
+        fit_time=float(sum(m.fit_time for m in members)),
         oof=blend,
         members=" + ".join(f"{n} {w:.2f}" for n, w in selection.weights.items()),
+        number=len(state.results) + 1,
+        stage="ensemble",
+        latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
+        rows_per_s=None if None in speeds else 1.0 / sum(1.0 / s for s in speeds),  # type: ignore[operator]
+        weights=dict(selection.weights),
     )
-    if _rank([candidate, best_single], get_metric(metric).greater_is_better)[0] is not candidate:
+    if _rank([candidate, ok[0]], state.greater)[0] is not candidate:
         return None
-    model = build_ensemble(
-        [(n, clone(pipelines[n])) for n in selection.weights],
-        list(selection.weights.values()),
-        task,
-    )
-    return candidate, model
+    return candidate
 
 
-def _rank(candidates: list[CandidateResult], greater_is_better: bool) -> list[CandidateResult]:
-    def key(c: CandidateResult) -> tuple[int, float]:
-        if c.status != "ok" or not np.isfinite(c.cv_mean):
-            return (1, 0.0)
-        return (0, -c.cv_mean if greater_is_better else c.cv_mean)
+def _refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
+    if c.family == "ensemble":
+        members = [(n, by_name[n].family, by_name[n].refit_params) for n in c.weights]
+        return members, list(c.weights.values())
+    return [(c.name, c.family, c.refit_params)], None
 
-    return sorted(candidates, key=key)
+
+def _unfitted(state: _Search, c: CandidateResult, by_name: dict[str, CandidateResult]):
+    from modelloop.tuning._ensemble import build_ensemble
+
+    members, weights = _refit_members(c, by_name)
+    pipes = [
+        (n, build_pipeline(state.schema, state.task, m, p, seed=state.seed, n_jobs=state.n_jobs))
+        for n, m, p in members
+    ]
+    return pipes[0][1] if weights is None else build_ensemble(pipes, weights, state.task)
 
 
 def search(
@@ -150,35 +549,45 @@ def search(
     schema: Schema,
     task: Task,
     metric: str,
-    candidates: Sequence[str],
+    candidates: Sequence[str] | None = None,
     cv: int = 5,
     time_budget: float | None = None,
+    max_trials: int | None = None,
+    strategy: str = "auto",
+    param_grid: dict[str, Any] | None = None,
     seed: int = 0,
     n_jobs: int = 1,
     ensemble: bool = True,
+    max_latency_ms: float | None = None,
+    refit: bool = True,
     on_event: Callable[[SearchEvent], None] | None = None,
 ) -> SearchResult:
-    """Cross-validate each candidate model family on the same folds and rank them.
+    """Search model configurations with the same CV folds, within a time and trial budget.
 
-    Each candidate is ``features.make_pipeline(schema, family, estimator)``: preprocessing is
-    refitted inside every fold. Once ``time_budget`` seconds are spent no new candidate is
-    started (the first one always runs, so there is a model to return). A candidate that
-    raises is recorded as failed with its error, and the search goes on.
+    Each trial is ``features.make_pipeline(schema, family, estimator)`` with the trial's
+    estimator parameters: preprocessing is refitted inside every fold. A trial that fails
+    (an error, out of memory, its time limit) is recorded with its reason and the search
+    goes on. With ``refit`` the winner is fitted on all rows within the same budget and
+    returned as ``result.model``.
 
     Parameters
     ----------
     X, y : the training rows (the test split is kept away by the caller).
     schema : the training schema (its feature columns are the model input).
     task, metric : what is learned and what selection optimises (a name in ``evaluation``).
-    candidates : model names from ``models.catalog``.
-    ensemble : try a weighted soft-voting ensemble of the candidates, chosen by greedy
-        selection on their out-of-fold predictions; it is kept (and ranked like any other
-        candidate, by its per-fold scores) only when it beats the best single model.
+    candidates : catalog model names to consider; the task's whole portfolio when omitted.
+    time_budget : seconds for the whole search, refit included (``None``: no limit).
+    max_trials : stop after this many trials (the ensemble is not counted).
+    strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random' (over ``param_grid``).
+    param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
+    max_latency_ms : trials slower than this for one row are excluded from the choice.
 
     Raises
     ------
+    ConfigurationError
+        Bad options (checked before any work).
     TrainingError
-        When every candidate failed.
+        When every trial failed.
 
     Examples
     --------
@@ -186,83 +595,159 @@ def search(
     ...                 candidates=["logistic_regression", "lightgbm"])  # doctest: +SKIP
     >>> result.leaderboard  # doctest: +SKIP
     """
-    if not candidates:
+    if strategy not in STRATEGIES:
+        raise ConfigurationError(
+            f"search strategy must be one of {', '.join(STRATEGIES)}. Got {strategy!r}."
+        )
+    if candidates is not None and not candidates:
         raise ConfigurationError("At least one candidate model is needed. Got an empty list.")
     if time_budget is not None and time_budget <= 0:
         raise ConfigurationError(f"time_budget must be > 0 seconds. Got {time_budget} instead.")
-    specs = [get_spec(name, task) for name in candidates]
-    metric_spec = get_metric(metric)
-    emit = on_event or (lambda event: None)
-    folds = make_folds(y, task, cv, seed=seed)
-    classes = None if task == "regression" else np.unique(np.asarray(y))
+    if max_trials is not None and max_trials < 1:
+        raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials}.")
+    models = list(dict.fromkeys(candidates)) if candidates else None
+    for name in models or ():
+        get_spec(name, task)
+    if strategy == "auto":
+        if param_grid:
+            raise ConfigurationError(
+                "A param grid needs --search grid or --search random. Got --search auto."
+            )
+        configs = [(m, p) for m, p in portfolio(task) if models is None or m in models]
+        configs += [(m, {}) for m in models or () if m not in {c[0] for c in configs}]
+    else:
+        if not models:
+            raise ConfigurationError(
+                f"--search {strategy} needs --models naming the model(s) to search."
+            )
+        if strategy == "grid" and not param_grid:
+            raise ConfigurationError(
+                "--search grid needs --param-grid, e.g. '{\"max_depth\": [3, 5]}'."
+            )
+        grid = check_param_grid(param_grid, models, task) if param_grid else None
+        if grid is None:
+            configs = []
+        elif strategy == "grid":
+            configs = [(m, p) for m in models for p in grid_configs(grid)]
+        else:
+            n = max_trials or 10
+            configs = [(m, p) for m in models for p in random_configs(grid, n, seed=seed)]
+    y_arr = np.asarray(y)
+    folds = make_folds(pd.Series(y_arr), task, cv, seed=seed)
     started = time.monotonic()
-    emit(SearchEvent("start", total=len(specs) * len(folds)))
-
-    results: list[CandidateResult] = []
-    pipelines: dict[str, object] = {}
-    for spec in specs:
-        elapsed = time.monotonic() - started
-        if results and time_budget is not None and elapsed >= time_budget:
-            results.append(
-                CandidateResult(spec.name, spec.family, "skipped", error="time budget spent")
-            )
-            emit(SearchEvent("skipped", spec.name, total=len(folds), message="time budget spent"))
-            continue
-        emit(SearchEvent("candidate", spec.name, total=len(folds)))
-        pipeline = make_pipeline(
-            schema, spec.family, spec.make(task, seed=seed, n_jobs=n_jobs), task=task
-        )
-        try:
-            folded = cross_validate(
-                pipeline,
-                X,
-                y,
-                folds,
-                task=task,
-                metric=metric,
-                classes=classes,
-                on_fold=lambda i, s, name=spec.name: emit(
-                    SearchEvent("fold", name, fold=i + 1, total=len(folds), score=s)
-                ),
-            )
-        except Exception as exc:  # a failing family must not end the search
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            results.append(CandidateResult(spec.name, spec.family, "failed", error=message))
-            emit(SearchEvent("failed", spec.name, total=len(folds), message=message))
-            continue
-        pipelines[spec.name] = pipeline
-        result = CandidateResult(
-            spec.name,
-            spec.family,
-            "ok",
-            cv_scores=folded.scores,
-            fit_time=float(np.mean(folded.fit_times)),
-            oof=folded.oof,
-        )
-        results.append(result)
-        emit(SearchEvent("done", spec.name, total=len(folds), score=result.cv_mean))
-
-    if not any(c.status == "ok" for c in results):
-        errors = "; ".join(f"{c.name}: {c.error}" for c in results if c.error)
-        raise TrainingError(f"No candidate model could be fitted. {errors}")
-    if ensemble:
-        blended = _try_ensemble(results, pipelines, np.asarray(y), folds, task, metric, classes)
-        if blended is not None:
-            results.append(blended[0])
-            pipelines[blended[0].name] = blended[1]
-            emit(
-                SearchEvent(
-                    "done", blended[0].name, score=blended[0].cv_mean, message=blended[0].members
-                )
-            )
-    ranked = _rank(results, metric_spec.greater_is_better)
-    best = ranked[0]
-    return SearchResult(
+    emit = on_event or (lambda event: None)
+    state = _Search(
+        X.reset_index(drop=True),
+        y_arr,
+        schema=schema,
+        task=task,
         metric=metric,
-        greater_is_better=metric_spec.greater_is_better,
-        candidates=tuple(ranked),
-        best=best,
-        best_pipeline=pipelines[best.name],
-        n_folds=len(folds),
-        elapsed=time.monotonic() - started,
+        folds=folds,
+        seed=seed,
+        n_jobs=n_jobs,
+        deadline=None if time_budget is None else started + time_budget,
+        emit=emit,
     )
+    state.max_latency_ms = max_latency_ms
+    state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
+    notes: list[str] = []
+    cap = None if time_budget is None else max(0.4 * time_budget, 10.0)
+    try:
+        state.emit("start", total=len(folds))
+        state.stage = {"auto": "portfolio", "grid": "grid", "random": "random"}[strategy]
+        state.emit("stage", message=f"Stage {state.stage}")
+        not_run = 0
+        for model, params in configs:
+            if max_trials is not None and len(state.results) >= max_trials:
+                not_run += 1
+                continue
+            if state.run(model, params, cap=cap) is None:
+                not_run += 1
+        if strategy == "random" and not param_grid:
+            # No grid: random samples from the models' search spaces.
+            _random_spaces(state, models or [], max_trials, cap)
+        if not_run:
+            notes.append(f"{not_run} configurations not tried (time or trial budget spent).")
+        if strategy == "auto" and state.ok():
+            state.stage = "optuna"
+            state.emit("stage", message="Stage optuna")
+            _optuna_stage(state, models or [m for m, _ in portfolio(task)], max_trials, cap)
+        if not state.ok():
+            errors = "; ".join(f"{c.name}: {c.error}" for c in state.results if c.error)
+            raise TrainingError(f"No candidate model could be fitted. {errors}")
+        if ensemble and strategy == "auto":
+            state.stage = "ensemble"
+            state.emit("stage", message="Stage ensemble")
+            blended = _ensemble(state)
+            if blended is not None:
+                state.results.append(blended)
+                state.emit("done", candidate="ensemble", score=blended.cv_mean)
+        ranked = _rank(state.results, state.greater)
+        by_name = {c.name: c for c in state.results}
+        best = ranked[0]
+        model, refit_time = None, 0.0
+        if refit:
+            state.stage = "refit"
+            model, best, refit_time = _final_refit(state, ranked, by_name, notes)
+            if best is not ranked[0]:
+                ranked = [best] + [c for c in ranked if c is not best]
+        return SearchResult(
+            metric=metric,
+            greater_is_better=state.greater,
+            candidates=tuple(ranked),
+            best=best,
+            best_pipeline=_unfitted(state, best, by_name),
+            n_folds=len(folds),
+            elapsed=time.monotonic() - started,
+            model=model,
+            refit_time=refit_time,
+            notes=tuple(notes),
+        )
+    finally:
+        state.pool.close()
+
+
+def _random_spaces(
+    state: _Search, models: Sequence[str], max_trials: int | None, cap: float | None
+) -> None:
+    import optuna
+
+    spaced = [m for m in models if search_space(m)]
+    if not spaced:
+        raise ConfigurationError(
+            f"--search random without --param-grid needs a model with a search space. "
+            f"Got {', '.join(models)}."
+        )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=state.seed))
+    limit = max_trials if max_trials is not None else (None if state.deadline else 10)
+    while limit is None or len(state.results) < limit:
+        trial = study.ask()
+        model = trial.suggest_categorical("model", spaced) if len(spaced) > 1 else spaced[0]
+        if state.run(model, search_space(model)(trial), cap=cap) is None:  # type: ignore[misc]
+            return
+
+
+def _final_refit(state: _Search, ranked, by_name, notes):
+    """Refit the best on all rows in what is left of the budget; fall back to a faster one."""
+    ok = [c for c in ranked if c.status == "ok"]
+    tried: list[CandidateResult] = []
+    fastest = min(ok, key=lambda c: c.fit_time)
+    for c in [ok[0], fastest, *ok[1:]]:
+        if c in tried:
+            continue
+        tried.append(c)
+        left = state.left()
+        # A model is owed: the refit may use the promised margin over the budget, all of it
+        # for the fastest candidate (the last resort).
+        grace = state.grace if c is fastest else 0.5 * state.grace
+        timeout = 1e9 if not math.isfinite(left) else max(left, 0.0) + grace
+        state.emit("stage", message=f"Refitting {c.name} on all {len(state.X)} training rows")
+        started = time.monotonic()
+        members, weights = _refit_members(c, by_name)
+        try:
+            model = state.pool.run("refit", (members, weights), timeout)
+        except (WorkerTimeout, WorkerError) as exc:
+            notes.append(f"Refit of {c.name} failed ({exc}); trying a faster model.")
+            continue
+        return model, c, time.monotonic() - started
+    raise TrainingError("No model could be refitted on all training rows within the budget.")

@@ -16,9 +16,10 @@ from modelloop.config import Settings
 from modelloop.data import Dataset, Task, check_target, detect_task, drop_missing_target, load
 from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
 from modelloop.exceptions import ConfigurationError
-from modelloop.models import default_candidates, get_spec
+from modelloop.models import get_spec
 from modelloop.store import Store
-from modelloop.tuning import SearchEvent, search
+from modelloop.tuning import STRATEGIES, SearchEvent, check_budget, check_param_grid, search
+from modelloop.workflows._ingest import load_source
 from modelloop.workflows._versions import library_versions
 
 __all__ = ["TrainResult", "train"]
@@ -50,6 +51,8 @@ class TrainResult:
     version: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    best_params: dict[str, Any] = field(default_factory=dict)
+    trials: list[dict[str, Any]] = field(default_factory=list)
 
     def bundle(self) -> dict[str, Any]:
         """The object stored as the model artifact: the pipeline plus what describes it."""
@@ -84,6 +87,7 @@ class TrainResult:
             "target": self.target,
             "metric": self.metric,
             "best_model": self.best_model,
+            "best_params": self.best_params,
             "cv_metrics": self.cv_metrics,
             "test_metrics": self.metrics,
             "leaderboard": _jsonable_records(self.leaderboard),
@@ -105,7 +109,14 @@ def _jsonable_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _check_options(task: str | None, cv: int, test_size: float, time_budget: float | None) -> None:
+def _check_options(
+    task: str | None,
+    cv: int,
+    test_size: float,
+    time_budget: float | None,
+    max_trials: int | None = None,
+    strategy: str = "auto",
+) -> None:
     if task is not None and task not in _TASKS:
         raise ConfigurationError(f"task must be one of {', '.join(_TASKS)}. Got '{task}' instead.")
     if not isinstance(cv, int) or cv < 2:
@@ -117,6 +128,12 @@ def _check_options(task: str | None, cv: int, test_size: float, time_budget: flo
     if time_budget is not None and not time_budget > 0:
         raise ConfigurationError(
             f"time_budget must be a number of seconds > 0. Got {time_budget} instead."
+        )
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials!r} instead.")
+    if strategy not in STRATEGIES:
+        raise ConfigurationError(
+            f"search must be one of {', '.join(STRATEGIES)}. Got {strategy!r} instead."
         )
 
 
@@ -154,10 +171,15 @@ def train(
     cv: int = 5,
     test_size: float = 0.2,
     time_budget: float | None = 120.0,
+    max_trials: int | None = None,
+    search_strategy: str = "auto",
+    param_grid: dict[str, Any] | None = None,
+    max_latency_ms: float | None = None,
     seed: int | None = None,
     drop: Sequence[str] = (),
     types: dict[str, str] | None = None,
     test: str | Path | pd.DataFrame | None = None,
+    rules: Any = None,
     settings: Settings | None = None,
     store: Store | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
@@ -179,10 +201,17 @@ def train(
     task : 'binary', 'multiclass' or 'regression'; detected from the target when omitted.
     metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task.
     name : the registered model's name; registering defaults to on when a name is given.
-    models : candidate model names (``models.catalog``); a fixed default set per task.
-    time_budget : seconds after which no new candidate is started.
+    models : restrict the search to these catalog models (default: the task's portfolio).
+    time_budget : seconds for the whole of ``train`` (search, ensembling, refit). A
+        promise: a trial that would overrun is stopped. ``None``: no time limit.
+    max_trials : stop the search after this many trials (with ``seed``: reproducible).
+    search_strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random'.
+    param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
+    max_latency_ms : exclude models slower than this to predict one row.
     test : a separate table to score the final model on, instead of holding out
         ``test_size`` of ``source`` (for a fixed, shared test set).
+    rules : validation rules (a rules-file path or mapping) the raw rows must pass;
+        ``source`` may also be ``'data:NAME@VERSION'``, a snapshot made by ``ingest``.
 
     Examples
     --------
@@ -191,7 +220,7 @@ def train(
     >>> result.leaderboard.head()  # doctest: +SKIP
     """
     settings = settings or Settings()
-    _check_options(task, cv, test_size, time_budget)
+    _check_options(task, cv, test_size, time_budget, max_trials, search_strategy)
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
@@ -203,8 +232,16 @@ def train(
             if source.schema.target == target
             else load(source.frame, target=target, name=source.name)
         )
-    else:
-        dataset = load(source, target=target, drop=drop, types=types)
+    else:  # files, URLs, DataFrames and data:NAME@VERSION snapshots; rules on the raw rows
+        dataset = load_source(
+            source,
+            target=target,
+            drop=drop,
+            types=types,
+            rules=rules,
+            settings=settings,
+            store=store,
+        )
     notes = list(dataset.schema.notes)
     dataset, n_dropped = drop_missing_target(dataset)
     if n_dropped:
@@ -220,14 +257,30 @@ def train(
             f"Metric '{metric}' does not apply to a {resolved_task} task. "
             f"Choose one of: {', '.join(metrics_for_task(resolved_task))}."
         )
-    candidates = list(models) if models else default_candidates(resolved_task)
-    for candidate in candidates:
+    candidates = list(models) if models else None
+    for candidate in candidates or ():
         get_spec(candidate, resolved_task)  # unknown names fail before any work
+    if search_strategy != "auto" and not candidates:
+        raise ConfigurationError(
+            f"search '{search_strategy}' needs models naming the model(s) to search, "
+            "e.g. --models decision_tree."
+        )
+    if param_grid is not None:
+        if search_strategy == "auto":
+            raise ConfigurationError(
+                "A param grid needs search 'grid' or 'random'. Got search 'auto'."
+            )
+        check_param_grid(param_grid, candidates or [], resolved_task)
+    elif search_strategy == "grid":
+        raise ConfigurationError(
+            "search 'grid' needs a param grid, e.g. --param-grid '{\"max_depth\": [3, 5]}'."
+        )
     if not dataset.schema.feature_columns():
         raise ConfigurationError(
             f"{dataset.name} has no usable feature columns besides the target "
             "(all others are identifiers or constant)."
         )
+    check_budget(time_budget, dataset.n_rows, len(dataset.schema.feature_columns()))
     load_time = time.monotonic() - t0
 
     if test is None:
@@ -251,7 +304,11 @@ def train(
             schema=dataset.schema.to_dict(),
         )
         params = {
-            "candidates": candidates,
+            "candidates": candidates or "portfolio",
+            "search": search_strategy,
+            "param_grid": param_grid,
+            "max_trials": max_trials,
+            "max_latency_ms": max_latency_ms,
             "cv": cv,
             "test_size": test_size if test is None else None,
             "test_source": None if test is None else "separate test table",
@@ -277,7 +334,7 @@ def train(
                 metric,
                 candidates,
                 cv,
-                time_budget,
+                None if time_budget is None else time_budget - (time.monotonic() - t0),
                 seed,
                 settings.effective_n_jobs(),
                 X_train,
@@ -285,6 +342,12 @@ def train(
                 y_train,
                 y_test,
                 emit,
+                {
+                    "max_trials": max_trials,
+                    "strategy": search_strategy,
+                    "param_grid": param_grid,
+                    "max_latency_ms": max_latency_ms,
+                },
             )
         except BaseException as exc:
             store.finish_run(
@@ -299,6 +362,8 @@ def train(
         result.target = target
         result.notes = notes + result.notes
         result.timings = {"load_s": round(load_time, 3), **result.timings}
+        if result.trials:
+            store.record_trials(run.id, result.trials)
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         if do_register:
             emit(SearchEvent("stage", message=f"Registering model '{model_name}'"))
@@ -324,7 +389,7 @@ def _fit_and_evaluate(
     dataset: Dataset,
     task: Task,
     metric: str,
-    candidates: list[str],
+    candidates: list[str] | None,
     cv: int,
     time_budget: float | None,
     seed: int,
@@ -334,8 +399,11 @@ def _fit_and_evaluate(
     y_train: pd.Series,
     y_test: pd.Series,
     emit: Callable[[SearchEvent], None],
+    options: dict[str, Any],
 ) -> TrainResult:
     t0 = time.monotonic()
+    # Keep back time for scoring the test split and writing the model to the store.
+    search_budget = None if time_budget is None else time_budget - 1.0 - 0.03 * time_budget
     found = search(
         X_train,
         y_train,
@@ -344,24 +412,22 @@ def _fit_and_evaluate(
         metric=metric,
         candidates=candidates,
         cv=cv,
-        time_budget=time_budget,
+        time_budget=None if search_budget is None else max(search_budget, 1.0),
+        max_trials=options["max_trials"],
+        strategy=options["strategy"],
+        param_grid=options["param_grid"],
+        max_latency_ms=options["max_latency_ms"],
         seed=seed,
         n_jobs=n_jobs,
         on_event=emit,
     )
-    search_time = time.monotonic() - t0
-    emit(
-        SearchEvent(
-            "stage", message=f"Refitting {found.best.name} on all {len(X_train)} training rows"
-        )
-    )
-    t1 = time.monotonic()
-    model = found.best_pipeline
-    model.fit(X_train, y_train.to_numpy())
-    refit_time = time.monotonic() - t1
+    search_time = time.monotonic() - t0 - found.refit_time
+    refit_time = found.refit_time
+    model = found.model
+    emit(SearchEvent("stage", message=f"Scoring {found.best.name} on the test split"))
     metrics = _test_metrics(model, X_test, y_test, task)
     classes = None if task == "regression" else [_plain(c) for c in model.classes_]
-    notes = []
+    notes = list(found.notes)
     skipped = [c.name for c in found.candidates if c.status == "skipped"]
     if skipped:
         notes.append(f"Time budget spent: not tried {', '.join(skipped)}.")
@@ -383,6 +449,8 @@ def _fit_and_evaluate(
         classes=classes,
         timings={"search_s": round(search_time, 3), "refit_s": round(refit_time, 3)},
         notes=notes,
+        best_params=found.best_params,
+        trials=found.trials,
     )
 
 

@@ -1,0 +1,90 @@
+"""``modelloop serve``: the REST server for every registered model (or one model file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings
+
+# Each worker process predicts with one thread; the model libraries' own pools must not
+# start one thread per core in every worker (2 workers x 2 cores x OpenMP = oversubscribed).
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (at most one per core pays).")] = 1,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Serve this model file (.skops, .onnx, .joblib/.pkl) alone."),
+    ] = None,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Allow a pickle/joblib --model file (runs its code).")
+    ] = False,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="JSON input schema for the --model file.")
+    ] = None,
+    default_model: Annotated[
+        str | None, typer.Option("--default-model", help="The model POST /predict serves.")
+    ] = None,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not write predictions to the store's log.")
+    ] = False,
+    store: StoreOpt = None,
+    home: HomeOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve every registered model over REST (FastAPI + uvicorn). Docs at /docs."""
+    import logging
+
+    import uvicorn
+
+    from modelloop.serving import create_app
+
+    if workers < 1:
+        raise typer.BadParameter(f"--workers must be >= 1. Got {workers}.")
+    settings = make_settings(store, home, debug).with_overrides(
+        serve_model_path=model,
+        serve_trust=trust or None,
+        serve_schema_file=schema,
+        serve_default_model=default_model,
+        serve_log_predictions=False if no_log else None,
+    )
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    where = f"http://{host}:{port}"
+    if workers == 1:
+        app = create_app(settings)  # fails here, before listening, on a bad --model/--store
+        err.print(f"modelloop serving on {where} (docs: {where}/docs)")
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        return
+    # Several processes: each worker builds its app from the environment's settings.
+    env = {
+        "MODELLOOP_HOME": str(settings.home),
+        "MODELLOOP_STORE_URL": settings.store_url,
+        "MODELLOOP_SERVE_MODEL_PATH": str(model) if model else None,
+        "MODELLOOP_SERVE_TRUST": "1" if settings.serve_trust else None,
+        "MODELLOOP_SERVE_SCHEMA_FILE": str(schema) if schema else None,
+        "MODELLOOP_SERVE_DEFAULT_MODEL": default_model,
+        "MODELLOOP_SERVE_LOG_PREDICTIONS": "0" if no_log else None,
+    }
+    for key, value in env.items():
+        if value is not None:
+            os.environ[key] = value
+    create_app(settings)  # check the configuration once, in the parent
+    err.print(f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)")
+    uvicorn.run(
+        "modelloop.serving:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

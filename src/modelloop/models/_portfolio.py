@@ -1,0 +1,147 @@
+"""Portfolio configurations and Optuna search spaces for the catalog's models.
+
+The *portfolio* is a short list of strong, diverse configurations per task, cheapest first:
+the search evaluates it before any model-based tuning, so a short budget still ends with a
+good model. Boosted trees get many rounds: the search stops them early on a slice of each
+training fold and refits with the number of rounds that worked.
+
+A *search space* maps an Optuna trial to estimator parameters (names as the estimator's
+``set_params`` takes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from modelloop.models._catalog import MODELS, _check_task
+
+__all__ = ["SPACES", "portfolio", "search_space"]
+
+_BOOST = {"n_estimators": 3000}
+
+_PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "classification": (
+        ("logistic_regression", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.05}),
+        ("hist_gradient_boosting", {}),
+        ("xgboost", {**_BOOST, "learning_rate": 0.05, "max_depth": 6}),
+        ("catboost", {"iterations": 3000, "learning_rate": 0.06}),
+        ("extra_trees", {"min_samples_leaf": 2}),
+        ("random_forest", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.03, "num_leaves": 127,
+                      "min_child_samples": 10, "colsample_bytree": 0.6}),
+        ("knn", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.05, "num_leaves": 8,
+                      "min_child_samples": 30, "reg_lambda": 5.0}),
+    ),
+    "regression": (
+        ("ridge", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.05}),
+        ("hist_gradient_boosting", {}),
+        ("xgboost", {**_BOOST, "learning_rate": 0.05, "max_depth": 6}),
+        ("catboost", {"iterations": 3000, "learning_rate": 0.06}),
+        ("extra_trees", {"min_samples_leaf": 2, "max_features": 0.5}),
+        ("random_forest", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.03, "num_leaves": 127,
+                      "min_child_samples": 10, "colsample_bytree": 0.6}),
+        ("knn", {}),
+        ("lightgbm", {**_BOOST, "learning_rate": 0.05, "num_leaves": 8,
+                      "min_child_samples": 30, "reg_lambda": 5.0}),
+    ),
+}  # fmt: skip
+
+
+def portfolio(task: str) -> list[tuple[str, dict[str, Any]]]:
+    """The default configurations for ``task`` as ``(model name, estimator params)``, cheapest first.
+
+    Examples
+    --------
+    >>> [name for name, _ in portfolio("binary")][:3]
+    ['logistic_regression', 'lightgbm', 'hist_gradient_boosting']
+    """
+    _check_task(task)
+    key = "regression" if task == "regression" else "classification"
+    return [(name, dict(params)) for name, params in _PORTFOLIO[key] if task in MODELS[name].tasks]
+
+
+def _lightgbm(t: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": 3000,
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": t.suggest_int("num_leaves", 4, 256, log=True),
+        "min_child_samples": t.suggest_int("min_child_samples", 2, 100, log=True),
+        "subsample": t.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": t.suggest_float("colsample_bytree", 0.3, 1.0),
+        "reg_lambda": t.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+    }
+
+
+def _xgboost(t: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": 3000,
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "max_depth": t.suggest_int("max_depth", 2, 10),
+        "min_child_weight": t.suggest_float("min_child_weight", 0.5, 20.0, log=True),
+        "subsample": t.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": t.suggest_float("colsample_bytree", 0.3, 1.0),
+        "reg_lambda": t.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+    }
+
+
+def _catboost(t: Any) -> dict[str, Any]:
+    return {
+        "iterations": 3000,
+        "learning_rate": t.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "depth": t.suggest_int("depth", 4, 9),
+        "l2_leaf_reg": t.suggest_float("l2_leaf_reg", 1.0, 20.0, log=True),
+    }
+
+
+def _hist_gradient_boosting(t: Any) -> dict[str, Any]:
+    return {
+        "learning_rate": t.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "max_leaf_nodes": t.suggest_int("max_leaf_nodes", 8, 128, log=True),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 5, 100, log=True),
+        "l2_regularization": t.suggest_float("l2_regularization", 1e-4, 10.0, log=True),
+    }
+
+
+def _forest(t: Any) -> dict[str, Any]:
+    return {
+        "max_features": t.suggest_categorical("max_features", ["sqrt", 0.3, 0.5, 0.8, 1.0]),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 10),
+    }
+
+
+SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "lightgbm": _lightgbm,
+    "xgboost": _xgboost,
+    "catboost": _catboost,
+    "hist_gradient_boosting": _hist_gradient_boosting,
+    "random_forest": _forest,
+    "extra_trees": _forest,
+    "logistic_regression": lambda t: {"C": t.suggest_float("C", 1e-3, 100.0, log=True)},
+    "ridge": lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)},
+    "knn": lambda t: {
+        "n_neighbors": t.suggest_int("n_neighbors", 3, 60, log=True),
+        "weights": t.suggest_categorical("weights", ["uniform", "distance"]),
+    },
+    "decision_tree": lambda t: {
+        "max_depth": t.suggest_int("max_depth", 2, 20),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 50, log=True),
+    },
+}
+
+
+def search_space(name: str) -> Callable[[Any], dict[str, Any]] | None:
+    """The Optuna search space of model ``name`` (``trial -> params``), or ``None``.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> trial = optuna.trial.FixedTrial({"C": 0.5})
+    >>> search_space("logistic_regression")(trial)
+    {'C': 0.5}
+    """
+    return SPACES.get(name)

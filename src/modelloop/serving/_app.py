@@ -1,0 +1,205 @@
+"""``create_app(settings, store)``: the FastAPI app assembled from its parts.
+
+Routers (v1, v2, the tutorial route), error handlers, a lifespan that loads the models,
+starts the prediction log and the alias poller, and on shutdown stops the poller and flushes
+the log. ``app_from_settings`` is the factory ``modelloop serve --workers N`` hands to
+uvicorn (each worker process builds its own app from the environment's settings).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from modelloop import __version__
+from modelloop.config import Settings
+from modelloop.serving import _routes_v1, _routes_v2
+from modelloop.serving._errors import install_error_handlers
+from modelloop.serving._metrics import ServingMetrics
+from modelloop.serving._predlog import PredictionLog
+from modelloop.serving._registry import ModelRegistry
+from modelloop.serving._state import ServerState
+from modelloop.store import Store
+
+__all__ = ["app_from_settings", "create_app"]
+
+log = logging.getLogger("modelloop.serving")
+
+
+def _poll(state: ServerState, stop: threading.Event) -> None:
+    interval = state.settings.serve_poll_seconds
+    while not stop.wait(interval):
+        try:
+            changes = state.registry.refresh()
+        except Exception:  # the store may be briefly unavailable: try again next time
+            log.exception("could not refresh models from the store")
+            continue
+        for change in changes:
+            state.metrics.swaps.labels(model=change.split(":")[0]).inc()
+
+
+def _openapi(app: FastAPI, state: ServerState) -> dict[str, Any]:
+    """The OpenAPI document, with one predict path per served model and its row schema."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    generic = schema["paths"].get("/v1/models/{name}/predict", {}).get("post")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in state.registry.names():
+        served = state.registry.get(name)
+        row_name = f"{served.parser.row_type.__name__}"
+        row_schema = served.parser.json_schema()
+        for key, sub in row_schema.pop("$defs", {}).items():
+            components.setdefault(key, sub)
+        components[row_name] = row_schema
+        if generic is None:
+            continue
+        op = copy.deepcopy(generic)
+        op["summary"] = f"Predict with {name} (version {served.version} now)"
+        op["operationId"] = f"predict_{row_name}"
+        op["parameters"] = []
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["instances"],
+                        "properties": {
+                            "instances": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": state.settings.serve_max_rows,
+                                "items": {"$ref": f"#/components/schemas/{row_name}"},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+        op["tags"] = ["models: " + name]
+        schema["paths"][f"/v1/models/{name}/predict"] = {"post": op}
+    return schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    *,
+    registry: ModelRegistry | None = None,
+) -> FastAPI:
+    """The REST server for every model in ``store`` (or the model file in settings).
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Limits, API key, prediction log and batching knobs (``serve_*`` fields).
+    store : Store, optional
+        Where models come from and predictions are logged; default: the store that
+        ``settings`` point at (opened, and closed on shutdown, by the app).
+    registry : ModelRegistry, optional
+        Serve these models instead (tests, ``--model PATH``).
+
+    Examples
+    --------
+    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+    >>> with TestClient(create_app(settings, store)) as client:  # doctest: +SKIP
+    ...     client.post("/v1/models/titanic/predict", json={"instances": [row]}).json()
+    """
+    settings = settings or Settings()
+    owns_store = False
+    if registry is None and settings.serve_model_path is not None:
+        from modelloop.serving._byom import load_model_file
+
+        fixed = load_model_file(
+            settings.serve_model_path,
+            trust=settings.serve_trust,
+            schema_file=settings.serve_schema_file,
+        )
+        registry = ModelRegistry(None, fixed=fixed, default_model=settings.serve_default_model)
+    if registry is None:
+        if store is None:
+            store = Store.from_settings(settings)
+            owns_store = True
+        registry = ModelRegistry(store, default_model=settings.serve_default_model)
+    store = registry.store
+    metrics = ServingMetrics()
+    state = ServerState(
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelloop-predict"),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = _limit_native_threads()
+        registry.load_all()
+        for name in registry.names():
+            served = registry.get(name)
+            log.info("serving %s version %d (%s)", name, served.version, served.task)
+        if store is not None and settings.serve_log_predictions and settings.serve_log_sample > 0:
+            state.predlog = PredictionLog(
+                store.log_predictions,
+                sample=settings.serve_log_sample,
+                on_drop=metrics.log_dropped.inc,
+            )
+        stop = threading.Event()
+        poller = None
+        if store is not None and settings.serve_poll_seconds > 0:
+            poller = threading.Thread(
+                target=_poll, args=(state, stop), name="modelloop-poll", daemon=True
+            )
+            poller.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if poller is not None:
+                poller.join(timeout=10)
+            if state.predlog is not None:
+                state.predlog.close()
+            state.executor.shutdown(wait=True)
+            if owns_store and store is not None:
+                store.close()
+            if limiter is not None:
+                limiter.unregister()
+
+    app = FastAPI(
+        title="modelloop",
+        version=__version__,
+        description="Predictions from every registered model. Errors answer "
+        '{"error": {"type", "message"}} with a 4xx status.',
+        lifespan=lifespan,
+    )
+    app.state.modelloop = state
+    install_error_handlers(app)
+    app.include_router(_routes_v1.router)
+    app.include_router(_routes_v2.router)
+    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+    return app
+
+
+def _limit_native_threads() -> Any:
+    """Keep BLAS/OpenMP pools at one thread per worker (workers already use every core)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return None
+    return threadpool_limits(limits=1)
+
+
+def app_from_settings() -> FastAPI:
+    """The app for uvicorn's ``factory=True``: settings from the environment (one per worker)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    log.info("worker %d starting", os.getpid())
+    return create_app(Settings())

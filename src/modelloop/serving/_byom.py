@@ -1,0 +1,206 @@
+"""Bring your own model: serve a model file that is not in the store.
+
+``modelloop serve --model PATH`` takes a scikit-learn model or Pipeline saved with
+joblib/pickle (only with ``--trust``: unpickling runs code), a skops file (only types from
+libraries modelloop trusts, unless ``--trust``), or an ONNX file (onnxruntime). The input
+schema comes from ``--schema FILE`` (a ``Schema.to_dict()`` JSON, or ``{"column": "role"}``),
+else from the model: ``feature_names_in_``, the ONNX graph's inputs, or ``n_features_in_``
+(columns ``f0 .. f{n-1}``), all numeric. Rows reach the model as a DataFrame when it was fit
+on named columns, else as a float array in schema order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelloop.data import ColumnSchema, Role, Schema, conform
+from modelloop.exceptions import ConfigurationError, InvalidInputError, UnsupportedSourceError
+from modelloop.serving._registry import ServedModel, limit_threads
+from modelloop.serving._schemas import RowParser
+
+__all__ = ["load_model_file"]
+
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl")
+
+
+def _read_schema_file(path: Path) -> Schema:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"Cannot read the schema file {path}: {exc}.") from None
+    try:
+        if isinstance(data, dict) and "columns" in data:
+            return Schema.from_dict(data)
+        if isinstance(data, dict):
+            return Schema(
+                tuple(ColumnSchema(str(k), Role(str(v)), "object") for k, v in data.items())
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"The schema file {path} is not a schema: {exc}.") from None
+    raise ConfigurationError(
+        f'The schema file {path} must hold {{"column": "numeric" | "categorical" | ...}} or '
+        "Schema.to_dict(). Got a JSON " + type(data).__name__ + "."
+    )
+
+
+def _numeric_schema(names: Sequence[str]) -> Schema:
+    return Schema(tuple(ColumnSchema(str(n), Role.NUMERIC, "float64") for n in names))
+
+
+def _load_object(path: Path, trust: bool) -> Any:
+    suffix = path.suffix.lower()
+    if suffix in _PICKLE_SUFFIXES:
+        if not trust:
+            raise ConfigurationError(
+                f"{path.name} is a pickle/joblib file; loading it runs any code it holds. "
+                "Pass --trust if you made it yourself, or save the model with skops."
+            )
+        import joblib
+
+        return joblib.load(path)
+    if suffix == ".skops":
+        import skops.io as sio
+
+        from modelloop.store import TRUSTED_MODULES
+
+        untrusted = sio.get_untrusted_types(file=path)
+        refused = [t for t in untrusted if t.split(".")[0] not in TRUSTED_MODULES]
+        if refused and not trust:
+            raise ConfigurationError(
+                f"{path.name} holds types modelloop does not trust: {', '.join(refused)}. "
+                "Pass --trust to load it anyway."
+            )
+        return sio.load(path, trusted=untrusted)
+    raise UnsupportedSourceError(
+        f"Cannot serve '{path.name}': a model file must end in .onnx, .skops, .joblib or .pkl."
+    )
+
+
+class _OnnxModel:
+    """An ONNX graph with the scikit-learn predict / predict_proba surface."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigurationError(
+                "Serving an ONNX file needs onnxruntime: pip install onnxruntime."
+            ) from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        inputs = self.session.get_inputs()
+        if len(inputs) == 1:
+            shape = inputs[0].shape
+            n = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
+            if n is None:
+                raise ConfigurationError(
+                    f"The ONNX input '{inputs[0].name}' has no fixed width; give --schema FILE."
+                )
+            self.input_name: str | None = inputs[0].name
+            self.names = [f"f{i}" for i in range(n)]
+        else:
+            self.input_name = None
+            self.names = [i.name for i in inputs]
+        outputs = self.session.get_outputs()
+        self.label_name = outputs[0].name
+        self.proba_name = outputs[1].name if len(outputs) > 1 else None
+        self.classes_: np.ndarray | None = None
+
+    def _run(self, X: np.ndarray) -> list[Any]:
+        X = np.asarray(X, dtype=np.float32)
+        if self.input_name is not None:
+            feeds = {self.input_name: X}
+        else:
+            feeds = {n: X[:, [i]] for i, n in enumerate(self.names)}
+        return self.session.run(None, feeds)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._run(X)[0]).ravel()
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        out = self._run(X)
+        proba = out[1]
+        if isinstance(proba, list):  # ZipMap output: a list of {class: p}
+            keys = list(proba[0].keys())
+            self.classes_ = np.asarray(keys)
+            return np.array([[row[k] for k in keys] for row in proba], dtype=float)
+        proba = np.asarray(proba, dtype=float)
+        if self.classes_ is None:
+            self.classes_ = np.arange(proba.shape[1])
+        return proba
+
+
+def load_model_file(
+    path: str | Path, *, trust: bool = False, schema_file: str | Path | None = None
+) -> ServedModel:
+    """A :class:`ServedModel` for a model file given to ``modelloop serve --model``.
+
+    Examples
+    --------
+    >>> served = load_model_file("model.joblib", trust=True)  # doctest: +SKIP
+    >>> served.predict_rows([{"f0": 1.0, "f1": 2.0}])  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"No model file at {path}.")
+    model: Any = _OnnxModel(path) if path.suffix.lower() == ".onnx" else _load_object(path, trust)
+    if isinstance(model, _OnnxModel):
+        names = model.names
+        named = False
+        classifier = model.proba_name is not None
+        classes = None
+    else:
+        if not hasattr(model, "predict"):
+            raise InvalidInputError(
+                f"{path.name} holds a {type(model).__name__}, which has no predict method."
+            )
+        limit_threads(model, 1)
+        names_in = getattr(model, "feature_names_in_", None)
+        named = names_in is not None
+        if named:
+            names = [str(n) for n in names_in]
+        elif getattr(model, "n_features_in_", None) is not None:
+            names = [f"f{i}" for i in range(int(model.n_features_in_))]
+        else:
+            names = []
+        classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
+        classes = np.asarray(model.classes_).tolist() if classifier else None
+    schema = _read_schema_file(Path(schema_file)) if schema_file else _numeric_schema(names)
+    if not schema.feature_columns():
+        raise ConfigurationError(
+            f"Cannot tell the input columns of {path.name}; give them with --schema FILE "
+            '(JSON such as {"age": "numeric", "city": "categorical"}).'
+        )
+    features = schema.features()
+    order = features.feature_columns()
+
+    def prepare(rows: Sequence[dict[str, Any]]) -> Any:
+        frame = pd.DataFrame.from_records(list(rows), columns=order)
+        frame = conform(frame, features, source="the request")[order]
+        return frame if named else frame.to_numpy(dtype=float)
+
+    task = (
+        ("binary" if classes is None or len(classes) == 2 else "multiclass")
+        if classifier
+        else "regression"
+    )
+    return ServedModel(
+        name=path.stem,
+        version=1,
+        task=task,
+        classes=classes,
+        schema=features,
+        parser=RowParser(features, path.stem),
+        estimator=model,
+        prepare=prepare,
+        record=None,
+        source=str(path),
+    )

@@ -1,0 +1,84 @@
+"""Prometheus metrics of one server process: requests, errors, latency, batch sizes, unseen values.
+
+Each app gets its own :class:`prometheus_client.CollectorRegistry`, so several apps (tests)
+never share counters. With several worker processes, each process counts its own requests.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServingMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServingMetrics:
+    """The counters and histograms ``GET /metrics`` exposes.
+
+    Examples
+    --------
+    >>> m = ServingMetrics()
+    >>> m.requests.labels(model="churn", version="2", route="v1", status="200").inc()
+    >>> b"modelloop_requests_total" in m.render()
+    True
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "modelloop_requests",
+            "Prediction requests, by model, version, route and status.",
+            ["model", "version", "route", "status"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "modelloop_request_errors",
+            "Refused or failed prediction requests, by model and error type.",
+            ["model", "type"],
+            registry=r,
+        )
+        self.rows = Counter(
+            "modelloop_predicted_rows",
+            "Rows predicted, by model and version.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "modelloop_request_latency_seconds",
+            "Time from a request's arrival to its answer, by model and version.",
+            ["model", "version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "modelloop_batch_rows",
+            "Rows per micro-batch handed to one predict call.",
+            ["model", "version"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.unseen = Counter(
+            "modelloop_unseen_categories",
+            "Values of categorical columns not seen in training (served anyway).",
+            ["model", "version", "column"],
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "modelloop_prediction_log_dropped",
+            "Prediction log entries dropped (queue full or store failure).",
+            registry=r,
+        )
+        self.swaps = Counter(
+            "modelloop_model_swaps",
+            "Hot swaps: an alias moved and the server switched versions.",
+            ["model"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        return generate_latest(self.registry)

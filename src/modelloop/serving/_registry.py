@@ -1,0 +1,367 @@
+"""The models a server serves: loaded versions, aliases, the default model, hot swap.
+
+:class:`ModelRegistry` loads, for every registered model, the version its ``production``
+alias points at (else the latest) and every aliased version, each as a :class:`ServedModel`
+(pipeline, request row type, fast path). :meth:`ModelRegistry.refresh` re-reads the alias
+table; a moved alias gets its new version loaded *before* the alias map is switched, so
+requests already running finish on the old version and none fails. The server calls
+``refresh`` from a background thread every ``serve_poll_seconds`` and from the admin routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modelloop.data import Schema
+from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
+from modelloop.serving._batching import MicroBatcher
+from modelloop.serving._fastpath import FrameBuilder
+from modelloop.serving._schemas import RowParser
+from modelloop.store import ModelVersionRecord, Store
+
+__all__ = ["ModelRegistry", "ServedModel", "limit_threads"]
+
+log = logging.getLogger("modelloop.serving")
+DEFAULT_ALIAS = "production"
+
+
+def limit_threads(estimator: Any, n_threads: int) -> None:
+    """Set every ``n_jobs`` / ``thread_count`` parameter inside a (fitted) estimator.
+
+    Model libraries default to all cores per predict call; several workers each doing that
+    oversubscribe the CPU and cost more in thread start-up than a small batch takes.
+    """
+    get_params = getattr(estimator, "get_params", None)
+    if get_params is None:
+        return
+    try:
+        params = get_params(deep=True)
+    except Exception:  # a third-party estimator with a broken get_params: leave it
+        return
+    updates = {k: n_threads for k in params if k.split("__")[-1] in ("n_jobs", "thread_count")}
+    for key in sorted(updates, key=lambda k: k.count("__"), reverse=True):
+        try:
+            estimator.set_params(**{key: n_threads})
+        except (ValueError, TypeError):
+            continue
+
+
+@dataclass(eq=False)
+class ServedModel:
+    """One model version, ready to answer requests.
+
+    ``estimator`` is what predicts on the output of ``prepare(rows)``: for a modelloop
+    pipeline that is the pipeline after its SchemaEnforcer, fed by the fast path.
+    """
+
+    name: str
+    version: int
+    task: str
+    classes: list[Any] | None
+    schema: Schema
+    parser: RowParser
+    estimator: Any
+    prepare: Any
+    record: ModelVersionRecord | None = None
+    source: str = "store"
+    batcher: MicroBatcher | None = field(default=None, repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def features(self) -> list[str]:
+        return self.parser.features
+
+    def predict_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[Any] | None]:
+        """Predictions and (classifiers) ``{class: probability}`` dicts, one per row."""
+        X = self.prepare(rows)
+        if self.task == "regression" or not hasattr(self.estimator, "predict_proba"):
+            preds = np.asarray(self.estimator.predict(X)).ravel()
+            return preds.tolist(), None
+        proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
+        classes = np.asarray(self.classes if self.classes is not None else self.estimator.classes_)
+        preds = classes[np.argmax(proba, axis=1)].tolist()
+        keys = [str(c) for c in classes.tolist()]
+        return preds, [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "task": self.task,
+            "classes": None if self.classes is None else list(self.classes),
+            "source": self.source,
+            "metrics": self.record.metrics if self.record is not None else {},
+            "inputs": [
+                {
+                    "name": c.name,
+                    "role": c.role.value,
+                    "categories": list(c.categories) if c.categories else None,
+                }
+                for c in self.parser.schema.columns
+            ],
+        }
+
+
+def served_from_pipeline(
+    name: str,
+    version: int,
+    pipeline: Any,
+    schema: Schema,
+    task: str,
+    classes: list[Any] | None,
+    *,
+    record: ModelVersionRecord | None = None,
+    n_threads: int = 1,
+) -> ServedModel:
+    """A :class:`ServedModel` for a modelloop pipeline (SchemaEnforcer first)."""
+    from modelloop.features import SchemaEnforcer
+
+    limit_threads(pipeline, n_threads)
+    features = schema.features()
+    first = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
+    if isinstance(first, SchemaEnforcer) and len(pipeline.steps) > 1:
+        builder = FrameBuilder(first.schema_)
+        estimator, prepare = pipeline[1:], builder.build
+    else:
+        estimator, prepare = pipeline, _records_frame(features.feature_columns())
+    if classes is not None:
+        classes = np.asarray(classes).tolist()
+    return ServedModel(
+        name=name,
+        version=version,
+        task=task,
+        classes=classes,
+        schema=features,
+        parser=RowParser(features, name),
+        estimator=estimator,
+        prepare=prepare,
+        record=record,
+    )
+
+
+def _records_frame(columns: list[str]) -> Any:
+    import pandas as pd
+
+    def prepare(rows: Sequence[dict[str, Any]]) -> Any:
+        return pd.DataFrame.from_records(list(rows), columns=columns)
+
+    return prepare
+
+
+class ModelRegistry:
+    """The served models of one server process.
+
+    Parameters
+    ----------
+    store : Store or None
+        Where models come from; ``None`` with ``fixed`` (a model file served alone).
+    fixed : ServedModel, optional
+        Serve only this model (``modelloop serve --model PATH``).
+    default_model : str, optional
+        The model ``POST /predict`` serves.
+    n_threads : int
+        Threads each model library may use per predict call.
+    """
+
+    def __init__(
+        self,
+        store: Store | None,
+        *,
+        fixed: ServedModel | None = None,
+        default_model: str | None = None,
+        n_threads: int = 1,
+    ) -> None:
+        self.store = store
+        self._fixed = fixed
+        self._default = default_model
+        self._n_threads = n_threads
+        self._lock = threading.RLock()
+        self._loaded: dict[tuple[str, int], ServedModel] = {}
+        self._aliases: dict[str, dict[str, int]] = {}
+        self._latest: dict[str, int] = {}
+        self._history: dict[tuple[str, str], list[int]] = {}
+        self.ready = False
+        if fixed is not None:
+            self._loaded[(fixed.name, fixed.version)] = fixed
+            self._aliases[fixed.name] = {}
+            self._latest[fixed.name] = fixed.version
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load_all(self) -> list[ServedModel]:
+        """Load every model's default and aliased versions; returns the defaults."""
+        if self._fixed is None:
+            self.refresh()
+        self.ready = True
+        return [self.get(name) for name in self.names()]
+
+    def _load(self, name: str, version: int) -> ServedModel:
+        key = (name, version)
+        with self._lock:
+            served = self._loaded.get(key)
+        if served is not None:
+            return served
+        if self.store is None:
+            raise ModelNotFoundError(f"Model '{name}' has no version {version} on this server.")
+        from modelloop.workflows import load_model
+
+        loaded = load_model(f"{name}:{version}", store=self.store)  # sha256 checked
+        served = served_from_pipeline(
+            name,
+            version,
+            loaded.pipeline,
+            loaded.schema,
+            loaded.task,
+            loaded.classes,
+            record=loaded.record,
+            n_threads=self._n_threads,
+        )
+        with self._lock:
+            return self._loaded.setdefault(key, served)
+
+    def refresh(self) -> list[str]:
+        """Re-read models and aliases from the store; returns what changed ("name: 2 -> 3")."""
+        if self.store is None:
+            return []
+        summaries = self.store.list_models()
+        changes: list[str] = []
+        for s in summaries:
+            if s.n_versions == 0:
+                continue
+            old_default = self._default_version_of(s.name) if s.name in self._latest else None
+            # Load first, switch after: requests keep using what they resolved meanwhile.
+            for version in {*s.aliases.values(), s.aliases.get(DEFAULT_ALIAS, s.latest_version)}:
+                self._load(s.name, version)
+            with self._lock:
+                for alias, version in s.aliases.items():
+                    hist = self._history.setdefault((s.name, alias), [])
+                    if not hist or hist[-1] != version:
+                        hist.append(version)
+                self._aliases[s.name] = dict(s.aliases)
+                self._latest[s.name] = s.latest_version
+            new_default = self._default_version_of(s.name)
+            if old_default is None:
+                log.info("serving %s version %d", s.name, new_default)
+            elif old_default != new_default:
+                changes.append(f"{s.name}: {old_default} -> {new_default}")
+                log.info("swapped %s: version %d -> %d", s.name, old_default, new_default)
+        return changes
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._latest)
+
+    def _default_version_of(self, name: str) -> int:
+        aliases = self._aliases.get(name, {})
+        return aliases.get(DEFAULT_ALIAS, self._latest[name])
+
+    def _require(self, name: str) -> None:
+        if name not in self._latest:
+            names = self.names()
+            shown = ", ".join(names) if names else "none"
+            raise ModelNotFoundError(f"No model named '{name}' is served here. Served: {shown}.")
+
+    def get(self, name: str, version: int | None = None, alias: str | None = None) -> ServedModel:
+        """The served model for ``name`` (its default version), a version or an alias."""
+        with self._lock:
+            self._require(name)
+            if alias is not None:
+                aliases = self._aliases.get(name, {})
+                if alias not in aliases:
+                    shown = ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "none"
+                    raise ModelNotFoundError(
+                        f"Model '{name}' has no alias '{alias}'. Aliases: {shown}."
+                    )
+                version = aliases[alias]
+            elif version is None:
+                version = self._default_version_of(name)
+            served = self._loaded.get((name, version))
+        if served is not None:
+            return served
+        if self._fixed is not None:
+            raise ModelNotFoundError(
+                f"Model '{name}' has no version {version} here; it has version "
+                f"{self._fixed.version} only."
+            )
+        return self._load(name, version)  # an older version asked for by number
+
+    def default_name(self) -> str:
+        """The model ``POST /predict`` serves: configured, else the single production one,
+        else the only one."""
+        names = self.names()
+        if self._default is not None:
+            self._require(self._default)
+            return self._default
+        if self._fixed is not None:
+            return self._fixed.name
+        with self._lock:
+            production = [n for n in names if DEFAULT_ALIAS in self._aliases.get(n, {})]
+        if len(production) == 1:
+            return production[0]
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise ModelNotFoundError(
+                "No model is served here: register one (modelloop train ... --alias production)."
+            )
+        raise ConfigurationError(
+            "POST /predict needs a default model, and this server has several "
+            f"({', '.join(names)}) with no single 'production' alias. Start the server with "
+            "--default-model NAME, or call POST /v1/models/NAME/predict."
+        )
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Name, versions, aliases and the default version's schema and metrics."""
+        served = self.get(name)
+        with self._lock:
+            aliases = dict(self._aliases.get(name, {}))
+        versions: list[int] = [served.version]
+        if self.store is not None and self._fixed is None:
+            try:
+                versions = [v.version for v in self.store.list_versions(name)]
+            except ModelNotFoundError:
+                versions = [served.version]
+        return {
+            "name": name,
+            "default_version": served.version,
+            "versions": versions,
+            "aliases": aliases,
+            **{k: v for k, v in served.describe().items() if k != "version"},
+        }
+
+    def forget_last(self, name: str, alias: str) -> None:
+        """Drop the newest entry of an alias' history (after a rollback moved it back)."""
+        with self._lock:
+            hist = self._history.get((name, alias))
+            if hist:
+                hist.pop()
+
+    def previous_version(self, name: str, alias: str) -> int:
+        """The version ``name@alias`` pointed at before its current one."""
+        with self._lock:
+            self._require(name)
+            current = self._aliases.get(name, {}).get(alias)
+            hist = [v for v in self._history.get((name, alias), []) if v != current]
+        if hist:
+            return hist[-1]
+        if current is None:
+            raise ModelNotFoundError(f"Model '{name}' has no alias '{alias}' to roll back.")
+        older = []
+        if self.store is not None:
+            older = [v.version for v in self.store.list_versions(name) if v.version < current]
+        if not older:
+            raise InvalidInputError(
+                f"Model '{name}@{alias}' points at version {current}, and there is no earlier "
+                "version to roll back to."
+            )
+        return older[-1]

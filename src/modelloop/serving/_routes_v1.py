@@ -1,0 +1,299 @@
+"""The v1 API: predict by name / version / alias, model listing, health, metrics, admin.
+
+Bodies of the predict routes are read and validated by hand (size cap, orjson, each
+version's own row type) rather than by FastAPI, so that one route serves every model and
+version; the OpenAPI document still shows each model's row schema (see ``_openapi``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from modelloop.exceptions import InvalidInputError
+from modelloop.serving._metrics import CONTENT_TYPE_LATEST
+from modelloop.serving._registry import DEFAULT_ALIAS, ServedModel
+from modelloop.serving._responses import JSONBytes
+from modelloop.serving._schemas import parse_json, rows_of
+from modelloop.serving._security import check_key, read_body
+from modelloop.serving._state import Prediction, ServerState, state_of
+
+__all__ = ["PREDICT_BODY", "router"]
+
+router = APIRouter()
+
+# The generic request body, shown in the docs of the generic routes (per-model bodies are
+# added to the OpenAPI document by _openapi).
+PREDICT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "instances": {
+                            "type": "array",
+                            "items": {"type": "object"},
+                            "description": "Rows as records {column: value}.",
+                        },
+                        "dataframe_split": {
+                            "type": "object",
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}},
+                            },
+                        },
+                    },
+                },
+                "example": {"instances": [{"column": "value"}]},
+            }
+        },
+    }
+}
+
+
+def _split_ref(name: str) -> tuple[str, str | None]:
+    if "@" in name:
+        base, alias = name.split("@", 1)
+        return base, alias
+    return name, None
+
+
+def _answer(p: Prediction) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": p.model.name,
+        "version": p.model.version,
+        "predictions": p.predictions,
+    }
+    if p.probabilities is not None:
+        body["probabilities"] = p.probabilities
+    body["request_ids"] = p.request_ids
+    return body
+
+
+async def _serve(request: Request, served_of: Any) -> JSONBytes:
+    state = state_of(request)
+    check_key(request, state.settings, admin=False)
+    body = await read_body(request, state.settings.serve_max_body_bytes)
+    served: ServedModel = served_of()
+    payload = parse_json(body)
+    rows, where = rows_of(payload, served.parser, state.settings.serve_max_rows)
+    p = await state.predict(served, rows, where, route="v1")
+    return JSONBytes(_answer(p))
+
+
+@router.post("/v1/models/{name}/predict", tags=["predict"], openapi_extra=PREDICT_BODY)
+async def predict_model(name: str, request: Request) -> JSONBytes:
+    """Predict with a model's default version (its 'production' alias, else the latest).
+    ``NAME@ALIAS`` picks an alias."""
+    base, alias = _split_ref(name)
+    state = state_of(request)
+    return await _serve(request, lambda: state.registry.get(base, alias=alias))
+
+
+@router.post(
+    "/v1/models/{name}/versions/{version}/predict", tags=["predict"], openapi_extra=PREDICT_BODY
+)
+async def predict_version(name: str, version: int, request: Request) -> JSONBytes:
+    """Predict with one version of a model."""
+    state = state_of(request)
+    served = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: state.registry.get(name, version=version)
+    )
+    return await _serve(request, lambda: served)
+
+
+@router.post(
+    "/v1/models/{name}/aliases/{alias}/predict", tags=["predict"], openapi_extra=PREDICT_BODY
+)
+async def predict_alias(name: str, alias: str, request: Request) -> JSONBytes:
+    """Predict with the version an alias points at."""
+    state = state_of(request)
+    return await _serve(request, lambda: state.registry.get(name, alias=alias))
+
+
+@router.post(
+    "/predict",
+    tags=["predict"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "features": {
+                                "type": "array",
+                                "description": "Values in the order of the model's input "
+                                "columns (GET /v1/models); or send one record instead.",
+                            }
+                        },
+                    },
+                    "example": {"features": [3, "male", 22.0]},
+                }
+            },
+        }
+    },
+)
+async def predict_tutorial(request: Request) -> JSONBytes:
+    """The tutorial's route: ``{"features": [v1, v2, ...]}`` or one record, default model."""
+    state = state_of(request)
+    check_key(request, state.settings, admin=False)
+    body = await read_body(request, state.settings.serve_max_body_bytes)
+    served = state.registry.get(state.registry.default_name())
+    payload = parse_json(body)
+    if isinstance(payload, dict) and "features" in payload:
+        features = payload["features"]
+        if not isinstance(features, list) or not features:
+            raise InvalidInputError(
+                f"'features' must be a non-empty list of values in the order {served.features}."
+            )
+        many = all(isinstance(f, list) for f in features)
+        rows, where = rows_of(
+            {"instances": features if many else [features]},
+            served.parser,
+            state.settings.serve_max_rows,
+        )
+        where = "features"
+    elif isinstance(payload, dict):
+        many, rows, where = False, [payload], "body"
+    else:
+        raise InvalidInputError(
+            'POST /predict takes {"features": [v1, v2, ...]} (values in the order '
+            f"{served.features}) or one record. Got a JSON {type(payload).__name__}."
+        )
+    p = await state.predict(served, rows, where, route="tutorial")
+    if many:
+        out: dict[str, Any] = {"prediction": p.predictions}
+        if p.probabilities is not None:
+            out["probabilities"] = p.probabilities
+    else:
+        out = {"prediction": p.predictions[0]}
+        if p.probabilities is not None:
+            out["probabilities"] = p.probabilities[0]
+    out.update(model=served.name, version=served.version, request_ids=p.request_ids)
+    return JSONBytes(out)
+
+
+@router.get("/health", tags=["health"])
+async def health(request: Request) -> dict[str, Any]:
+    """Liveness and readiness in one: ``status`` is 'ok' once models are loaded."""
+    state = state_of(request)
+    names = state.registry.names()
+    return {"status": "ok" if state.registry.ready else "loading", "models": names}
+
+
+@router.get("/v1/models", tags=["models"])
+async def list_models(request: Request) -> dict[str, Any]:
+    """Every served model: versions, aliases, default version, input schema, metrics."""
+    registry = state_of(request).registry
+    loop = asyncio.get_running_loop()
+    models = await loop.run_in_executor(
+        None, lambda: [registry.describe(n) for n in registry.names()]
+    )
+    return {"models": models}
+
+
+@router.get("/v1/models/{name}", tags=["models"])
+async def show_model(name: str, request: Request) -> dict[str, Any]:
+    """One served model: versions, aliases, default version, input schema, metrics."""
+    registry = state_of(request).registry
+    return await asyncio.get_running_loop().run_in_executor(None, registry.describe, name)
+
+
+@router.get("/metrics", tags=["health"])
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this worker process."""
+    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- admin ----------------------------------------------------------------------------
+
+
+async def _json_object(request: Request, state: ServerState) -> dict[str, Any]:
+    body = await read_body(request, state.settings.serve_max_body_bytes)
+    if not body.strip():
+        return {}
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise InvalidInputError(
+            f"The request body must be a JSON object. Got {type(payload).__name__}."
+        )
+    return payload
+
+
+def _version_field(payload: dict[str, Any]) -> int:
+    version = payload.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidInputError(
+            f"Field 'version' must be an integer version number. Got {version!r}."
+        )
+    return version
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+@router.post("/v1/models/{name}/aliases/{alias}", tags=["admin"])
+async def set_alias(name: str, alias: str, request: Request) -> dict[str, Any]:
+    """Point ``name@alias`` at ``{"version": N}`` (promote); servers switch without dropping
+    requests. Needs the API key."""
+    state = state_of(request)
+    check_key(request, state.settings, admin=True)
+    version = _version_field(await _json_object(request, state))
+    store = _store_of(state)
+    await _in_thread(store.set_alias, name, alias, version)
+    changes = await _in_thread(state.registry.refresh)
+    return {"model": name, "alias": alias, "version": version, "changes": changes}
+
+
+@router.post("/v1/models/{name}/rollback", tags=["admin"])
+async def rollback(name: str, request: Request) -> dict[str, Any]:
+    """Move ``{"alias": "production"}`` (the default) back to the version it pointed at
+    before. Needs the API key."""
+    state = state_of(request)
+    check_key(request, state.settings, admin=True)
+    payload = await _json_object(request, state)
+    alias = payload.get("alias", DEFAULT_ALIAS)
+    if not isinstance(alias, str):
+        raise InvalidInputError(f"Field 'alias' must be a string. Got {alias!r}.")
+    store = _store_of(state)
+    registry = state.registry
+    await _in_thread(registry.refresh)
+    current = registry.get(name, alias=alias).version
+    target = registry.previous_version(name, alias)
+    await _in_thread(store.set_alias, name, alias, target)
+    registry.forget_last(name, alias)
+    changes = await _in_thread(registry.refresh)
+    return {
+        "model": name,
+        "alias": alias,
+        "from_version": current,
+        "version": target,
+        "changes": changes,
+    }
+
+
+@router.post("/v1/admin/reload", tags=["admin"])
+async def reload(request: Request) -> dict[str, Any]:
+    """Re-read models and aliases from the store now. Needs the API key."""
+    state = state_of(request)
+    check_key(request, state.settings, admin=True)
+    changes = await _in_thread(state.registry.refresh)
+    return {"models": state.registry.names(), "changes": changes}
+
+
+def _store_of(state: ServerState) -> Any:
+    store = state.registry.store
+    if store is None:
+        from modelloop.exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            "This server serves a model file without a store; aliases cannot be changed."
+        )
+    return store

@@ -1,0 +1,172 @@
+"""The Open Inference Protocol (KServe V2) routes.
+
+``POST /v2/models/{name}/infer`` takes either one input per feature column
+(``{"name": "age", "shape": [n], "datatype": "FP64", "data": [...]}``) or one 2-D input of
+shape ``[n, n_features]`` in the order of the model's columns, and answers a ``predict``
+output (and ``predict_proba`` of shape ``[n, n_classes]`` for classifiers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from modelloop.data import Role
+from modelloop.exceptions import InvalidInputError, PayloadTooLargeError
+from modelloop.serving._registry import ServedModel
+from modelloop.serving._responses import JSONBytes
+from modelloop.serving._schemas import parse_json
+from modelloop.serving._security import check_key, read_body
+from modelloop.serving._state import state_of
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
+
+
+def _datatype(role: Role) -> str:
+    return "FP64" if role in (Role.NUMERIC, Role.BOOLEAN) else "BYTES"
+
+
+def _flatten(data: Any) -> list[Any]:
+    if isinstance(data, list) and data and all(isinstance(d, list) for d in data):
+        return [x for row in data for x in row]
+    if not isinstance(data, list):
+        raise InvalidInputError("Each input's 'data' must be a list.")
+    return data
+
+
+def _rows(payload: Any, served: ServedModel, max_rows: int) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise InvalidInputError(
+            'A V2 inference request is {"inputs": [{"name", "shape", "datatype", "data"}, ...]}.'
+        )
+    inputs = payload["inputs"]
+    if not inputs:
+        raise InvalidInputError("'inputs' is empty. Send at least one input tensor.")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, dict) or "data" not in t or "name" not in t:
+            raise InvalidInputError(f"inputs[{i}] must be an object with 'name' and 'data'.")
+    features = served.features
+    if (
+        len(inputs) == 1
+        and isinstance(inputs[0].get("shape"), list)
+        and len(inputs[0]["shape"]) == 2
+    ):
+        t = inputs[0]
+        n, k = t["shape"]
+        if k != len(features):
+            raise InvalidInputError(
+                f"inputs[0] has shape {t['shape']}; model '{served.name}' takes "
+                f"[n, {len(features)}] with columns in the order {features}."
+            )
+        flat = _flatten(t["data"])
+        if not isinstance(n, int) or len(flat) != n * k:
+            raise InvalidInputError(
+                f"inputs[0] declares shape {t['shape']} but holds {len(flat)} values."
+            )
+        rows = [dict(zip(features, flat[r * k : (r + 1) * k], strict=True)) for r in range(n)]
+    else:
+        columns = {t["name"]: _flatten(t["data"]) for t in inputs}
+        lacking = [f for f in features if f not in columns]
+        if lacking:
+            raise InvalidInputError(
+                f"The request lacks input(s) {', '.join(repr(x) for x in lacking[:10])} that "
+                f"model '{served.name}' needs (one input per column: {features})."
+            )
+        lengths = {len(columns[f]) for f in features}
+        if len(lengths) != 1:
+            raise InvalidInputError("All inputs must hold the same number of values (rows).")
+        n = lengths.pop()
+        rows = [{f: columns[f][r] for f in features} for r in range(n)]
+    if not rows:
+        raise InvalidInputError("The inputs hold no rows.")
+    if len(rows) > max_rows:
+        raise PayloadTooLargeError(
+            f"The request has {len(rows)} rows; this server takes at most {max_rows}."
+        )
+    return rows
+
+
+@router.post("/models/{name}/infer")
+async def infer(name: str, request: Request) -> JSONBytes:
+    """Predict (Open Inference Protocol)."""
+    state = state_of(request)
+    check_key(request, state.settings, admin=False)
+    body = await read_body(request, state.settings.serve_max_body_bytes)
+    served = state.registry.get(name)
+    payload = parse_json(body)
+    rows = _rows(payload, served, state.settings.serve_max_rows)
+    p = await state.predict(served, rows, "inputs", route="v2")
+    n = len(rows)
+    is_number = all(isinstance(v, int | float) for v in p.predictions)
+    outputs: list[dict[str, Any]] = [
+        {
+            "name": "predict",
+            "shape": [n],
+            "datatype": "FP64" if is_number else "BYTES",
+            "data": p.predictions,
+        }
+    ]
+    if p.probabilities is not None:
+        classes = list(p.probabilities[0])
+        outputs.append(
+            {
+                "name": "predict_proba",
+                "shape": [n, len(classes)],
+                "datatype": "FP64",
+                "data": [row[c] for row in p.probabilities for c in classes],
+                "parameters": {"classes": classes},
+            }
+        )
+    request_id = payload.get("id") if isinstance(payload.get("id"), str) else uuid.uuid4().hex
+    return JSONBytes(
+        {
+            "model_name": served.name,
+            "model_version": str(served.version),
+            "id": request_id,
+            "outputs": outputs,
+            "parameters": {"request_ids": p.request_ids},
+        }
+    )
+
+
+@router.get("/health/live")
+async def live() -> dict[str, bool]:
+    """The process is up."""
+    return {"live": True}
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> dict[str, bool]:
+    """Every model is loaded."""
+    return {"ready": state_of(request).registry.ready}
+
+
+@router.get("/models/{name}")
+async def metadata(name: str, request: Request) -> dict[str, Any]:
+    """Model metadata: versions, platform, inputs and outputs."""
+    registry = state_of(request).registry
+    served = registry.get(name)
+    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if served.task != "regression":
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+    return {
+        "name": served.name,
+        "versions": [str(served.version)],
+        "platform": "modelloop-sklearn",
+        "inputs": [
+            {"name": c.name, "datatype": _datatype(c.role), "shape": [-1]}
+            for c in served.schema.columns
+        ],
+        "outputs": outputs,
+    }
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, request: Request) -> dict[str, Any]:
+    """Whether a model is loaded and ready."""
+    served = state_of(request).registry.get(name)
+    return {"name": served.name, "ready": True}

@@ -1,0 +1,71 @@
+"""The time budget: a deadline, and the smallest budget that can produce a model."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from modelloop.exceptions import ConfigurationError
+
+__all__ = ["Budget", "available_memory", "check_budget", "minimum_budget"]
+
+# Starting the worker process and importing the libraries in it costs about this much.
+_STARTUP_S = 3.0
+
+
+def minimum_budget(n_rows: int, n_cols: int) -> float:
+    """Seconds needed for one cross-validated linear model, its refit and the bookkeeping.
+
+    A rough, deliberately generous estimate: 3 s to start the worker, 2 s of fixed costs and
+    5 s per million cells.
+
+    >>> minimum_budget(891, 11)
+    5.0
+    """
+    return round(_STARTUP_S + 2.0 + 5.0 * n_rows * max(n_cols, 1) / 1e6, 1)
+
+
+def check_budget(time_budget: float | None, n_rows: int, n_cols: int) -> None:
+    """Refuse a budget <= 0, or too small for even one fit (naming the minimum).
+
+    >>> check_budget(1, 891, 11)
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.ConfigurationError: time_budget of 1 s is too small to fit even one model on 891 rows x 11 columns. Give at least 5 s (or more).
+    """
+    if time_budget is None:
+        return
+    if not time_budget > 0:
+        raise ConfigurationError(
+            f"time_budget must be a number of seconds > 0. Got {time_budget} instead."
+        )
+    needed = minimum_budget(n_rows, n_cols)
+    if time_budget < needed:
+        raise ConfigurationError(
+            f"time_budget of {time_budget:g} s is too small to fit even one model on "
+            f"{n_rows} rows x {n_cols} columns. Give at least {needed:g} s (or more)."
+        )
+
+
+@dataclass
+class Budget:
+    """A deadline on the monotonic clock (``None``: no time limit)."""
+
+    deadline: float | None
+
+    @classmethod
+    def of(cls, seconds: float | None) -> Budget:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Seconds left (``inf`` without a limit)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory available now, where the platform says (else ``None``)."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -1,0 +1,375 @@
+"""Trials run in a separate worker process, so a fit that would overrun is stopped, not awaited.
+
+The parent sends the training data to one long-lived worker once, then one job per trial
+(a model name and its parameters). The worker cross-validates the configuration on the
+shared folds and streams each fold's score back. When a trial's time limit passes the
+parent kills the worker (and starts a fresh one for the next trial): nothing in a
+scikit-learn, LightGBM or CatBoost fit can be interrupted from inside its own process.
+
+The worker is started with ``spawn``: forking a process whose OpenMP runtime has already
+run (LightGBM, XGBoost, HistGradientBoosting) makes the child hang on its first fit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from modelloop.data import Schema, Task
+from modelloop.evaluation import get_metric, score
+from modelloop.features import make_pipeline
+from modelloop.models import get_spec
+
+__all__ = [
+    "BOOSTERS",
+    "Job",
+    "Outcome",
+    "WorkerPool",
+    "build_pipeline",
+    "refit_estimator_params",
+]
+
+# Boosted trees that get early stopping on a slice of each training fold.
+BOOSTERS = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "catboost": "iterations"}
+_ES_ROUNDS = 50
+_ES_MIN_ROWS = 200
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trial: a catalog model with estimator parameters, evaluated on every fold."""
+
+    number: int
+    model: str
+    params: dict[str, Any]
+    prune_below: float | None = None  # a score: stop after a fold when the mean is worse
+    measure_latency: bool = True
+
+
+@dataclass
+class Outcome:
+    """What a trial produced (also built by the parent for a trial it had to stop)."""
+
+    number: int
+    model: str
+    params: dict[str, Any]
+    status: str  # 'ok', 'pruned' or 'failed'
+    fold_scores: list[float] = field(default_factory=list)
+    fit_times: list[float] = field(default_factory=list)
+    best_iterations: list[int] = field(default_factory=list)
+    oof: np.ndarray | None = None
+    reason: str = ""
+    latency_ms: float | None = None
+    rows_per_s: float | None = None
+    duration: float = 0.0
+
+
+def build_pipeline(
+    schema: Schema, task: Task, model: str, params: dict[str, Any], *, seed: int, n_jobs: int
+) -> Pipeline:
+    """``features.make_pipeline`` around the catalog estimator with ``params`` set."""
+    spec = get_spec(model, task)
+    estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
+    if params:
+        estimator.set_params(**params)
+    return make_pipeline(schema, spec.family, estimator, task=task)
+
+
+def refit_estimator_params(outcome: Outcome) -> dict[str, Any]:
+    """The trial's parameters, with the early-stopped number of rounds for a refit."""
+    params = dict(outcome.params)
+    if outcome.model in BOOSTERS and outcome.best_iterations:
+        # A refit sees 1/(k-1) more rows than a fold fit: a few more rounds help.
+        rounds = int(np.mean(outcome.best_iterations) * 1.1) + 1
+        params[BOOSTERS[outcome.model]] = max(10, rounds)
+    return params
+
+
+# ------------------------------------------------------------------ inside the worker
+
+
+class _Context:
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.X: pd.DataFrame = payload["X"]
+        self.y: np.ndarray = payload["y"]
+        self.schema: Schema = payload["schema"]
+        self.task: Task = payload["task"]
+        self.metric: str = payload["metric"]
+        self.folds = payload["folds"]
+        self.seed: int = payload["seed"]
+        # One thread: OpenMP threads that spin while waiting for a busy core slow LightGBM
+        # down 50x on a loaded machine, and on small data threads cost more than they bring.
+        # (Running trials in parallel workers is how the cores should be used.)
+        self.n_jobs: int = 1
+        self.classes = None if self.task == "regression" else np.unique(self.y)
+        self.y_codes = (
+            None if self.classes is None else np.searchsorted(self.classes, self.y).astype(int)
+        )
+        self.greater = get_metric(self.metric).greater_is_better
+
+    def labels(self, model: str) -> np.ndarray:
+        # XGBoost wants labels 0..K-1; the others take the user's labels as they are.
+        if model == "xgboost" and self.y_codes is not None:
+            return self.y_codes
+        return self.y
+
+
+def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray):
+    """Fit ``pipeline``; boosted trees stop early on a 10 % slice. Returns (model, rounds)."""
+    if job.model not in BOOSTERS or len(X) < _ES_MIN_ROWS:
+        return pipeline.fit(X, y), None
+    stratify = y if ctx.task != "regression" else None
+    try:
+        X_fit, X_es, y_fit, y_es = train_test_split(
+            X, y, test_size=0.1, random_state=ctx.seed, stratify=stratify
+        )
+    except ValueError:  # a class too rare to stratify
+        X_fit, X_es, y_fit, y_es = train_test_split(X, y, test_size=0.1, random_state=ctx.seed)
+    pre = Pipeline(pipeline.steps[:-1]).fit(X_fit, y_fit)
+    est = pipeline.steps[-1][1]
+    A, B = pre.transform(X_fit), pre.transform(X_es)
+    if job.model == "lightgbm":
+        import lightgbm
+
+        est.fit(
+            A,
+            y_fit,
+            eval_set=[(B, y_es)],
+            callbacks=[lightgbm.early_stopping(_ES_ROUNDS, verbose=False)],
+        )
+        rounds = int(est.best_iteration_ or est.n_estimators)
+    elif job.model == "xgboost":
+        est.set_params(early_stopping_rounds=_ES_ROUNDS)
+        est.fit(A, y_fit, eval_set=[(B, y_es)], verbose=False)
+        rounds = int(est.best_iteration) + 1
+    else:  # catboost
+        est.fit(A, y_fit, eval_set=(B, y_es), early_stopping_rounds=_ES_ROUNDS)
+        rounds = int(est.get_best_iteration() or 0) + 1
+    return Pipeline([*pre.steps, ("model", est)]), rounds
+
+
+def _predict(ctx: _Context, job: Job, model: Any, X: pd.DataFrame):
+    if ctx.task == "regression":
+        return np.asarray(model.predict(X), dtype=float), None
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    model_classes = np.asarray(model.classes_)
+    if job.model == "xgboost":
+        model_classes = ctx.classes[model_classes.astype(int)]
+    if len(model_classes) != len(ctx.classes) or not np.array_equal(model_classes, ctx.classes):
+        full = np.zeros((len(X), len(ctx.classes)))
+        full[:, np.searchsorted(ctx.classes, model_classes)] = proba
+        proba = full
+    return ctx.classes[np.argmax(proba, axis=1)], proba
+
+
+def _latency(ctx: _Context, model: Any, X: pd.DataFrame) -> tuple[float, float]:
+    """Median seconds for one row (ms), and rows per second on a batch of 10,000 rows."""
+    call = model.predict if ctx.task == "regression" else model.predict_proba
+    one = X.iloc[[0]]
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        call(one)
+        times.append(time.perf_counter() - t)
+    batch = X.iloc[np.random.default_rng(0).integers(0, len(X), 10_000)]
+    t = time.perf_counter()
+    call(batch)
+    rows_per_s = 10_000 / max(time.perf_counter() - t, 1e-9)
+    return float(np.median(times) * 1000), float(rows_per_s)
+
+
+def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
+    started = time.perf_counter()
+    spec = get_metric(ctx.metric)
+    width = 1 if ctx.task == "regression" else len(ctx.classes)
+    oof = np.full((len(ctx.y), width), np.nan)
+    out = Outcome(job.number, job.model, dict(job.params), "ok")
+    base = build_pipeline(
+        ctx.schema, ctx.task, job.model, job.params, seed=ctx.seed, n_jobs=ctx.n_jobs
+    )
+    y_fit = ctx.labels(job.model)
+    for i, (tr, va) in enumerate(ctx.folds):
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # per-fold convergence chatter is not actionable
+            model, rounds = _fit(ctx, job, clone(base), ctx.X.iloc[tr], y_fit[tr])
+        out.fit_times.append(time.perf_counter() - t)
+        if rounds is not None:
+            out.best_iterations.append(rounds)
+        pred, proba = _predict(ctx, job, model, ctx.X.iloc[va])
+        oof[va] = pred[:, None] if proba is None else proba
+        s = float(
+            score(
+                ctx.metric,
+                ctx.y[va],
+                y_pred=pred,
+                y_proba=proba if spec.needs_proba else None,
+                classes=ctx.classes,
+            )
+        )
+        out.fold_scores.append(s)
+        if i == 0 and job.measure_latency:
+            out.latency_ms, out.rows_per_s = _latency(ctx, model, ctx.X.iloc[va])
+        conn.send(("fold", (i, s)))
+        mean = float(np.mean(out.fold_scores))
+        if (
+            job.prune_below is not None
+            and i < len(ctx.folds) - 1
+            and (mean < job.prune_below if ctx.greater else mean > job.prune_below)
+        ):
+            out.status = "pruned"
+            out.reason = f"mean {mean:.4g} after {i + 1} folds, worse than {job.prune_below:.4g}"
+            break
+    if out.status == "ok":
+        out.oof = oof
+    out.duration = time.perf_counter() - started
+    return out
+
+
+def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[float] | None):
+    from modelloop.tuning._ensemble import build_ensemble
+
+    pipes = [
+        (
+            name,
+            build_pipeline(ctx.schema, ctx.task, model, params, seed=ctx.seed, n_jobs=ctx.n_jobs),
+        )
+        for name, model, params in members
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if weights is None and not (members[0][1] == "xgboost" and ctx.task != "regression"):
+            return pipes[0][1].fit(ctx.X, ctx.y)
+        # A voting ensemble label-encodes the target for its members (XGBoost needs that).
+        return build_ensemble(pipes, weights or [1.0], ctx.task).fit(ctx.X, ctx.y)
+
+
+def _serve(conn: Any) -> None:
+    """The worker's loop: 'setup' once, then 'trial' / 'refit' requests until 'stop'."""
+    ctx: _Context | None = None
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except EOFError:
+            return
+        try:
+            if kind == "stop":
+                return
+            if kind == "setup":
+                ctx = _Context(payload)
+                # HistGradientBoosting's OpenMP and BLAS threads follow this limit too.
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(limits=ctx.n_jobs)
+                conn.send(("ready", None))
+            elif kind == "trial":
+                conn.send(("done", _run_trial(ctx, payload, conn)))
+            elif kind == "refit":
+                conn.send(("done", _refit(ctx, *payload)))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            conn.send(("error", (message, traceback.format_exc()[-2000:])))
+        except MemoryError:
+            conn.send(("error", ("MemoryError: out of memory", "")))
+
+
+# ------------------------------------------------------------------ in the parent
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer within its time limit and was stopped."""
+
+
+class WorkerError(Exception):
+    """The job raised inside the worker (the worker itself is still usable)."""
+
+
+class WorkerPool:
+    """One worker process holding the training data; restarted after a stopped job."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self._payload = payload
+        self._ctx = mp.get_context("spawn")
+        self._proc: Any = None
+        self._conn: Any = None
+        self.startup_s = 3.0  # measured at each start
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def _start(self, timeout: float) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        started = time.monotonic()
+        self._conn.send(("setup", self._payload))
+        self._receive(timeout, None)
+        self.startup_s = time.monotonic() - started
+
+    def _receive(self, timeout: float, on_fold: Any) -> Any:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                # poll() takes milliseconds as a C int: beyond a day means "no limit".
+                ready = left > 0 and self._conn.poll(left if left < 86_400 else None)
+            except (EOFError, OSError):
+                ready = True
+            if not ready:
+                self.kill()
+                raise WorkerTimeout(f"stopped at its time limit of {timeout:.1f} s")
+            try:
+                kind, value = self._conn.recv()
+            except (EOFError, OSError):
+                code = self._proc.exitcode if self._proc is not None else None
+                self.kill()
+                raise WorkerError(
+                    f"the worker process died (exit code {code}; out of memory?)"
+                ) from None
+            if kind == "fold":
+                if on_fold is not None:
+                    on_fold(*value)
+                continue
+            if kind == "error":
+                raise WorkerError(value[0])
+            return value
+
+    def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any:
+        """Send one request and wait at most ``timeout`` seconds (worker start included)."""
+        started = time.monotonic()
+        if self._proc is None or not self._proc.is_alive():
+            self._start(timeout)
+        left = timeout - (time.monotonic() - started)
+        self._conn.send((kind, payload))
+        return self._receive(left, on_fold)
+
+    def kill(self) -> None:
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            try:
+                self._conn.send(("stop", None))
+                self._proc.join(timeout=2)
+            except (OSError, BrokenPipeError):
+                pass
+        self.kill()

@@ -1,0 +1,54 @@
+"""The prediction log tables: batched insert, reads by model and window, pruning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from modelloop.exceptions import InvalidInputError
+from modelloop.store import Store
+
+
+def _entry(i: int, when: datetime, version: int = 1) -> dict:
+    return {
+        "request_id": f"r{i}",
+        "model_name": "churn",
+        "model_version": version,
+        "created_at": when,
+        "latency_ms": 1.5,
+        "inputs": {"age": i},
+        "prediction": i % 2,
+        "probabilities": {"0": 0.4, "1": 0.6},
+    }
+
+
+def test_log_and_read_predictions_by_model_and_window(store: Store) -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    n = store.log_predictions([_entry(i, t0 + timedelta(hours=i), 1 + i % 2) for i in range(6)])
+    assert n == 6
+    assert [p.request_id for p in store.get_predictions("churn")] == [f"r{i}" for i in range(6)]
+    v2 = store.get_predictions("churn", 2)
+    assert [p.request_id for p in v2] == ["r1", "r3", "r5"]
+    window = store.get_predictions(
+        "churn", since=t0 + timedelta(hours=2), until=t0 + timedelta(hours=4)
+    )
+    assert [p.request_id for p in window] == ["r2", "r3"]
+    first = store.get_predictions(request_id="r0")[0]
+    assert first.inputs == {"age": 0} and first.probabilities == {"0": 0.4, "1": 0.6}
+    assert first.created_at == t0 and first.label is None
+    assert store.get_predictions("other") == []
+    assert len(store.get_predictions("churn", limit=2)) == 2
+
+
+def test_prune_predictions(store: Store) -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    store.log_predictions([_entry(i, t0 + timedelta(days=i)) for i in range(4)])
+    assert store.prune_predictions(t0 + timedelta(days=2)) == 2
+    assert [p.request_id for p in store.get_predictions("churn")] == ["r2", "r3"]
+
+
+def test_log_entry_without_required_field_is_refused(store: Store) -> None:
+    with pytest.raises(InvalidInputError, match="lacks request_id"):
+        store.log_predictions([{"model_name": "m", "model_version": 1, "inputs": {}}])
+    assert store.get_predictions() == []
