@@ -35,6 +35,8 @@ def test_train_on_shared_dataset(cli, tmp_path, shared_datasets, file, target, t
         "lightgbm",
         "--cv",
         "2",
+        "--max-trials",
+        "2",
         "--json",
         *drops,
     )
