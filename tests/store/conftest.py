@@ -18,23 +18,16 @@ import sqlalchemy as sa
 from modelloop.store import Store
 
 POSTGRES_ENV = "MODELLOOP_TEST_POSTGRES_URL"
-_TABLES = (
-    "predictions",
-    "model_aliases",
-    "model_versions",
-    "registered_models",
-    "runs",
-    "datasets",
-    "alembic_version",
-)
 
 
 def _wipe(url: str) -> None:
+    """Drop every table of the database, whatever migration created it."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            for table in _TABLES:
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+            metadata = sa.MetaData()
+            metadata.reflect(conn)
+            metadata.drop_all(conn)
     finally:
         engine.dispose()
 
