@@ -12,6 +12,7 @@ import traceback
 import click
 import typer
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from modelloop import __version__
 from modelloop.cli import data, datasets, demo, ingest, models, predict, profile, runs, serve, train
@@ -65,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         command.main(args=args, prog_name="modelloop", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except (click.ClickException, TyperException) as exc:
+        # Typer >= 0.23 raises usage errors from its own copy of click: TyperException.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
     except click.exceptions.Abort:
         err.print("Aborted.")

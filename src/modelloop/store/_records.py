@@ -81,6 +81,8 @@ class ModelVersionRecord:
     aliases: tuple[str, ...]
     created_at: datetime
     format_version: int
+    reference_snapshot: str | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:

@@ -40,7 +40,14 @@ from modelloop.store._artifacts import (
 )
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
 from modelloop.store._refs import check_alias, check_model_name, format_versions, parse_ref, suggest
-from modelloop.store._tables import datasets, model_aliases, model_versions, registered_models, runs
+from modelloop.store._tables import (
+    data_snapshots,
+    datasets,
+    model_aliases,
+    model_versions,
+    registered_models,
+    runs,
+)
 
 if TYPE_CHECKING:
     from modelloop.config import Settings
@@ -415,8 +422,17 @@ class Store:
         description: str = "",
         aliases: Sequence[str] = (),
         tags: dict | None = None,
+        reference: Any = None,
+        reference_hash: str | None = None,
+        lineage: dict | None = None,
     ) -> ModelVersionRecord:
         """Save ``model`` as the next version of ``name``; all-or-nothing.
+
+        ``reference``, a DataFrame of the training rows, is kept as the data snapshot
+        ``'<name>.reference'`` (reused when a version of it has the same content hash
+        ``reference_hash``) and named in the version's ``reference_snapshot``: monitoring
+        compares production inputs with it and retraining starts from it. ``lineage``
+        (parent version, trigger, data used) is stored as given.
 
         The model is written as a skops file, moved into ``artifacts_dir/models/<name>/``,
         then the registered model, the version row and its aliases are inserted in one
@@ -442,6 +458,8 @@ class Store:
             "metrics": _db.json_dict(metrics, "metrics"),
             "description": str(description or ""),
             "tags": _db.json_dict(tags or {}, "tags"),
+            "lineage": _db.json_dict(lineage or {}, "lineage"),
+            "reference_snapshot": None,
         }
         if run_id is not None:
             with self._read() as conn:
@@ -453,6 +471,10 @@ class Store:
                     "or run_id=None."
                 )
 
+        if reference is not None:
+            values["reference_snapshot"] = self._reference_snapshot(
+                name, reference, reference_hash, schema
+            ).ref
         what = f"model '{name}'"
         tmp_path, sha256, size = write_model_file(model, self.artifacts_dir / "tmp", what=what)
         relative = f"models/{name}/{sha256[:16]}-{uuid.uuid4().hex[:8]}.skops"
@@ -481,6 +503,57 @@ class Store:
                 f"Registering model '{name}' failed and nothing was registered: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+
+    def _reference_snapshot(
+        self, name: str, frame: Any, content_hash: str | None, schema: dict
+    ) -> Any:
+        """The ``'<name>.reference'`` snapshot holding ``frame``, written unless one has its hash."""
+        from modelloop.data import content_hash as hash_of
+        from modelloop.store._snapshots import write_snapshot
+
+        snapshot = f"{name}.reference"
+        content_hash = content_hash or hash_of(frame)
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(data_snapshots.c.version)
+                .where(data_snapshots.c.name == snapshot, data_snapshots.c.hash == content_hash)
+                .order_by(data_snapshots.c.version.desc())
+            ).first()
+        if row is not None:
+            return self.get_snapshot(snapshot, int(row.version))
+        return write_snapshot(
+            self,
+            snapshot,
+            frame,
+            hash=content_hash,
+            columns=list(schema.get("columns", [])),
+            source=f"training rows of model '{name}'",
+            meta={"model": name},
+        )
+
+    def reference_data(self, ref: str | ModelVersionRecord) -> Any:
+        """The training rows a model version was registered with, as a DataFrame.
+
+        ``ref`` is a model reference (``'churn'``, ``'churn@production'``, ``'churn:3'``)
+        or a version record. Raises ``NotFoundError`` when the version was registered
+        without its data (for example by ``register_model`` without ``reference``).
+
+        Examples
+        --------
+        >>> store.reference_data("churn@production").shape  # doctest: +SKIP
+        (7043, 21)
+        """
+        from modelloop.store._snapshots import parse_snapshot_ref
+
+        record = ref if isinstance(ref, ModelVersionRecord) else self.resolve(ref)
+        if not record.reference_snapshot:
+            raise NotFoundError(
+                f"Model version {record.ref} has no reference data: it was registered "
+                "without its training rows. Retrain and register it with modelloop "
+                "(train --register) to keep them."
+            )
+        snapshot, version = parse_snapshot_ref(record.reference_snapshot)
+        return self.read_snapshot(self.get_snapshot(snapshot, version))
 
     def _insert_version(
         self, conn: sa.Connection, name: str, values: dict[str, Any], alias_list: list[str]
@@ -932,6 +1005,58 @@ class Store:
         with self._read() as conn:
             return select_trials(conn, self._resolve_run_id(conn, run_id))
 
+    # -- pages for screens (the dashboard; see ._pages) ----------------------------------
+
+    def page_runs(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 50,
+        name: str | None = None,
+        status: str | None = None,
+    ) -> Any:
+        """One page of runs, newest first, light columns only (a ``RunPage``)."""
+        from modelloop.store._pages import page_runs
+
+        with self._read() as conn:
+            return page_runs(conn, page=page, per_page=per_page, name=name, status=status)
+
+    def latest_version_metrics(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``{model: (latest version, its metrics)}`` for every registered model."""
+        from modelloop.store._pages import latest_version_metrics
+
+        with self._read() as conn:
+            return latest_version_metrics(conn)
+
+    def prediction_activity(
+        self, model_name: str, *, since: Any = None, limit: int = 5000
+    ) -> list[Any]:
+        """The latest logged predictions of a model, oldest first (``ActivityPoint``s)."""
+        from modelloop.store._pages import prediction_activity
+
+        with self._read() as conn:
+            return prediction_activity(conn, model_name, since=since, limit=limit)
+
+    # -- files of a run (evaluation data for reports; see ._run_artifacts) ---------------
+
+    def write_run_files(self, run_id: str, files: dict[str, bytes]) -> Path:
+        """Keep ``files`` (name -> bytes) beside run ``run_id``, once, all-or-nothing."""
+        from modelloop.store._run_artifacts import write_run_files
+
+        return write_run_files(self, self.get_run(run_id).id, files)
+
+    def run_files(self, run_id: str) -> dict[str, str]:
+        """The files kept beside a run, name -> sha256 (empty when it has none)."""
+        from modelloop.store._run_artifacts import run_files
+
+        return run_files(self, self.get_run(run_id).id)
+
+    def read_run_file(self, run_id: str, name: str) -> bytes:
+        """One file of a run, its sha256 checked; ``ArtifactIntegrityError`` if changed."""
+        from modelloop.store._run_artifacts import read_run_file
+
+        return read_run_file(self, self.get_run(run_id).id, name)
+
 
 def _dataset_record(row: sa.Row[Any]) -> DatasetRecord:
     return DatasetRecord(
@@ -983,4 +1108,6 @@ def _version_record(row: sa.Row[Any], aliases: tuple[str, ...]) -> ModelVersionR
         aliases=tuple(sorted(aliases)),
         created_at=row.created_at,
         format_version=int(row.format_version),
+        reference_snapshot=row.reference_snapshot,
+        lineage=dict(row.lineage or {}),
     )

@@ -131,6 +131,11 @@ model_versions = sa.Table(
     sa.Column("tags", _json(), nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # 'name@version' of the data snapshot with the training rows (monitoring's reference,
+    # retraining's starting point); None for versions registered without their data.
+    sa.Column("reference_snapshot", sa.String(160), nullable=True),
+    # parent version, trigger ('train', 'retrain', ...), data used; {} when unknown.
+    sa.Column("lineage", _json(), nullable=True),
     sa.UniqueConstraint("name", "version"),
 )
 

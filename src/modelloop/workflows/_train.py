@@ -53,6 +53,7 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
     best_params: dict[str, Any] = field(default_factory=dict)
     trials: list[dict[str, Any]] = field(default_factory=list)
+    lineage: dict[str, Any] = field(default_factory=dict)
 
     def bundle(self) -> dict[str, Any]:
         """The object stored as the model artifact: the pipeline plus what describes it."""
@@ -75,6 +76,18 @@ class TrainResult:
             "task": self.task,
             "metrics": {"test": self.metrics, "cv": self.cv_metrics},
             "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}",
+            "reference": self.dataset.frame,
+            "reference_hash": self.dataset.hash,
+            "lineage": {
+                "trigger": "train",
+                "run_id": self.run_id,
+                "dataset": {
+                    "hash": self.dataset.hash,
+                    "source": self.dataset.source,
+                    "rows": self.dataset.n_rows,
+                },
+                **self.lineage,
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:
