@@ -16,7 +16,9 @@ Example
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -27,7 +29,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "config_file_path"]
+__all__ = ["Settings", "config_file_path", "environment"]
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, read-only: the one door through which modelloop reads it.
+
+    Besides ``MODELLOOP_*`` settings, only user-named variables go through here, such as
+    the ``${API_TOKEN}`` of an HTTP source's header template.
+    """
+    return MappingProxyType(dict(os.environ))
 
 
 def config_file_path() -> Path | None:
@@ -63,6 +74,23 @@ class Settings(BaseSettings):
         default=0, description="Worker threads for model fitting; 0 means all cores."
     )
     debug: bool = Field(default=False, description="Show tracebacks on errors.")
+    # -- scale-out (issue 7) ---------------------------------------------------------------
+    cluster: str | None = Field(
+        default=None,
+        description="Dask cluster for search trials and batch scoring: 'local', 'local:N' "
+        "(N worker processes) or a scheduler address 'tcp://host:8786'; none: this machine.",
+    )
+    max_search_rows: int | None = Field(
+        default=None,
+        ge=100,
+        description="Search on a stratified sample of at most this many rows (default: a "
+        "limit from the time budget and free memory); the refit takes as many as memory allows.",
+    )
+    predictions_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Logged predictions older than this many days are pruned (none: kept).",
+    )
     # -- serving (``modelloop serve``) ----------------------------------------------------
     api_key: str | None = Field(
         default=None,
@@ -102,6 +130,26 @@ class Settings(BaseSettings):
     )
     serve_schema_file: Path | None = Field(
         default=None, description="JSON input schema for the model file given to serve."
+    )
+    # -- monitoring (``modelloop monitor``; alert rules, see README "Monitoring") ----------
+    monitor_window: str = Field(
+        default="10000",
+        description="Current window of logged inputs: a row count ('5000') or a time ('7d').",
+    )
+    monitor_drift_share: float | None = Field(
+        default=0.3, ge=0.0, le=1.0, description="Alert when this share of features drifted."
+    )
+    monitor_domain_auc: float | None = Field(
+        default=0.55, ge=0.5, le=1.0, description="Alert at this domain-classifier ROC AUC."
+    )
+    monitor_metric_drop: float | None = Field(
+        default=0.05, ge=0.0, description="Alert at this relative drop vs the training metric."
+    )
+    monitor_webhook_url: str | None = Field(
+        default=None, description="POST a JSON message here when an alert fires."
+    )
+    monitor_webhook_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for the webhook."
     )
 
     @field_validator("n_jobs")

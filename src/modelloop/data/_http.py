@@ -10,7 +10,6 @@ values masked).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pandas as pd
 
+from modelloop.config import environment
 from modelloop.exceptions import ConfigurationError, EmptyDataError, InvalidInputError
 
 __all__ = [
@@ -167,7 +167,7 @@ class _Client:
         self._httpx = httpx
         self.options = options
         # Secrets come from the caller's environment by design (see the module docstring).
-        headers = _expand_headers(options.headers, os.environ if environ is None else environ)
+        headers = _expand_headers(options.headers, environment() if environ is None else environ)
         self.client = httpx.Client(
             headers={"User-Agent": "modelloop", **headers},
             timeout=httpx.Timeout(options.timeout),
