@@ -1,15 +1,19 @@
-"""ingest(): snapshots from files and SQLite (incremental), rules, data: sources in train."""
+"""ingest(): snapshots from files, SQLite and PostgreSQL (incremental), rules, data: sources in train."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from modelloop.exceptions import RuleViolationError, SnapshotNotFoundError
 from modelloop.store import Store
 from modelloop.workflows import ingest, load_source, read_data_ref, train
+
+POSTGRES_ENV = "MODELLOOP_TEST_POSTGRES_URL"  # as in tests/store/conftest.py
 
 
 @pytest.fixture
@@ -34,18 +38,51 @@ def csv(tmp_path):
     return path
 
 
-@pytest.fixture
-def shop(tmp_path):
-    path = tmp_path / "shop.db"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE customers (id INTEGER, spend REAL, updated_at TEXT)")
-    con.executemany(
-        "INSERT INTO customers VALUES (?, ?, ?)",
-        [(1, 10.0, "2024-01-01"), (2, 20.0, "2024-01-02")],
+_SHOP_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_ENV) else [])
+
+
+@pytest.fixture(params=_SHOP_BACKENDS)
+def shop(request, tmp_path):
+    """A source database with a ``customers`` table: SQLite always, PostgreSQL when configured.
+
+    On PostgreSQL ``updated_at`` is a real ``timestamp`` column, so the watermark is
+    compared as a timestamp, not as text.
+    """
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shop.db'}"
+        stamp = sa.Text()
+    else:
+        url = os.environ[POSTGRES_ENV]
+        stamp = sa.DateTime()
+    engine = sa.create_engine(url)
+    table = sa.Table(
+        "customers",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer),
+        sa.Column("spend", sa.Float),
+        sa.Column("updated_at", stamp),
     )
-    con.commit()
-    con.close()
-    return path
+    convert = (lambda v: v) if request.param == "sqlite" else pd.Timestamp
+    with engine.begin() as conn:
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+
+    def execute(statement) -> None:
+        with engine.begin() as conn:
+            conn.execute(statement)
+
+    execute(
+        table.insert().values(
+            [
+                {"id": 1, "spend": 10.0, "updated_at": convert("2024-01-01")},
+                {"id": 2, "spend": 20.0, "updated_at": convert("2024-01-02")},
+            ]
+        )
+    )
+    yield SimpleNamespace(url=url, table=table, convert=convert, execute=execute)
+    with engine.begin() as conn:
+        table.drop(conn, checkfirst=True)
+    engine.dispose()
 
 
 def _files(store: Store) -> list[str]:
@@ -88,26 +125,21 @@ def test_ingest_rules_violation_writes_nothing(csv, store) -> None:
     assert not any((store.artifacts_dir / "tmp").iterdir())
 
 
-def test_ingest_incremental_sqlite_reads_only_new_rows(shop, store) -> None:
-    url = f"sqlite:///{shop}"
-    first = ingest(
-        url, table="customers", name="cust", since_column="updated_at", key="id", store=store
+def test_ingest_incremental_database_reads_only_new_rows(shop, store) -> None:
+    options = {"table": "customers", "since_column": "updated_at", "key": "id", "store": store}
+    first = ingest(shop.url, name="cust", **options)
+    assert first.n_read == 2
+    assert str(first.snapshot.meta["watermark"]["value"]).startswith("2024-01-02")
+    t = shop.table
+    shop.execute(t.insert().values(id=3, spend=30.0, updated_at=shop.convert("2024-01-03")))
+    shop.execute(
+        t.update().where(t.c.id == 2).values(spend=25.0, updated_at=shop.convert("2024-01-04"))
     )
-    assert first.n_read == 2 and first.snapshot.meta["watermark"]["value"] == "2024-01-02"
-    con = sqlite3.connect(shop)
-    con.execute("INSERT INTO customers VALUES (3, 30.0, '2024-01-03')")
-    con.execute("UPDATE customers SET spend = 25.0, updated_at = '2024-01-04' WHERE id = 2")
-    con.commit()
-    con.close()
-    second = ingest(
-        url, table="customers", name="cust", since_column="updated_at", key="id", store=store
-    )
+    second = ingest(shop.url, name="cust", **options)
     assert second.created and second.n_read == 2 and second.snapshot.version == 2
     frame = store.read_snapshot(second.snapshot).sort_values("id")
     assert frame["id"].tolist() == [1, 2, 3] and frame["spend"].tolist() == [10.0, 25.0, 30.0]
-    third = ingest(
-        url, table="customers", name="cust", since_column="updated_at", key="id", store=store
-    )
+    third = ingest(shop.url, name="cust", **options)
     assert not third.created and third.n_read == 0
 
 
