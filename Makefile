@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,deep,text]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,8 +25,11 @@ lint: setup
 
 # The store tests also run against PostgreSQL: scripts/postgres-up.sh installs Debian's
 # postgresql when missing (as root), starts it and prints the URL (nothing if it cannot).
+# The dashboard's browser tests drive Chromium: scripts/browser-up.sh installs Debian's
+# chromium and chromium-driver when missing and prints the chromium path.
 test: setup lint
-	MODELLOOP_TEST_POSTGRES_URL="$$(scripts/postgres-up.sh)" $(BIN)/python -m pytest
+	MODELLOOP_TEST_POSTGRES_URL="$$(scripts/postgres-up.sh)" \
+	MODELLOOP_TEST_CHROMIUM="$$(scripts/browser-up.sh)" $(BIN)/python -m pytest
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
@@ -48,3 +51,18 @@ bench-env:
 	$(BENCH_VENV)/bin/python -m pip install --quiet "pandas<3" "flaml[automl]==2.7.0" pyarrow
 	$(BENCH_VENV)/bin/python -m pip install --quiet "autogluon.tabular[all]==1.6.3" "torch==2.13.0" \
 		|| echo "AutoGluon could not be installed: bench/automl.py will run FLAML only."
+
+# MLflow for bench/scale.py's store comparison, in the same bench virtualenv (never in .venv).
+.PHONY: bench-env-mlflow bench-scale
+bench-env-mlflow:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet "mlflow-skinny>=2.10" "sqlalchemy>=2" alembic
+
+bench-scale: setup bench-env-mlflow
+	$(BIN)/python bench/scale.py
+
+# Evidently for bench/drift.py lives in its own virtualenv (it needs pandas < 3).
+.PHONY: bench-env-drift
+bench-env-drift:
+	@test -x .venv-bench-drift/bin/python || $(PYTHON) -m venv .venv-bench-drift
+	.venv-bench-drift/bin/python -m pip install --quiet "pandas<3" pyarrow "evidently==0.7.23"

@@ -11,6 +11,12 @@ used. The table goes to docs/benchmarks.md.
 
     make bench-env
     .venv/bin/python bench/automl.py --budget 60 [--datasets titanic,penguins] [--systems flaml]
+
+The PyTorch tabular network (model 'mlp_torch', the ``deep`` extra) joins modelloop's
+portfolio and ensemble when torch is installed and the budget is at least its minimum
+(``models.MIN_BUDGET``). ``--net off`` leaves it out; ``--net compare`` adds two rows per
+dataset: modelloop without the network (its contribution inside the ensemble is the
+difference) and the network alone (``--models mlp_torch``, tuned by the same search).
 """
 
 from __future__ import annotations
@@ -40,11 +46,26 @@ PEER_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 PEERS = ("flaml", "autogluon", "autogluon_best")
 
 
-def run_modelloop(train, test, case, budget, home):
+NET = "mlp_torch"
+NET_VARIANTS = {"modelloop_no_net": "without", "mlp_torch_alone": "alone"}
+
+
+def net_models(task: str, variant: str) -> list[str] | None:
+    """The --models of a modelloop run: None (default portfolio), without or only the net."""
+    from modelloop.models import portfolio
+
+    if variant == "alone":
+        return [NET]
+    if variant == "without":
+        return list(dict.fromkeys(m for m, _ in portfolio(task) if m != NET))
+    return None
+
+
+def run_modelloop(train, test, case, budget, home, models=None):
     started = time.perf_counter()
     result = ml.train(
         train, target=case.target, task=case.task, metric=case.metric, test=test,
-        time_budget=budget, register=False, settings=Settings(home=home),
+        time_budget=budget, register=False, settings=Settings(home=home), models=models,
     )  # fmt: skip
     used = time.perf_counter() - started
     X = test.drop(columns=[case.target])
@@ -89,6 +110,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60)
     parser.add_argument("--datasets", default=",".join(CASES))
     parser.add_argument("--systems", default=",".join(PEERS))
+    parser.add_argument(
+        "--net",
+        choices=("on", "off", "compare"),
+        default="on",
+        help="the PyTorch network in modelloop's search: on (default), off, or compare "
+        "(adds modelloop without it and the network alone)",
+    )
     args = parser.parse_args()
     if not DATASETS.exists():
         sys.exit(f"datasets not found at {DATASETS}")
@@ -96,7 +124,8 @@ def main() -> None:
     if peers and not PEER_PYTHON.exists():
         print(f"{PEER_PYTHON} missing: run `make bench-env`; running modelloop only.")
         peers = []
-    systems = ["modelloop", *peers]
+    variants = list(NET_VARIANTS) if args.net == "compare" else []
+    systems = ["modelloop", *variants, *peers]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.datasets.split(","):
@@ -107,11 +136,22 @@ def main() -> None:
             row = {"dataset": key, "metric": case.metric}
             work = Path(tmp) / key
             work.mkdir()
-            s, used, speed, best = run_modelloop(train, test, case, args.budget, work / "home")
-            row["modelloop"] = (s, used, speed)
-            print(
-                f"{key:18s} modelloop      {case.metric} {s:.4f}  {used:6.1f}s  {speed:9.0f} rows/s  ({best})"
-            )
+            main_models = net_models(case.task, "without") if args.net == "off" else None
+            runs = [("modelloop", main_models)]
+            runs += [(v, net_models(case.task, NET_VARIANTS[v])) for v in variants]
+            for name, models in runs:
+                try:
+                    s, used, speed, best = run_modelloop(
+                        train, test, case, args.budget, work / f"home-{name}", models
+                    )
+                except Exception as exc:  # e.g. the network alone on a tiny dataset
+                    row[name] = None
+                    print(f"{key:18s} {name:14s} failed: {exc}")
+                    continue
+                row[name] = (s, used, speed)
+                print(
+                    f"{key:18s} {name:14s} {case.metric} {s:.4f}  {used:6.1f}s  {speed:9.0f} rows/s  ({best})"
+                )
             for system in peers:
                 try:
                     s, used, speed, _wall = run_peer(system, train, test, case, args.budget, work)
@@ -153,7 +193,10 @@ def report(rows, systems, budget) -> None:
             n = 1.0 if hi == lo else (v - lo) / (hi - lo)
             norm[s].append(n if greater else 1 - n)
             times[s].append(used)
-        ours = values["modelloop"]
+        ours = values.get("modelloop")
+        if ours is None:
+            lines.append(f"| {row['dataset']} | {row['metric']} | " + " | ".join(cells) + " |")
+            continue
         for s in systems[1:]:
             if s in values and (ours >= values[s] if greater else ours <= values[s]):
                 wins[s] += 1
@@ -173,7 +216,9 @@ def report(rows, systems, budget) -> None:
             lines.append(f"- mean normalized score {s}: {np.mean(norm[s]):.3f}")
     text = "\n".join(lines)
     print("\n" + text)
-    write_section(f"automl-{budget:g}", text)
+    write_section(
+        f"automl-{budget:g}" + ("-net" if any(s in NET_VARIANTS for s in systems) else ""), text
+    )
 
 
 if __name__ == "__main__":

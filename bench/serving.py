@@ -232,6 +232,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md.")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    load_before = os.getloadavg()[0]
     frame = pd.read_csv(DATASETS / "titanic.csv")
     workdir = Path(tempfile.mkdtemp(prefix="ml-bench-serving-"))
     home = workdir / "home"
@@ -263,13 +264,15 @@ def main() -> None:
             results.append({"model": model, "same": same})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    table = report(results, levels, args.seconds)
+    table = report(results, levels, args.seconds, load_before, os.getloadavg()[0])
     print(table)
     if not args.no_write:
         write_section("serving", table)
 
 
-def report(results: list[dict], levels: list[int], seconds: float) -> str:
+def report(
+    results: list[dict], levels: list[int], seconds: float, load_before: float, load_after: float
+) -> str:
     by = {(r["model"], r["server"], r["concurrency"]): r for r in results if "server" in r}
     same = {r["model"]: r["same"] for r in results if "same" in r}
     lines = [
@@ -308,6 +311,10 @@ def report(results: list[dict], levels: list[int], seconds: float) -> str:
         "Same predictions from all three: "
         + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
         + "."
+    )
+    lines.append(
+        f"Load average of the machine (other jobs included): {load_before:.1f} at the start, "
+        f"{load_after:.1f} at the end; ratios are the figures to compare between runs."
     )
     lines.append(
         "Targets (issue 4): at concurrency 64, ≥ 10× (a) and ≥ 5× (b) with p99 ≤ 25 ms; at concurrency 1, p50 ≤ 2 ms."

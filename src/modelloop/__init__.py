@@ -31,6 +31,7 @@ __all__ = [
     "predict_file",
     "profile",
     "registry",
+    "report",
     "train",
 ]
 
@@ -41,6 +42,7 @@ _LAZY = {
     "Settings": "modelloop.config",
     "TrainResult": "modelloop.workflows",
     "train": "modelloop.workflows",
+    "report": "modelloop.workflows",
     "predict": "modelloop.workflows",
     "predict_file": "modelloop.workflows",
 }
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from modelloop.config import Settings
     from modelloop.data import Dataset, load, profile
     from modelloop.store import Store
-    from modelloop.workflows import TrainResult, predict, predict_file, train
+    from modelloop.workflows import TrainResult, predict, predict_file, report, train
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,8 @@ callers who do not know modelloop::
     ├── AuthenticationError (PermissionError)   a missing or wrong API key
     ├── StoreError (RuntimeError)               the store cannot do what was asked
     │   └── ArtifactIntegrityError              an artifact file is missing or was changed
-    └── TrainingError (RuntimeError)            no candidate model could be fitted
+    ├── TrainingError (RuntimeError)            no candidate model could be fitted
+    └── ClusterError (ConnectionError)          a Dask scheduler cannot be reached or used
 
 The CLI maps every ``ModelloopError`` to one line on stderr and exit status 2; the server
 (in its own issue) maps the same tree to HTTP 4xx in one place.
@@ -32,6 +33,7 @@ from __future__ import annotations
 __all__ = [
     "ArtifactIntegrityError",
     "AuthenticationError",
+    "ClusterError",
     "ColumnNotFoundError",
     "ConfigurationError",
     "EmptyDataError",
@@ -120,6 +122,10 @@ class ArtifactIntegrityError(StoreError):
 
 class TrainingError(ModelloopError, RuntimeError):
     """Training could not produce a model."""
+
+
+class ClusterError(ModelloopError, ConnectionError):
+    """A Dask cluster named with ``--cluster`` cannot be reached, started or used."""
 
 
 class PayloadTooLargeError(InvalidInputError):

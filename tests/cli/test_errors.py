@@ -122,6 +122,15 @@ def test_column_of_mixed_garbage_is_refused(cli, tmp_path):
     assert_clean_error(res, "'junk'", "--types junk=categorical")
 
 
+def test_train_rules_violation_is_refused_before_the_store_is_touched(cli, tmp_path, snapshot):
+    rows = "\n".join(f"{i % 20},{i % 2}" for i in range(40))
+    data = write(tmp_path / "d.csv", "a,y\n" + rows + "\n")
+    rules = write(tmp_path / "rules.yaml", "columns:\n  a: {max: 10}\n")
+    res = cli("train", data, "--target", "y", "--rules", rules, "--home", tmp_path / "h")
+    assert_clean_error(res, "column 'a'", "18 rows")
+    assert snapshot(tmp_path / "h")["db"] is None
+
+
 def test_time_budget_must_be_positive(cli, tmp_path, snapshot):
     rows = "\n".join(f"{i},{i % 2}" for i in range(40))
     data = write(tmp_path / "d.csv", "a,y\n" + rows + "\n")

@@ -19,9 +19,11 @@ def _xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def test_make_preprocessor_unknown_family_raises(messy_schema: Schema) -> None:
-    with pytest.raises(ConfigurationError, match=r"must be one of 'linear', 'tree'\. Got 'deep'"):
-        make_preprocessor(messy_schema, "deep")
-    assert FAMILIES == ("linear", "tree")
+    with pytest.raises(
+        ConfigurationError, match=r"must be one of 'linear', 'tree', 'deep'\. Got 'wide'"
+    ):
+        make_preprocessor(messy_schema, "wide")
+    assert FAMILIES == ("linear", "tree", "deep")
 
 
 def test_make_preprocessor_unknown_task_raises(messy_schema: Schema) -> None:

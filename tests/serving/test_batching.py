@@ -56,3 +56,23 @@ def test_a_lone_request_is_not_delayed() -> None:
             return await asyncio.wait_for(batcher.submit([5]), timeout=5)
 
     assert asyncio.run(main()) == ([50], None)
+
+
+def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_executor() -> None:
+    import threading
+
+    threads: list[str] = []
+
+    def predict(rows: list[int]) -> tuple[list[int], None]:
+        threads.append(threading.current_thread().name)
+        return rows, None
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
+            batcher = MicroBatcher(predict, pool, inline_rows=4)
+            await batcher.submit([1, 2])
+            await batcher.submit(list(range(10)))
+
+    asyncio.run(main())
+    assert threads[0] == threading.main_thread().name
+    assert threads[1].startswith("pool")

@@ -1,15 +1,18 @@
-"""The fast path builds exactly the frame the pipeline's SchemaEnforcer builds."""
+"""The fast path builds exactly what the pipeline builds, and predicts what it predicts."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
 
 from modelloop.data import ColumnSchema, Role, Schema, infer_schema
-from modelloop.features import SchemaEnforcer
-from modelloop.serving._fastpath import FrameBuilder
+from modelloop.features import SchemaEnforcer, make_pipeline
+from modelloop.serving._fastpath import CompiledModel, FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
 
 
@@ -44,3 +47,148 @@ def test_fastpath_equals_enforcer_on_awkward_values() -> None:
     ]
     fast, slow = _both(schema, records)
     assert_frame_equal(fast, slow)
+
+
+# -- the compiled pipeline -------------------------------------------------------------
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _messy(records: list[dict[str, Any]], schema: Schema, seed: int = 0) -> list[dict[str, Any]]:
+    """Copies of rows with values knocked out, missing markers and unseen categories."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        for col in schema.columns:
+            u = rng.random()
+            if u < 0.1:
+                rec[col.name] = None
+            elif u < 0.15 and col.role in (Role.CATEGORICAL, Role.TEXT, Role.NUMERIC):
+                rec[col.name] = "NA"
+            elif u < 0.25 and col.role in (Role.CATEGORICAL, Role.TEXT):
+                rec[col.name] = f"never seen {u:.3f}"
+        out.append(rec)
+    return out
+
+
+def _check_same(pipeline: Any, schema: Schema, records: list[dict[str, Any]], task: str) -> None:
+    features = schema.features()
+    compiled = compile_pipeline(pipeline, features)
+    assert isinstance(compiled, CompiledModel)
+    rows = RowParser(features, "t").validate(records)
+    raw = pd.DataFrame.from_records(records)
+    for start in range(0, len(rows), 97):  # single rows and batches of every size
+        chunk = rows[start : start + 97]
+        for part in (chunk[:1], chunk):
+            frame = raw.iloc[start : start + len(part)]
+            if task == "regression":
+                np.testing.assert_allclose(
+                    compiled.predict(part), pipeline.predict(frame), rtol=1e-12, atol=0
+                )
+            else:
+                np.testing.assert_allclose(
+                    compiled.predict_proba(part), pipeline.predict_proba(frame), rtol=1e-12, atol=0
+                )
+                assert compiled.predict(part).tolist() == pipeline.predict(frame).tolist()
+
+
+def _estimator(kind: str, task: str) -> tuple[Any, str]:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    classifier = task != "regression"
+    if kind == "lightgbm":
+        cls = LGBMClassifier if classifier else LGBMRegressor
+        return cls(n_estimators=40, verbose=-1, random_state=0), "tree"
+    if kind == "tree":
+        cls = DecisionTreeClassifier if classifier else DecisionTreeRegressor
+        return cls(max_depth=6, random_state=0), "tree"
+    return (LogisticRegression(max_iter=500) if classifier else Ridge()), "linear"
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "tree", "linear"])
+def test_compile_pipeline_predicts_like_the_pipeline_on_titanic(titanic_frame, kind) -> None:
+    schema = infer_schema(titanic_frame, target="Survived")
+    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
+    estimator, family = _estimator(kind, "binary")
+    pipeline = make_pipeline(schema, family, estimator, task="binary").fit(X, y)
+    records = _records(X[schema.feature_columns()])
+    _check_same(pipeline, schema, records + _messy(records[:300], schema.features()), "binary")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "target", "kind", "nrows"),
+    [
+        ("ames_house_prices", "SalePrice", "lightgbm", None),  # boolean, target encoding
+        ("airbnb_amsterdam", "price", "tree", 1500),  # dates, text, high cardinality
+        ("penguins", "species", "linear", None),  # multiclass, one-hot
+    ],
+)
+def test_compile_pipeline_predicts_like_the_pipeline_on_real_data(
+    shared_datasets, dataset, target, kind, nrows
+) -> None:
+    frame = pd.read_csv(shared_datasets / f"{dataset}.csv", nrows=nrows)
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    schema = infer_schema(frame, target=target)
+    task = "regression" if dataset != "penguins" else "multiclass"
+    estimator, family = _estimator(kind, task)
+    X, y = frame.drop(columns=[target]), frame[target]
+    pipeline = make_pipeline(schema, family, estimator, task=task).fit(X, y)
+    records = _records(X[schema.feature_columns()].head(400))
+    _check_same(pipeline, schema, records + _messy(records[:200], schema.features()), task)
+
+
+def test_compile_pipeline_predicts_like_a_soft_voting_ensemble(titanic_frame) -> None:
+    from sklearn.ensemble import VotingClassifier
+
+    schema = infer_schema(titanic_frame, target="Survived")
+    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
+    members = [
+        (name, make_pipeline(schema, family, est, task="binary"))
+        for name, (est, family) in (
+            ("gbm", _estimator("lightgbm", "binary")),
+            ("lr", _estimator("linear", "binary")),
+        )
+    ]
+    ensemble = VotingClassifier(members, voting="soft", weights=[0.7, 0.3]).fit(X, y)
+    records = _records(X[schema.feature_columns()].head(200))
+    _check_same(ensemble, schema, records + _messy(records, schema.features()), "binary")
+
+
+def test_compile_pipeline_declines_what_it_does_not_know(titanic_frame) -> None:
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
+    schema = infer_schema(titanic_frame[["Age", "Fare", "Survived"]], target="Survived")
+    X, y = titanic_frame[["Age", "Fare"]].fillna(0), titanic_frame["Survived"]
+    plain = Pipeline([("model", DecisionTreeClassifier(max_depth=3))]).fit(X, y)
+    assert compile_pipeline(plain, schema) is None
+    members = [
+        (f"t{d}", make_pipeline(schema, "tree", DecisionTreeClassifier(max_depth=d)))
+        for d in (2, 3)
+    ]
+    hard = VotingClassifier(members, voting="hard").fit(X, y)
+    assert compile_pipeline(hard, schema) is None
+
+
+def test_served_model_uses_the_compiled_fast_path(titanic_frame) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    from modelloop.serving._registry import served_from_pipeline
+
+    schema = infer_schema(titanic_frame, target="Survived")
+    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
+    pipe = make_pipeline(schema, "tree", DecisionTreeClassifier(max_depth=4), task="binary")
+    pipe.fit(X, y)
+    served = served_from_pipeline("t", 1, pipe, schema, "binary", pipe.classes_.tolist())
+    assert isinstance(served.estimator, CompiledModel)
+    records = _records(X[schema.feature_columns()].head(5))
+    preds, probas = served.predict_rows(served.parser.validate(records))
+    assert preds == pipe.predict(pd.DataFrame(records)).tolist()
+    expected = pipe.predict_proba(pd.DataFrame(records))[:, 1]
+    np.testing.assert_allclose([p["1"] for p in probas], expected, rtol=1e-12)

@@ -88,11 +88,26 @@ def test_health_models_and_metrics(client, passenger) -> None:
 
 def test_openapi_documents_each_models_row_schema(client) -> None:
     doc = client.get("/openapi.json").json()
-    assert "/v1/models/titanic/predict" in doc["paths"]
-    row = doc["components"]["schemas"]["TitanicRow"]
+    row = doc["components"]["schemas"]["TitanicRowV1"]
     assert "Sex" in row["required"]
     assert row["properties"]["Sex"]["x-categories"] == ["female", "male"]
     assert client.get("/docs").status_code == 200
+    # every model route of every model has its own request body, not only the default one
+    ref = {"$ref": "#/components/schemas/TitanicRowV1"}
+    for path in (
+        "/v1/models/titanic/predict",
+        "/v1/models/titanic/aliases/production/predict",
+        "/v1/models/titanic/versions/1/predict",
+    ):
+        body = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["properties"]["instances"]["items"] == ref, path
+    fares = doc["paths"]["/v1/models/fares/predict"]["post"]["requestBody"]
+    fares_ref = fares["content"]["application/json"]["schema"]["properties"]["instances"]
+    assert fares_ref["items"] == {"$ref": "#/components/schemas/FaresRowV1"}
+    assert "Embarked" in doc["components"]["schemas"]["FaresRowV1"]["required"]
+    assert "/v2/models/fares/infer" in doc["paths"]
+    tutorial = doc["paths"]["/predict"]["post"]
+    assert "Pclass" in tutorial["description"]
 
 
 def test_unseen_category_is_served_and_counted(client, passenger) -> None:

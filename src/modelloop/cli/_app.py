@@ -15,8 +15,26 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from modelloop import __version__
-from modelloop.cli import data, datasets, demo, ingest, models, predict, profile, runs, serve, train
+from modelloop.cli import (
+    data,
+    datasets,
+    demo,
+    ingest,
+    models,
+    predict,
+    profile,
+    report,
+    runs,
+    serve,
+    train,
+    ui,
+)
+from modelloop.cli import store as store_cli
 from modelloop.cli._common import STATE, DebugOpt, err
+from modelloop.cli.feedback import feedback_command
+from modelloop.cli.monitor import monitor_command
+from modelloop.cli.retrain import retrain_command
+from modelloop.cli.watch import watch_command
 from modelloop.exceptions import ModelloopError
 
 app = typer.Typer(
@@ -55,6 +73,13 @@ app.add_typer(runs.app, name="runs")
 app.command("ingest")(ingest.ingest_command)
 app.add_typer(data.app, name="data")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(store_cli.app, name="store")
+app.command("ui")(ui.ui_command)
+app.command("report")(report.report_command)
+app.command("monitor")(monitor_command)
+app.command("feedback")(feedback_command)
+app.command("retrain")(retrain_command)
+app.command("watch")(watch_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     STATE["debug"] = "--debug" in args
     try:
-        command.main(args=args, prog_name="modelloop", standalone_mode=False)
+        status = command.main(args=args, prog_name="modelloop", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except (click.ClickException, TyperException) as exc:
@@ -93,4 +118,5 @@ def main(argv: list[str] | None = None) -> int:
             "Run again with --debug for the traceback, and please report it."
         )
         return 1
-    return 0
+    # a command's ``typer.Exit(code)`` comes back as its return value (monitor: 1 on alert)
+    return status if type(status) is int else 0

@@ -14,9 +14,21 @@ def predict_command(
     model: Annotated[
         str, typer.Argument(help="NAME, NAME@ALIAS or NAME:VERSION of a registered model.")
     ],
-    data: Annotated[Path, typer.Argument(help="CSV/TSV/Parquet/JSON Lines file to score.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV/TSV/Parquet/JSON Lines file to score, or a quoted glob of CSV/Parquet "
+            "files ('in/*.parquet')."
+        ),
+    ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write predictions: a .csv/.parquet file, or a folder of Parquet "
+            "parts for a glob or --cluster.",
+        ),
     ],
     keep: Annotated[
         list[str] | None,
@@ -26,6 +38,14 @@ def predict_command(
         bool, typer.Option("--ignore-extra", help="Ignore columns the model does not know.")
     ] = False,
     batch_rows: Annotated[int, typer.Option(help="Rows read and scored at a time.")] = 100_000,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Score partitions on Dask: 'local', 'local:N' or 'tcp://host:8786' "
+            "(writes a folder of Parquet parts).",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
@@ -35,9 +55,26 @@ def predict_command(
     The output has the --keep columns, a `prediction` column and, for classifiers, one
     `proba_<class>` column per class. Files are read and written in chunks.
     """
-    from modelloop.workflows import predict_file
+    from modelloop.workflows import predict_file, predict_files
 
     settings = make_settings(store, home, debug)
+    if cluster or any(ch in str(data) for ch in "*?[") or not output.suffix:
+        many = predict_files(
+            model,
+            str(data),
+            output,
+            keep=keep or (),
+            ignore_extra=ignore_extra,
+            cluster=cluster,
+            batch_rows=batch_rows,
+            settings=settings,
+        )
+        where = f" on {many.cluster}" if many.cluster else ""
+        out.print(
+            f"Scored {many.n_rows} rows of {many.n_files} file(s) with {many.model}{where} "
+            f"-> {many.output}/ ({many.n_parts} Parquet parts)"
+        )
+        return
     summary = predict_file(
         model,
         data,

@@ -44,7 +44,14 @@ def profile_command(
             f"{dataset.name}: {prof.n_rows} rows × {prof.n_cols} columns (dataset {dataset.hash[:12]})",
             ["column", "role", "missing %", "distinct", "summary", "note"],
             [
-                [r["column"], r["role"], f"{r['missing_pct']:.1f}", r["distinct"], r["summary"], r["note"]]
+                [
+                    r["column"],
+                    r["role"],
+                    f"{r['missing_pct']:.1f}",
+                    r["distinct"],
+                    r["summary"],
+                    r["note"],
+                ]
                 for r in rows
             ],
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +37,28 @@ def serve_command(
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not write predictions to the store's log.")
     ] = False,
+    auto_retrain: Annotated[
+        bool,
+        typer.Option(
+            "--auto-retrain",
+            help="Run the retrain watcher (modelloop watch) in a low-priority child process; "
+            "the server switches to a promoted challenger by itself.",
+        ),
+    ] = False,
+    retrain_every_labels: Annotated[
+        int, typer.Option(help="With --auto-retrain: retrain after this many new labels.")
+    ] = 100,
+    retrain_interval: Annotated[
+        float, typer.Option(help="With --auto-retrain: seconds between policy checks.")
+    ] = 60.0,
+    shadow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shadow",
+            help="NAME@ALIAS (e.g. churn@challenger): that version also scores live traffic, "
+            "logged as 'NAME@ALIAS', never returned (repeatable; one worker only).",
+        ),
+    ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
@@ -44,6 +68,7 @@ def serve_command(
 
     import uvicorn
 
+    from modelloop.cli._autoretrain import start_watcher
     from modelloop.serving import create_app
 
     if workers < 1:
@@ -59,8 +84,20 @@ def serve_command(
         os.environ.setdefault(var, "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     where = f"http://{host}:{port}"
+    if shadow and workers != 1:
+        raise typer.BadParameter(f"--shadow needs --workers 1. Got --workers {workers}.")
+    if (auto_retrain or shadow) and model is not None:
+        raise typer.BadParameter(
+            "--auto-retrain and --shadow need models from a store, not --model."
+        )
     if workers == 1:
         app = create_app(settings)  # fails here, before listening, on a bad --model/--store
+        if shadow:
+            from modelloop.serving import install_shadow
+
+            install_shadow(app, shadow)
+        if auto_retrain:
+            start_watcher(settings, every_labels=retrain_every_labels, interval=retrain_interval)
         err.print(f"modelloop serving on {where} (docs: {where}/docs)")
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
@@ -78,13 +115,22 @@ def serve_command(
         if value is not None:
             os.environ[key] = value
     create_app(settings)  # check the configuration once, in the parent
+    if auto_retrain:
+        start_watcher(settings, every_labels=retrain_every_labels, interval=retrain_interval)
+    # Metrics of all workers, summed by whichever worker answers GET /metrics: the workers
+    # (started after this) keep their values in files in one fresh directory.
+    metrics_dir = tempfile.mkdtemp(prefix="modelloop-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     err.print(f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)")
-    uvicorn.run(
-        "modelloop.serving:app_from_settings",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "modelloop.serving:app_from_settings",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -116,14 +117,22 @@ def train_command(
             help="A CSV/TSV/Parquet/JSON/Excel file, or a SQLAlchemy URL with --table/--query."
         ),
     ],
-    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="Column to predict (none with --task clustering/reduce/anomaly)."
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option(help="Register the model under this name [default: the file's stem]."),
     ] = None,
     task: Annotated[
         str | None,
-        typer.Option(help="binary, multiclass or regression [default: detected from the target]."),
+        typer.Option(
+            help="binary, multiclass or regression [default: detected from the target]; "
+            "clustering, reduce or anomaly (no target)."
+        ),
     ] = None,
     metric: Annotated[
         str | None,
@@ -186,9 +195,37 @@ def train_command(
     register: Annotated[
         bool, typer.Option("--register/--no-register", help="Register the trained model.")
     ] = True,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            "--id-column",
+            help="A column naming each row (e.g. customer_id): not a feature; the server logs "
+            "it so delayed labels (modelloop feedback) can name rows by it.",
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="Validation rules (YAML) the training rows must pass; the server checks each "
+            "request row against them too.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run's results as JSON.")
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the search's trials on Dask: 'local', 'local:N' (N worker processes) "
+            "or a scheduler address 'tcp://host:8786'.",
+            show_default=False,
+        ),
+    ] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the run's HTML report to this file."),
+    ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
@@ -198,9 +235,11 @@ def train_command(
     A test split is held out; candidates are cross-validated on the rest; the best is
     refitted on all training rows, scored on the test split and registered.
     """
-    from modelloop.workflows import load_source, train
+    from modelloop.workflows import check_report_path, load_source, train
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
+    if report_path is not None:  # an unwritable path fails before any training
+        check_report_path(report_path)
     grid = parse_param_grid(param_grid)
     source = load_source(  # also data:NAME@VERSION snapshots (modelloop ingest)
         data,
@@ -210,6 +249,7 @@ def train_command(
         types=parse_types(types or []),
         table=table_name,
         query=query,
+        rules=rules,
     )
     with search_display(enabled=not as_json, budget=time_budget) as on_event:
         result = train(
@@ -229,11 +269,22 @@ def train_command(
             param_grid=grid,
             max_latency_ms=max_latency_ms,
             seed=seed,
+            id_column=id_column,
+            rules=rules,
             settings=settings,
             on_event=on_event,
         )
+    if report_path is not None and not getattr(result, "summary", None):
+        from modelloop.workflows import report
+
+        err.print(f"Report written to {report(result.run_id, report_path, settings=settings)}")
     if as_json:
         print_json(result.to_dict())
+        return
+    if result.summary:  # clustering, reduce, anomaly
+        from modelloop.cli._unsupervised import print_unsupervised
+
+        print_unsupervised(result, alias or [])
         return
     board = result.leaderboard
     score_col = f"cv_{result.metric}"

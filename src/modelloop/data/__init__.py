@@ -34,12 +34,18 @@ from modelloop.data._schema import FEATURE_ROLES, ColumnSchema, Role, Schema, Ta
 from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
 from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
 from modelloop.data._storable import column_types, storable_frame
-from modelloop.data._task import check_target, detect_task, drop_missing_target
+from modelloop.data._task import (
+    UNSUPERVISED_TASKS,
+    check_target,
+    detect_task,
+    drop_missing_target,
+)
 from modelloop.data._values import MISSING_MARKERS, is_missing_marker
 
 __all__ = [
     "FEATURE_ROLES",
     "MISSING_MARKERS",
+    "UNSUPERVISED_TASKS",
     "BundledDataset",
     "ColumnRules",
     "ColumnSchema",

@@ -24,7 +24,7 @@ import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,27 @@ class Rules:
             out["rows"] = rows
         out["columns"] = {c.name: c.to_dict() for c in self.columns}
         return out
+
+    def for_rows(self, exclude: Sequence[str] = ()) -> Rules:
+        """The rules one row can be checked against: what a server applies to each request.
+
+        Column-wide rules (``unique``, ``max_missing``) and row-count bounds need the whole
+        table, so they are left out, as are the ``exclude`` columns (the target).
+
+        Examples
+        --------
+        >>> rules = load_rules({"rows": {"min": 9}, "columns": {
+        ...     "age": {"min": 0, "max_missing": 0.1}, "churn": {"allowed": ["no", "yes"]}}})
+        >>> rules.for_rows(exclude=["churn"]).to_dict()
+        {'columns': {'age': {'min': 0}}}
+        """
+        dropped = set(exclude)
+        columns = tuple(
+            replace(c, unique=False, max_missing=None)
+            for c in self.columns
+            if c.name not in dropped
+        )
+        return Rules(columns=columns, source=self.source)
 
     def to_yaml(self) -> str:
         import yaml

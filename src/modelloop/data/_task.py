@@ -12,7 +12,11 @@ from modelloop.data._schema import Task
 from modelloop.data._values import as_text, parse_numbers
 from modelloop.exceptions import TargetError
 
-__all__ = ["check_target", "detect_task", "drop_missing_target"]
+__all__ = ["UNSUPERVISED_TASKS", "check_target", "detect_task", "drop_missing_target"]
+
+UNSUPERVISED_TASKS = ("clustering", "reduce", "anomaly")
+"""Tasks learned without a target. :func:`detect_task` never returns them: they are only
+ever asked for by name (``--task clustering``)."""
 
 MAX_CLASSES = 20  # whole-number targets with at most this many values can be classes
 MAX_CLASS_SHARE = 0.05  # ... and at most this share of rows distinct values
@@ -71,7 +75,8 @@ def check_target(y: pd.Series, task: Task, *, name: str, source: str) -> None:
     Checks: not missing in every row; regression targets are numbers; classification
     targets have at least two classes (two exactly for binary) and at least two rows of
     every class (stratified splits need them). Rows with a missing target are not an
-    error here: drop them first with :func:`drop_missing_target`.
+    error here: drop them first with :func:`drop_missing_target`. An unsupervised task
+    (:data:`UNSUPERVISED_TASKS`) takes no target at all: naming one is an error.
 
     Examples
     --------
@@ -81,6 +86,12 @@ def check_target(y: pd.Series, task: Task, *, name: str, source: str) -> None:
     ...
     modelloop.exceptions.TargetError: Target 'churn' of a.csv has a single class 'yes'; ...
     """
+    if task in UNSUPERVISED_TASKS:
+        raise TargetError(
+            f"Task '{task}' learns without a target, but target '{name}' of {source} was "
+            "given. Leave out the target (--target), or choose binary, multiclass or "
+            "regression to predict it."
+        )
     present = y.dropna()
     if present.empty:
         raise TargetError(f"Target '{name}' of {source} is missing in every row.")

@@ -2,7 +2,7 @@
 
 >>> from modelloop.features import FAMILIES
 >>> FAMILIES
-('linear', 'tree')
+('linear', 'tree', 'deep')
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from modelloop.features._preprocess import (
     FAMILIES,
     LOW_CARDINALITY,
     TEXT_COMPONENTS,
+    low_cardinality_columns,
     make_pipeline,
     make_preprocessor,
 )
-from modelloop.features._text import TextFeatures
+from modelloop.features._text import TEXT_METHODS, TextFeatures
+from modelloop.features._text_embed import embed_texts, sentence_model_available
 
 __all__ = [
     "FAMILIES",
     "LOW_CARDINALITY",
     "MISSING_CATEGORY",
     "TEXT_COMPONENTS",
+    "TEXT_METHODS",
     "DatetimeFeatures",
     "MissingCategory",
     "SchemaEnforcer",
     "TextFeatures",
+    "embed_texts",
+    "low_cardinality_columns",
     "make_pipeline",
     "make_preprocessor",
+    "sentence_model_available",
 ]

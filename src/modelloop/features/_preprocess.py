@@ -26,10 +26,12 @@ __all__ = [
     "make_preprocessor",
 ]
 
-FAMILIES = ("linear", "tree")
+FAMILIES = ("linear", "tree", "deep")
 """Preprocessing families. ``linear``: scaled numbers, one-hot categories, sparse text
 (linear models, SVM, k-NN, MLP). ``tree``: unscaled numbers, ordinal codes, dense output
-(forests and gradient boosting)."""
+(forests and gradient boosting). ``deep``: as ``tree``, with the ordinal codes of the
+low-cardinality categorical columns first, for a network that embeds them (the network
+scales the other columns itself)."""
 
 LOW_CARDINALITY = 15
 """Categorical columns with at most this many distinct values are one-hot / ordinal
@@ -58,7 +60,9 @@ def _is_low_cardinality(schema: Schema, name: str) -> bool:
     return col.n_unique <= LOW_CARDINALITY
 
 
-def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -> ColumnTransformer:
+def make_preprocessor(
+    schema: Schema, family: str, *, task: str | None = None, text_features: str = "tfidf"
+) -> ColumnTransformer:
     """The preprocessing of the feature columns of ``schema`` for a model ``family``.
 
     Columns are handled by role (the target, identifier and constant columns are dropped):
@@ -94,6 +98,9 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
         ``"binary"``, ``"multiclass"`` or ``"regression"``: the target type of the target
         encoder. None lets it guess from ``y``, which reads an integer-valued regression
         target as classes; pass the task when there is one.
+    text_features
+        ``"tfidf"`` or ``"embedding"``: the ``method`` of each text column's
+        :class:`TextFeatures` (embeddings need the ``text`` extra).
 
     Raises
     ------
@@ -116,6 +123,7 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
             f"Task must be one of {', '.join(_TARGET_TYPES)} or None. Got {task!r}."
         )
     linear = family == "linear"
+    deep = family == "deep"
     numeric = schema.by_role(Role.NUMERIC)
     boolean = schema.by_role(Role.BOOLEAN)
     categorical = schema.by_role(Role.CATEGORICAL)
@@ -134,6 +142,8 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
         return Pipeline([*steps, ("scale", StandardScaler())] if linear else list(steps))
 
     transformers: list[tuple[str, Any, list[str]]] = []
+    if low and deep:  # first: the network embeds columns 0..len(low)-1 (see make_pipeline)
+        transformers.append(("categorical", _ordinal_codes(), low))
     if numeric:
         impute = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
         transformers.append(("numeric", scaled(("impute", impute)), numeric))
@@ -142,7 +152,7 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
             strategy="most_frequent", add_indicator=True, keep_empty_features=True
         )
         transformers.append(("boolean", impute, boolean))
-    if low:
+    if low and not deep:
         if linear:
             encoder: Any = OneHotEncoder(
                 handle_unknown="infrequent_if_exist",
@@ -173,7 +183,9 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
         pipe = scaled(("expand", DatetimeFeatures()), ("impute", impute))
         transformers.append(("datetime", pipe, datetime))
     for i, name in enumerate(text):
-        features = TextFeatures(n_components=None if linear else TEXT_COMPONENTS)
+        features = TextFeatures(
+            n_components=None if linear else TEXT_COMPONENTS, method=text_features
+        )
         transformers.append((f"text{i}", features, [name]))
 
     return ColumnTransformer(
@@ -182,6 +194,28 @@ def make_preprocessor(schema: Schema, family: str, *, task: str | None = None) -
         sparse_threshold=1.0 if sparse_text else 0.0,
         verbose_feature_names_out=not _short_names_are_safe(schema.feature_columns()),
     )
+
+
+def _ordinal_codes() -> Pipeline:
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=-1,
+        encoded_missing_value=-1,
+        dtype=np.float64,
+    )
+    return Pipeline([("missing", MissingCategory()), ("encode", encoder)])
+
+
+def low_cardinality_columns(schema: Schema) -> list[str]:
+    """The categorical columns of ``schema`` that are one-hot / ordinal encoded, in order.
+
+    Examples
+    --------
+    >>> from modelloop.data import ColumnSchema, Role, Schema
+    >>> low_cardinality_columns(Schema((ColumnSchema("c", Role.CATEGORICAL, "object", n_unique=3),)))
+    ['c']
+    """
+    return [c for c in schema.by_role(Role.CATEGORICAL) if _is_low_cardinality(schema, c)]
 
 
 def _short_names_are_safe(columns: list[str]) -> bool:
@@ -200,7 +234,12 @@ def _short_names_are_safe(columns: list[str]) -> bool:
 
 
 def make_pipeline(
-    schema: Schema, family: str, estimator: Any, *, task: str | None = None
+    schema: Schema,
+    family: str,
+    estimator: Any,
+    *,
+    task: str | None = None,
+    text_features: str = "tfidf",
 ) -> Pipeline:
     """The trainable artifact: schema enforcement, preprocessing and an estimator.
 
@@ -216,7 +255,7 @@ def make_pipeline(
         One of :data:`FAMILIES`, normally ``ModelSpec.family`` of the estimator.
     estimator
         An unfitted scikit-learn-compatible estimator.
-    task
+    task, text_features
         Passed to :func:`make_preprocessor`.
 
     Examples
@@ -227,7 +266,11 @@ def make_pipeline(
     >>> [name for name, _ in make_pipeline(schema, "linear", LogisticRegression()).steps]
     ['schema', 'preprocess', 'model']
     """
-    preprocessor = make_preprocessor(schema, family, task=task)
+    preprocessor = make_preprocessor(schema, family, task=task, text_features=text_features)
+    if family == "deep" and getattr(estimator, "embeds_leading_codes", False):
+        # The deep preprocessing puts the categorical codes first: the network embeds them.
+        n_codes = len(low_cardinality_columns(schema.features()))
+        estimator.set_params(categorical_features=list(range(n_codes)) or None)
     return Pipeline(
         [
             ("schema", SchemaEnforcer(schema.features().to_dict())),

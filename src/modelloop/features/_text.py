@@ -12,7 +12,12 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["TextFeatures"]
+from modelloop.features._text_embed import EMBEDDING_DIM
+
+__all__ = ["TEXT_METHODS", "TextFeatures"]
+
+TEXT_METHODS = ("tfidf", "embedding")
+"""How a text column becomes features: TF-IDF (the default) or sentence embeddings."""
 
 # Below this many rows a term seen once is kept: pruning would leave almost nothing.
 _MIN_ROWS_FOR_MIN_DF = 20
@@ -33,12 +38,20 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     Missing values are empty texts. A vocabulary that ends up empty is not an error: the
     TF-IDF block then has no columns.
 
+    With ``method="embedding"`` the text is embedded by a sentence model shipped inside a
+    PyPI package (all-MiniLM-L6-v2, 384 dimensions, see :mod:`._text_embed`; the ``text``
+    extra) instead: all 384 columns for ``n_components=None``, else reduced by PCA to at
+    most ``n_components`` columns, followed by the length and word count. The search
+    chooses between the two through the ``text_features`` hyperparameter.
+
     Parameters
     ----------
     max_features : int, default=20000
         Largest vocabulary kept, most frequent terms first.
     n_components : int or None, default=None
         Size of the dense SVD block, or None for sparse TF-IDF output.
+    method : {"tfidf", "embedding"}, default="tfidf"
+        TF-IDF of word n-grams, or sentence embeddings from the packaged language model.
 
     Attributes
     ----------
@@ -58,9 +71,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     (4, 4)
     """
 
-    def __init__(self, max_features: int = 20_000, n_components: int | None = None) -> None:
+    def __init__(
+        self, max_features: int = 20_000, n_components: int | None = None, method: str = "tfidf"
+    ) -> None:
         self.max_features = max_features
         self.n_components = n_components
+        self.method = method
 
     def fit(self, X: Any, y: Any = None) -> TextFeatures:
         self._fit(X)
@@ -77,7 +93,14 @@ class TextFeatures(TransformerMixin, BaseEstimator):
                 "The 'n_components' parameter of TextFeatures must be a positive int or None. "
                 f"Got {self.n_components!r} instead."
             )
+        if self.method not in TEXT_METHODS:
+            raise ValueError(
+                f"The 'method' parameter of TextFeatures must be one of "
+                f"{', '.join(map(repr, TEXT_METHODS))}. Got {self.method!r} instead."
+            )
         text = self._text(X, reset=True)
+        if self.method == "embedding":
+            return self._fit_embedding(text)
         min_df = 2 if len(text) >= _MIN_ROWS_FOR_MIN_DF else 1
         self.vectorizer_ = None
         tfidf = sparse.csr_matrix((len(text), 0))
@@ -109,9 +132,34 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             reduced = tfidf.toarray()
         return np.hstack([reduced, _lengths(text)])
 
+    def _fit_embedding(self, text: np.ndarray) -> np.ndarray:
+        from sklearn.decomposition import PCA
+
+        from modelloop.features._text_embed import embed_texts
+
+        self.vectorizer_ = self.svd_ = None
+        emb = embed_texts(text)
+        self.pca_ = None
+        if self.n_components is None:
+            return emb.astype(np.float64)
+        k = min(self.n_components, len(text) - 1, emb.shape[1])
+        if k >= 1:
+            self.pca_ = PCA(n_components=k, random_state=0)
+            emb = self.pca_.fit_transform(emb)
+        return np.hstack([emb.astype(np.float64), _lengths(text)])
+
     def transform(self, X: Any) -> Any:
         check_is_fitted(self, "vectorizer_")
         text = self._text(X, reset=False)
+        if getattr(self, "method", "tfidf") == "embedding":
+            from modelloop.features._text_embed import embed_texts
+
+            emb = embed_texts(text)
+            if self.n_components is None:
+                return emb.astype(np.float64)
+            if self.pca_ is not None:
+                emb = self.pca_.transform(emb)
+            return np.hstack([emb.astype(np.float64), _lengths(text)])
         if self.vectorizer_ is None:
             tfidf = sparse.csr_matrix((len(text), 0))
         else:
@@ -129,7 +177,11 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             col = str(input_features[0])
         else:
             col = str(getattr(self, "feature_names_in_", ["x0"])[0])
-        if self.svd_ is not None:
+        if getattr(self, "method", "tfidf") == "embedding":
+            pca = getattr(self, "pca_", None)
+            width = EMBEDDING_DIM if pca is None else pca.n_components_
+            names = [f"{col}_emb{i}" for i in range(width)]
+        elif self.svd_ is not None:
             names = [f"{col}_svd{i}" for i in range(self.svd_.n_components)]
         elif self.vectorizer_ is not None:
             names = [f"{col}_{term}" for term in self.vectorizer_.get_feature_names_out()]

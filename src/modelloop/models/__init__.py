@@ -13,16 +13,35 @@ from modelloop.models._catalog import (
     catalog,
     default_candidates,
     get_spec,
+    get_unsupervised_spec,
+    unsupervised_catalog,
 )
 from modelloop.models._portfolio import SPACES, portfolio, search_space
+from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor
+from modelloop.models._unsupervised import (
+    UNSUPERVISED_TASKS,
+    CentroidAgglomerative,
+    DensityClusterer,
+    output_columns,
+    unsupervised_output,
+)
 
 __all__ = [
     "MODELS",
     "SPACES",
+    "UNSUPERVISED_TASKS",
+    "CentroidAgglomerative",
+    "DensityClusterer",
     "ModelSpec",
+    "TabularNetClassifier",
+    "TabularNetRegressor",
     "catalog",
     "default_candidates",
     "get_spec",
+    "get_unsupervised_spec",
+    "output_columns",
     "portfolio",
     "search_space",
+    "unsupervised_catalog",
+    "unsupervised_output",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "catalog",
     "default_candidates",
     "get_spec",
+    "is_available",
 ]
 
 TASKS = ("binary", "multiclass", "regression")
@@ -193,6 +194,14 @@ def _xgboost(task: str, seed: int, n_jobs: int) -> Any:
     )
 
 
+def _mlp_torch(task: str, seed: int, n_jobs: int) -> Any:
+    from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor, require_torch
+
+    require_torch()
+    kind = TabularNetClassifier if _is_clf(task) else TabularNetRegressor
+    return kind(random_state=seed, n_jobs=max(1, n_jobs))
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -215,6 +224,9 @@ MODELS: dict[str, ModelSpec] = {
         # Not multiclass: CatBoost's multiclass predict() returns a column, not a vector.
         ModelSpec("catboost", "tree", frozenset({"binary", "regression"}),
                   "CatBoost gradient boosting, 500 rounds", _catboost),
+        # Needs the optional 'deep' extra (PyTorch): listed only when torch is installed.
+        ModelSpec("mlp_torch", "deep", _ALL,
+                  "PyTorch tabular network: MLP with categorical embeddings", _mlp_torch),
     )
 }  # fmt: skip
 
@@ -241,7 +253,22 @@ def catalog(task: str) -> list[ModelSpec]:
     ['ridge', 'lasso', 'svm']
     """
     _check_task(task)
-    return [spec for spec in MODELS.values() if task in spec.tasks]
+    return [spec for spec in MODELS.values() if task in spec.tasks and is_available(spec.name)]
+
+
+def is_available(name: str) -> bool:
+    """Whether the libraries model ``name`` needs are installed (PyTorch for 'mlp_torch').
+
+    Examples
+    --------
+    >>> is_available("lightgbm")
+    True
+    """
+    if name == "mlp_torch":
+        from modelloop.models._torch import torch_available
+
+        return torch_available()
+    return True
 
 
 def default_candidates(task: str) -> list[str]:
@@ -276,9 +303,84 @@ def get_spec(name: str, task: str) -> ModelSpec:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         names = ", ".join(s.name for s in catalog(task))
         raise ConfigurationError(f"Unknown model {name!r}.{hint} Models for {task}: {names}.")
+    if not is_available(name):
+        from modelloop.models._torch import require_torch
+
+        require_torch()  # raises, saying how to install PyTorch
     if task not in spec.tasks:
         others = ", ".join(s.name for s in catalog(task))
         raise ConfigurationError(
             f"Model {name!r} does not support task {task!r}. Models for {task}: {others}."
         )
     return spec
+
+
+# ---------------------------------------------------------------------------- unsupervised
+# Models learned without a target ('clustering', 'reduce', 'anomaly'). Kept apart from
+# MODELS: the supervised search, portfolio and listings iterate MODELS and never see them.
+
+
+def _unsupervised_specs() -> dict[str, ModelSpec]:
+    from modelloop.models import _unsupervised as u
+
+    clustering, reduce, anomaly = (frozenset({t}) for t in u.UNSUPERVISED_TASKS)
+    return {
+        spec.name: spec
+        for spec in (
+            ModelSpec("kmeans", "linear", clustering, "k-means, k chosen by silhouette",
+                      u.kmeans),
+            ModelSpec("agglomerative", "linear", clustering,
+                      "hierarchical (Ward) clustering; new rows -> nearest centroid",
+                      u.agglomerative),
+            ModelSpec("hdbscan", "linear", clustering,
+                      "HDBSCAN density clustering; new rows -> nearest core sample or noise",
+                      u.hdbscan),
+            ModelSpec("gaussian_mixture", "linear", clustering,
+                      "Gaussian mixture (full covariance), k chosen by silhouette, BIC shown",
+                      u.gaussian_mixture),
+            ModelSpec("pca", "linear", reduce,
+                      "principal components, enough for 95% of the variance", u.pca),
+            ModelSpec("isolation_forest", "linear", anomaly,
+                      "isolation forest, 200 trees; score and a threshold", u.isolation_forest),
+        )
+    }  # fmt: skip
+
+
+UNSUPERVISED_MODELS: dict[str, ModelSpec] = _unsupervised_specs()
+
+
+def unsupervised_catalog(task: str) -> list[ModelSpec]:
+    """The model specs for an unsupervised task, in catalog order.
+
+    Examples
+    --------
+    >>> [s.name for s in unsupervised_catalog("clustering")]
+    ['kmeans', 'agglomerative', 'hdbscan', 'gaussian_mixture']
+    """
+    from modelloop.models._unsupervised import UNSUPERVISED_TASKS
+
+    if task not in UNSUPERVISED_TASKS:
+        raise ConfigurationError(
+            f"Task must be one of {', '.join(UNSUPERVISED_TASKS)}. Got {task!r}."
+        )
+    return [spec for spec in UNSUPERVISED_MODELS.values() if task in spec.tasks]
+
+
+def get_unsupervised_spec(name: str, task: str) -> ModelSpec:
+    """The unsupervised spec called ``name``, checked to support ``task``.
+
+    Examples
+    --------
+    >>> get_unsupervised_spec("kmeans", "clustering").family
+    'linear'
+    """
+    specs = unsupervised_catalog(task)
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    names = ", ".join(s.name for s in specs)
+    close = difflib.get_close_matches(str(name), [s.name for s in specs], n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ConfigurationError(
+        f"Unknown model {name!r} for {task}.{hint} Models for {task}: {names}."
+    )

@@ -14,11 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from modelloop.models._catalog import MODELS, _check_task
+from modelloop.models._catalog import MODELS, _check_task, is_available
 
-__all__ = ["SPACES", "portfolio", "search_space"]
+__all__ = ["MIN_BUDGET", "SPACES", "portfolio", "search_space"]
 
 _BOOST = {"n_estimators": 3000}
+# The network's portfolio entry: few epochs, impatient; the Optuna stage may go further.
+_NET = {"max_epochs": 40, "patience": 6}
+
+MIN_BUDGET: dict[str, float] = {"mlp_torch": 120.0}
+"""Time budgets (seconds) below which a model is left out of the portfolio: on 2 cores a
+network's cross-validation would take the time the other models need."""
 
 _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "classification": (
@@ -34,6 +40,7 @@ _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
         ("knn", {}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.05, "num_leaves": 8,
                       "min_child_samples": 30, "reg_lambda": 5.0}),
+        ("mlp_torch", _NET),
     ),
     "regression": (
         ("ridge", {}),
@@ -48,12 +55,16 @@ _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
         ("knn", {}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.05, "num_leaves": 8,
                       "min_child_samples": 30, "reg_lambda": 5.0}),
+        ("mlp_torch", _NET),
     ),
 }  # fmt: skip
 
 
-def portfolio(task: str) -> list[tuple[str, dict[str, Any]]]:
+def portfolio(task: str, *, time_budget: float | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The default configurations for ``task`` as ``(model name, estimator params)``, cheapest first.
+
+    Models whose libraries are not installed (``mlp_torch`` without PyTorch) are left out,
+    and so are those whose :data:`MIN_BUDGET` is above ``time_budget``.
 
     Examples
     --------
@@ -62,7 +73,13 @@ def portfolio(task: str) -> list[tuple[str, dict[str, Any]]]:
     """
     _check_task(task)
     key = "regression" if task == "regression" else "classification"
-    return [(name, dict(params)) for name, params in _PORTFOLIO[key] if task in MODELS[name].tasks]
+    return [
+        (name, dict(params))
+        for name, params in _PORTFOLIO[key]
+        if task in MODELS[name].tasks
+        and is_available(name)
+        and (time_budget is None or time_budget >= MIN_BUDGET.get(name, 0.0))
+    ]
 
 
 def _lightgbm(t: Any) -> dict[str, Any]:
@@ -107,6 +124,20 @@ def _hist_gradient_boosting(t: Any) -> dict[str, Any]:
     }
 
 
+def _mlp_torch(t: Any) -> dict[str, Any]:
+    width = t.suggest_int("width", 32, 512, log=True)
+    depth = t.suggest_int("depth", 1, 3)
+    return {
+        "hidden_layer_sizes": tuple(max(16, width >> i) for i in range(depth)),
+        "dropout": t.suggest_float("dropout", 0.0, 0.5),
+        "learning_rate": t.suggest_float("learning_rate", 3e-4, 1e-2, log=True),
+        "weight_decay": t.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+        "batch_size": t.suggest_categorical("batch_size", [64, 128, 256, 512]),
+        "max_epochs": 60,
+        "patience": 8,
+    }
+
+
 def _forest(t: Any) -> dict[str, Any]:
     return {
         "max_features": t.suggest_categorical("max_features", ["sqrt", 0.3, 0.5, 0.8, 1.0]),
@@ -120,6 +151,7 @@ SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "catboost": _catboost,
     "hist_gradient_boosting": _hist_gradient_boosting,
     "random_forest": _forest,
+    "mlp_torch": _mlp_torch,
     "extra_trees": _forest,
     "logistic_regression": lambda t: {"C": t.suggest_float("C", 1e-3, 100.0, log=True)},
     "ridge": lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)},

@@ -13,5 +13,14 @@ individually and written to the store's prediction log off the hot path.
 from modelloop.serving._app import app_from_settings, create_app
 from modelloop.serving._byom import load_model_file
 from modelloop.serving._registry import ModelRegistry, ServedModel
+from modelloop.serving._shadow import ShadowScorer, install_shadow
 
-__all__ = ["ModelRegistry", "ServedModel", "app_from_settings", "create_app", "load_model_file"]
+__all__ = [
+    "ModelRegistry",
+    "ServedModel",
+    "ShadowScorer",
+    "app_from_settings",
+    "create_app",
+    "install_shadow",
+    "load_model_file",
+]

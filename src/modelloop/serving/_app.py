@@ -8,7 +8,6 @@ uvicorn (each worker process builds its own app from the environment's settings)
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
@@ -22,11 +21,12 @@ from fastapi.openapi.utils import get_openapi
 
 from modelloop import __version__
 from modelloop.config import Settings
-from modelloop.serving import _routes_v1, _routes_v2
+from modelloop.serving import _routes_feedback, _routes_v1, _routes_v2
 from modelloop.serving._errors import install_error_handlers
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry
+from modelloop.serving._schemas import add_model_paths
 from modelloop.serving._state import ServerState
 from modelloop.store import Store
 
@@ -52,42 +52,7 @@ def _openapi(app: FastAPI, state: ServerState) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    generic = schema["paths"].get("/v1/models/{name}/predict", {}).get("post")
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in state.registry.names():
-        served = state.registry.get(name)
-        row_name = f"{served.parser.row_type.__name__}"
-        row_schema = served.parser.json_schema()
-        for key, sub in row_schema.pop("$defs", {}).items():
-            components.setdefault(key, sub)
-        components[row_name] = row_schema
-        if generic is None:
-            continue
-        op = copy.deepcopy(generic)
-        op["summary"] = f"Predict with {name} (version {served.version} now)"
-        op["operationId"] = f"predict_{row_name}"
-        op["parameters"] = []
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["instances"],
-                        "properties": {
-                            "instances": {
-                                "type": "array",
-                                "minItems": 1,
-                                "maxItems": state.settings.serve_max_rows,
-                                "items": {"$ref": f"#/components/schemas/{row_name}"},
-                            }
-                        },
-                    }
-                }
-            },
-        }
-        op["tags"] = ["models: " + name]
-        schema["paths"][f"/v1/models/{name}/predict"] = {"post": op}
+    add_model_paths(schema, state.registry, state.settings.serve_max_rows)
     return schema
 
 
@@ -185,6 +150,10 @@ def create_app(
     install_error_handlers(app)
     app.include_router(_routes_v1.router)
     app.include_router(_routes_v2.router)
+    app.include_router(_routes_feedback.router)
+    from modelloop.serving.ui import create_ui  # the dashboard (its own error pages)
+
+    app.mount("/ui", create_ui(settings, store, state=state))
     app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
     return app
 

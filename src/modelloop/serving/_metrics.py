@@ -1,12 +1,16 @@
 """Prometheus metrics of one server process: requests, errors, latency, batch sizes, unseen values.
 
 Each app gets its own :class:`prometheus_client.CollectorRegistry`, so several apps (tests)
-never share counters. With several worker processes, each process counts its own requests.
+never share counters. With several worker processes (``modelloop serve --workers N``), the
+command gives them a shared ``PROMETHEUS_MULTIPROC_DIR``: prometheus-client then keeps every
+worker's values in files there, and ``GET /metrics``, whichever worker answers, reports the
+sum over all workers.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import values as _values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServingMetrics"]
@@ -80,5 +84,16 @@ class ServingMetrics:
         )
 
     def render(self) -> bytes:
-        """The metrics in Prometheus' text format."""
+        """The metrics in Prometheus' text format (summed over worker processes)."""
+        if multiprocess_mode():
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # reads the directory the command set up
+            return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus-client keeps values in a directory shared by worker processes."""
+    return _values.ValueClass is not _values.MutexValue

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from modelloop.data import Schema
+from modelloop.data import UNSUPERVISED_TASKS, Schema, enforce_rules
 from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
 from modelloop.serving._batching import MicroBatcher
-from modelloop.serving._fastpath import FrameBuilder
+from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
 from modelloop.store import ModelVersionRecord, Store
 
@@ -71,6 +71,12 @@ class ServedModel:
     record: ModelVersionRecord | None = None
     source: str = "store"
     batcher: MicroBatcher | None = field(default=None, repr=False)
+    rules: dict[str, Any] | None = None  # the training rules each request row must meet
+
+    def check_rules(self, rows: Sequence[dict[str, Any]], where: str) -> None:
+        """Raise ``RuleViolationError`` (a 422) when a row breaks the model's rules."""
+        if self.rules:
+            enforce_rules(rows, self.rules, label=where, row_counts=False)
 
     @property
     def ref(self) -> str:
@@ -83,6 +89,8 @@ class ServedModel:
     def predict_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[Any] | None]:
         """Predictions and (classifiers) ``{class: probability}`` dicts, one per row."""
         X = self.prepare(rows)
+        if self.task in UNSUPERVISED_TASKS:
+            return _unsupervised_predictions(self.task, self.estimator, X), None
         if self.task == "regression" or not hasattr(self.estimator, "predict_proba"):
             preds = np.asarray(self.estimator.predict(X)).ravel()
             return preds.tolist(), None
@@ -110,6 +118,21 @@ class ServedModel:
         }
 
 
+def _unsupervised_predictions(task: str, estimator: Any, X: Any) -> list[Any]:
+    """Per row: the cluster; the list of components; or the anomaly score and flag."""
+    from modelloop.models import unsupervised_output
+
+    out = unsupervised_output(task, estimator, X)
+    if task == "clustering":
+        return out["cluster"].tolist()
+    if task == "reduce":
+        return out.to_numpy().tolist()
+    return [
+        {"anomaly_score": score, "is_anomaly": bool(flag)}
+        for score, flag in zip(out["anomaly_score"].tolist(), out["is_anomaly"], strict=True)
+    ]
+
+
 def served_from_pipeline(
     name: str,
     version: int,
@@ -120,6 +143,7 @@ def served_from_pipeline(
     *,
     record: ModelVersionRecord | None = None,
     n_threads: int = 1,
+    rules: dict[str, Any] | None = None,
 ) -> ServedModel:
     """A :class:`ServedModel` for a modelloop pipeline (SchemaEnforcer first)."""
     from modelloop.features import SchemaEnforcer
@@ -127,7 +151,11 @@ def served_from_pipeline(
     limit_threads(pipeline, n_threads)
     features = schema.features()
     first = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
-    if isinstance(first, SchemaEnforcer) and len(pipeline.steps) > 1:
+    # unsupervised models answer clusters / components / scores: the full pipeline serves them
+    compiled = None if task in UNSUPERVISED_TASKS else compile_pipeline(pipeline, features)
+    if compiled is not None:  # the fast path: rows straight to the estimator's matrix
+        estimator, prepare = compiled, list
+    elif isinstance(first, SchemaEnforcer) and len(pipeline.steps) > 1:
         builder = FrameBuilder(first.schema_)
         estimator, prepare = pipeline[1:], builder.build
     else:
@@ -144,6 +172,7 @@ def served_from_pipeline(
         estimator=estimator,
         prepare=prepare,
         record=record,
+        rules=rules,
     )
 
 
@@ -223,6 +252,7 @@ class ModelRegistry:
             loaded.classes,
             record=loaded.record,
             n_threads=self._n_threads,
+            rules=loaded.rules,
         )
         with self._lock:
             return self._loaded.setdefault(key, served)

@@ -9,6 +9,7 @@ accepted (the pipeline handles them) and counted.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections import Counter
@@ -20,9 +21,9 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, Validation
 from typing_extensions import TypedDict
 
 from modelloop.data import MISSING_MARKERS, Role, Schema
-from modelloop.exceptions import InvalidInputError, PayloadTooLargeError
+from modelloop.exceptions import InvalidInputError, ModelloopError, PayloadTooLargeError
 
-__all__ = ["RequestRejected", "RowParser", "parse_json", "rows_of"]
+__all__ = ["RequestRejected", "RowParser", "add_model_paths", "parse_json", "rows_of"]
 
 
 class RequestRejected(InvalidInputError):
@@ -226,3 +227,159 @@ def rows_of(payload: Any, parser: RowParser, max_rows: int) -> tuple[list[Any], 
 
 def is_finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _body(row_ref: str, features: list[str], max_rows: int) -> dict[str, Any]:
+    """The request body of one model version's predict routes, for the OpenAPI document."""
+    rows = {"type": "array", "minItems": 1, "maxItems": max_rows}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "properties": {
+                        "instances": {**rows, "items": {"$ref": row_ref}},
+                        "dataframe_records": {**rows, "items": {"$ref": row_ref}},
+                        "dataframe_split": {
+                            "type": "object",
+                            "required": ["columns", "data"],
+                            "properties": {
+                                "columns": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": features},
+                                },
+                                "data": {**rows, "items": {"type": "array"}},
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+
+
+def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
+    """Add to an OpenAPI document one path per served model, alias and version route.
+
+    Every served version gets its row type under ``components/schemas``; the routes
+    ``/v1/models/NAME/predict``, ``.../aliases/ALIAS/predict``, ``.../versions/V/predict``
+    (for the versions the server has loaded) and ``/v2/models/NAME/infer`` appear once per
+    model with that version's request body, and ``POST /predict`` shows the default model's
+    column order.
+    """
+    paths = doc.setdefault("paths", {})
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    generic = {
+        key: paths.get(key, {}).get("post")
+        for key in (
+            "/v1/models/{name}/predict",
+            "/v1/models/{name}/aliases/{alias}/predict",
+            "/v1/models/{name}/versions/{version}/predict",
+            "/v2/models/{name}/infer",
+            "/predict",
+        )
+    }
+
+    def row_ref(served: Any) -> str:
+        key = f"{served.parser.row_type.__name__}V{served.version}"
+        if key not in components:
+            row_schema = served.parser.json_schema()
+            for sub_key, sub in row_schema.pop("$defs", {}).items():
+                components.setdefault(sub_key, sub)
+            row_schema["title"] = f"{served.name} version {served.version}: one row"
+            components[key] = row_schema
+        return f"#/components/schemas/{key}"
+
+    def add(template: str, path: str, served: Any, summary: str, op_id: str) -> None:
+        op = generic.get(template)
+        if op is None:
+            return
+        op = copy.deepcopy(op)
+        op["summary"] = summary
+        op["operationId"] = op_id
+        op["parameters"] = []
+        op["tags"] = ["models: " + served.name]
+        if template.startswith("/v2"):
+            inputs = ", ".join(
+                f"{c} ({served.parser.schema[c].role.value})" for c in served.features
+            )
+            op["description"] = f"Open Inference Protocol. Inputs, one tensor per column: {inputs}."
+        else:
+            op["requestBody"] = _body(row_ref(served), served.features, max_rows)
+        paths[path] = {"post": op}
+
+    for name in registry.names():
+        served = registry.get(name)
+        slug = _type_name(name)
+        base = f"/v1/models/{name}"
+        add(
+            "/v1/models/{name}/predict",
+            f"{base}/predict",
+            served,
+            f"Predict with {name} (version {served.version} now)",
+            f"predict_{slug}",
+        )
+        versions = {served.version: served}
+        try:
+            aliases = registry.describe(name).get("aliases", {})
+        except ModelloopError:
+            aliases = {}
+        for alias in sorted(aliases):
+            try:
+                aliased = registry.get(name, alias=alias)
+            except ModelloopError:
+                continue
+            versions[aliased.version] = aliased
+            add(
+                "/v1/models/{name}/aliases/{alias}/predict",
+                f"{base}/aliases/{alias}/predict",
+                aliased,
+                f"Predict with {name}@{alias} (version {aliased.version} now)",
+                f"predict_{slug}_alias_{_type_name(alias)}",
+            )
+        for version, v_served in sorted(versions.items()):
+            add(
+                "/v1/models/{name}/versions/{version}/predict",
+                f"{base}/versions/{version}/predict",
+                v_served,
+                f"Predict with {name} version {version}",
+                f"predict_{slug}_v{version}",
+            )
+        add(
+            "/v2/models/{name}/infer",
+            f"/v2/models/{name}/infer",
+            served,
+            f"Infer with {name} (Open Inference Protocol)",
+            f"infer_{slug}",
+        )
+    _add_tutorial(paths, generic.get("/predict"), registry)
+
+
+def _add_tutorial(paths: dict[str, Any], op: dict[str, Any] | None, registry: Any) -> None:
+    """``POST /predict``: the default model's columns, in the order ``features`` takes."""
+    if op is None:
+        return
+    try:
+        served = registry.get(registry.default_name())
+    except ModelloopError:
+        return  # no single default model: the generic description stands
+    types = {Role.NUMERIC: {"type": ["number", "null"]}, Role.BOOLEAN: {}}
+    items = [
+        types.get(served.parser.schema[c].role, {"type": ["string", "null"]})
+        for c in served.features
+    ]
+    op = copy.deepcopy(op)
+    op["description"] = (
+        f"Predict with {served.name} (the default model). 'features' holds "
+        f"{len(served.features)} values in this order: {', '.join(served.features)}."
+    )
+    op["requestBody"]["content"]["application/json"]["schema"]["properties"]["features"] = {
+        "type": "array",
+        "prefixItems": items,
+        "minItems": len(items),
+        "maxItems": len(items),
+        "description": f"Values of {', '.join(served.features)}, in that order.",
+    }
+    paths["/predict"] = {"post": op}

@@ -18,6 +18,7 @@ from modelloop.serving._errors import status_of
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry, ServedModel
+from modelloop.store import key_text
 
 __all__ = ["Prediction", "ServerState", "state_of"]
 
@@ -61,6 +62,7 @@ class ServerState:
         version = str(served.version)
         try:
             rows = served.parser.validate(raw_rows, where)
+            served.check_rules(rows, where)
             unseen = served.parser.unseen(rows)
             preds, probas = await self.batcher(served).submit(rows)
         except ModelloopError as exc:
@@ -81,6 +83,7 @@ class ServerState:
         if self.predlog is not None and self.predlog.wants():
             now = datetime.now(UTC)
             latency_ms = elapsed * 1000.0
+            logged = _with_key(served, rows, raw_rows)
             self.predlog.submit(
                 [
                     {
@@ -93,10 +96,24 @@ class ServerState:
                         "prediction": pred,
                         "probabilities": None if probas is None else probas[i],
                     }
-                    for i, (rid, row, pred) in enumerate(zip(ids, rows, preds, strict=True))
+                    for i, (rid, row, pred) in enumerate(zip(ids, logged, preds, strict=True))
                 ]
             )
+        shadow = self.extras.get("shadow")  # serve --shadow: a challenger scores beside
+        if shadow is not None:
+            shadow(served, rows, ids)
         return Prediction(served, preds, probas, ids)
+
+
+def _with_key(served: ServedModel, rows: list[Any], raw_rows: list[Any]) -> list[Any]:
+    """Rows to log, with the model's key column (``train --id-column``) as text, if any."""
+    key = served.record.lineage.get("id_column") if served.record is not None else None
+    if key is None:
+        return rows
+    return [
+        {**row, key: key_text(raw.get(key)) if isinstance(raw, dict) else None}
+        for row, raw in zip(rows, raw_rows, strict=True)
+    ]
 
 
 def state_of(request: Request) -> ServerState:

@@ -23,7 +23,9 @@ __all__ = [
     "json_dict",
     "jsonable",
     "now",
+    "open_schema",
     "safe_url",
+    "schema_revision",
     "upgrade",
     "write_engine",
 ]
@@ -110,6 +112,71 @@ def alembic_config() -> Config:
     return config
 
 
+def _connect_error(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> StoreError:
+    """A one-line error for a database that refuses the connection or the login."""
+    url = safe_url(engine.url)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = reason[0] if reason else type(exc).__name__
+    return StoreError(
+        f"Cannot connect to the store database at {url}: {first}. Check the host, port, "
+        "database name, user and password in --store (or MODELLOOP_STORE_URL), and that "
+        "the server is running."
+    )
+
+
+def schema_revision(engine: sa.Engine) -> tuple[str | None, str, bool]:
+    """``(current, head, empty)``: the store's Alembic revision, the code's, and whether
+    the database holds no modelloop table yet."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            tables = set(sa.inspect(conn).get_table_names())
+    except sa.exc.OperationalError as exc:
+        raise _connect_error(engine, exc) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"Cannot open the store at {safe_url(engine.url)}: {exc}") from exc
+    return current, str(head), current is None and not (tables & {"runs", "model_versions"})
+
+
+def open_schema(engine: sa.Engine) -> None:
+    """Create the schema of a new store; refuse one whose schema is older or newer.
+
+    An existing store is never migrated behind the user's back: migrations may take a
+    while on a big database and should follow a backup, so an older schema raises a
+    ``StoreError`` that says to run ``modelloop store upgrade``.
+    """
+    current, head, empty = schema_revision(engine)
+    if current == head:
+        return
+    if empty:
+        try:
+            upgrade(engine)
+        except StoreError:
+            # Another process may have created the same new store at the same moment.
+            if schema_revision(engine)[0] != head:
+                raise
+        return
+    from alembic.script import ScriptDirectory
+
+    known = {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    url = safe_url(engine.url)
+    if current not in known:
+        raise StoreError(
+            f"The store at {url} has schema revision {current!r}, which this modelloop does "
+            f"not know (its newest is {head!r}): it was written by a newer modelloop. "
+            "Upgrade modelloop."
+        )
+    raise StoreError(
+        f"The store at {url} has schema revision {current!r}; this modelloop needs "
+        f"{head!r}. Run `modelloop store upgrade` (with the same --store/--home) to migrate "
+        "it; back up the database first."
+    )
+
+
 def upgrade(engine: sa.Engine) -> None:
     """Bring the store's schema to the newest revision (``alembic upgrade head``)."""
     config = alembic_config()
@@ -123,6 +190,8 @@ def upgrade(engine: sa.Engine) -> None:
             f"Cannot migrate the store at {url}: {exc}. If it was created by a newer "
             "modelloop, upgrade modelloop."
         ) from exc
+    except sa.exc.OperationalError as exc:
+        raise _connect_error(engine, exc) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"Cannot open the store at {url}: {exc}") from exc
 

@@ -65,8 +65,9 @@ T = TypeVar("T")
 class Store:
     """Datasets, runs and registered models, in a database plus a folder of model files.
 
-    Opening a store creates its folders and brings its schema up to date (Alembic
-    ``upgrade head``). It is safe to share one ``Store`` between threads, and to open the
+    Opening a store creates its folders, and the schema of a new database (Alembic
+    ``upgrade head``); a store whose schema is older than the code is refused with a
+    message to run ``modelloop store upgrade`` (:meth:`Store.upgrade_schema`). It is safe to share one ``Store`` between threads, and to open the
     same store from several processes.
 
     Parameters
@@ -75,6 +76,9 @@ class Store:
         SQLAlchemy URL, e.g. ``'sqlite:///.modelloop/modelloop.db'``.
     artifacts_dir : str or Path
         Folder for model files (``models/<name>/...skops``).
+    prediction_retention_days : float, optional
+        Logged predictions older than this are pruned as new ones are logged (at most
+        once a minute); ``None`` keeps them all.
 
     Examples
     --------
@@ -90,8 +94,16 @@ class Store:
     (1, 2.0)
     """
 
-    def __init__(self, url: str, artifacts_dir: str | Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        artifacts_dir: str | Path,
+        *,
+        prediction_retention_days: float | None = None,
+    ) -> None:
         self.url = str(url)
+        self.prediction_retention_days = prediction_retention_days
+        self._last_prune = 0.0
         self.artifacts_dir = Path(artifacts_dir).expanduser().absolute()
         try:
             (self.artifacts_dir / "models").mkdir(parents=True, exist_ok=True)
@@ -103,7 +115,7 @@ class Store:
         self._engine = _db.create_engine(self.url)
         self._write_engine = _db.write_engine(self._engine)
         try:
-            _db.upgrade(self._engine)
+            _db.open_schema(self._engine)
         except BaseException:
             self._engine.dispose()
             raise
@@ -121,7 +133,33 @@ class Store:
         []
         >>> store.close()
         """
-        return cls(settings.resolved_store_url(), settings.resolved_artifacts_dir())
+        return cls(
+            settings.resolved_store_url(),
+            settings.resolved_artifacts_dir(),
+            prediction_retention_days=settings.predictions_retention_days,
+        )
+
+    @staticmethod
+    def upgrade_schema(url: str) -> tuple[str | None, str]:
+        """Migrate the database at ``url`` to this modelloop's schema; ``(before, after)``.
+
+        What ``modelloop store upgrade`` runs. Migrations run in one transaction where the
+        backend allows it (PostgreSQL, SQLite), so a failure leaves the old schema intact.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Store.upgrade_schema(f"sqlite:///{tempfile.mkdtemp()}/m.db")
+        (None, '0006')
+        """
+        engine = _db.create_engine(url)
+        try:
+            before, _head, _empty = _db.schema_revision(engine)
+            _db.upgrade(engine)
+            after, _head, _empty = _db.schema_revision(engine)
+        finally:
+            engine.dispose()
+        return before, str(after)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -923,7 +961,30 @@ class Store:
         from modelloop.store._predictions import insert_predictions
 
         with self._write() as conn:
-            return insert_predictions(conn, entries)
+            n = insert_predictions(conn, entries)
+        if self.prediction_retention_days is not None and time.monotonic() - self._last_prune > 60:
+            self._last_prune = time.monotonic()
+            self.apply_retention()
+        return n
+
+    def apply_retention(self, days: float | None = None) -> int:
+        """Delete logged predictions older than ``days`` (default: the store's retention).
+
+        Returns how many rows went; 0 when no retention is set.
+
+        Examples
+        --------
+        >>> store.apply_retention(30)  # doctest: +SKIP
+        1250
+        """
+        from datetime import timedelta
+
+        days = self.prediction_retention_days if days is None else days
+        if days is None:
+            return 0
+        if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
+            raise InvalidInputError(f"Retention must be a number of days > 0. Got {days!r}.")
+        return self.prune_predictions(_db.now() - timedelta(days=float(days)))
 
     def get_predictions(
         self,
@@ -955,6 +1016,54 @@ class Store:
 
         with self._write() as conn:
             return prune_predictions(conn, before=before)
+
+    # -- delayed labels (feedback; see ._feedback) ----------------------------------------
+
+    def record_feedback(
+        self,
+        model_name: str,
+        items: Sequence[Any],
+        *,
+        task: str | None,
+        classes: Sequence[Any] | None = None,
+        key_column: str | None = None,
+    ) -> Any:
+        """Attach labels to logged predictions of ``model_name``, in one transaction.
+
+        ``items``: ``{"request_id": ..., "label": ...}`` (or ``"key"`` with a key column).
+        Invalid items are rejected with a reason and unknown ids reported, never raised:
+        returns a ``FeedbackResult``.
+
+        Examples
+        --------
+        >>> store.record_feedback("churn", [{"request_id": "9f..", "label": 1}],
+        ...                       task="binary", classes=[0, 1]).labeled  # doctest: +SKIP
+        1
+        """
+        from modelloop.store._feedback import attach_labels
+
+        def body(conn: sa.Connection) -> Any:
+            return attach_labels(
+                conn, model_name, items, task=task, classes=classes, key_column=key_column
+            )
+
+        return self._retry(f"record feedback for model '{model_name}'", body)
+
+    def count_labels(self, model_name: str, *, since: Any = None) -> int:
+        """How many predictions of ``model_name`` carry a label (labeled after ``since``)."""
+        from modelloop.store._feedback import count_labels
+
+        with self._read() as conn:
+            return count_labels(conn, model_name, since=since)
+
+    def labeled_predictions(
+        self, model_name: str, *, since: Any = None, limit: int | None = None
+    ) -> list[Any]:
+        """Labeled predictions (``PredictionRecord``), oldest first; ``limit``: the latest N."""
+        from modelloop.store._feedback import select_labeled
+
+        with self._read() as conn:
+            return select_labeled(conn, model_name, since=since, limit=limit)
 
     # -- data snapshots (written by ``modelloop ingest``; see ._snapshots) ---------------
 

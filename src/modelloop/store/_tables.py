@@ -104,6 +104,9 @@ runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("started_at", UTCDateTime, nullable=False, index=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    # Listing newest first for one name / one status reads the index in order (0006).
+    sa.Index(None, "name", "started_at"),
+    sa.Index(None, "status", "started_at"),
 )
 
 registered_models = sa.Table(
@@ -213,4 +216,5 @@ trials = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=True),
     sa.Column("rows_per_s", sa.Float, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "run_id", "number"),
 )

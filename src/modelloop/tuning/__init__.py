@@ -5,6 +5,7 @@
 
 from modelloop.tuning._budget import check_budget, minimum_budget
 from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
+from modelloop.tuning._executors import connect as connect_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._search import (
     STRATEGIES,
@@ -22,6 +23,7 @@ __all__ = [
     "SearchResult",
     "check_budget",
     "check_param_grid",
+    "connect_cluster",
     "cross_validate",
     "grid_configs",
     "make_folds",

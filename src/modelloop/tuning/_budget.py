@@ -8,7 +8,16 @@ from dataclasses import dataclass
 
 from modelloop.exceptions import ConfigurationError
 
-__all__ = ["Budget", "available_memory", "check_budget", "minimum_budget"]
+__all__ = ["Budget", "available_memory", "check_budget", "minimum_budget", "row_limits"]
+
+# Rows the search's trials cross-validate at most, and at least (when the data has them).
+SEARCH_ROWS_MAX = 1_000_000
+SEARCH_ROWS_MIN = 20_000
+# Cells a fold fit gets through per second, roughly, and trials a budget should afford.
+_CELLS_PER_S = 2e6
+_TRIALS_WANTED = 10
+# Peak memory of a refit, in multiples of the frame, plus the worker's copy of it.
+_REFIT_MEMORY_FACTOR = 8.0
 
 # Starting the worker process and importing the libraries in it costs about this much.
 _STARTUP_S = 3.0
@@ -69,3 +78,31 @@ def available_memory() -> int | None:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def row_limits(
+    n_rows: int, row_bytes: float, n_cols: int, cv: int, time_budget: float | None
+) -> tuple[int, int]:
+    """Rows to search on and rows to refit on: ``(search_rows, refit_rows)``.
+
+    The search sample is what the time budget affords for about ten cross-validated trials
+    (at roughly two million cells per second per fit), between 20,000 and 1,000,000 rows;
+    the refit takes every row that fits in half of the free memory (a fit needs about
+    eight times the frame). Both are at most ``n_rows``.
+
+    >>> row_limits(1_000, 80.0, 10, 5, 60)
+    (1000, 1000)
+    >>> row_limits(50_000_000, 80.0, 10, 5, 60)[0]
+    240000
+    """
+    search = min(n_rows, SEARCH_ROWS_MAX)
+    if time_budget is not None:
+        affordable = int(
+            time_budget * _CELLS_PER_S / (max(n_cols, 1) * max(cv, 2) * _TRIALS_WANTED)
+        )
+        search = min(search, max(affordable, SEARCH_ROWS_MIN))
+    free = available_memory()
+    refit = n_rows
+    if free is not None:
+        refit = min(n_rows, int(0.5 * free / (max(row_bytes, 1.0) * _REFIT_MEMORY_FACTOR)))
+    return max(1, search), max(1, refit)

@@ -31,19 +31,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelloop.data import Schema, Task
+from modelloop.data import Role, Schema, Task
 from modelloop.evaluation import get_metric
 from modelloop.exceptions import ConfigurationError, TrainingError
+from modelloop.features import sentence_model_available
 from modelloop.models import get_spec, portfolio, search_space
-from modelloop.tuning._budget import available_memory
+from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
 from modelloop.tuning._ensemble import oof_score, select_ensemble
+from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
     Job,
     Outcome,
     WorkerError,
-    WorkerPool,
     WorkerTimeout,
     build_pipeline,
     refit_estimator_params,
@@ -143,6 +144,7 @@ class SearchResult:
     model: object = field(default=None, repr=False)
     refit_time: float = 0.0
     notes: tuple[str, ...] = ()
+    rows: dict[str, int] = field(default_factory=dict)  # {'search': n, 'refit': m} if sampled
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -198,8 +200,11 @@ def _rank(candidates: Sequence[CandidateResult], greater_is_better: bool) -> lis
 class _Search:
     """The state of one search: trials so far, the worker, the clock."""
 
-    def __init__(self, X, y, *, schema, task, metric, folds, seed, n_jobs, deadline, emit):
-        self.X, self.y, self.task, self.metric, self.folds = X, y, task, metric, folds
+    def __init__(self, X, y, *, schema, task, metric, folds, seed, n_jobs, deadline, emit, **where):
+        # ``where``: ``cluster`` (run trials there) and ``n_search`` (the folds cover the
+        # first n_search rows; the others join only the refit).
+        n_search = where.get("n_search") or len(y)
+        self.X, self.y, self.task, self.metric, self.folds = X, y[:n_search], task, metric, folds
         self.schema, self.seed, self.n_jobs = schema, seed, n_jobs
         self.greater = get_metric(metric).greater_is_better
         self.deadline = deadline
@@ -209,18 +214,21 @@ class _Search:
         self.names: dict[str, int] = {}
         self.stage = ""
         self.max_latency_ms: float | None = None
-        self.pool = WorkerPool(
+        self.pool = make_executor(
             {
                 "X": X,
                 "y": np.asarray(y),
+                "n_search": n_search,
                 "schema": schema,
                 "task": task,
                 "metric": metric,
                 "folds": folds,
                 "seed": seed,
                 "n_jobs": n_jobs,
-            }
+            },
+            where.get("cluster"),
         )
+        self.in_flight = 0
         self.frame_bytes = int(X.memory_usage(deep=True).sum())
         self.worker_started = False
         self.grace = 0.0
@@ -325,6 +333,76 @@ class _Search:
         result = self.record(name, outcome, time.monotonic() - started)
         return result
 
+    def run_stream(self, next_job: Callable[[], Any], cap: float | None, on_result=None) -> None:
+        """Keep every slot of a parallel executor busy with trials from ``next_job``.
+
+        ``next_job()`` gives ``(model, params, prune_below, token)`` or ``None`` when there
+        is nothing more to try; it is called only when a slot is free, so it sees every
+        result so far. ``on_result(token, result)`` is called as each trial ends. Each trial
+        gets the time limit ``run`` would give it, and is cancelled when it passes.
+        """
+        running: dict[Any, tuple] = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(running) < self.pool.slots:
+                    timeout = self.left() - self.refit_reserve()
+                    if self.ok() and timeout < 1.0:
+                        exhausted = True
+                        break
+                    if not self.ok():
+                        timeout = max(timeout, 1.0) + self.grace
+                    if cap is not None and self.ok():
+                        timeout = min(timeout, cap)
+                    item = next_job()
+                    if item is None:
+                        exhausted = True
+                        break
+                    model, params, prune_below, token = item
+                    name, number = self.label(model), len(self.results) + len(running) + 1
+                    self.emit("candidate", candidate=name, total=len(self.folds))
+                    problem = self.memory_problem(model)
+                    if problem is not None:
+                        outcome = Outcome(number, model, params, "failed", reason=problem)
+                        self._finish(name, outcome, 0.0, token, on_result)
+                        continue
+                    job = Job(number, model, params, prune_below=prune_below)
+                    future = self.pool.submit("trial", job)
+                    limit = timeout if math.isfinite(timeout) else 1e9
+                    running[future] = (name, job, token, time.monotonic(), limit)
+                    self.in_flight = len(running)
+                if not running:
+                    return
+                now = time.monotonic()
+                wait = min(start + limit - now for _, _, _, start, limit in running.values())
+                done = set(self.pool.wait(list(running), max(wait, 0.0)))
+                now = time.monotonic()
+                for future, (name, job, token, start, limit) in list(running.items()):
+                    if future in done:
+                        try:
+                            outcome = self.pool.result(future)
+                        except WorkerError as exc:
+                            outcome = Outcome(job.number, job.model, job.params, "failed")
+                            outcome.reason = str(exc)
+                    elif now - start >= limit:
+                        self.pool.cancel(future)
+                        outcome = Outcome(job.number, job.model, job.params, "failed")
+                        outcome.reason = f"stopped at its time limit of {limit:.1f} s"
+                    else:
+                        continue
+                    del running[future]
+                    self.in_flight = len(running)
+                    self._finish(name, outcome, now - start, token, on_result)
+        finally:
+            for future in running:
+                self.pool.cancel(future)
+            self.in_flight = 0
+
+    def _finish(self, name, outcome, duration, token, on_result) -> None:
+        result = self.record(name, outcome, duration)
+        if on_result is not None:
+            on_result(token, result)
+
     def record(self, name: str, outcome: Outcome, duration: float) -> CandidateResult:
         status = outcome.status
         reason = outcome.reason
@@ -404,6 +482,9 @@ def _optuna_stage(
                     )
             except (ValueError, TypeError, AttributeError):
                 pass
+    if state.pool.slots > 1:
+        _optuna_parallel(state, study, families, max_trials, cap)
+        return
     stale = 0
     best = state.best()
     while max_trials is None or len(state.results) < max_trials:
@@ -429,6 +510,43 @@ def _optuna_stage(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> None:
+    """The Optuna stage on a parallel executor: ask a trial whenever a slot frees up."""
+    import optuna
+
+    progress: dict[str, Any] = {"stale": 0, "best": state.best()}
+
+    def next_job() -> tuple | None:
+        if max_trials is not None and len(state.results) + state.in_flight >= max_trials:
+            return None
+        if state.deadline is None and max_trials is None:
+            return None
+        if max_trials is None and progress["stale"] >= _OPTUNA_PATIENCE:
+            return None
+        trial = study.ask()
+        model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
+        params = search_space(model)(_Prefixed(trial, model))  # type: ignore[misc]
+        return model, params, state.prune_threshold(), trial
+
+    def on_result(trial: Any, result: CandidateResult) -> None:
+        now = state.best()
+        improved = now is not progress["best"] and now is not None
+        progress["stale"] = 0 if improved else progress["stale"] + 1
+        progress["best"] = now
+        if result.status == "ok":
+            study.tell(trial, result.cv_mean)
+        elif result.status == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    state.run_stream(next_job, cap, on_result)
+    if max_trials is None and progress["stale"] >= _OPTUNA_PATIENCE:
+        state.emit(
+            "stage", message=f"Optuna stopped: {progress['stale']} trials without improvement"
+        )
 
 
 class _Prefixed:
@@ -561,6 +679,8 @@ def search(
     max_latency_ms: float | None = None,
     refit: bool = True,
     on_event: Callable[[SearchEvent], None] | None = None,
+    cluster: Any = None,
+    max_search_rows: int | None = None,
 ) -> SearchResult:
     """Search model configurations with the same CV folds, within a time and trial budget.
 
@@ -581,6 +701,11 @@ def search(
     strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random' (over ``param_grid``).
     param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
     max_latency_ms : trials slower than this for one row are excluded from the choice.
+    cluster : run the trials on a Dask cluster: ``'local[:N]'``, ``'tcp://host:8786'`` or a
+        ``distributed.Client`` (see ``_executors``); ``None``: one local worker process.
+    max_search_rows : search on a stratified sample of at most this many rows (default:
+        a limit from the time budget and free memory, see ``_budget.row_limits``) and
+        refit on as many rows as memory allows; the notes say what was used.
 
     Raises
     ------
@@ -605,6 +730,8 @@ def search(
         raise ConfigurationError(f"time_budget must be > 0 seconds. Got {time_budget} instead.")
     if max_trials is not None and max_trials < 1:
         raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials}.")
+    if isinstance(cluster, str):
+        parse_cluster(cluster)  # a malformed --cluster fails before any work
     models = list(dict.fromkeys(candidates)) if candidates else None
     for name in models or ():
         get_spec(name, task)
@@ -613,7 +740,14 @@ def search(
             raise ConfigurationError(
                 "A param grid needs --search grid or --search random. Got --search auto."
             )
-        configs = [(m, p) for m, p in portfolio(task) if models is None or m in models]
+        configs = [
+            (m, p)
+            for m, p in portfolio(task, time_budget=None if models else time_budget)
+            if models is None or m in models
+        ]
+        if schema.by_role(Role.TEXT) and sentence_model_available():
+            # The search decides between TF-IDF and sentence embeddings for text columns.
+            configs[2:2] = [(m, {**p, "text_features": "embedding"}) for m, p in configs[:2]]
         configs += [(m, {}) for m in models or () if m not in {c[0] for c in configs}]
     else:
         if not models:
@@ -632,9 +766,11 @@ def search(
         else:
             n = max_trials or 10
             configs = [(m, p) for m in models for p in random_configs(grid, n, seed=seed)]
-    y_arr = np.asarray(y)
-    folds = make_folds(pd.Series(y_arr), task, cv, seed=seed)
     started = time.monotonic()
+    X, y_arr, n_search, row_note = _limit_rows(
+        X, np.asarray(y), task, cv, time_budget, max_search_rows, seed
+    )
+    folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed)
     emit = on_event or (lambda event: None)
     state = _Search(
         X.reset_index(drop=True),
@@ -647,16 +783,28 @@ def search(
         n_jobs=n_jobs,
         deadline=None if time_budget is None else started + time_budget,
         emit=emit,
+        cluster=cluster,
+        n_search=n_search,
     )
     state.max_latency_ms = max_latency_ms
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
-    notes: list[str] = []
+    notes: list[str] = [row_note] if row_note else []
     cap = None if time_budget is None else max(0.4 * time_budget, 10.0)
     try:
         state.emit("start", total=len(folds))
         state.stage = {"auto": "portfolio", "grid": "grid", "random": "random"}[strategy]
         state.emit("stage", message=f"Stage {state.stage}")
         not_run = 0
+        pending = list(configs) if state.pool.slots > 1 else []
+        if pending:  # a parallel executor: a new configuration whenever a slot frees up
+
+            def next_config() -> tuple | None:
+                full = max_trials is not None and len(state.results) + state.in_flight >= max_trials
+                return None if full or not pending else (*pending.pop(0), None, None)
+
+            state.run_stream(next_config, cap)
+            not_run = len(pending)
+            configs = []
         for model, params in configs:
             if max_trials is not None and len(state.results) >= max_trials:
                 not_run += 1
@@ -702,9 +850,46 @@ def search(
             model=model,
             refit_time=refit_time,
             notes=tuple(notes),
+            rows={"search": n_search, "refit": len(X)} if row_note else {},
         )
     finally:
         state.pool.close()
+
+
+def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed):
+    """Reorder the rows so a stratified search sample comes first; drop what cannot be refit.
+
+    Returns ``(X, y, n_search, note)``: the folds use the first ``n_search`` rows, the refit
+    all of them. ``note`` says what was left out (empty when nothing was).
+    """
+    X = X.reset_index(drop=True)
+    n = len(X)
+    row_bytes = max(1.0, X.memory_usage(deep=True).sum() / max(n, 1))
+    search_rows, refit_rows = row_limits(n, row_bytes, X.shape[1], cv, time_budget)
+    if max_search_rows is not None:
+        search_rows = max(1, min(n, int(max_search_rows)))
+    refit_rows = max(refit_rows, search_rows)
+    if search_rows >= n and refit_rows >= n:
+        return X, y, n, ""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    if task != "regression" and search_rows < n:
+        from sklearn.model_selection import train_test_split
+
+        try:
+            head, tail = train_test_split(
+                np.arange(n), train_size=search_rows, stratify=y, random_state=seed
+            )
+            order = np.concatenate([head, rng.permutation(tail)])
+        except ValueError:  # a class too rare to stratify: a uniform sample
+            pass
+    order = order[:refit_rows]
+    note = (
+        f"Searched on a {'stratified ' if task != 'regression' else ''}sample of "
+        f"{search_rows:,} of {n:,} rows (row limit from the time budget and memory); "
+        f"refitted on {len(order):,} rows."
+    )
+    return X.iloc[order].reset_index(drop=True), y[order], search_rows, note
 
 
 def _random_spaces(
@@ -750,4 +935,22 @@ def _final_refit(state: _Search, ranked, by_name, notes):
             notes.append(f"Refit of {c.name} failed ({exc}); trying a faster model.")
             continue
         return model, c, time.monotonic() - started
-    raise TrainingError("No model could be refitted on all training rows within the budget.")
+    # Every refit ran out of time (a machine much busier than the search measured): the
+    # fastest candidate gets one more try, bounded by its own measured cost rather than the
+    # budget, because a run that searched must end with a model.
+    timeout = max(30.0, 30.0 * fastest.fit_time) + state.grace
+    state.emit("stage", message=f"Refitting {fastest.name} again, past the budget")
+    started = time.monotonic()
+    members, weights = _refit_members(fastest, by_name)
+    try:
+        model = state.pool.run("refit", (members, weights), timeout)
+    except (WorkerTimeout, WorkerError) as exc:
+        raise TrainingError(
+            f"No model could be refitted on all training rows: the last try, {fastest.name} "
+            f"with {timeout:.0f} s, failed too ({exc}). Give a larger --time-budget."
+        ) from exc
+    notes.append(
+        f"Every refit within the budget failed; {fastest.name} was refitted past the budget "
+        f"in {time.monotonic() - started:.1f} s."
+    )
+    return model, fastest, time.monotonic() - started

@@ -37,6 +37,7 @@ __all__ = [
     "WorkerPool",
     "build_pipeline",
     "refit_estimator_params",
+    "run_request",
 ]
 
 # Boosted trees that get early stopping on a slice of each training fold.
@@ -77,12 +78,18 @@ class Outcome:
 def build_pipeline(
     schema: Schema, task: Task, model: str, params: dict[str, Any], *, seed: int, n_jobs: int
 ) -> Pipeline:
-    """``features.make_pipeline`` around the catalog estimator with ``params`` set."""
+    """``features.make_pipeline`` around the catalog estimator with ``params`` set.
+
+    ``params["text_features"]`` (``"tfidf"`` or ``"embedding"``), when present, is not an
+    estimator parameter: it chooses how text columns are featurized.
+    """
     spec = get_spec(model, task)
     estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
+    params = dict(params)
+    text_features = params.pop("text_features", "tfidf")
     if params:
         estimator.set_params(**params)
-    return make_pipeline(schema, spec.family, estimator, task=task)
+    return make_pipeline(schema, spec.family, estimator, task=task, text_features=text_features)
 
 
 def refit_estimator_params(outcome: Outcome) -> dict[str, Any]:
@@ -107,11 +114,13 @@ class _Context:
         self.metric: str = payload["metric"]
         self.folds = payload["folds"]
         self.seed: int = payload["seed"]
+        # Rows the folds index (the first ones); the rest only join the refit.
+        self.n_search: int = int(payload.get("n_search") or len(self.y))
         # One thread: OpenMP threads that spin while waiting for a busy core slow LightGBM
         # down 50x on a loaded machine, and on small data threads cost more than they bring.
         # (Running trials in parallel workers is how the cores should be used.)
         self.n_jobs: int = 1
-        self.classes = None if self.task == "regression" else np.unique(self.y)
+        self.classes = None if self.task == "regression" else np.unique(self.y[: self.n_search])
         self.y_codes = (
             None if self.classes is None else np.searchsorted(self.classes, self.y).astype(int)
         )
@@ -192,7 +201,7 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
     started = time.perf_counter()
     spec = get_metric(ctx.metric)
     width = 1 if ctx.task == "regression" else len(ctx.classes)
-    oof = np.full((len(ctx.y), width), np.nan)
+    oof = np.full((ctx.n_search, width), np.nan)
     out = Outcome(job.number, job.model, dict(job.params), "ok")
     base = build_pipeline(
         ctx.schema, ctx.task, job.model, job.params, seed=ctx.seed, n_jobs=ctx.n_jobs
@@ -281,6 +290,26 @@ def _serve(conn: Any) -> None:
             conn.send(("error", (message, traceback.format_exc()[-2000:])))
         except MemoryError:
             conn.send(("error", ("MemoryError: out of memory", "")))
+
+
+class _NoFolds:
+    """Where a Dask task sends fold scores: nowhere (the result carries them)."""
+
+    def send(self, message: Any) -> None:
+        pass
+
+
+def run_request(kind: str, payload: Any, data: dict[str, Any]) -> Any:
+    """Run one 'trial' or 'refit' request on ``data`` (how a Dask worker runs a trial)."""
+    from threadpoolctl import threadpool_limits
+
+    ctx = _Context(data)
+    with threadpool_limits(limits=ctx.n_jobs):
+        if kind == "trial":
+            return _run_trial(ctx, payload, _NoFolds())
+        if kind == "refit":
+            return _refit(ctx, *payload)
+    raise ValueError(f"Unknown request {kind!r}: expected 'trial' or 'refit'.")
 
 
 # ------------------------------------------------------------------ in the parent

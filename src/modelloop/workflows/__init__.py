@@ -5,6 +5,7 @@
 """
 
 from modelloop.workflows._demo import DEMO_MODEL, DemoResult, demo_data_path, run_demo
+from modelloop.workflows._feedback import feedback, read_feedback
 from modelloop.workflows._ingest import (
     IngestResult,
     ingest,
@@ -12,6 +13,7 @@ from modelloop.workflows._ingest import (
     load_source,
     read_data_ref,
 )
+from modelloop.workflows._monitor import MonitorResult, monitor
 from modelloop.workflows._predict import (
     LoadedModel,
     PredictSummary,
@@ -19,25 +21,46 @@ from modelloop.workflows._predict import (
     predict,
     predict_file,
 )
+from modelloop.workflows._predict_distributed import PredictFilesSummary, predict_files
+from modelloop.workflows._report import check_report_path, record_evaluation, report
+from modelloop.workflows._retrain import RetrainResult, retrain
 from modelloop.workflows._train import TrainResult, train
+from modelloop.workflows._train_unsupervised import train_unsupervised
 from modelloop.workflows._versions import library_versions
+from modelloop.workflows._watch import RetrainPolicy, WatchEvent, policy_due, watch
 
 __all__ = [
     "DEMO_MODEL",
     "DemoResult",
     "IngestResult",
     "LoadedModel",
+    "MonitorResult",
+    "PredictFilesSummary",
     "PredictSummary",
+    "RetrainPolicy",
+    "RetrainResult",
     "TrainResult",
+    "WatchEvent",
+    "check_report_path",
     "demo_data_path",
+    "feedback",
     "ingest",
     "is_data_ref",
     "library_versions",
     "load_model",
     "load_source",
+    "monitor",
+    "policy_due",
     "predict",
     "predict_file",
+    "predict_files",
     "read_data_ref",
+    "read_feedback",
+    "record_evaluation",
+    "report",
+    "retrain",
     "run_demo",
     "train",
+    "train_unsupervised",
+    "watch",
 ]

@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelloop.config import Settings
-from modelloop.data import Schema, iter_batches
+from modelloop.data import UNSUPERVISED_TASKS, Schema, iter_batches
 from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
+from modelloop.models import unsupervised_output
 from modelloop.store import ModelVersionRecord, Store
 
 __all__ = ["LoadedModel", "PredictSummary", "load_model", "predict", "predict_file"]
@@ -32,13 +33,20 @@ class LoadedModel:
     schema: Schema
     task: str
     classes: list[Any] | None
+    rules: dict[str, Any] | None = None  # what each row must meet (``train --rules``)
 
     @property
     def ref(self) -> str:
         return f"{self.record.name}:{self.record.version}"
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Predictions for raw rows: a ``prediction`` column, plus ``proba_<class>`` columns."""
+        """Predictions for raw rows: a ``prediction`` column, plus ``proba_<class>`` columns.
+
+        Unsupervised models answer ``cluster``; ``pc1``..``pcK``; or ``anomaly_score`` and
+        ``is_anomaly`` instead (see ``models.unsupervised_output``).
+        """
+        if self.task in UNSUPERVISED_TASKS:
+            return unsupervised_output(self.task, self.pipeline, frame)
         if self.task == "regression":
             return pd.DataFrame({"prediction": self.pipeline.predict(frame)}, index=frame.index)
         proba = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
@@ -58,6 +66,7 @@ def load_model(ref: str, *, store: Store) -> LoadedModel:
         schema=Schema.from_dict(bundle["schema"]),
         task=bundle["task"],
         classes=bundle.get("classes"),
+        rules=bundle.get("rules"),
     )
 
 
@@ -175,7 +184,7 @@ def _output_path(output: str | Path) -> Path:
 
 
 def predict_file(
-    ref: str,
+    ref: str | LoadedModel,
     source: str | Path,
     output: str | Path,
     *,
@@ -189,17 +198,22 @@ def predict_file(
 
     The input is read and written in batches of ``batch_rows`` rows, so files larger than
     memory work. The output (CSV or Parquet, by its extension) has the ``keep`` columns, a
-    ``prediction`` column and, for classifiers, one ``proba_<class>`` column per class. It
+    ``prediction`` column and, for classifiers, one ``proba_<class>`` column per class
+    (unsupervised models: ``cluster``, ``pc1``..``pcK`` or ``anomaly_score`` and
+    ``is_anomaly`` instead). It
     is written to ``<output>.partial`` and moved into place only when every row is scored.
     """
     out_path = _output_path(output)
-    owns = store is None
-    store = store or Store.from_settings(settings or Settings())
-    try:
-        model = load_model(ref, store=store)
-    finally:
-        if owns:
-            store.close()
+    if isinstance(ref, LoadedModel):  # already loaded (predict_files scores many files)
+        model = ref
+    else:
+        owns = store is None
+        store = store or Store.from_settings(settings or Settings())
+        try:
+            model = load_model(ref, store=store)
+        finally:
+            if owns:
+                store.close()
     source_name = Path(source).name
     writer = _Writer(out_path)
     n_rows = n_batches = 0

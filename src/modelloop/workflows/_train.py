@@ -13,13 +13,25 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from modelloop.config import Settings
-from modelloop.data import Dataset, Task, check_target, detect_task, drop_missing_target, load
+from modelloop.data import (
+    UNSUPERVISED_TASKS,
+    Dataset,
+    Role,
+    Task,
+    check_target,
+    detect_task,
+    drop_missing_target,
+    enforce_rules,
+    load,
+    load_rules,
+)
 from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
-from modelloop.exceptions import ConfigurationError
+from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.models import get_spec
 from modelloop.store import Store
 from modelloop.tuning import STRATEGIES, SearchEvent, check_budget, check_param_grid, search
 from modelloop.workflows._ingest import load_source
+from modelloop.workflows._report import keep_evaluation
 from modelloop.workflows._versions import library_versions
 
 __all__ = ["TrainResult", "train"]
@@ -54,6 +66,16 @@ class TrainResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     trials: list[dict[str, Any]] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
+    # the validation rules each row must pass at serve time (``Rules.for_rows``), or None
+    rules: dict[str, Any] | None = None
+    # clustering / reduce / anomaly: cluster sizes and profiles, explained variance or the
+    # anomaly threshold, a 2-D projection (see workflows._train_unsupervised)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cluster_profile(self) -> dict[str, Any] | None:
+        """Per cluster, what sets it apart per feature (clustering and anomaly runs)."""
+        return self.summary.get("profile")
 
     def bundle(self) -> dict[str, Any]:
         """The object stored as the model artifact: the pipeline plus what describes it."""
@@ -65,6 +87,7 @@ class TrainResult:
             "classes": self.classes,
             "metric": self.metric,
             "library_versions": library_versions(),
+            "rules": self.rules,
         }
 
     def registration(self) -> dict[str, Any]:
@@ -74,8 +97,12 @@ class TrainResult:
             "run_id": self.run_id,
             "schema": self.dataset.schema.to_dict(),
             "task": self.task,
-            "metrics": {"test": self.metrics, "cv": self.cv_metrics},
-            "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}",
+            "metrics": {"test": self.metrics, "cv": self.cv_metrics}
+            if not self.summary
+            else {"train": self.metrics, "summary": _without_projection(self.summary)},
+            "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}"
+            if self.target
+            else f"{self.best_model} ({self.task}) trained on {self.dataset.name}",
             "reference": self.dataset.frame,
             "reference_hash": self.dataset.hash,
             "lineage": {
@@ -111,7 +138,12 @@ class TrainResult:
             },
             "timings": self.timings,
             "notes": self.notes,
+            **({"summary": _without_projection(self.summary)} if self.summary else {}),
         }
+
+
+def _without_projection(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "projection"}
 
 
 def _jsonable_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -131,7 +163,9 @@ def _check_options(
     strategy: str = "auto",
 ) -> None:
     if task is not None and task not in _TASKS:
-        raise ConfigurationError(f"task must be one of {', '.join(_TASKS)}. Got '{task}' instead.")
+        raise ConfigurationError(
+            f"task must be one of {', '.join(_TASKS + UNSUPERVISED_TASKS)}. Got '{task}' instead."
+        )
     if not isinstance(cv, int) or cv < 2:
         raise ConfigurationError(f"cv must be an integer >= 2. Got {cv!r} instead.")
     if not 0.0 < test_size < 1.0:
@@ -173,9 +207,9 @@ def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict
 
 def train(
     source: str | Path | pd.DataFrame | Dataset,
-    target: str,
+    target: str | None = None,
     *,
-    task: Task | None = None,
+    task: Task | str | None = None,
     metric: str | None = None,
     name: str | None = None,
     register: bool | None = None,
@@ -193,6 +227,7 @@ def train(
     types: dict[str, str] | None = None,
     test: str | Path | pd.DataFrame | None = None,
     rules: Any = None,
+    id_column: str | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
@@ -210,7 +245,8 @@ def train(
     Parameters
     ----------
     source : a file path, a SQLAlchemy URL, a DataFrame or a loaded ``Dataset``.
-    target : the column to predict.
+    target : the column to predict (none for 'clustering', 'reduce' and 'anomaly': those
+        tasks run ``workflows.train_unsupervised``).
     task : 'binary', 'multiclass' or 'regression'; detected from the target when omitted.
     metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task.
     name : the registered model's name; registering defaults to on when a name is given.
@@ -225,6 +261,8 @@ def train(
         ``test_size`` of ``source`` (for a fixed, shared test set).
     rules : validation rules (a rules-file path or mapping) the raw rows must pass;
         ``source`` may also be ``'data:NAME@VERSION'``, a snapshot made by ``ingest``.
+    id_column : a column that names each row (a customer id): never a feature; stored with
+        the model so that the server logs it and delayed labels may name rows by it.
 
     Examples
     --------
@@ -233,6 +271,19 @@ def train(
     >>> result.leaderboard.head()  # doctest: +SKIP
     """
     settings = settings or Settings()
+    if task in UNSUPERVISED_TASKS:
+        from modelloop.workflows._train_unsupervised import train_unsupervised
+
+        return train_unsupervised(
+            source, task=task, target=target, metric=metric, name=name, register=register,
+            aliases=aliases, models=models, time_budget=time_budget, seed=seed, drop=drop,
+            types=types, rules=rules, settings=settings, store=store, on_event=on_event,
+        )  # fmt: skip
+    if target is None:
+        raise ConfigurationError(
+            "A target is needed to train a binary, multiclass or regression model: pass "
+            "target= (--target COLUMN), or choose task 'clustering', 'reduce' or 'anomaly'."
+        )
     _check_options(task, cv, test_size, time_budget, max_trials, search_strategy)
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
@@ -240,6 +291,8 @@ def train(
 
     emit(SearchEvent("stage", message="Loading data"))
     if isinstance(source, Dataset):
+        if rules is not None:  # a loaded dataset: its rows are checked as they were read
+            enforce_rules(source.frame, rules, label=source.name)
         dataset = (
             source
             if source.schema.target == target
@@ -255,6 +308,7 @@ def train(
             settings=settings,
             store=store,
         )
+    dataset = _key_column(dataset, id_column, target)
     notes = list(dataset.schema.notes)
     dataset, n_dropped = drop_missing_target(dataset)
     if n_dropped:
@@ -329,6 +383,7 @@ def train(
             "seed": seed,
             "drop": list(drop),
             "types": dict(types or {}),
+            "id_column": id_column,
             "n_train": len(X_train),
             "n_test": len(X_test),
         }
@@ -360,6 +415,8 @@ def train(
                     "strategy": search_strategy,
                     "param_grid": param_grid,
                     "max_latency_ms": max_latency_ms,
+                    "cluster": settings.cluster,
+                    "max_search_rows": settings.max_search_rows,
                 },
             )
         except BaseException as exc:
@@ -375,8 +432,23 @@ def train(
         result.target = target
         result.notes = notes + result.notes
         result.timings = {"load_s": round(load_time, 3), **result.timings}
+        if id_column is not None:
+            result.lineage["id_column"] = id_column
+        if rules is not None:  # checked on the raw rows at load; each served row meets them too
+            result.rules = load_rules(rules).for_rows(exclude=[target]).to_dict()
         if result.trials:
             store.record_trials(run.id, result.trials)
+        emit(SearchEvent("stage", message="Saving evaluation data for reports"))
+        keep_evaluation(
+            store,
+            result,
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+            seed=seed,
+            time_left=None if time_budget is None else time_budget - (time.monotonic() - t0),
+        )
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         if do_register:
             emit(SearchEvent("stage", message=f"Registering model '{model_name}'"))
@@ -430,6 +502,8 @@ def _fit_and_evaluate(
         strategy=options["strategy"],
         param_grid=options["param_grid"],
         max_latency_ms=options["max_latency_ms"],
+        cluster=options.get("cluster"),
+        max_search_rows=options.get("max_search_rows"),
         seed=seed,
         n_jobs=n_jobs,
         on_event=emit,
@@ -460,11 +534,33 @@ def _fit_and_evaluate(
         cv_metrics={metric: found.best.cv_mean, f"{metric}_std": found.best.cv_std},
         dataset=dataset,
         classes=classes,
-        timings={"search_s": round(search_time, 3), "refit_s": round(refit_time, 3)},
+        timings={
+            "search_s": round(search_time, 3),
+            "refit_s": round(refit_time, 3),
+            **{f"{k}_rows": v for k, v in found.rows.items()},  # a sample was searched
+        },
         notes=notes,
         best_params=found.best_params,
         trials=found.trials,
     )
+
+
+def _key_column(dataset: Dataset, id_column: str | None, target: str) -> Dataset:
+    """The dataset with ``id_column`` (if any) made an identifier: it names rows, never predicts."""
+    if id_column is None:
+        return dataset
+    if id_column not in dataset.schema:
+        raise ColumnNotFoundError(
+            f"id_column '{id_column}' is not a column of {dataset.name}. "
+            f"Columns: {', '.join(dataset.schema.names[:30])}."
+        )
+    if id_column == target:
+        raise ConfigurationError(f"id_column '{id_column}' is the target; name another column.")
+    column = dataset.schema[id_column]
+    if column.role is Role.IDENTIFIER:
+        return dataset
+    keyed = replace(column, role=Role.IDENTIFIER, note="key column (id_column): not a feature")
+    return replace(dataset, schema=dataset.schema.replace(keyed))
 
 
 def _whole_number_labels(dataset: Dataset, task: Task) -> Dataset:

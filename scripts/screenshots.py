@@ -1,0 +1,176 @@
+"""Screenshots of the dashboard's main pages for the README (docs/img/ui-*.png).
+
+Builds a throwaway store (two quick training runs on the bundled Titanic data), serves it
+with ``modelloop serve``'s app on a free port, sends a few real prediction requests so the
+live view has something to show, and photographs the pages with Debian's Chromium
+(headless, through Selenium and chromedriver; ``scripts/browser-up.sh`` installs them).
+
+    .venv/bin/python scripts/screenshots.py [--out docs/img]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+import modelloop as ml
+from modelloop.config import Settings
+from modelloop.data._bundled import load_bundled, titanic_path
+from modelloop.serving import create_app
+from modelloop.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "screenshot-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _train(settings: Settings, store: Store) -> None:
+    # A time budget (not None) bounds every trial, so a stuck fit cannot stall the script.
+    common = {"target": "Survived", "name": "titanic", "cv": 3, "time_budget": 90}
+    ml.train(
+        titanic_path(),
+        models=["logistic_regression", "decision_tree"],
+        max_trials=4,
+        aliases=["production"],
+        seed=0,
+        settings=settings,
+        store=store,
+        **common,
+    )
+    ml.train(
+        titanic_path(),
+        models=["logistic_regression", "random_forest", "lightgbm"],
+        max_trials=6,
+        seed=1,
+        settings=settings,
+        store=store,
+        **common,
+    )
+    ml.train(
+        load_bundled("iris"),
+        target="species",
+        name="iris",
+        models=["logistic_regression"],
+        max_trials=1,
+        cv=3,
+        time_budget=60,
+        aliases=["production"],
+        settings=settings,
+        store=store,
+    )
+
+
+def _traffic(url: str, seconds: float) -> None:
+    rows = load_bundled("titanic").drop(columns=["Survived"]).to_dict(orient="records")
+    rng = random.Random(0)
+    end = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while time.monotonic() < end:
+            batch = rng.sample(rows, rng.randint(1, 8))
+            client.post("/v1/models/titanic/predict", json={"instances": batch})
+            time.sleep(rng.uniform(0.05, 0.4))
+        client.post("/v1/models/titanic/predict", json={"instances": [{"Age": "old"}]})
+
+
+def _driver(width: int, height: int):  # type: ignore[no-untyped-def]
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromedriver = shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        sys.exit("screenshots: chromium and chromedriver are needed; run scripts/browser-up.sh")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument(f"--window-size={width},{height}")
+    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+
+
+def _report_loaded(driver) -> bool:  # type: ignore[no-untyped-def]
+    return bool(
+        driver.execute_script(
+            "const f = document.getElementById('report');"
+            "const d = f && f.contentDocument;"
+            "return !f || Boolean(d && d.readyState === 'complete'"
+            " && d.querySelector('img, #no-report'));"
+        )
+    )
+
+
+def _shoot(driver, url: str, path: Path, width: int) -> None:  # type: ignore[no-untyped-def]
+    driver.set_window_size(width, 2400)  # tall, so the lazy report frame starts loading
+    driver.get(url)
+    deadline = time.monotonic() + 180
+    while not _report_loaded(driver) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    driver.set_window_size(width, 600)
+    time.sleep(0.5)
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(width, min(max(int(height) + 140, 600), 2400))
+    time.sleep(0.3)
+    driver.save_screenshot(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    parser.add_argument("--traffic-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="modelloop-shots-") as home:
+        settings = Settings(home=home, api_key=API_KEY, serve_poll_seconds=0)
+        store = Store.from_settings(settings)
+        _train(settings, store)
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, store), host="127.0.0.1", port=port, log_level="warning"
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _traffic(url, args.traffic_seconds)
+            time.sleep(1.5)  # the prediction log writes in the background
+            runs = store.list_runs()
+            width = 1280
+            driver = _driver(width, 900)
+            try:
+                _shoot(driver, f"{url}/ui/models", args.out / "ui-models.png", width)
+                titanic = [r for r in runs if r.name == "titanic"]
+                _shoot(driver, f"{url}/ui/runs/{titanic[0].id}", args.out / "ui-run.png", width)
+                ids = ",".join(r.short_id for r in titanic[:2])
+                _shoot(driver, f"{url}/ui/compare?ids={ids}", args.out / "ui-compare.png", width)
+                _shoot(driver, f"{url}/ui/live/titanic", args.out / "ui-live.png", width)
+            finally:
+                driver.quit()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,510 @@
+"""``drift_report``: reference vs current window, per column, of outputs and of whole rows.
+
+Which test runs on a column depends on its role and on the sample size (see the README,
+"Monitoring"); p-values are adjusted for the number of tests (Benjamini-Hochberg by
+default) before any verdict. Both windows are first cut to a uniform random sample of
+``DriftConfig.max_rows`` rows, so a window of a million rows costs about what 100,000 do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelloop.data import Role, Schema, conform
+from modelloop.exceptions import EmptyDataError, SchemaMismatchError
+from modelloop.monitoring._config import DriftConfig
+from modelloop.monitoring._correction import adjust_pvalues
+from modelloop.monitoring._domain import DomainDrift, domain_classifier
+from modelloop.monitoring._stats import (
+    Counts,
+    Gap,
+    Sorted,
+    TestOutcome,
+    binned,
+    chi_squared,
+    jensen_shannon,
+    kolmogorov_smirnov,
+    missing_rate_test,
+    psi_categorical,
+    psi_numeric,
+    wasserstein_normalized,
+)
+
+__all__ = ["DriftReport", "FeatureDrift", "drift_report"]
+
+NOT_ENOUGH_DATA = "not enough data"
+_NUMERIC_ROLES = (Role.NUMERIC, Role.DATETIME, Role.TEXT)
+_CATEGORICAL_ROLES = (Role.CATEGORICAL, Role.BOOLEAN)
+_HIST_BINS = 20
+_HIST_CATEGORIES = 15
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """The verdict on one column (or on the model's output, named ``prediction``).
+
+    ``test`` is the test that decided (``ks``, ``wasserstein``, ``chi2``,
+    ``jensen_shannon``), ``statistic`` its value and ``threshold`` what it is compared
+    with (for ``ks`` and ``chi2`` the threshold is ``alpha`` on the adjusted p-value).
+    ``drifted`` is ``None`` when there was not enough data for a verdict. ``reasons``
+    says what drifted: ``distribution``, ``missing rate``, ``unseen categories``.
+    """
+
+    name: str
+    role: str
+    kind: str
+    test: str
+    statistic: float | None
+    threshold: float
+    p_value: float | None
+    p_adjusted: float | None
+    drifted: bool | None
+    verdict: str
+    n_reference: int
+    n_current: int
+    psi: float | None = None
+    psi_drifted: bool | None = None
+    missing_reference: float = 0.0
+    missing_current: float = 0.0
+    missing_p_adjusted: float | None = None
+    unseen_share: float | None = None
+    reasons: tuple[str, ...] = ()
+    histogram: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return _finite(d)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """What :func:`drift_report` found.
+
+    ``features`` has one entry per feature column; ``prediction`` compares the model's
+    outputs (``None`` when none were given); ``domain`` is the domain classifier's verdict
+    on whole rows; ``performance`` is filled by callers that estimate the model's metric
+    (:func:`~modelloop.monitoring.estimate_performance`).
+    """
+
+    features: tuple[FeatureDrift, ...]
+    n_reference: int
+    n_current: int
+    config: DriftConfig
+    prediction: FeatureDrift | None = None
+    domain: DomainDrift | None = None
+    performance: Any = None
+    windows: tuple[dict[str, Any], ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Names of the columns whose verdict is drift."""
+        return [f.name for f in self.features if f.drifted]
+
+    @property
+    def drift_share(self) -> float:
+        """Drifted columns over columns that got a verdict (0 when none did)."""
+        judged = [f for f in self.features if f.drifted is not None]
+        return len([f for f in judged if f.drifted]) / len(judged) if judged else 0.0
+
+    def feature(self, name: str) -> FeatureDrift:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per column: name, test, statistic, threshold, p-values, verdict."""
+        cols = [
+            "name",
+            "role",
+            "test",
+            "statistic",
+            "threshold",
+            "p_adjusted",
+            "psi",
+            "missing_reference",
+            "missing_current",
+            "unseen_share",
+            "drifted",
+            "verdict",
+        ]
+        return pd.DataFrame([{c: getattr(f, c) for c in cols} for f in self.features], columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of everything (what ``modelloop monitor --json`` writes)."""
+        perf = self.performance.to_dict() if self.performance is not None else None
+        return _finite(
+            {
+                "n_reference": self.n_reference,
+                "n_current": self.n_current,
+                "drift_share": self.drift_share,
+                "drifted_features": self.drifted_features,
+                "features": [f.to_dict() for f in self.features],
+                "prediction": self.prediction.to_dict() if self.prediction else None,
+                "domain": self.domain.to_dict() if self.domain else None,
+                "performance": perf,
+                "windows": list(self.windows),
+                "config": self.config.to_dict(),
+                "seconds": self.seconds,
+            }
+        )
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf become None and numpy scalars Python ones, recursively (for JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------- column preparing
+
+
+def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= n:
+        return frame.reset_index(drop=True)
+    rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=n, replace=False))
+    return frame.iloc[rows].reset_index(drop=True)
+
+
+def _kind(role: Role) -> str:
+    return "numeric" if role in _NUMERIC_ROLES else "categorical"
+
+
+def _as_numeric(series: pd.Series, role: Role) -> np.ndarray:
+    """Numeric view of a typed column: datetimes as seconds, text as its length."""
+    if role is Role.DATETIME:
+        dt = pd.to_datetime(series, errors="coerce")
+        secs = dt.astype("int64", copy=False).to_numpy(dtype=float) / 1e9
+        secs[dt.isna().to_numpy()] = np.nan
+        return secs
+    if role is Role.TEXT:
+        lengths = series.astype("string").str.len()
+        return lengths.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _typed(frame: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame:
+    return conform(frame, schema, source=source, require=False, strict=False)
+
+
+@dataclass
+class _Column:
+    name: str
+    role: Role
+    kind: str
+    n_ref_total: int
+    n_cur_total: int
+    ref_missing: int
+    cur_missing: int
+    known: frozenset[str] = frozenset()
+    ref_sorted: Sorted | None = None
+    cur_sorted: Sorted | None = None
+    counts: Counts | None = None
+
+    @property
+    def n_ref(self) -> int:
+        if self.kind == "numeric":
+            return self.ref_sorted.n if self.ref_sorted else 0
+        return self.counts.n_reference if self.counts else 0
+
+    @property
+    def n_cur(self) -> int:
+        if self.kind == "numeric":
+            return self.cur_sorted.n if self.cur_sorted else 0
+        return self.counts.n_current if self.counts else 0
+
+
+def _column(
+    name: str, role: Role, ref: pd.Series, cur: pd.Series, known: Sequence[str] = ()
+) -> _Column:
+    kind = _kind(role)
+    if kind == "numeric":
+        r, c = _as_numeric(ref, role), _as_numeric(cur, role)
+        col = _Column(
+            name, role, kind, len(r), len(c), int(np.isnan(r).sum()), int(np.isnan(c).sum())
+        )
+        col.ref_sorted, col.cur_sorted = Sorted.of(r), Sorted.of(c)
+        return col
+    col = _Column(
+        name, role, kind, len(ref), len(cur), int(ref.isna().sum()), int(cur.isna().sum())
+    )
+    col.counts = Counts.of(ref, cur)
+    col.known = frozenset(str(k) for k in known)
+    return col
+
+
+def _histogram(col: _Column) -> dict[str, Any]:
+    if col.kind == "numeric":
+        assert col.ref_sorted is not None and col.cur_sorted is not None
+        both = [s.values for s in (col.ref_sorted, col.cur_sorted) if s.n]
+        if not both:
+            return {}
+        lo = min(float(v[int(0.01 * (len(v) - 1))]) for v in both)
+        hi = max(float(v[int(0.99 * (len(v) - 1))]) for v in both)
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.linspace(lo, hi, _HIST_BINS + 1)
+
+        def share(s: Sorted) -> list[float]:
+            h = binned(s, edges[1:-1])  # the outer bins take what is beyond the 1 %/99 %
+            return (h / max(h.sum(), 1)).tolist()
+
+        return {
+            "kind": "numeric",
+            "edges": edges.tolist(),
+            "reference": share(col.ref_sorted),
+            "current": share(col.cur_sorted),
+        }
+    assert col.counts is not None
+    r = col.counts.reference / max(col.counts.reference.sum(), 1.0)
+    c = col.counts.current / max(col.counts.current.sum(), 1.0)
+    top = np.argsort(-np.maximum(r, c), kind="stable")[:_HIST_CATEGORIES]
+    return {
+        "kind": "categorical",
+        "categories": [str(x) for x in col.counts.categories[top]],
+        "reference": r[top].tolist(),
+        "current": c[top].tolist(),
+    }
+
+
+# -------------------------------------------------------------------------------- tests
+
+
+@dataclass
+class _Raw:
+    col: _Column
+    test: str
+    main: TestOutcome
+    significance: TestOutcome
+    threshold: float
+    psi: TestOutcome
+    missing: TestOutcome
+    unseen: float | None
+    enough: bool
+
+
+def _run_tests(col: _Column, config: DriftConfig) -> _Raw:
+    n = min(col.n_ref, col.n_cur)
+    enough = n >= config.min_rows
+    small = n <= config.small_sample
+    missing = missing_rate_test(col.ref_missing, col.n_ref_total, col.cur_missing, col.n_cur_total)
+    if col.kind == "numeric":
+        assert col.ref_sorted is not None and col.cur_sorted is not None
+        ref, cur = col.ref_sorted, col.cur_sorted
+        unseen = None
+        if not enough:
+            sig = main = TestOutcome(float("nan"), None)
+        else:
+            gap = Gap.of(ref, cur)
+            sig = kolmogorov_smirnov(ref, cur, gap)
+            main = sig if small else wasserstein_normalized(ref, cur, gap)
+        psi = psi_numeric(ref, cur) if enough else TestOutcome(float("nan"))
+        test, threshold = ("ks", config.alpha) if small else ("wasserstein", config.wasserstein)
+    else:
+        assert col.counts is not None
+        counts = col.counts
+        unseen = counts.unseen_share() if not col.known else _unseen(counts, col.known)
+        if not enough:
+            sig = main = TestOutcome(float("nan"), None)
+        else:
+            sig = chi_squared(counts)
+            main = sig if small else jensen_shannon(counts)
+        psi = psi_categorical(counts) if enough else TestOutcome(float("nan"))
+        test, threshold = (
+            ("chi2", config.alpha) if small else ("jensen_shannon", config.jensen_shannon)
+        )
+    return _Raw(col, test, main, sig, threshold, psi, missing, unseen, enough)
+
+
+def _unseen(counts: Counts, known: frozenset[str]) -> float:
+    total = counts.current.sum()
+    if not total:
+        return 0.0
+    new = np.asarray(
+        [
+            str(c) not in known and r == 0
+            for c, r in zip(counts.categories, counts.reference, strict=True)
+        ]
+    )
+    return float(counts.current[new].sum() / total)
+
+
+def _verdicts(raws: Sequence[_Raw], config: DriftConfig) -> list[FeatureDrift]:
+    # One family: every distribution test and every missing-rate test.
+    pvals: list[float | None] = [r.significance.p_value for r in raws]
+    pvals += [r.missing.p_value for r in raws]
+    adjusted = adjust_pvalues(pvals, config.correction)
+    k = len(raws)
+    out = []
+    for i, r in enumerate(raws):
+        p_adj, miss_adj = adjusted[i], adjusted[k + i]
+        reasons: list[str] = []
+        dist: bool | None = None
+        if r.enough and p_adj is not None:
+            significant = p_adj < config.alpha
+            if r.test in ("ks", "chi2"):
+                dist = significant
+            else:
+                dist = significant and bool(r.main.statistic >= r.threshold)
+            if dist:
+                reasons.append("distribution")
+        missing_flag = bool(
+            miss_adj is not None
+            and miss_adj < config.alpha
+            and abs(r.missing.statistic) >= config.missing_rate
+        )
+        if missing_flag:
+            reasons.append("missing rate")
+        unseen_flag = bool(r.enough and r.unseen is not None and r.unseen >= config.unseen_share)
+        if unseen_flag:
+            reasons.append("unseen categories")
+        drifted: bool | None = bool(reasons) if (dist is not None or reasons) else None
+        verdict = NOT_ENOUGH_DATA if drifted is None else ("drift" if drifted else "no drift")
+        psi = r.psi.statistic
+        col = r.col
+        out.append(
+            FeatureDrift(
+                name=col.name,
+                role=col.role.value,
+                kind=col.kind,
+                test=r.test,
+                statistic=r.main.statistic if r.enough else None,
+                threshold=r.threshold,
+                p_value=r.significance.p_value,
+                p_adjusted=p_adj,
+                drifted=drifted,
+                verdict=verdict,
+                n_reference=col.n_ref,
+                n_current=col.n_cur,
+                psi=psi if np.isfinite(psi) else None,
+                psi_drifted=bool(psi >= config.psi) if np.isfinite(psi) else None,
+                missing_reference=col.ref_missing / col.n_ref_total if col.n_ref_total else 0.0,
+                missing_current=col.cur_missing / col.n_cur_total if col.n_cur_total else 0.0,
+                missing_p_adjusted=miss_adj,
+                unseen_share=r.unseen,
+                reasons=tuple(reasons),
+                histogram=_histogram(col),
+            )
+        )
+    return out
+
+
+def _output_drift(
+    reference: Any, current: Any, config: DriftConfig, name: str = "prediction"
+) -> FeatureDrift:
+    ref, cur = pd.Series(np.asarray(reference)), pd.Series(np.asarray(current))
+    numeric = pd.api.types.is_float_dtype(ref) and pd.api.types.is_float_dtype(cur)
+    role = Role.NUMERIC if numeric else Role.CATEGORICAL
+    if not numeric:
+        ref, cur = ref.astype(str), cur.astype(str)
+    raw = _run_tests(_column(name, role, ref, cur), config)
+    return _verdicts([raw], config)[0]
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    schema: Schema,
+    *,
+    config: DriftConfig | None = None,
+    reference_output: Any = None,
+    current_output: Any = None,
+    performance: Any = None,
+) -> DriftReport:
+    """Compare a current window of model inputs with the reference (training) rows.
+
+    Parameters
+    ----------
+    reference, current : DataFrame
+        Raw or typed rows; the schema's feature columns are compared (others ignored). A
+        feature absent from ``current`` counts as all missing.
+    schema : Schema
+        The model's input schema: column roles pick the tests.
+    config : DriftConfig
+        Thresholds, sample sizes, correction method, seed.
+    reference_output, current_output : array-like, optional
+        The model's outputs on both windows (float scores, or labels): prediction drift.
+    performance : optional
+        A :class:`~modelloop.monitoring.PerformanceReport` to carry in the report.
+
+    Returns
+    -------
+    DriftReport
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from modelloop.data import infer_schema
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+    >>> cur = ref.assign(x=ref["x"] + 1.0)
+    >>> report = drift_report(ref, cur, infer_schema(ref), config=DriftConfig(domain=False))
+    >>> report.drifted_features
+    ['x']
+    """
+    config = config or DriftConfig()
+    started = time.perf_counter()
+    features = schema.feature_columns()
+    if not features:
+        raise SchemaMismatchError("The schema has no feature columns to compare for drift.")
+    present = [c for c in features if c in current.columns]
+    if not present:
+        raise SchemaMismatchError(
+            f"The current window has none of the model's feature columns "
+            f"({', '.join(features[:10])}). Got columns: {', '.join(map(str, list(current.columns)[:10]))}."
+        )
+    for what, frame in (("reference", reference), ("current", current)):
+        if len(frame) == 0:
+            raise EmptyDataError(
+                f"The {what} window has no rows: nothing to compare. "
+                "Choose a window that holds logged predictions (e.g. a longer --window)."
+            )
+    ref = _typed(_sample(reference, config.max_rows, config.seed), schema, "the reference rows")
+    cur = _typed(_sample(current, config.max_rows, config.seed + 1), schema, "the current rows")
+    raws = []
+    for name in features:
+        col_schema = schema[name]
+        r = ref[name] if name in ref.columns else pd.Series(np.nan, index=ref.index, dtype=object)
+        c = cur[name] if name in cur.columns else pd.Series(np.nan, index=cur.index, dtype=object)
+        known = col_schema.categories or ()
+        raws.append(_run_tests(_column(name, col_schema.role, r, c, known), config))
+    feature_drift = tuple(_verdicts(raws, config))
+    prediction = None
+    if reference_output is not None and current_output is not None:
+        prediction = _output_drift(reference_output, current_output, config)
+    domain = None
+    if config.domain:
+        domain = domain_classifier(ref, cur, schema, config)
+    return DriftReport(
+        features=feature_drift,
+        n_reference=len(reference),
+        n_current=len(current),
+        config=config,
+        prediction=prediction,
+        domain=domain,
+        performance=performance,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def with_windows(report: DriftReport, windows: Sequence[dict[str, Any]]) -> DriftReport:
+    """A copy of ``report`` carrying per-window figures (drift share, metric over time)."""
+    return replace(report, windows=tuple(windows))

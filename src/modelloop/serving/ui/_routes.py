@@ -1,0 +1,409 @@
+"""The dashboard's pages and its two actions (promote, rollback).
+
+Read pages are plain ``def`` routes: FastAPI runs them in its thread pool, so store reads
+never block the event loop of the server they share. Every list is bounded: runs come a
+page at a time (``Store.page_runs``), the live view reads at most the latest 5,000 logged
+predictions.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from modelloop.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    ModelloopError,
+    ModelNotFoundError,
+)
+from modelloop.serving._security import check_key
+from modelloop.serving.ui._app import UIContext, render, wants_json
+from modelloop.serving.ui._live import counters_of, timeline
+from modelloop.serving.ui._views import (
+    compare_rows,
+    headline_metrics,
+    leaderboard_chart,
+    leaderboard_table,
+    live_charts,
+    metric_sections,
+    search_history_chart,
+)
+from modelloop.store import Store
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+DEFAULT_ALIAS = "production"
+MAX_COMPARE = 6
+_MAX_FORM_BYTES = 64 * 1024
+
+
+def _ui(request: Request) -> UIContext:
+    return request.app.state.ui
+
+
+def _store(request: Request) -> Store:
+    store = _ui(request).store
+    if store is None:
+        raise ConfigurationError(
+            "This server serves a model file without a store, so the dashboard has nothing "
+            "to show. Start `modelloop serve` without --model to see registered models."
+        )
+    return store
+
+
+def _base(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{_base(request)}/models", status_code=307)
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+@router.get("/models", response_class=HTMLResponse, name="models")
+def models_page(request: Request) -> HTMLResponse:
+    """Every registered model: latest version, versions, aliases, headline metrics."""
+    store = _store(request)
+    summaries = store.list_models()
+    latest = store.latest_version_metrics()
+    rows = [
+        {
+            "summary": s,
+            "metrics": headline_metrics(latest.get(s.name, (0, {}))[1], s.task),
+        }
+        for s in summaries
+    ]
+    return render(request, "models.html", rows=rows, page="models")
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+def model_page(name: str, request: Request) -> HTMLResponse:
+    """One model: its versions with metrics and aliases, promote and rollback."""
+    store = _store(request)
+    versions = list(reversed(store.list_versions(name)))
+    aliases = {alias: v.version for v in versions for alias in v.aliases}
+    served_version = None
+    state = _ui(request).state
+    if state is not None and name in state.registry.names():
+        served_version = state.registry.get(name).version
+    rows = [{"v": v, "metrics": headline_metrics(v.metrics, v.task)} for v in versions]
+    return render(
+        request,
+        "model.html",
+        name=name,
+        rows=rows,
+        aliases=dict(sorted(aliases.items())),
+        served_version=served_version,
+        message=request.query_params.get("msg"),
+        page="models",
+    )
+
+
+@router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
+def version_page(name: str, version: int, request: Request) -> HTMLResponse:
+    """One model version: metrics, input schema, lineage and its report."""
+    store = _store(request)
+    record = store.get_model_version(name, version)
+    reports = _ui(request).reports
+    return render(
+        request,
+        "version.html",
+        v=record,
+        sections=metric_sections(record.metrics),
+        columns=(record.schema or {}).get("columns", []),
+        report=reports is not None and reports.available,
+        page="models",
+    )
+
+
+@router.get("/models/{name}/versions/{version}/report", response_class=HTMLResponse)
+def version_report(name: str, version: int, request: Request) -> HTMLResponse:
+    """The HTML report of one model version (made on first request)."""
+    store = _store(request)
+    record = store.get_model_version(name, version)
+    return _report(request, record.ref)
+
+
+def _report(request: Request, ref: str) -> HTMLResponse:
+    reports = _ui(request).reports
+    if reports is None or not reports.available:
+        return render(
+            request,
+            "report_missing.html",
+            status_code=404,
+            message="This installation of modelloop cannot make HTML reports yet.",
+        )
+    try:
+        return HTMLResponse(reports.get(ref))
+    except ModelloopError as exc:
+        return render(request, "report_missing.html", status_code=404, message=str(exc))
+
+
+# -- promote and rollback (need the API key) ----------------------------------------------
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        raise InvalidInputError(f"The form is over {_MAX_FORM_BYTES} bytes; send less.")
+    if not body.strip():
+        return {}
+    if "application/json" in request.headers.get("content-type", ""):
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise InvalidInputError(f"The request body is not valid JSON: {exc}.") from exc
+        if not isinstance(payload, dict):
+            raise InvalidInputError(
+                f"The request body must be a JSON object. Got {type(payload).__name__}."
+            )
+        return payload
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[-1] for k, v in fields.items()}
+
+
+def _require_key(request: Request, payload: dict[str, Any]) -> None:
+    """The admin API key, from the ``X-API-Key`` header (or a form's ``api_key`` field)."""
+    settings = _ui(request).settings
+    given = payload.pop("api_key", None)
+    if not given or request.headers.get("x-api-key") or request.headers.get("authorization"):
+        check_key(request, settings, admin=True)
+        return
+    if not settings.api_key:
+        check_key(request, settings, admin=True)  # refuses: no key configured
+    if not hmac.compare_digest(str(given).encode(), str(settings.api_key).encode()):
+        raise AuthenticationError(f"The API key sent to {request.url.path} is wrong.")
+
+
+def _alias_of(payload: dict[str, Any]) -> str:
+    alias = payload.get("alias") or DEFAULT_ALIAS
+    if not isinstance(alias, str):
+        raise InvalidInputError(f"Field 'alias' must be a string. Got {alias!r}.")
+    return alias
+
+
+def _version_of(payload: dict[str, Any]) -> int:
+    value = payload.get("version")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidInputError(f"Field 'version' must be an integer version number. Got {value!r}.")
+
+
+def _done(request: Request, name: str, body: dict[str, Any], message: str) -> Response:
+    if wants_json(request):
+        return JSONResponse(body)
+    url = f"{_base(request)}/models/{quote(name)}?msg={quote(message)}"
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/models/{name}/promote")
+async def promote(name: str, request: Request) -> Response:
+    """Point ``alias`` (default ``production``) at ``version``. Needs the API key."""
+    payload = await _payload(request)
+    _require_key(request, payload)
+    alias, version = _alias_of(payload), _version_of(payload)
+    store = _store(request)
+    await run_in_threadpool(store.set_alias, name, alias, version)
+    changes = await _refresh(request)
+    message = f"{name}@{alias} now points at version {version}."
+    body = {"model": name, "alias": alias, "version": version, "changes": changes}
+    return _done(request, name, body, message)
+
+
+@router.post("/models/{name}/rollback")
+async def rollback(name: str, request: Request) -> Response:
+    """Move ``alias`` (default ``production``) back to the version before. Needs the API key."""
+    payload = await _payload(request)
+    _require_key(request, payload)
+    alias = _alias_of(payload)
+    store = _store(request)
+    current, target = await run_in_threadpool(_rollback_target, request, store, name, alias)
+    await run_in_threadpool(store.set_alias, name, alias, target)
+    state = _ui(request).state
+    if state is not None and name in state.registry.names():
+        state.registry.forget_last(name, alias)
+    changes = await _refresh(request)
+    message = f"{name}@{alias} rolled back from version {current} to version {target}."
+    body = {
+        "model": name,
+        "alias": alias,
+        "from_version": current,
+        "version": target,
+        "changes": changes,
+    }
+    return _done(request, name, body, message)
+
+
+def _rollback_target(request: Request, store: Store, name: str, alias: str) -> tuple[int, int]:
+    """The alias' current version and the one to go back to.
+
+    Inside a server, the registry remembers where the alias pointed before; otherwise the
+    alias goes back to the newest version older than its current one.
+    """
+    current = store.get_model_version(name, alias=alias).version
+    state = _ui(request).state
+    if state is not None and name in state.registry.names():
+        state.registry.refresh()
+        return current, state.registry.previous_version(name, alias)
+    older = [v.version for v in store.list_versions(name) if v.version < current]
+    if not older:
+        raise InvalidInputError(
+            f"Model '{name}@{alias}' points at version {current}, and there is no earlier "
+            "version to roll back to."
+        )
+    return current, older[-1]
+
+
+async def _refresh(request: Request) -> list[str]:
+    """Let the server it is mounted in switch versions now (not at its next poll)."""
+    state = _ui(request).state
+    if state is None:
+        return []
+    changes: list[str] = await run_in_threadpool(state.registry.refresh)
+    return changes
+
+
+# -- runs -------------------------------------------------------------------------------
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(
+    request: Request,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    name: str | None = None,
+    status: str | None = None,
+) -> HTMLResponse:
+    """Every run, newest first, a page at a time; pick several to compare them."""
+    store = _store(request)
+    result = store.page_runs(page=page, per_page=per_page, name=name or None, status=status or None)
+    return render(
+        request,
+        "runs.html",
+        result=result,
+        name=name or "",
+        status=status or "",
+        page="runs",
+    )
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: str, request: Request) -> HTMLResponse:
+    """One run: metrics, leaderboard, search history, and its report when there is one."""
+    store = _store(request)
+    run = store.get_run(run_id)
+    trials = store.list_trials(run.id)
+    columns, rows = leaderboard_table(run.leaderboard)
+    reports = _ui(request).reports
+    return render(
+        request,
+        "run.html",
+        run=run,
+        trials=trials,
+        lb_columns=columns,
+        lb_rows=rows,
+        lb_chart=leaderboard_chart(run.leaderboard, run.metric),
+        history_chart=search_history_chart([(run.short_id, run.metric, trials)]),
+        report=reports is not None and reports.available and run.status == "finished",
+        page="runs",
+    )
+
+
+@router.get("/runs/{run_id}/report", response_class=HTMLResponse)
+def run_report(run_id: str, request: Request) -> HTMLResponse:
+    """The HTML report of one run (made on first request)."""
+    run = _store(request).get_run(run_id)
+    return _report(request, run.id)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, ids: str = "") -> HTMLResponse:
+    """Two or more runs side by side (``?ids=a,b,c``): metrics and plots."""
+    wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+    if len(wanted) < 2 or len(wanted) > MAX_COMPARE:
+        raise InvalidInputError(
+            f"Compare takes 2 to {MAX_COMPARE} run ids separated by commas, as in "
+            f"?ids=3f2a9c01,8be41d77. Got {len(wanted)}: {ids!r}. Pick runs on the runs page."
+        )
+    store = _store(request)
+    runs = [store.get_run(i) for i in wanted]
+    trials = [store.list_trials(r.id) for r in runs]
+    columns = [
+        {
+            "run": r,
+            "lb_chart": leaderboard_chart(r.leaderboard, r.metric),
+            "history_chart": search_history_chart([(r.short_id, r.metric, t)]),
+        }
+        for r, t in zip(runs, trials, strict=True)
+    ]
+    overlay = search_history_chart(
+        [(r.short_id, r.metric, t) for r, t in zip(runs, trials, strict=True)]
+    )
+    return render(
+        request,
+        "compare.html",
+        runs=runs,
+        columns=columns,
+        rows=compare_rows(runs),
+        overlay=overlay,
+        page="runs",
+    )
+
+
+# -- live view ----------------------------------------------------------------------------
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live_index(request: Request) -> Response:
+    """The models with a live view: those this server serves, else every registered one."""
+    state = _ui(request).state
+    names = state.registry.names() if state is not None else []
+    if not names:
+        names = [m.name for m in _store(request).list_models()]
+    if len(names) == 1:
+        return RedirectResponse(f"{_base(request)}/live/{quote(names[0])}", status_code=307)
+    return render(request, "live_index.html", names=names, page="live")
+
+
+@router.get("/live/{name}", response_class=HTMLResponse)
+def live_page(name: str, request: Request, fragment: bool = False) -> HTMLResponse:
+    """Requests, latency, errors and predictions over time of one served model."""
+    ui = _ui(request)
+    state = ui.state
+    served = state is not None and name in state.registry.names()
+    if not served:
+        _store(request).list_versions(name)  # 404 for a model that does not exist
+    counters = counters_of(state.metrics, name) if served else None
+    serving = None
+    if served:
+        try:
+            serving = state.registry.describe(name)
+        except ModelNotFoundError:
+            serving = None
+    points = ui.store.prediction_activity(name, limit=5000) if ui.store is not None else []
+    buckets, numeric = timeline(points)
+    context: dict[str, Any] = {
+        "name": name,
+        "counters": counters,
+        "serving": serving,
+        "n_logged": len(points),
+        "last_at": points[-1].created_at if points else None,
+        "charts": live_charts(buckets, numeric),
+        "page": "live",
+    }
+    return render(request, "live_panels.html" if fragment else "live.html", **context)

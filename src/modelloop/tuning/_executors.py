@@ -1,0 +1,265 @@
+"""Where trials run: one local worker process, or the workers of a Dask cluster.
+
+An executor takes the search's training data once (``payload``) and then runs requests on
+it: ``'trial'`` (a :class:`~modelloop.tuning._worker.Job`, cross-validated) and
+``'refit'`` (the winner on all rows). Two kinds exist:
+
+* :class:`LocalExecutor` -- today's behaviour: one spawned worker process, one request at a
+  time, killed and restarted when a request overruns its time limit (``slots == 1``).
+* :class:`DaskExecutor` -- a ``distributed.Client`` on a scheduler (``tcp://host:8786``) or
+  on a ``LocalCluster`` it starts (``local[:N]``). The data is scattered to every worker
+  once; each trial is one Dask task; ``slots`` trials run at once. A trial past its time
+  limit is cancelled (its worker restarted when the scheduler says which one it is); a
+  worker that dies costs only the trial it ran (Dask retries it elsewhere, else the trial
+  is recorded as failed).
+
+Both raise :class:`~modelloop.tuning._worker.WorkerTimeout` and
+:class:`~modelloop.tuning._worker.WorkerError` the same way, so the search does not care
+where its trials ran.
+
+>>> parse_cluster("local:2"), parse_cluster("tcp://10.0.0.5:8786")
+(('local', 2), ('address', 'tcp://10.0.0.5:8786'))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import time
+from typing import Any, Protocol
+
+from modelloop.exceptions import ClusterError, ConfigurationError
+from modelloop.tuning._worker import (
+    WorkerError,
+    WorkerPool,
+    WorkerTimeout,
+    run_request,
+)
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "connect",
+    "make_executor",
+    "parse_cluster",
+]
+
+CONNECT_TIMEOUT_S = 5.0
+_LOCAL_RE = re.compile(r"^local(?::(\d+))?$")
+_ADDRESS_RE = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+$")
+
+
+class Executor(Protocol):
+    """What the search needs from the place its trials run.
+
+    ``run`` sends one request and waits at most ``timeout`` seconds. Executors with
+    ``slots > 1`` also offer ``submit`` / ``wait`` / ``result`` / ``cancel``, so the search
+    can keep every slot busy.
+    """
+
+    slots: int
+    startup_s: float
+
+    @property
+    def alive(self) -> bool: ...
+
+    def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor(WorkerPool):
+    """One local worker process (see ``_worker.WorkerPool``): one trial at a time."""
+
+    slots = 1
+
+
+def parse_cluster(spec: str) -> tuple[str, Any]:
+    """``('local', n_workers)`` for ``local[:N]``, ``('address', url)`` for a scheduler URL.
+
+    >>> parse_cluster("local")
+    ('local', 2)
+    >>> parse_cluster("8786")
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.ConfigurationError: --cluster must be 'local', 'local:N' (N worker processes) or a scheduler address such as 'tcp://host:8786'. Got '8786'.
+    """
+    text = str(spec).strip()
+    local = _LOCAL_RE.match(text)
+    if local:
+        n = int(local.group(1)) if local.group(1) else min(os.cpu_count() or 1, 2)
+        if n < 1:
+            raise ConfigurationError(f"--cluster local:N needs N >= 1 worker. Got {text!r}.")
+        return "local", n
+    if _ADDRESS_RE.match(text):
+        return "address", text
+    raise ConfigurationError(
+        "--cluster must be 'local', 'local:N' (N worker processes) or a scheduler address "
+        f"such as 'tcp://host:8786'. Got {text!r}."
+    )
+
+
+def connect(spec: str, *, timeout: float = CONNECT_TIMEOUT_S) -> tuple[Any, Any]:
+    """A ``distributed.Client`` for ``spec`` and the ``LocalCluster`` it started (or ``None``).
+
+    An unreachable scheduler raises ``ClusterError`` after ``timeout`` seconds.
+    """
+    kind, value = parse_cluster(spec)
+    from distributed import Client, LocalCluster
+
+    if kind == "local":
+        try:
+            cluster = LocalCluster(
+                n_workers=value,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        except Exception as exc:
+            raise ClusterError(
+                f"Could not start a local Dask cluster of {value} worker processes: {exc}"
+            ) from exc
+        try:
+            return Client(cluster, timeout=max(timeout, 30.0)), cluster
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        client = Client(value, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"Cannot reach the Dask scheduler at {value} within {timeout:g} s ({exc}). "
+            "Check the address and that `dask scheduler` runs there, or use --cluster local."
+        ) from exc
+    return client, None
+
+
+class DaskExecutor:
+    """Trials as Dask tasks on the workers of a cluster; the data scattered once.
+
+    Parameters
+    ----------
+    payload : the training data and settings every trial needs (as ``WorkerPool`` takes).
+    spec : ``'local[:N]'``, a scheduler address, or a ``distributed.Client`` of the caller's
+        (used as it is and left open).
+    """
+
+    def __init__(self, payload: dict[str, Any], spec: Any) -> None:
+        started = time.monotonic()
+        self.spec = spec
+        self._owns = isinstance(spec, str)
+        if self._owns:
+            self.client, self._cluster = connect(spec)
+        else:
+            self.client, self._cluster = spec, None
+        try:
+            if not self.client.scheduler_info().get("workers"):
+                self.client.wait_for_workers(1, timeout=30)
+            self._payload = payload
+            self._scatter()
+        except Exception as exc:
+            self.close()
+            raise ClusterError(
+                f"The Dask cluster at {spec} has no worker that accepts the data: {exc}"
+            ) from exc
+        self.startup_s = time.monotonic() - started
+        self._slots = self._count_slots()
+
+    def _scatter(self) -> None:
+        # One copy per worker: trials refer to it, nothing is sent again per trial.
+        [self._data] = self.client.scatter([self._payload], broadcast=True, hash=False)
+
+    def _count_slots(self) -> int:
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    @property
+    def slots(self) -> int:
+        return self._slots
+
+    @property
+    def alive(self) -> bool:
+        return self.client.status == "running"
+
+    def submit(self, kind: str, payload: Any) -> Any:
+        """Start one request; returns its future."""
+        if self._data.status != "finished":  # every worker holding the data died
+            self._scatter()
+        return self.client.submit(run_request, kind, payload, self._data, pure=False)
+
+    def wait(self, futures: list[Any], timeout: float) -> list[Any]:
+        """The futures that finished (or failed) within ``timeout`` seconds."""
+        from distributed import wait
+
+        # A future whose worker died may come back cancelled: that ends the wait too.
+        with contextlib.suppress(Exception):
+            wait(futures, timeout=max(timeout, 0.0), return_when="FIRST_COMPLETED")
+        return [f for f in futures if f.done() or f.status in ("cancelled", "lost")]
+
+    def result(self, future: Any) -> Any:
+        """The value of a finished future; ``WorkerError`` when it failed or its worker died."""
+        from distributed import KilledWorker
+
+        if future.status == "finished":
+            return future.result()
+        try:
+            exc = future.exception(timeout=5)
+        except Exception as inner:  # cancelled, or the scheduler forgot it
+            raise WorkerError(f"the Dask task was lost ({type(inner).__name__})") from None
+        if exc is None or isinstance(exc, KilledWorker):
+            raise WorkerError("the Dask worker running it died (out of memory?)")
+        if isinstance(exc, WorkerError):
+            raise exc
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        raise WorkerError(message)
+
+    def cancel(self, future: Any) -> None:
+        """Stop waiting for ``future``; restart the worker still computing it, where known."""
+        address = None
+        try:
+            address = self.client.run_on_scheduler(_processing_on, future.key)
+        except Exception:
+            address = None
+        future.cancel()
+        if address:
+            with contextlib.suppress(Exception):
+                self.client.restart_workers([address], timeout=30, raise_for_error=False)
+
+    def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any:
+        """One request, waited for at most ``timeout`` seconds (``on_fold`` is not called)."""
+        future = self.submit(kind, payload)
+        done = self.wait([future], timeout)
+        if not done:
+            self.cancel(future)
+            raise WorkerTimeout(f"stopped at its time limit of {timeout:.1f} s")
+        return self.result(future)
+
+    def close(self) -> None:
+        if not self._owns:
+            with contextlib.suppress(Exception):
+                self.client.cancel([self._data])
+            return
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+        if self._cluster is not None:
+            with contextlib.suppress(Exception):
+                self._cluster.close(timeout=10)
+
+
+def _processing_on(key: Any, dask_scheduler: Any = None) -> str | None:
+    task = dask_scheduler.tasks.get(key) if dask_scheduler is not None else None
+    worker = getattr(task, "processing_on", None)
+    return None if worker is None else worker.address
+
+
+def make_executor(payload: dict[str, Any], cluster: Any) -> Any:
+    """A ``LocalExecutor`` without ``cluster``, else a ``DaskExecutor`` on it (a spec string
+    or a ``distributed.Client``)."""
+    if not cluster:
+        return LocalExecutor(payload)
+    return DaskExecutor(payload, cluster)

@@ -1,0 +1,133 @@
+"""``feedback``: delayed labels from a file (or a DataFrame) for a model's logged predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelloop.config import Settings
+from modelloop.exceptions import ColumnNotFoundError, EmptyDataError, UnsupportedSourceError
+from modelloop.store import FeedbackResult, Store
+from modelloop.workflows._predict import load_model
+
+__all__ = ["feedback", "read_feedback"]
+
+_BATCH = 5000  # items per transaction
+_READERS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def read_feedback(path: str | Path) -> pd.DataFrame:
+    """A feedback file as a DataFrame; ids and keys are read as text, never as numbers.
+
+    Examples
+    --------
+    >>> read_feedback("labels.csv").columns.tolist()  # doctest: +SKIP
+    ['request_id', 'label']
+    """
+    path = Path(path)
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise UnsupportedSourceError(
+            f"Feedback file {path} has extension '{path.suffix}'; use CSV, TSV, Parquet or "
+            "JSON Lines with columns request_id,label."
+        )
+    if not path.is_file():
+        raise EmptyDataError(f"Feedback file {path} does not exist.")
+    text_ids = {"request_id": str, "key": str}
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        elif kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=text_ids)
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=text_ids)
+    except (ValueError, OSError) as exc:
+        raise EmptyDataError(f"Cannot read feedback file {path}: {exc}") from None
+    if frame.empty:
+        raise EmptyDataError(f"Feedback file {path} has no rows.")
+    return frame
+
+
+def _items(frame: pd.DataFrame, key_column: str | None, source: str) -> list[dict[str, Any]]:
+    if "label" not in frame.columns:
+        raise ColumnNotFoundError(
+            f"{source} has no 'label' column. Columns: {', '.join(map(str, frame.columns))}."
+        )
+    ids = [c for c in ("request_id", "key", key_column) if c and c in frame.columns]
+    if not ids:
+        also = f", 'key' or '{key_column}'" if key_column else ""
+        raise ColumnNotFoundError(
+            f"{source} needs a 'request_id'{also} column naming the predictions to label. "
+            f"Columns: {', '.join(map(str, frame.columns))}."
+        )
+    records = frame[[*ids, "label"]].astype(object).where(frame[[*ids, "label"]].notna(), None)
+    out = []
+    for row in records.to_dict(orient="records"):
+        out.append({k: v for k, v in row.items() if v is not None or k == "label"})
+    return out
+
+
+def feedback(
+    name: str,
+    source: str | Path | pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> FeedbackResult:
+    """Attach the labels in ``source`` (columns ``request_id,label``) to ``name``'s predictions.
+
+    A model trained with ``id_column`` also takes a ``key`` (or that column's) column instead
+    of ``request_id``. Labels are checked against the model's task and classes; invalid
+    rows and unknown ids are reported in the result, not raised.
+
+    Examples
+    --------
+    >>> from modelloop.workflows import feedback
+    >>> feedback("churn", "labels.csv").labeled  # doctest: +SKIP
+    1200
+    """
+    settings = settings or Settings()
+    frame = source if isinstance(source, pd.DataFrame) else read_feedback(source)
+    label = "the feedback frame" if isinstance(source, pd.DataFrame) else str(source)
+    owns_store = store is None
+    store = store or Store.from_settings(settings)
+    try:
+        model = load_model(name, store=store)  # the latest version: its task and classes
+        key_column = model.record.lineage.get("id_column")
+        items = _items(frame, key_column, label)
+        total = FeedbackResult(model_name=name, received=0, accepted=0, labeled=0)
+        for start in range(0, len(items), _BATCH):
+            part = store.record_feedback(
+                name,
+                items[start : start + _BATCH],
+                task=model.task,
+                classes=model.classes,
+                key_column=key_column,
+            )
+            total = _add(total, part, start)
+        return total
+    finally:
+        if owns_store:
+            store.close()
+
+
+def _add(a: FeedbackResult, b: FeedbackResult, offset: int) -> FeedbackResult:
+    return FeedbackResult(
+        model_name=a.model_name,
+        received=a.received + b.received,
+        accepted=a.accepted + b.accepted,
+        labeled=a.labeled + b.labeled,
+        unknown=(a.unknown + b.unknown)[:100],
+        n_unknown=a.n_unknown + b.n_unknown,
+        rejected=a.rejected + [{**r, "index": r["index"] + offset} for r in b.rejected],
+    )

@@ -1,0 +1,271 @@
+"""``monitor``: a registered model's reference rows against its logged production inputs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelloop.config import Settings
+from modelloop.exceptions import EmptyDataError, InvalidInputError
+from modelloop.monitoring import (
+    Alert,
+    AlertRules,
+    DriftConfig,
+    DriftReport,
+    PerformanceReport,
+    WebhookResult,
+    alert_message,
+    alerts,
+    drift_report,
+    monitored_metric,
+    send_webhook,
+    window_performance,
+    with_windows,
+)
+from modelloop.store import Store
+from modelloop.workflows._predict import LoadedModel, load_model
+
+__all__ = ["MonitorResult", "monitor", "parse_window"]
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.I)
+_MAX_WINDOWS = 8
+_MIN_WINDOW_ROWS = 100
+_REFERENCE_OUTPUT_ROWS = 20_000
+
+
+def parse_window(window: str | int) -> int | timedelta:
+    """A row count (``5000``) or a time span (``'30m'``, ``'12h'``, ``'7d'``, ``'2w'``).
+
+    Examples
+    --------
+    >>> parse_window("5000"), parse_window("7d")
+    (5000, datetime.timedelta(days=7))
+    """
+    text = str(window).strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    match = _WINDOW_RE.match(text)
+    if match and float(match.group(1)) > 0:
+        return timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    raise InvalidInputError(
+        "The window must be a positive row count such as 5000, or a time span such as 30m, "
+        f"12h, 7d or 2w. Got {window!r}."
+    )
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What ``monitor`` found: the drift report, the alerts that fired, the webhook call."""
+
+    model: str
+    window: str
+    report: DriftReport
+    alerts: list[Alert] = field(default_factory=list)
+    webhook: WebhookResult | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (what ``modelloop monitor --json`` writes)."""
+        return {
+            "model": self.model,
+            "window": self.window,
+            "current_from": self.started.isoformat() if self.started else None,
+            "current_to": self.ended.isoformat() if self.ended else None,
+            "alerts": [a.to_dict() for a in self.alerts],
+            "webhook": None
+            if self.webhook is None
+            else {
+                "url": self.webhook.url,
+                "ok": self.webhook.ok,
+                "status": self.webhook.status,
+                "error": self.webhook.error,
+            },
+            "report": self.report.to_dict(),
+        }
+
+
+def _read_window(
+    store: Store, name: str, window: int | timedelta, since: datetime | None
+) -> list[Any]:
+    if isinstance(window, timedelta):
+        start = datetime.now(UTC) - window
+        if since is not None:
+            start = max(start, since)
+        return store.get_predictions(name, since=start)
+    latest = store.prediction_activity(name, since=since, limit=window)
+    if not latest:
+        return []
+    records = store.get_predictions(name, since=latest[0].created_at)
+    return records[-window:]
+
+
+def _outputs(model: LoadedModel, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None]:
+    """What prediction drift compares, and the probability matrix (classifiers)."""
+    if model.task == "regression":
+        return np.asarray(model.pipeline.predict(frame), dtype=float), None
+    proba = np.asarray(model.pipeline.predict_proba(frame), dtype=float)
+    if proba.shape[1] == 2:
+        return proba[:, 1], proba
+    classes = np.asarray(model.pipeline.classes_)
+    return classes[np.argmax(proba, axis=1)].astype(str), proba
+
+
+def _training_metric(model: LoadedModel, metric: str) -> float | None:
+    test = (model.record.metrics or {}).get("test") or {}
+    value = test.get(metric)
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
+
+
+def _chunks(n: int) -> list[np.ndarray]:
+    k = max(1, min(_MAX_WINDOWS, n // _MIN_WINDOW_ROWS))
+    return np.array_split(np.arange(n), k)
+
+
+def monitor(
+    name_or_ref: str,
+    *,
+    store: Store | None = None,
+    settings: Settings | None = None,
+    window: str | int | None = None,
+    since: datetime | None = None,
+    config: DriftConfig | None = None,
+    rules: AlertRules | None = None,
+    notify: bool = True,
+) -> MonitorResult:
+    """Check a registered model for drift and decay, and apply the alert rules.
+
+    The reference is the version's training rows (kept at registration); the current
+    window is the latest logged production inputs of the model (any version): the last
+    ``window`` rows (``5000``) or the last span of time (``'7d'``), optionally only
+    ``since`` a time. Labels that arrived give the measured metric beside the estimate.
+    When an alert fires and ``monitor_webhook_url`` is set (and ``notify``), a JSON message
+    is POSTed there; a failure is reported in the result, not raised.
+
+    Examples
+    --------
+    >>> import modelloop as ml
+    >>> result = ml.workflows.monitor("churn@production", window="7d")  # doctest: +SKIP
+    >>> result.report.drifted_features, [a.rule for a in result.alerts]  # doctest: +SKIP
+    (['age'], ['drift_share'])
+    """
+    settings = settings or Settings()
+    spec = parse_window(window if window is not None else settings.monitor_window)
+    config = config or DriftConfig(
+        domain_auc=settings.monitor_domain_auc or DriftConfig.domain_auc, seed=settings.seed
+    )
+    rules = rules or AlertRules.from_settings(settings)
+    owns = store is None
+    store = store or Store.from_settings(settings)
+    try:
+        model = load_model(name_or_ref, store=store)
+        reference = store.reference_data(model.record)
+        records = _read_window(store, model.record.name, spec, since)
+    finally:
+        if owns:
+            store.close()
+    what = (
+        f"the last {spec} rows"
+        if isinstance(spec, int)
+        else f"the last {window or settings.monitor_window}"
+    )
+    if not records:
+        raise EmptyDataError(
+            f"Model '{model.record.name}' has no logged predictions in {what}"
+            f"{f' since {since.isoformat()}' if since else ''}: nothing to compare with its "
+            "reference data. Serve it with prediction logging on, or widen --window."
+        )
+    current = pd.DataFrame.from_records([r.inputs for r in records])
+    labels = [r.label for r in records]
+    times = [r.created_at for r in records]
+    report = _report(model, reference, current, labels, times, config)
+    fired = alerts(report, rules)
+    hook = None
+    if fired and notify and rules.webhook_url:
+        hook = send_webhook(
+            rules.webhook_url,
+            alert_message(model.ref, fired, report),
+            timeout=rules.webhook_timeout,
+        )
+    return MonitorResult(model.ref, what, report, fired, hook, times[0], times[-1])
+
+
+def _report(
+    model: LoadedModel,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    labels: list[Any],
+    times: list[datetime],
+    config: DriftConfig,
+) -> DriftReport:
+    features = model.schema.feature_columns()
+    target = model.schema.target
+    rng = np.random.default_rng(config.seed)
+    ref_rows = reference
+    if len(reference) > _REFERENCE_OUTPUT_ROWS:
+        ref_rows = reference.iloc[
+            np.sort(rng.choice(len(reference), _REFERENCE_OUTPUT_ROWS, replace=False))
+        ]
+    ref_out, ref_proba = _outputs(model, ref_rows[[c for c in features if c in ref_rows.columns]])
+    cur_out, cur_proba = _outputs(model, current)
+    task, classes = (
+        model.task,
+        model.classes
+        or (list(model.pipeline.classes_) if hasattr(model.pipeline, "classes_") else None),
+    )
+    metric = monitored_metric(task)
+    ref_truth = ref_rows[target].tolist() if target and target in ref_rows.columns else None
+
+    def perf(label: str, idx: np.ndarray | None, **kw: Any) -> Any:
+        sel = slice(None) if idx is None else idx
+        return window_performance(
+            label,
+            task,
+            classes=classes,
+            proba=None if cur_proba is None else cur_proba[sel],
+            prediction=cur_out[sel],
+            y_true=[labels[i] for i in (range(len(labels)) if idx is None else idx)],
+            **kw,
+        )
+
+    reference_perf = window_performance(
+        "reference (training rows)",
+        task,
+        classes=classes,
+        proba=ref_proba,
+        prediction=ref_out,
+        y_true=ref_truth,
+    )
+    windows, window_perf = [], []
+    chunk_config = DriftConfig(**{**config.to_dict(), "domain": False})
+    for i, idx in enumerate(_chunks(len(current))):
+        w = perf(f"window {i + 1}", idx, start=times[idx[0]], end=times[idx[-1]])
+        window_perf.append(w)
+        share = drift_report(
+            reference, current.iloc[idx], model.schema, config=chunk_config
+        ).drift_share
+        windows.append({**w.to_dict(), "drift_share": share})
+    performance = PerformanceReport(
+        task=task,
+        metric=metric,
+        training=_training_metric(model, metric),
+        current=perf("current", None, start=times[0], end=times[-1]),
+        reference=reference_perf,
+        windows=tuple(window_perf),
+    )
+    report = drift_report(
+        reference,
+        current,
+        model.schema,
+        config=config,
+        reference_output=ref_out,
+        current_output=cur_out,
+        performance=performance,
+    )
+    return with_windows(report, windows)

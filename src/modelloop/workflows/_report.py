@@ -1,0 +1,465 @@
+"""``report``: one self-contained HTML page about a run or a registered model version.
+
+What the page needs is saved when the model is trained (:func:`record_evaluation`, called
+by ``train``): the test split's true values, predictions and probabilities, a sample of
+the test rows, permutation importance, a learning curve when the time budget allowed it
+and the data profile. They are kept beside the run in the store (``artifacts/runs/<id>/``,
+sha256-checked). ``report`` reads them back, with the run's leaderboard and trials, and
+hands plain data to :func:`modelloop.evaluation.evaluation_report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from modelloop.config import Settings
+from modelloop.data import profile, storable_frame
+from modelloop.evaluation import evaluation_report, learning_curve, permutation_importance
+from modelloop.exceptions import (
+    InvalidInputError,
+    ModelNotFoundError,
+    NotFoundError,
+    RunNotFoundError,
+)
+from modelloop.store import ModelVersionRecord, RunRecord, Store
+
+if TYPE_CHECKING:
+    from modelloop.workflows._train import TrainResult
+
+__all__ = [
+    "EVALUATION_FILE",
+    "check_report_path",
+    "keep_evaluation",
+    "record_evaluation",
+    "report",
+]
+
+EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "predictions.parquet"
+TEST_ROWS_FILE = "test_rows.parquet"
+_FORMAT = "modelloop-evaluation"
+_FORMAT_VERSION = 1
+MAX_SAVED_ROWS = 50_000  # test rows kept for a report
+IMPORTANCE_ROWS = 2_000  # test rows permutation importance is computed on
+IMPORTANCE_REPEATS = 3
+PROFILE_ROWS = 200_000
+_NO_BUDGET_ALLOWANCE = 30.0  # seconds of extra work when training has no time budget
+
+
+# ------------------------------------------------------------------------ at train time
+
+
+def record_evaluation(
+    store: Store,
+    result: TrainResult,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    *,
+    seed: int = 0,
+    time_left: float | None = None,
+) -> float:
+    """Compute and keep beside ``result.run_id`` what :func:`report` draws from.
+
+    The extra work stays small and inside the time budget: predictions on the test split
+    (kept for at most 50,000 rows), permutation importance on at most 2,000 test rows with
+    up to 3 repeats (fewer when time is short), a learning curve (the chosen model refitted
+    on 10/25/50% of the training rows) only when the time left covers it, and the data
+    profile. Returns the seconds spent.
+    """
+    t0 = time.monotonic()
+    task, metric, model = result.task, result.metric, result.model
+    notes: list[str] = []
+    rng = np.random.default_rng(seed)
+    n_test = len(X_test)
+    if n_test > MAX_SAVED_ROWS:
+        keep = np.sort(rng.choice(n_test, MAX_SAVED_ROWS, replace=False))
+        X_keep, y_keep = X_test.iloc[keep], y_test.iloc[keep]
+        notes.append(f"Plots and intervals use {MAX_SAVED_ROWS:,} of the {n_test:,} test rows.")
+    else:
+        X_keep, y_keep = X_test, y_test
+    predictions = pd.DataFrame({"y_true": y_keep.to_numpy()})
+    classes = result.classes
+    if task == "regression":
+        predictions["y_pred"] = np.asarray(model.predict(X_keep), dtype=float)
+    else:
+        proba = np.asarray(model.predict_proba(X_keep), dtype=float)
+        labels = np.asarray(model.classes_)
+        predictions["y_pred"] = labels[np.argmax(proba, axis=1)]
+        for i in range(proba.shape[1]):
+            predictions[f"proba_{i}"] = proba[:, i]
+
+    def left() -> float | None:
+        return None if time_left is None else time_left - (time.monotonic() - t0) - 1.0
+
+    # Each extra step may take about a quarter of the time the search took, within the
+    # time the budget has left.
+    share = max(2.0, 0.25 * _seconds(result.timings))
+    remaining = left()
+    # Registration still has to fit in the budget: spend at most ~65% of what is left.
+    allowance = share if remaining is None else max(0.0, min(share, 0.3 * remaining))
+    steps = {"predict_s": round(time.monotonic() - t0, 3)}
+    importance, info = permutation_importance(
+        model,
+        X_test,
+        y_test,
+        metric=metric,
+        n_repeats=IMPORTANCE_REPEATS,
+        max_rows=IMPORTANCE_ROWS,
+        time_limit=allowance,
+        seed=seed,
+    )
+    if info.get("skipped"):
+        notes.append(f"Permutation importance: {info['skipped']}.")
+
+    steps["importance_s"] = round(time.monotonic() - t0 - sum(steps.values()), 3)
+    curve = None
+    remaining = left()
+    allowance = share if remaining is None else max(0.0, min(share, 0.5 * remaining))
+    refit_s = float(result.timings.get("refit_s") or 0.0)
+    # A refit in this process can be several times slower than the search's refit (its
+    # workers ran in parallel) and a fit cannot be stopped halfway: leave a wide margin.
+    if remaining is None or remaining >= 6 * refit_s:
+        curve = learning_curve(
+            model,
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+            metric=metric,
+            stratify=task != "regression",
+            time_limit=allowance,
+            fit_time=3 * refit_s,
+            seed=seed,
+        )
+    if curve is None or len(curve) < 2:
+        curve = None
+        notes.append(
+            "No learning curve: refitting on shares of the training rows did not fit in the "
+            "time allowed."
+        )
+
+    steps["learning_curve_s"] = round(time.monotonic() - t0 - sum(steps.values()), 3)
+    dataset = result.dataset
+    if dataset.n_rows > PROFILE_ROWS:
+        dataset = replace(dataset, frame=dataset.frame.sample(PROFILE_ROWS, random_state=seed))
+        notes.append(f"The data profile uses {PROFILE_ROWS:,} sampled rows.")
+    data_profile = profile(dataset).to_dict()
+    steps["profile_s"] = round(time.monotonic() - t0 - sum(steps.values()), 3)
+    target_values = result.dataset.target_series()
+    if task == "regression":
+        values = pd.to_numeric(target_values, errors="coerce").dropna().to_numpy(dtype=float)
+        counts, edges = np.histogram(values, bins=30)
+        distribution: dict[str, Any] = {"edges": edges.tolist(), "counts": counts.tolist()}
+    else:
+        counts_by = target_values.value_counts()
+        distribution = {"classes": {str(c): int(counts_by.get(c, 0)) for c in classes or []}}
+
+    payload = {
+        "format": _FORMAT,
+        "format_version": _FORMAT_VERSION,
+        "task": task,
+        "metric": metric,
+        "target": result.target,
+        "classes": classes,
+        "n_test": n_test,
+        "n_saved": len(predictions),
+        "profile": data_profile,
+        "target_distribution": distribution,
+        "importance": {
+            "table": importance.to_dict(orient="records"),
+            "n_rows": info.get("n_rows"),
+            "n_repeats": info.get("n_repeats"),
+        },
+        "learning_curve": None if curve is None else curve.to_dict(orient="records"),
+        "notes": notes,
+        "timings": steps,
+    }
+    files = {
+        EVALUATION_FILE: json.dumps(_json_safe(payload)).encode(),
+        PREDICTIONS_FILE: _parquet(predictions),
+    }
+    with contextlib.suppress(Exception):  # odd columns: the report does not need the rows
+        files[TEST_ROWS_FILE] = _parquet(storable_frame(X_keep))
+    store.write_run_files(result.run_id, files)
+    return time.monotonic() - t0
+
+
+def _seconds(timings: dict[str, Any]) -> float:
+    return float(sum(v for k, v in timings.items() if k.endswith("_s") and v))
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+# ----------------------------------------------------------------------- at report time
+
+
+def check_report_path(output: str | Path) -> Path:
+    """``output`` as a Path if a report can be written there, else one clear error.
+
+    Examples
+    --------
+    >>> check_report_path("/no/such/folder/report.html")
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.InvalidInputError: Cannot write the report to /no/such/folder/report.html: the folder /no/such/folder does not exist. Create it or choose another path.
+    """
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise InvalidInputError(
+            f"Cannot write the report to {path}: it is a folder. Give a file name such as "
+            f"{path / 'report.html'}."
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise InvalidInputError(
+            f"Cannot write the report to {path}: the folder {parent} does not exist. "
+            "Create it or choose another path."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InvalidInputError(
+            f"Cannot write the report to {path}: no permission to write there. Choose another path."
+        )
+    return path
+
+
+def _resolve(store: Store, ref: str) -> tuple[RunRecord, ModelVersionRecord | None]:
+    """The run ``ref`` names: a run id (prefix), or a model reference's training run."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidInputError(f"A report needs a run id or a model reference. Got {ref!r}.")
+    ref = ref.strip()
+    version: ModelVersionRecord | None = None
+    if any(ch in ref for ch in "@:/"):
+        version = store.resolve(ref)
+    else:
+        try:
+            version = store.resolve(ref)
+        except (ModelNotFoundError, InvalidInputError) as model_exc:
+            try:
+                return store.get_run(ref), None
+            except (RunNotFoundError, InvalidInputError) as run_exc:
+                raise NotFoundError(
+                    f"No run or registered model matches {ref!r}. {run_exc} {model_exc}"
+                ) from None
+    if version.run_id is None:
+        raise NotFoundError(
+            f"Model '{version.name}' version {version.version} was not trained by "
+            "modelloop train (it has no run), so there is no evaluation to report."
+        )
+    return store.get_run(version.run_id), version
+
+
+def _load_evaluation(store: Store, run: RunRecord) -> tuple[dict[str, Any], pd.DataFrame]:
+    if run.status != "finished":
+        raise NotFoundError(
+            f"Run {run.short_id} ({run.name}) is '{run.status}', not finished: there is no "
+            "evaluation to report."
+        )
+    files = store.run_files(run.id)
+    if EVALUATION_FILE not in files or PREDICTIONS_FILE not in files:
+        raise NotFoundError(
+            f"Run {run.short_id} ({run.name}) has no evaluation data: it was trained before "
+            "modelloop kept it (or the saving failed). Train again to get a report."
+        )
+    payload = json.loads(store.read_run_file(run.id, EVALUATION_FILE))
+    if payload.get("format") != _FORMAT or payload.get("format_version", 0) > _FORMAT_VERSION:
+        raise NotFoundError(
+            f"Run {run.short_id} has evaluation data in a format this modelloop cannot read "
+            f"({payload.get('format')!r} version {payload.get('format_version')!r}); upgrade "
+            "modelloop."
+        )
+    predictions = pd.read_parquet(io.BytesIO(store.read_run_file(run.id, PREDICTIONS_FILE)))
+    return payload, predictions
+
+
+def _summary(
+    store: Store, run: RunRecord, version: ModelVersionRecord | None, payload: dict[str, Any]
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    if version is not None:
+        aliases = f" (aliases: {', '.join(version.aliases)})" if version.aliases else ""
+        summary["model"] = f"{version.name} version {version.version}{aliases}"
+    summary["run"] = f"{run.id} ({run.name})"
+    summary["selected model"] = run.best_model
+    summary["task"] = run.task
+    summary["target"] = run.target
+    summary["selection metric"] = run.metric
+    if run.dataset_hash:
+        try:
+            ds = store.get_dataset(run.dataset_hash)
+            summary["data"] = f"{ds.source} ({ds.n_rows:,} rows × {ds.n_cols} columns)"
+        except NotFoundError:
+            pass
+    params = run.params or {}
+    summary["split"] = (
+        f"{params.get('n_train', '?')} training rows ({params.get('cv', '?')}-fold CV), "
+        f"{payload.get('n_test', '?')} test rows"
+    )
+    if params.get("time_budget") is not None:
+        summary["time budget"] = f"{params['time_budget']} s"
+    timings = run.timings or {}
+    if "total_s" in timings:
+        summary["training time"] = f"{timings['total_s']} s"
+    summary["trained"] = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
+    versions = run.library_versions or {}
+    if versions:
+        summary["libraries"] = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+    return summary
+
+
+def report(
+    ref: str,
+    output: str | Path,
+    *,
+    store: Store | None = None,
+    settings: Settings | None = None,
+    n_boot: int = 200,
+) -> Path:
+    """Write the HTML evaluation report of a run or a model version to ``output``.
+
+    ``ref`` is a run id (or a unique prefix of 4+ characters) or a model reference:
+    ``'churn'`` (latest version), ``'churn@production'``, ``'churn:3'``. The page is one
+    file with everything embedded (it loads nothing from any host): the data profile, CV
+    versus test metrics with bootstrap confidence intervals, the test-split plots,
+    permutation importance, the leaderboard, the search history and, when the time
+    budget allowed one, a learning curve.
+
+    Raises
+    ------
+    NotFoundError
+        No such run or model, or a run without evaluation data (trained before reports
+        existed, or not finished).
+    InvalidInputError
+        ``output`` cannot be written.
+
+    Examples
+    --------
+    >>> import modelloop as ml
+    >>> result = ml.train("titanic.csv", target="Survived", name="titanic")  # doctest: +SKIP
+    >>> ml.report("titanic@production", "report.html")  # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    path = check_report_path(output)
+    owns_store = store is None
+    store = store or Store.from_settings(settings or Settings())
+    try:
+        run, version = _resolve(store, ref)
+        payload, predictions = _load_evaluation(store, run)
+        trials = [
+            {
+                "number": t.number,
+                "model": t.model,
+                "score": t.score,
+                "duration": t.duration,
+                "status": t.status,
+            }
+            for t in store.list_trials(run.id)
+        ]
+        summary = _summary(store, run, version, payload)
+    finally:
+        if owns_store:
+            store.close()
+    task = payload["task"]
+    classes = payload.get("classes")
+    proba = None
+    if task != "regression":
+        proba = predictions[[f"proba_{i}" for i in range(len(classes or []))]].to_numpy()
+    importance = payload.get("importance") or {}
+    table = [r for r in importance.get("table") or [] if r.get("importance") is not None]
+    importance_note = (
+        f"Drop in {payload['metric']} on {importance.get('n_rows')} test rows when one input "
+        f"column is shuffled; mean and std over {importance.get('n_repeats')} repeats. "
+        "Computed at training time on a sample to keep it cheap."
+    )
+    title = f"{summary.get('model') or run.name}: evaluation"
+    page = evaluation_report(
+        title,
+        subtitle=f"run {run.short_id} · {task} · target '{run.target}'",
+        task=task,
+        metric=payload["metric"],
+        y_true=predictions["y_true"].to_numpy(),
+        y_pred=predictions["y_pred"].to_numpy(),
+        proba=proba,
+        classes=classes,
+        target=str(payload.get("target") or run.target),
+        summary=summary,
+        notes=payload.get("notes") or [],
+        profile=payload.get("profile"),
+        target_distribution=payload.get("target_distribution"),
+        cv_metrics=run.cv_metrics,
+        leaderboard=pd.DataFrame(run.leaderboard or []),
+        trials=trials,
+        importances=table,
+        importance_note=importance_note,
+        learning_curve=payload.get("learning_curve"),
+        n_boot=n_boot,
+    )
+    _write_atomic(path, page)
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(
+            f"Cannot write the report to {path}: {exc.strerror or exc}. Choose another path."
+        ) from exc
+
+
+def keep_evaluation(
+    store: Store,
+    result: TrainResult,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    *,
+    seed: int,
+    time_left: float | None,
+) -> None:
+    """:func:`record_evaluation` for ``train``: a failure costs the report, not the model.
+
+    The seconds spent go to ``result.timings['evaluation_s']``; a failure becomes a note.
+    """
+    try:
+        spent = record_evaluation(
+            store, result, X_train, y_train, X_test, y_test, seed=seed, time_left=time_left
+        )
+    except Exception as exc:  # the model is fine; only its report would be missing
+        result.notes.append(
+            f"Evaluation data for the report was not saved: {type(exc).__name__}: {exc}"
+        )
+        return
+    result.timings["evaluation_s"] = round(spent, 3)

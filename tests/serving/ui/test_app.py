@@ -1,0 +1,315 @@
+"""The dashboard over HTTP (no browser): pages, error pages, promote and rollback, pagination."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+API_KEY = "ui-secret"
+
+
+def test_create_app_mounts_the_dashboard_at_ui(ui_client: Any) -> None:
+    answer = ui_client.get("/ui/models")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'data-model="titanic"' in answer.text
+    assert "production → v1" in answer.text
+
+
+def test_ui_root_redirects_to_the_models_page(ui_client: Any) -> None:
+    answer = ui_client.get("/ui/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/ui/models"
+
+
+def test_pages_load_nothing_from_another_host(ui_client: Any, ui_store: Any) -> None:
+    run = ui_store.list_runs()[0]
+    for path in ("/ui/models", "/ui/runs", f"/ui/runs/{run.id}", "/ui/live/titanic"):
+        html = ui_client.get(path).text
+        for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert url.startswith("/"), f"{path} refers to {url}"
+    assert ui_client.get("/ui/static/ui.css").status_code == 200
+    assert ui_client.get("/ui/static/ui.js").status_code == 200
+
+
+def test_model_page_lists_versions_newest_first(ui_client: Any) -> None:
+    html = ui_client.get("/ui/models/titanic").text
+    assert re.findall(r'data-version="(\d+)"', html) == ["2", "1"]
+    assert 'data-alias="production"' in html
+
+
+def test_version_page_shows_metrics_schema_and_report_frame(ui_client: Any) -> None:
+    html = ui_client.get("/ui/models/titanic/versions/1").text
+    assert 'data-section="test"' in html and 'data-section="cv"' in html
+    assert 'id="schema"' in html and "<td>Sex</td>" in html
+    assert 'src="/ui/models/titanic/versions/1/report"' in html
+
+
+def test_run_page_shows_leaderboard_and_charts(ui_client: Any, ui_store: Any) -> None:
+    run = ui_store.list_runs()[0]
+    html = ui_client.get(f"/ui/runs/{run.short_id}").text
+    assert 'id="leaderboard"' in html
+    assert html.count('<svg class="chart"') == 2
+    assert "decision_tree" in html
+
+
+def test_compare_page_shows_each_run(ui_client: Any, ui_store: Any) -> None:
+    runs = ui_store.list_runs()
+    html = ui_client.get(f"/ui/compare?ids={runs[0].short_id},{runs[1].short_id}").text
+    assert re.findall(r'<th data-run="([0-9a-f]+)"', html) == [runs[0].id, runs[1].id]
+    assert html.count('class="compare-column"') == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/ui/models/nope", 404, "No model named &#39;nope&#39;"),
+        ("/ui/models/titanic/versions/9", 404, "has no version 9"),
+        ("/ui/models/titanic/versions/x", 422, "Field &#39;path.version&#39;"),
+        ("/ui/runs/0123456789abcdef", 404, "No run with id"),
+        ("/ui/runs/0123456789abcdef/report", 404, "No run with id"),
+        ("/ui/compare?ids=abcd1234", 422, "Compare takes 2 to 6 run ids"),
+        ("/ui/compare?ids=abcd1234,dcba4321", 404, "No run with id"),
+        ("/ui/runs?page=0", 422, "Field &#39;query.page&#39;"),
+        ("/ui/runs?status=done", 422, "Run status must be one of"),
+        ("/ui/live/nope", 404, "No model named"),
+        ("/ui/no/such/page", 404, "There is no page at /ui/no/such/page"),
+    ],
+)
+def test_bad_ids_get_an_error_page_not_a_traceback(
+    ui_client: Any, path: str, status: int, message: str
+) -> None:
+    answer = ui_client.get(path)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert message in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_error_answers_json_when_asked(ui_client: Any) -> None:
+    answer = ui_client.get("/ui/models/nope", headers={"accept": "application/json"})
+    assert answer.status_code == 404
+    assert answer.json()["error"]["type"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("headers", "data", "status", "message"),
+    [
+        ({}, {"version": "2"}, 401, "needs an API key"),
+        ({"x-api-key": "wrong"}, {"version": "2"}, 403, "is wrong"),
+        ({}, {"version": "2", "api_key": "wrong"}, 403, "is wrong"),
+        ({"authorization": "Bearer wrong"}, {"version": "2"}, 403, "is wrong"),
+    ],
+)
+def test_promote_is_refused_without_the_right_key(
+    ui_client: Any, ui_store: Any, headers: dict, data: dict, status: int, message: str
+) -> None:
+    answer = ui_client.post(
+        "/ui/models/titanic/promote", data=data, headers={"accept": "application/json", **headers}
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["error"]["message"]
+    assert ui_store.get_model_version("titanic", alias="production").version == 1
+
+
+def test_promote_refusal_is_an_html_page_for_a_plain_form(ui_client: Any) -> None:
+    answer = ui_client.post("/ui/models/titanic/promote", data={"version": "2", "api_key": "x"})
+    assert answer.status_code == 403
+    assert '<h1><span class="status">403</span> Refused</h1>' in answer.text
+
+
+def test_promote_is_refused_when_the_server_has_no_key(ui_home: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.config import Settings
+    from modelloop.serving.ui import ui_app
+
+    with TestClient(ui_app(Settings(home=ui_home, api_key=None))) as client:
+        answer = client.post(
+            "/ui/models/titanic/promote",
+            data={"version": "2", "api_key": "anything"},
+            headers={"accept": "application/json"},
+        )
+    assert answer.status_code == 403
+    assert "has none configured" in answer.json()["error"]["message"]
+
+
+def test_promote_with_the_key_moves_the_alias_and_the_server_switches(
+    ui_client: Any, ui_store: Any
+) -> None:
+    answer = ui_client.post(
+        "/ui/models/titanic/promote",
+        data={"version": "2", "alias": "production"},
+        headers={"accept": "application/json", "x-api-key": API_KEY},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["changes"] == ["titanic: 1 -> 2"]
+    assert ui_store.get_model_version("titanic", alias="production").version == 2
+    assert ui_client.get("/v1/models/titanic").json()["default_version"] == 2
+
+
+def test_promote_from_a_plain_form_redirects_to_the_model_page(
+    ui_client: Any, ui_store: Any
+) -> None:
+    answer = ui_client.post(
+        "/ui/models/titanic/promote",
+        data={"version": "2", "alias": "staging", "api_key": API_KEY},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/ui/models/titanic?msg=")
+    assert ui_store.get_model_version("titanic", alias="staging").version == 2
+    page = ui_client.get(answer.headers["location"]).text
+    assert "titanic@staging now points at version 2." in page
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"version": "two"}, 422, "Field 'version' must be an integer"),
+        ({"version": "7"}, 404, "has no version 7"),
+        ({"version": "2", "alias": "9lives"}, 422, "An alias must start with a letter"),
+    ],
+)
+def test_promote_with_bad_fields_is_refused(
+    ui_client: Any, data: dict, status: int, message: str
+) -> None:
+    answer = ui_client.post(
+        "/ui/models/titanic/promote",
+        data=data,
+        headers={"accept": "application/json", "x-api-key": API_KEY},
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["error"]["message"]
+
+
+def test_rollback_moves_the_alias_back(ui_client: Any, ui_store: Any) -> None:
+    headers = {"accept": "application/json", "x-api-key": API_KEY}
+    ui_client.post("/ui/models/titanic/promote", data={"version": "2"}, headers=headers)
+    answer = ui_client.post("/ui/models/titanic/rollback", json={}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["from_version"] == 2 and answer.json()["version"] == 1
+    assert ui_store.get_model_version("titanic", alias="production").version == 1
+
+
+def test_rollback_without_an_earlier_version_is_refused(ui_client: Any) -> None:
+    answer = ui_client.post(
+        "/ui/models/titanic/rollback",
+        json={"alias": "production"},
+        headers={"accept": "application/json", "x-api-key": API_KEY},
+    )
+    assert answer.status_code == 422
+    assert "no earlier version to roll back to" in answer.json()["error"]["message"]
+
+
+def test_standalone_dashboard_rolls_back_to_the_older_version(ui_settings: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving.ui import ui_app
+    from modelloop.store import Store
+
+    with Store.from_settings(ui_settings) as store:
+        store.set_alias("titanic", "production", 2)
+        with TestClient(ui_app(ui_settings, store)) as client:
+            assert client.get("/", follow_redirects=False).headers["location"] == "/ui/"
+            answer = client.post(
+                "/ui/models/titanic/rollback", data={"api_key": API_KEY}, follow_redirects=False
+            )
+            assert answer.status_code == 303
+        assert store.get_model_version("titanic", alias="production").version == 1
+
+
+def test_live_view_shows_counters_and_logged_predictions(
+    ui_client: Any, ui_store: Any, passenger: dict
+) -> None:
+    for _ in range(3):
+        answer = ui_client.post("/v1/models/titanic/predict", json={"instances": [passenger]})
+        assert answer.status_code == 200
+    ui_client.post("/v1/models/titanic/predict", json={"instances": [{"Age": "old"}]})
+    now = datetime.now(UTC)
+    ui_store.log_predictions(
+        [
+            {
+                "request_id": f"r{i}",
+                "model_name": "titanic",
+                "model_version": 1,
+                "inputs": {},
+                "prediction": str(i % 2),
+                "latency_ms": 2.0 + i,
+                "created_at": now - timedelta(seconds=60 - i),
+            }
+            for i in range(20)
+        ]
+    )
+    html = ui_client.get("/ui/live/titanic").text
+    assert re.search(r'id="requests">4<', html)
+    assert re.search(r'id="errors">1<', html)
+    assert 'data-chart="latency"' in html and 'data-chart="predictions"' in html
+    assert "no monitoring data yet" in html
+    fragment = ui_client.get("/ui/live/titanic?fragment=1").text
+    assert "<html" not in fragment and 'id="logged"' in fragment
+
+
+def test_live_view_of_the_standalone_dashboard_has_no_counters(ui_settings: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving.ui import ui_app
+
+    with TestClient(ui_app(ui_settings)) as client:
+        html = client.get("/ui/live", follow_redirects=True).text
+    assert "only inside <code>modelloop serve</code>" in html
+    assert "no predictions logged yet" in html
+
+
+def test_server_of_a_model_file_explains_the_dashboard_needs_a_store(
+    ui_settings: Any, tmp_path: Any
+) -> None:
+    import skops.io
+    from fastapi.testclient import TestClient
+    from sklearn.linear_model import LogisticRegression
+
+    from modelloop.serving import create_app
+
+    model_file = tmp_path / "model.skops"
+    skops.io.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), model_file)
+    settings = ui_settings.with_overrides(serve_model_path=model_file)
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/ui/models")
+    assert answer.status_code == 400
+    assert "without a store" in answer.text
+
+
+def test_runs_page_pages_through_ten_thousand_runs(ui_store: Any, ui_client: Any) -> None:
+    import sqlalchemy as sa
+
+    from modelloop.store._tables import runs
+
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"{i:032x}",
+            "name": "bulk",
+            "params": {},
+            "status": "finished" if i % 3 else "failed",
+            "started_at": start + timedelta(minutes=i),
+        }
+        for i in range(10_000)
+    ]
+    engine = sa.create_engine(ui_store.url)
+    with engine.begin() as conn:
+        conn.execute(runs.insert(), rows)
+    engine.dispose()
+
+    first = ui_client.get("/ui/runs").text
+    assert "page 1 of 201" in first  # 10,002 runs, 50 a page
+    assert first.count('class="run-link"') == 50
+    assert f"{9_999:032x}"[:8] in first  # newest first
+    last = ui_client.get("/ui/runs?page=201&name=bulk").text
+    assert "page 201 of 200" in last and "No runs on this page." in last
+    failed = ui_client.get("/ui/runs?status=failed&name=bulk&per_page=100&page=2").text
+    assert "page 2 of 34" in failed
+    assert failed.count('class="run-link"') == 100
+    assert 'rel="prev"' in failed and 'rel="next"' in failed
