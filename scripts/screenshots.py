@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import uvicorn
 
 import modelloop as ml
@@ -76,12 +77,22 @@ def _train(settings: Settings, store: Store) -> None:
 
 
 def _traffic(url: str, seconds: float) -> None:
-    rows = load_bundled("titanic").drop(columns=["Survived"]).to_dict(orient="records")
+    frame = load_bundled("titanic").drop(columns=["Survived"])
+    rows = frame.to_dict(orient="records")
+    # The second half of the traffic drifts (older passengers, dearer tickets), so the live
+    # view's drift panel has something to show.
+    older = frame.assign(
+        Age=pd.to_numeric(frame["Age"], errors="coerce") + 20,
+        Fare=pd.to_numeric(frame["Fare"], errors="coerce") * 3,
+    )
+    shifted = older.astype(object).where(older.notna(), None).to_dict(orient="records")
     rng = random.Random(0)
-    end = time.monotonic() + seconds
+    start = time.monotonic()
+    end = start + seconds
     with httpx.Client(base_url=url, timeout=30) as client:
         while time.monotonic() < end:
-            batch = rng.sample(rows, rng.randint(1, 8))
+            late = time.monotonic() - start > seconds / 2
+            batch = rng.sample(shifted if late else rows, rng.randint(1, 8))
             client.post("/v1/models/titanic/predict", json={"instances": batch})
             time.sleep(rng.uniform(0.05, 0.4))
         client.post("/v1/models/titanic/predict", json={"instances": [{"Age": "old"}]})
@@ -114,11 +125,20 @@ def _report_loaded(driver) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
+def _drift_done(driver) -> bool:  # type: ignore[no-untyped-def]
+    return bool(
+        driver.execute_script(
+            "const d = document.getElementById('drift');"
+            "return !d || d.dataset.state !== 'computing';"
+        )
+    )
+
+
 def _shoot(driver, url: str, path: Path, width: int) -> None:  # type: ignore[no-untyped-def]
     driver.set_window_size(width, 2400)  # tall, so the lazy report frame starts loading
     driver.get(url)
     deadline = time.monotonic() + 180
-    while not _report_loaded(driver) and time.monotonic() < deadline:
+    while not (_report_loaded(driver) and _drift_done(driver)) and time.monotonic() < deadline:
         time.sleep(0.5)
     driver.set_window_size(width, 600)
     time.sleep(0.5)
@@ -133,6 +153,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     parser.add_argument("--traffic-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["models", "run", "compare", "live"],
+        help="photograph only these pages (default: all)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -158,12 +184,17 @@ def main() -> None:
             width = 1280
             driver = _driver(width, 900)
             try:
-                _shoot(driver, f"{url}/ui/models", args.out / "ui-models.png", width)
                 titanic = [r for r in runs if r.name == "titanic"]
-                _shoot(driver, f"{url}/ui/runs/{titanic[0].id}", args.out / "ui-run.png", width)
                 ids = ",".join(r.short_id for r in titanic[:2])
-                _shoot(driver, f"{url}/ui/compare?ids={ids}", args.out / "ui-compare.png", width)
-                _shoot(driver, f"{url}/ui/live/titanic", args.out / "ui-live.png", width)
+                pages = {
+                    "models": f"{url}/ui/models",
+                    "run": f"{url}/ui/runs/{titanic[0].id}",
+                    "compare": f"{url}/ui/compare?ids={ids}",
+                    "live": f"{url}/ui/live/titanic",
+                }
+                for page, address in pages.items():
+                    if not args.only or page in args.only:
+                        _shoot(driver, address, args.out / f"ui-{page}.png", width)
             finally:
                 driver.quit()
         finally:

@@ -69,6 +69,20 @@ def test_iter_batches_conform_matches_load(tmp_path):
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), ds.frame)
 
 
+def test_iter_batches_schema_types_numeric_columns_as_conform_does(tmp_path):
+    path = _csv(tmp_path / "big.csv", 3_000)
+    ds = load(path)
+    text = (tmp_path / "big.csv").read_text().replace("\n1500,750.0,", "\n1500, 750.0 ,")
+    path.write_text(text)  # a padded number: its batch keeps 'x' as text
+    typed = list(iter_batches(path, batch_rows=700, schema=ds.schema))
+    raw = list(iter_batches(path, batch_rows=700))
+    assert [str(b["x"].dtype) for b in typed] == ["float64", "float64", "str", "float64", "float64"]
+    assert all(str(b["c"].dtype) == "str" for b in typed)  # only numeric columns are typed
+    assert typed[0]["x"].isna().iloc[0]  # '?' is missing
+    for t, r in zip(typed, raw, strict=True):
+        pd.testing.assert_frame_equal(conform(t, ds.schema), conform(r, ds.schema))
+
+
 def test_iter_batches_gzip_and_semicolon(tmp_path):
     path = tmp_path / "s.csv.gz"
     with gzip.open(path, "wt", encoding="cp1252") as f:

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from modelloop.features import TextFeatures
+from modelloop.exceptions import InvalidInputError
+from modelloop.features import TextFeatures, check_text_column
 
 DOCS = [f"word{i % 7} common term{i % 3} extra" for i in range(40)]
 
@@ -40,18 +41,39 @@ def test_text_features_dense_svd_block_for_tree() -> None:
 def test_text_features_adapts_components_to_tiny_vocabulary() -> None:
     tf = TextFeatures(n_components=20).fit(np.array([["alpha beta"], ["beta gamma"], ["alpha"]]))
     assert tf.svd_ is not None and tf.svd_.n_components == 2  # n_rows - 1
-    one_term = TextFeatures(n_components=20).fit(pd.Series(["same", "same", None], name="t"))
+    one_term = TextFeatures(n_components=20).fit(pd.Series(["hotel", "hotel", None], name="t"))
     assert one_term.svd_ is None
-    assert list(one_term.get_feature_names_out()) == ["t_same", "t_length", "t_words"]
-    assert one_term.transform(pd.Series(["same"], name="t")).shape == (1, 3)
+    assert list(one_term.get_feature_names_out()) == ["t_hotel", "t_length", "t_words"]
+    assert one_term.transform(pd.Series(["hotel"], name="t")).shape == (1, 3)
 
 
-def test_text_features_empty_vocabulary_is_not_an_error() -> None:
-    X = pd.DataFrame({"t": [None, "", "a"]})  # single letters are not tokens
-    sparse_out = TextFeatures().fit_transform(X)
-    assert sparse_out.shape == (3, 0)
-    dense = TextFeatures(n_components=3).fit(X)
-    assert dense.transform(X).tolist() == [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+@pytest.mark.parametrize(
+    "values",
+    [
+        [None, "", "a"],  # missing, blank, single letters are not tokens
+        ["   ", "\t", None],
+        ["?!", "...", "- -"],
+        ["the and of", "it is what it is", "The"],  # English stop words only
+    ],
+)
+@pytest.mark.parametrize("n_components", [None, 3])
+def test_text_features_column_without_usable_text_raises(values, n_components) -> None:
+    X = pd.DataFrame({"t": values})
+    with pytest.raises(InvalidInputError, match="Text column 't' has no usable text: all 3"):
+        TextFeatures(n_components=n_components).fit(X)
+
+
+def test_text_features_one_usable_row_is_enough() -> None:
+    X = pd.DataFrame({"t": [None, "", "a", "the hotel"]})
+    tf = TextFeatures().fit(X)
+    assert "t_hotel" in tf.get_feature_names_out()
+    assert tf.transform(pd.DataFrame({"t": ["", "a"]})).nnz == 0  # no usable text now: zeros
+
+
+def test_check_text_column_names_the_column_and_the_fix() -> None:
+    check_text_column(pd.Series(["fine words", None]), "note")
+    with pytest.raises(InvalidInputError, match=r"--drop note\) or give it another role"):
+        check_text_column(pd.Series([None, np.nan, " "], dtype=object), "note")
 
 
 def test_text_features_fit_transform_matches_fit_then_transform() -> None:

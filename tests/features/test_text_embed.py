@@ -104,3 +104,92 @@ def test_build_pipeline_text_features_hyperparameter_reaches_text_columns() -> N
     )  # fmt: skip
     text = pipe.named_steps["preprocess"].transformers[0][1]
     assert text.method == "embedding" and pipe[-1].num_leaves == 7
+
+
+def _text_table(n: int = 60, *, usable: bool = True) -> tuple[pd.DataFrame, np.ndarray, object]:
+    from modelloop.data import ColumnSchema, Role, Schema
+
+    rng = np.random.default_rng(0)
+    good = rng.random(n) < 0.5
+    if usable:
+        note = np.where(good, "a clean quiet room, friendly staff", "dirty noisy room, rude staff")
+    else:
+        note = np.array(["", " ", "?", "the", None, "a b"] * (n // 6), dtype=object)
+    X = pd.DataFrame({"note": note, "x": rng.normal(size=n)})
+    y = np.where(good, "yes", "no")
+    schema = Schema(
+        (
+            ColumnSchema("note", Role.TEXT, "object", n_unique=2),
+            ColumnSchema("x", Role.NUMERIC, "float64"),
+            ColumnSchema("y", Role.CATEGORICAL, "object", categories=("no", "yes")),
+        ),
+        target="y",
+    )
+    return X, y, schema
+
+
+@pytest.mark.parametrize("method", ["tfidf", "embedding"])
+def test_text_features_without_usable_text_raises_for_both_methods(method) -> None:
+    from modelloop.exceptions import InvalidInputError
+
+    X = pd.DataFrame({"note": ["", "   ", None, "!!", "the of and"]})
+    with pytest.raises(InvalidInputError, match="Text column 'note' has no usable text"):
+        TextFeatures(method=method, n_components=4).fit(X)
+
+
+def test_search_refuses_text_column_without_usable_text_before_any_trial() -> None:
+    from modelloop.exceptions import InvalidInputError
+    from modelloop.tuning import search
+
+    X, y, schema = _text_table(usable=False)
+    events: list = []
+    with pytest.raises(InvalidInputError, match=r"Text column 'note' has no usable text.*--drop"):
+        search(
+            X, y, schema=schema, task="binary", metric="roc_auc",
+            candidates=["logistic_regression"], max_trials=2, on_event=events.append,
+        )  # fmt: skip
+    assert events == []  # refused before the search started
+
+
+def test_optuna_space_tunes_text_features_only_for_text_models() -> None:
+    import optuna
+
+    from modelloop.tuning._search import _distribution_params, _suggest
+
+    trial = optuna.trial.FixedTrial(
+        {"logistic_regression.C": 1.0, "logistic_regression.text_features": "embedding"}
+    )
+    assert _suggest(trial, "logistic_regression", frozenset({"logistic_regression"})) == {
+        "C": 1.0,
+        "text_features": "embedding",
+    }
+    assert _suggest(trial, "logistic_regression", frozenset()) == {"C": 1.0}
+    # the portfolio's configs seed the study: no text_features means TF-IDF
+    values, dists = _distribution_params("logistic_regression", {"C": 1.0}, ["x"], text=True)
+    assert values == {"logistic_regression.C": 1.0, "logistic_regression.text_features": "tfidf"}
+    assert dists["logistic_regression.text_features"].choices == ("tfidf", "embedding")
+    values, _ = _distribution_params(
+        "logistic_regression", {"C": 2.0, "text_features": "embedding"}, ["x"], text=True
+    )
+    assert values["logistic_regression.text_features"] == "embedding"
+    values, _ = _distribution_params("logistic_regression", {"C": 1.0}, ["x"])
+    assert "logistic_regression.text_features" not in values
+
+
+@needs_model
+@pytest.mark.slow
+def test_search_optuna_stage_chooses_text_features() -> None:
+    from modelloop.tuning import search
+
+    X, y, schema = _text_table()
+    result = search(
+        X, y, schema=schema, task="binary", metric="roc_auc", cv=2,
+        candidates=["logistic_regression"], max_trials=7, seed=0, ensemble=False, refit=False,
+    )  # fmt: skip
+    optuna_trials = [c for c in result.candidates if c.stage == "optuna"]
+    assert optuna_trials
+    assert all(c.params.get("text_features") in ("tfidf", "embedding") for c in optuna_trials)
+    portfolio = [
+        c.params.get("text_features", "tfidf") for c in result.candidates if c.stage == "portfolio"
+    ]
+    assert sorted(portfolio) == ["embedding", "tfidf"]

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from modelloop.data import ColumnSchema, Role, Schema
@@ -14,6 +15,7 @@ from modelloop.models import (
     CentroidAgglomerative,
     DensityClusterer,
     get_unsupervised_spec,
+    kdistance_elbow,
     output_columns,
     unsupervised_catalog,
     unsupervised_output,
@@ -89,6 +91,7 @@ def _frame(n: int = 60) -> pd.DataFrame:
         ("kmeans", "clustering", ["cluster"]),
         ("agglomerative", "clustering", ["cluster"]),
         ("hdbscan", "clustering", ["cluster"]),
+        ("dbscan", "clustering", ["cluster"]),
         ("gaussian_mixture", "clustering", ["cluster"]),
         ("pca", "reduce", ["pc1", "pc2"]),
         ("isolation_forest", "anomaly", ["anomaly_score", "is_anomaly"]),
@@ -137,3 +140,30 @@ def test_get_unsupervised_spec_unknown_name_suggests_closest() -> None:
 def test_output_columns_unknown_task_raises() -> None:
     with pytest.raises(ConfigurationError, match="Got 'ranking'"):
         output_columns("ranking", None)
+
+
+@parametrize_with_checks([DensityClusterer(algorithm="dbscan", min_samples=3)])
+def test_density_clusterer_dbscan_passes_sklearn_checks(estimator, check) -> None:
+    check(estimator)
+
+
+def test_kdistance_elbow_separates_dense_rows_from_noise() -> None:
+    rng = np.random.default_rng(0)
+    X = np.vstack([_blobs(), rng.uniform(-20, 20, (6, 2))])
+    eps = kdistance_elbow(X, 5)
+    within = NearestNeighbors(n_neighbors=5).fit(X).kneighbors(X)[0][:, -1] <= eps
+    assert within[:80].mean() > 0.9 and within[80:].sum() <= 1
+    assert kdistance_elbow(np.zeros((10, 2)), 3) > 0  # duplicates: still a positive radius
+
+
+def test_density_clusterer_dbscan_finds_blobs_and_predicts_noise() -> None:
+    X = _blobs()
+    model = DensityClusterer(algorithm="dbscan", min_samples=5).fit(X)
+    assert set(model.labels_) - {-1} == {0, 1} and (model.labels_ == -1).mean() < 0.15
+    assert model.eps_ == pytest.approx(kdistance_elbow(X, 5))
+    centres = model.predict(np.array([[0.0, 0.0], [5.0, 5.0], [50.0, 50.0]])).tolist()
+    assert sorted(centres[:2]) == [0, 1] and centres[2] == -1
+    fixed = DensityClusterer(algorithm="dbscan", min_samples=5, eps=0.01).fit(X)
+    assert fixed.eps_ == 0.01 and (fixed.labels_ == -1).mean() > 0.5  # too small a radius
+    with pytest.raises(ValueError, match="'algorithm' parameter of DensityClusterer"):
+        DensityClusterer(algorithm="optics").fit(X)

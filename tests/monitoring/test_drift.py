@@ -209,3 +209,26 @@ def test_drift_report_million_rows_uses_a_sample():
     )
     assert report.n_current == n and report.feature("x").n_current == 20_000
     assert report.drifted_features == ["x"]
+
+
+def test_drift_report_same_on_raw_and_typed_input_with_missing_categories():
+    from modelloop.data import conform
+
+    ref, cur = _frame(600, 0), _frame(600, 1, shift=0.3)
+    ref["c"] = ref["c"].astype("str")  # raw text, as read from a file
+    cur.loc[:40, "c"] = None
+    cur.loc[41:60, "c"] = " NA "  # a missing marker: missing once typed
+    typed = conform(cur, SCHEMA, require=False, strict=False)
+    a = drift_report(ref, cur, SCHEMA).to_dict()
+    b = drift_report(ref, typed, SCHEMA).to_dict()
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+    assert a["features"][1]["missing_current"] == pytest.approx(61 / 600)
+    assert a["domain"]["auc"] is not None
+
+
+def test_domain_classifier_without_feature_columns_is_a_clear_error():
+    from modelloop.monitoring import domain_classifier
+
+    with pytest.raises(SchemaMismatchError, match="at least one feature column"):
+        domain_classifier(_frame(200, 0), _frame(200, 1), Schema(()), NO_DOMAIN)

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 
 import modelloop as ml
+from modelloop.data import Role, iter_batches
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
+from modelloop.store import Store
+from modelloop.workflows import load_model
 
 
 @pytest.fixture
@@ -60,3 +63,77 @@ def test_predict_file_leaves_no_partial_output_on_error(registered, settings, tm
 def test_predict_missing_column(registered, settings):
     with pytest.raises(SchemaMismatchError, match="lacks column"):
         ml.predict("reg", registered[["a"]], settings=settings)
+
+
+# ---------------------------------------------------------------- typed reads of CSV batches
+
+
+def _text_read_scores(model, src, batch_rows: int) -> pd.DataFrame:
+    """Scores as before typed reads: every CSV column as text, parsed by the enforcer."""
+    batches = iter_batches(src, batch_rows=batch_rows)
+    return pd.concat([model.predict_frame(b) for b in batches], ignore_index=True)
+
+
+def test_predict_file_typed_read_matches_text_read_with_missing_markers(settings, tmp_path):
+    rng = np.random.default_rng(1)
+    n = 240
+    a = rng.normal(size=n).round(3)
+    df = pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], size=n), "c": rng.integers(0, 9, n)})
+    df["target"] = 2 * df["a"] - df["c"] + (df["b"] == "x") + rng.normal(scale=0.1, size=n)
+    ml.train(
+        df, target="target", name="mk", models=["ridge"], cv=2, max_trials=1, settings=settings
+    )
+    new = df.drop(columns=["target"]).astype(str)
+    for i, marker in enumerate(["NA", "?", "", "null", "N/A"]):
+        new.loc[3 + 7 * i, "a"] = marker
+        new.loc[5 + 11 * i, "c"] = marker
+    new.loc[130, "a"] = " 1.25 "  # padded: this batch keeps 'a' as text for the enforcer
+    src = tmp_path / "new.csv"
+    new.assign(row=range(n)).to_csv(src, index=False)
+    model = load_model("mk", store=Store.from_settings(settings))
+    batches = list(iter_batches(src, batch_rows=50, schema=model.schema, raw=["row"]))
+    assert [str(b["a"].dtype) for b in batches] == [
+        "float64",
+        "float64",
+        "str",
+        "float64",
+        "float64",
+    ]
+    assert all(str(b["c"].dtype) == "float64" and str(b["row"].dtype) == "str" for b in batches)
+    assert batches[0]["a"].isna().sum() == 5  # rows 3, 10, ..., 31: each marker is missing
+
+    ml.predict_file(
+        "mk", src, tmp_path / "out.parquet", keep=["row"], batch_rows=50, settings=settings
+    )
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    expected = _text_read_scores(model, src, 50)
+    assert got["row"].tolist() == [str(i) for i in range(n)]  # kept columns are copied as read
+    pd.testing.assert_frame_equal(got[["prediction"]], expected, check_exact=True)
+    assert got["prediction"].isna().sum() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "target", "model"),
+    [
+        ("titanic", "Survived", "logistic_regression"),
+        ("auto_mpg", "mpg", "ridge"),  # '?' in horsepower
+        ("ames_house_prices", "SalePrice", "ridge"),  # 'NA' in many columns
+    ],
+)
+def test_predict_file_typed_read_matches_text_read_on_real_data(
+    shared_datasets, settings, tmp_path, name, target, model
+):
+    src = shared_datasets / f"{name}.csv"
+    ml.train(src, target=target, name=name, models=[model], cv=2, max_trials=1, settings=settings)
+    loaded = load_model(name, store=Store.from_settings(settings))
+    numeric = [
+        c for c in loaded.schema.by_role(Role.NUMERIC) if c in loaded.schema.feature_columns()
+    ]
+    first = next(iter_batches(src, batch_rows=300, schema=loaded.schema))
+    assert numeric and all(first[c].dtype == "float64" for c in numeric)  # typed as read
+    out = tmp_path / "out.parquet"
+    ml.predict_file(name, src, out, batch_rows=300, ignore_extra=True, settings=settings)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), _text_read_scores(loaded, src, 300), check_exact=True
+    )

@@ -10,7 +10,9 @@ import pytest
 
 import modelloop as ml
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
-from modelloop.workflows import predict_files
+from modelloop.store import Store
+from modelloop.workflows import load_model, predict_files
+from modelloop.workflows._predict_distributed import _score_partition, _typed_numbers
 
 
 @pytest.fixture
@@ -132,3 +134,22 @@ def test_predict_cli_glob_writes_a_folder(registered, settings, tmp_path, capsys
     assert code == 0, capsys.readouterr().err
     assert "Scored 300 rows of 3 file(s)" in capsys.readouterr().out
     assert len(_read(tmp_path / "out")) == 300
+
+
+def test_score_partition_types_numbers_as_the_enforcer_would(registered, settings):
+    # A CSV partition as dd.read_csv(dtype=str, na_values=[""]) gives it: text, markers kept.
+    frame = registered.astype(str)
+    frame.loc[[2, 40], "a"] = ["NA", "?"]
+    frame.loc[7, "a"] = ""
+    with Store.from_settings(settings) as store:
+        model = load_model("clf", store=store)
+    typed = _typed_numbers(frame, model.schema, keep=["row"])
+    assert typed["a"].dtype == "float64" and typed["a"].isna().sum() == 3
+    assert typed["b"].tolist() == frame["b"].tolist() and typed["row"].dtype == frame["row"].dtype
+    scored = _score_partition(frame, model, ["row"])
+    pd.testing.assert_frame_equal(
+        scored.drop(columns=["row"]), model.predict_frame(frame), check_exact=True
+    )
+    padded = frame.copy()
+    padded.loc[0, "a"] = " 0.5 "  # not a plain number: left as text for the enforcer
+    assert _typed_numbers(padded, model.schema, keep=())["a"].dtype == frame["a"].dtype

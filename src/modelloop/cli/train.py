@@ -104,6 +104,39 @@ def search_display(enabled: bool, budget: float | None) -> Iterator[Any]:
         progress.stop()
 
 
+_UNSUPERVISED_OPTIONS = {
+    "max_clusters": "clustering",
+    "contamination": "anomaly",
+    "variance": "reduce",
+}
+
+
+def unsupervised_options(
+    task: str | None, max_clusters: int | None, contamination: float | None, variance: float | None
+) -> dict[str, Any] | None:
+    """The options of ``train_unsupervised`` given on the command line (None: a supervised task).
+
+    Each option belongs to one task: given with another, it is refused before any work.
+    """
+    given = {
+        k: v
+        for k, v in {
+            "max_clusters": max_clusters,
+            "contamination": contamination,
+            "variance": variance,
+        }.items()
+        if v is not None
+    }
+    for option, owner in _UNSUPERVISED_OPTIONS.items():
+        if option in given and task != owner:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigurationError(
+                f"{flag} applies to --task {owner} only. Got --task {task or '(detected)'}; "
+                f"leave {flag} out or use --task {owner}."
+            )
+    return given if task in _UNSUPERVISED_OPTIONS.values() else None
+
+
 def split_names(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -226,6 +259,27 @@ def train_command(
         Path | None,
         typer.Option("--report", help="Also write the run's HTML report to this file."),
     ] = None,
+    max_clusters: Annotated[
+        int | None,
+        typer.Option(
+            help="--task clustering: the largest number of clusters tried.",
+            show_default="10",
+        ),
+    ] = None,
+    contamination: Annotated[
+        float | None,
+        typer.Option(
+            help="--task anomaly: the share of training rows the threshold flags.",
+            show_default="0.05",
+        ),
+    ] = None,
+    variance: Annotated[
+        float | None,
+        typer.Option(
+            help="--task reduce: keep the fewest components explaining this share of the variance.",
+            show_default="0.95",
+        ),
+    ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
@@ -238,6 +292,7 @@ def train_command(
     from modelloop.workflows import check_report_path, load_source, train
 
     settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
+    unsupervised = unsupervised_options(task, max_clusters, contamination, variance)
     if report_path is not None:  # an unwritable path fails before any training
         check_report_path(report_path)
     grid = parse_param_grid(param_grid)
@@ -252,28 +307,38 @@ def train_command(
         rules=rules,
     )
     with search_display(enabled=not as_json, budget=time_budget) as on_event:
-        result = train(
-            source,
-            target=target,
-            task=task,  # type: ignore[arg-type]
-            metric=metric,
-            name=name or source.name,
-            register=register,
-            aliases=alias or (),
-            models=split_names(models),
-            cv=cv,
-            test_size=test_size,
-            time_budget=time_budget,
-            max_trials=max_trials,
-            search_strategy=search,
-            param_grid=grid,
-            max_latency_ms=max_latency_ms,
-            seed=seed,
-            id_column=id_column,
-            rules=rules,
-            settings=settings,
-            on_event=on_event,
-        )
+        if unsupervised is not None:  # clustering, reduce, anomaly: their own options
+            from modelloop.workflows import train_unsupervised
+
+            result = train_unsupervised(
+                source, task=task, target=target, metric=metric, name=name or source.name,
+                register=register, aliases=alias or (), models=split_names(models),
+                time_budget=time_budget, seed=seed, rules=rules, settings=settings,
+                on_event=on_event, **unsupervised,
+            )  # fmt: skip
+        else:
+            result = train(
+                source,
+                target=target,
+                task=task,  # type: ignore[arg-type]
+                metric=metric,
+                name=name or source.name,
+                register=register,
+                aliases=alias or (),
+                models=split_names(models),
+                cv=cv,
+                test_size=test_size,
+                time_budget=time_budget,
+                max_trials=max_trials,
+                search_strategy=search,
+                param_grid=grid,
+                max_latency_ms=max_latency_ms,
+                seed=seed,
+                id_column=id_column,
+                rules=rules,
+                settings=settings,
+                on_event=on_event,
+            )
     if report_path is not None and not getattr(result, "summary", None):
         from modelloop.workflows import report
 

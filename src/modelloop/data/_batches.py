@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from modelloop.data._schema import Role, Schema
 from modelloop.data._sources import (
     arrow_options,
     arrow_source,
@@ -20,9 +22,10 @@ from modelloop.data._sources import (
     iter_json_lines,
     read_file,
 )
+from modelloop.data._values import MISSING_MARKERS
 from modelloop.exceptions import ConfigurationError, InvalidInputError, UnsupportedSourceError
 
-__all__ = ["iter_batches", "sniff_format"]
+__all__ = ["iter_batches", "numbers_or_none", "sniff_format"]
 
 _MIN_BLOCK = 1 << 16
 _MAX_BLOCK = 1 << 26
@@ -58,8 +61,63 @@ def _slices(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.T
         yield pa.Table.from_batches(pending)
 
 
+_MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.string())
+
+
+def numbers_or_none(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
+    """Text cells as float64 when every one is a plain number or a missing marker, else None.
+
+    The cast is the one :func:`~modelloop.data.conform` ends with, so the numbers are the
+    same bit for bit; a column with anything else (padded text, 'forty', 'NAN') gives
+    ``None`` and stays text for ``conform`` to parse or to report as it always has.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> numbers_or_none(pa.array(["1.5", "NA", None])).to_pylist()
+    [1.5, None, None]
+    >>> numbers_or_none(pa.array(["1.5", " 2"])) is None
+    True
+    """
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    values = pc.if_else(pc.is_in(values, value_set=_MARKERS.cast(values.type)), None, values)
+    try:
+        numbers = pc.cast(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.any(pc.is_nan(numbers)).as_py():  # 'NAN', '-nan' are not missing markers
+        return None
+    return numbers
+
+
+def _typed(table: pa.Table, numeric: Collection[str]) -> pa.Table:
+    for name in numeric:
+        i = table.schema.get_field_index(name)
+        if i < 0:
+            continue
+        numbers = numbers_or_none(table.column(i))
+        if numbers is not None:
+            table = table.set_column(i, name, numbers)
+    return table
+
+
+def _numeric_features(schema: Schema | None, raw: Collection[str]) -> list[str]:
+    if schema is None:
+        return []
+    return [
+        c.name
+        for c in schema.columns
+        if c.role is Role.NUMERIC and c.name != schema.target and c.name not in raw
+    ]
+
+
 def _csv_batches(
-    path: Path, batch_rows: int, delimiter: str | None, encoding: str | None
+    path: Path,
+    batch_rows: int,
+    delimiter: str | None,
+    encoding: str | None,
+    numeric: Collection[str] = (),
 ) -> Iterator[pd.DataFrame]:
     kind = file_kind(path)
     label = path.name
@@ -75,7 +133,7 @@ def _csv_batches(
             convert_options=convert,
         )
         for table in _slices(iter(reader), batch_rows):
-            yield table.to_pandas()
+            yield _typed(table, numeric).to_pandas()
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInputError(
@@ -114,6 +172,8 @@ def iter_batches(
     batch_rows: int = 100_000,
     delimiter: str | None = None,
     encoding: str | None = None,
+    schema: Schema | None = None,
+    raw: Collection[str] = (),
 ) -> Iterator[pd.DataFrame]:
     """Stream a file as raw frames of at most ``batch_rows`` rows.
 
@@ -122,6 +182,12 @@ def iter_batches(
     markers) and JSON Lines columns as object, so every batch has the same dtypes; give
     each batch to :func:`~modelloop.data.conform` to type it. Other formats (Excel, JSON
     arrays) are read whole and sliced.
+
+    With ``schema``, the CSV columns it calls numeric features (except those in ``raw``)
+    come as float64 already, parsed by Arrow as ``conform`` would (missing markers become
+    NaN), so ``conform`` has nothing left to parse. A batch in which such a column holds
+    anything but plain numbers keeps it as strings: ``conform`` then parses or reports it
+    exactly as without ``schema``.
 
     Examples
     --------
@@ -140,7 +206,8 @@ def iter_batches(
         raise InvalidInputError(f"{path} does not exist. Check the path.")
     kind = file_kind(path)
     if kind.format == "csv":
-        yield from _csv_batches(path, batch_rows, delimiter, encoding)
+        numeric = _numeric_features(schema, raw)
+        yield from _csv_batches(path, batch_rows, delimiter, encoding, numeric)
     elif kind.format == "parquet":
         try:
             parquet = pq.ParquetFile(path)

@@ -18,7 +18,7 @@ from modelloop.features._preprocess import (
     make_pipeline,
     make_preprocessor,
 )
-from modelloop.features._text import TEXT_METHODS, TextFeatures
+from modelloop.features._text import TEXT_METHODS, TextFeatures, check_text_column
 from modelloop.features._text_embed import embed_texts, sentence_model_available
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "MissingCategory",
     "SchemaEnforcer",
     "TextFeatures",
+    "check_text_column",
     "embed_texts",
     "low_cardinality_columns",
     "make_pipeline",

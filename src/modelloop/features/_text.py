@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -9,18 +10,69 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from modelloop.exceptions import InvalidInputError
 from modelloop.features._text_embed import EMBEDDING_DIM
 
-__all__ = ["TEXT_METHODS", "TextFeatures"]
+__all__ = ["TEXT_METHODS", "TextFeatures", "check_text_column"]
 
 TEXT_METHODS = ("tfidf", "embedding")
 """How a text column becomes features: TF-IDF (the default) or sentence embeddings."""
 
 # Below this many rows a term seen once is kept: pruning would leave almost nothing.
 _MIN_ROWS_FOR_MIN_DF = 20
+# TfidfVectorizer's default token: a word of two or more letters or digits.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _has_usable_text(text: Any) -> bool:
+    """Whether some value holds a word that is not a common English stop word."""
+    for value in text:
+        if isinstance(value, str) and any(
+            m.group().lower() not in ENGLISH_STOP_WORDS for m in _TOKEN.finditer(value)
+        ):
+            return True
+    return False
+
+
+def check_text_column(values: Any, name: str) -> None:
+    """Raise when a text column holds no usable text in any row.
+
+    Usable text is a word of two or more letters or digits that is not a common English
+    stop word ('the', 'and', ...): TF-IDF finds no term and a sentence embedding no
+    meaning in a column of missing values, blanks, punctuation, single characters or stop
+    words only. :class:`TextFeatures` checks the column it is fitted on, and the search
+    checks every text column of the whole table before any trial.
+
+    Parameters
+    ----------
+    values : iterable of str (missing values may be None or NaN)
+    name : the column's name, for the message
+
+    Raises
+    ------
+    InvalidInputError
+        No value holds usable text.
+
+    Examples
+    --------
+    >>> check_text_column(["a fine hotel", None], "review")
+    >>> check_text_column(["", "  ", None, "the", "?!"], "review")
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.InvalidInputError: Text column 'review' has no usable text: ...
+    """
+    if _has_usable_text(values):
+        return
+    n = len(values) if hasattr(values, "__len__") else "its"
+    raise InvalidInputError(
+        f"Text column '{name}' has no usable text: all {n} values are missing, blank, or "
+        "only punctuation, single characters and common English words such as 'the' or "
+        f"'and'. Drop the column (--drop {name}) or give it another role "
+        f"(--types {name}=categorical)."
+    )
 
 
 class TextFeatures(TransformerMixin, BaseEstimator):
@@ -35,8 +87,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
       ``n_terms - 1`` nor ``n_rows - 1``), followed by the text length in characters and
       its number of words.
 
-    Missing values are empty texts. A vocabulary that ends up empty is not an error: the
-    TF-IDF block then has no columns.
+    Missing values are empty texts. A column with no usable text in any row (only blanks,
+    punctuation, single characters or English stop words) is refused in ``fit`` with an
+    :class:`~modelloop.exceptions.InvalidInputError` (see :func:`check_text_column`).
 
     With ``method="embedding"`` the text is embedded by a sentence model shipped inside a
     PyPI package (all-MiniLM-L6-v2, 384 dimensions, see :mod:`._text_embed`; the ``text``
@@ -99,6 +152,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
                 f"{', '.join(map(repr, TEXT_METHODS))}. Got {self.method!r} instead."
             )
         text = self._text(X, reset=True)
+        check_text_column(text, str(getattr(self, "feature_names_in_", ["x0"])[0]))
         if self.method == "embedding":
             return self._fit_embedding(text)
         min_df = 2 if len(text) >= _MIN_ROWS_FOR_MIN_DF else 1

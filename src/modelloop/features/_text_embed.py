@@ -159,6 +159,7 @@ def embed_texts(texts: Any, *, n_threads: int | None = None) -> np.ndarray:
     """Sentence embeddings of ``texts``: a float32 array of shape ``(len(texts), 384)``.
 
     Each row is L2-normalised; an empty text gets the embedding of the empty sentence.
+    Repeated texts are embedded once.
 
     Parameters
     ----------
@@ -179,7 +180,12 @@ def embed_texts(texts: Any, *, n_threads: int | None = None) -> np.ndarray:
     tokenizer, config, weights = _load()
     import torch
 
-    texts = [str(t) for t in texts]
+    # Each distinct text is embedded once: tables repeat texts (and so do the search's
+    # throughput batches, drawn with replacement), and the encoder is the whole cost.
+    texts, inverse = np.unique(
+        np.asarray([str(t) for t in texts], dtype=object), return_inverse=True
+    )
+    texts = texts.tolist()
     out = np.zeros((len(texts), config["hidden_size"]), dtype=np.float32)
     threads = torch.get_num_threads()
     try:
@@ -196,4 +202,4 @@ def embed_texts(texts: Any, *, n_threads: int | None = None) -> np.ndarray:
                 out[rows] = _encode(ids, mask, config, weights).numpy()
     finally:
         torch.set_num_threads(threads)
-    return out
+    return out[inverse.reshape(-1)]

@@ -22,6 +22,7 @@ from modelloop.models._unsupervised import (
     UNSUPERVISED_TASKS,
     CentroidAgglomerative,
     DensityClusterer,
+    kdistance_elbow,
     output_columns,
     unsupervised_output,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "default_candidates",
     "get_spec",
     "get_unsupervised_spec",
+    "kdistance_elbow",
     "output_columns",
     "portfolio",
     "search_space",

@@ -335,6 +335,9 @@ def _unsupervised_specs() -> dict[str, ModelSpec]:
             ModelSpec("hdbscan", "linear", clustering,
                       "HDBSCAN density clustering; new rows -> nearest core sample or noise",
                       u.hdbscan),
+            ModelSpec("dbscan", "linear", clustering,
+                      "DBSCAN, eps at the k-distance elbow; new rows -> core sample within eps",
+                      u.dbscan),
             ModelSpec("gaussian_mixture", "linear", clustering,
                       "Gaussian mixture (full covariance), k chosen by silhouette, BIC shown",
                       u.gaussian_mixture),
@@ -355,7 +358,7 @@ def unsupervised_catalog(task: str) -> list[ModelSpec]:
     Examples
     --------
     >>> [s.name for s in unsupervised_catalog("clustering")]
-    ['kmeans', 'agglomerative', 'hdbscan', 'gaussian_mixture']
+    ['kmeans', 'agglomerative', 'hdbscan', 'dbscan', 'gaussian_mixture']
     """
     from modelloop.models._unsupervised import UNSUPERVISED_TASKS
 

@@ -5,8 +5,9 @@ give them a ``predict`` so a registered clustering model can score new rows like
 
 * :class:`CentroidAgglomerative` -- agglomerative (hierarchical) clustering, new rows go to
   the cluster with the nearest centroid;
-* :class:`DensityClusterer` -- HDBSCAN, new rows take the cluster of the nearest core
-  sample when they fall within its core distance, else noise (``-1``).
+* :class:`DensityClusterer` -- HDBSCAN or DBSCAN, new rows take the cluster of the nearest
+  core sample when they fall within its core distance (DBSCAN: ``eps``), else noise
+  (``-1``). DBSCAN's ``eps`` is chosen at the elbow of the k-distance curve.
 
 Both fit on at most ``max_samples`` rows (their cost grows with the square of the rows).
 :func:`unsupervised_output` turns a fitted model's answers into output columns: ``cluster``;
@@ -20,11 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from modelloop.data import UNSUPERVISED_TASKS
@@ -34,6 +36,7 @@ __all__ = [
     "UNSUPERVISED_TASKS",
     "CentroidAgglomerative",
     "DensityClusterer",
+    "kdistance_elbow",
     "output_columns",
     "unsupervised_output",
 ]
@@ -101,21 +104,57 @@ class CentroidAgglomerative(ClusterMixin, BaseEstimator):
         return self._nearest(X)
 
 
-class DensityClusterer(ClusterMixin, BaseEstimator):
-    """HDBSCAN with a ``predict``: the nearest core sample's cluster, or noise (-1).
+def kdistance_elbow(X: Any, k: int) -> float:
+    """DBSCAN's ``eps`` read off the k-distance curve: the distance at its elbow.
 
-    A training row is a core sample when HDBSCAN put it in a cluster; its core distance is
-    the distance to its ``min_samples``-th nearest neighbour. A new row joins the cluster
-    of its nearest core sample if it lies within that sample's core distance, else it is
-    noise, labelled -1 (how DBSCAN extends clusters, with HDBSCAN's local density).
+    Each row's distance to its k-th nearest row (itself counted first, as DBSCAN counts
+    ``min_samples``) is sorted; the curve is scaled to the unit square and the elbow is
+    the point farthest below the straight line joining its ends (the "kneedle" rule).
+    Rows nearer than that are in dense regions; the steep tail is noise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 0.1, (50, 2)), rng.uniform(-5, 5, (5, 2))])
+    >>> 0.01 < kdistance_elbow(X, 5) < 0.5
+    True
+    """
+    X = np.asarray(X, dtype=np.float64)
+    k = max(1, min(int(k), X.shape[0]))
+    dist, _ = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
+    d = np.sort(dist[:, -1])
+    span = d[-1] - d[0]
+    if len(d) < 3 or span <= 0:
+        return float(max(d[-1], 1e-9))
+    x = np.linspace(0.0, 1.0, len(d))
+    elbow = int(np.argmax(x - (d - d[0]) / span))
+    return float(max(d[elbow], 1e-9))
+
+
+class DensityClusterer(ClusterMixin, BaseEstimator):
+    """HDBSCAN or DBSCAN with a ``predict``: the nearest core sample's cluster, or noise (-1).
+
+    A training row is a core sample when HDBSCAN put it in a cluster (DBSCAN: when it has
+    ``min_samples`` rows, itself included, within ``eps``); its core distance is the
+    distance to its ``min_samples``-th nearest neighbour (DBSCAN: ``eps``). A new row
+    joins the cluster of its nearest core sample if it lies within that sample's core
+    distance, else it is noise, labelled -1 (how DBSCAN extends clusters).
+
+    With ``algorithm="dbscan"`` and ``eps=None``, ``eps`` is the elbow of the k-distance
+    curve with k = ``min_samples`` (:func:`kdistance_elbow`), kept as ``eps_``.
 
     Parameters
     ----------
     min_cluster_size : int, default 5
+        HDBSCAN's smallest cluster; also ``min_samples`` when that is None.
     min_samples : int or None, default None (= min_cluster_size)
     max_samples : int or None, default 5000
         Fit on a random subset of at most this many rows.
     random_state : int, default 0
+    algorithm : {'hdbscan', 'dbscan'}, default 'hdbscan'
+    eps : float or None, default None
+        DBSCAN's neighbourhood radius; None chooses it from the k-distance elbow.
 
     Examples
     --------
@@ -133,30 +172,52 @@ class DensityClusterer(ClusterMixin, BaseEstimator):
         min_samples: int | None = None,
         max_samples: int | None = 5000,
         random_state: int = 0,
+        algorithm: str = "hdbscan",
+        eps: float | None = None,
     ) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.max_samples = max_samples
         self.random_state = random_state
+        self.algorithm = algorithm
+        self.eps = eps
 
     def fit(self, X: Any, y: Any = None) -> DensityClusterer:
+        if self.algorithm not in ("hdbscan", "dbscan"):
+            raise ValueError(
+                "The 'algorithm' parameter of DensityClusterer must be 'hdbscan' or 'dbscan'. "
+                f"Got {self.algorithm!r} instead."
+            )
         X = validate_data(self, X, dtype=np.float64)
         sample = _subsample(X, self.max_samples, self.random_state)
         size = max(2, min(self.min_cluster_size, sample.shape[0]))
         k = max(1, min(self.min_samples or size, sample.shape[0] - 1))
+        if self.algorithm == "dbscan":
+            return self._fit_dbscan(X, sample, k)
+        self.eps_ = None
         model = HDBSCAN(min_cluster_size=size, min_samples=k, copy=True).fit(sample)
         core = model.labels_ >= 0
         self.core_samples_ = sample[core]
         self.core_labels_ = model.labels_[core].astype(np.int64)
         if core.any():
             # distance to the k-th nearest neighbour (itself excluded) of each core sample
-            from sklearn.neighbors import NearestNeighbors
-
             nn = NearestNeighbors(n_neighbors=min(k + 1, sample.shape[0])).fit(sample)
             dist, _ = nn.kneighbors(self.core_samples_)
             self.core_distances_ = dist[:, -1]
         else:
             self.core_distances_ = np.empty(0)
+        self.labels_ = self._assign(X)
+        return self
+
+    def _fit_dbscan(self, X: np.ndarray, sample: np.ndarray, k: int) -> DensityClusterer:
+        eps = kdistance_elbow(sample, k) if self.eps is None else float(self.eps)
+        model = DBSCAN(eps=eps, min_samples=k).fit(sample)
+        core = np.zeros(sample.shape[0], dtype=bool)
+        core[model.core_sample_indices_] = True
+        self.eps_ = eps
+        self.core_samples_ = sample[core]
+        self.core_labels_ = model.labels_[core].astype(np.int64)
+        self.core_distances_ = np.full(self.core_samples_.shape[0], eps)
         self.labels_ = self._assign(X)
         return self
 
@@ -191,6 +252,10 @@ def agglomerative(task: str, seed: int, n_jobs: int) -> Any:
 
 def hdbscan(task: str, seed: int, n_jobs: int) -> Any:
     return DensityClusterer(min_cluster_size=10, random_state=seed)
+
+
+def dbscan(task: str, seed: int, n_jobs: int) -> Any:
+    return DensityClusterer(algorithm="dbscan", min_samples=5, random_state=seed)
 
 
 def gaussian_mixture(task: str, seed: int, n_jobs: int) -> Any:

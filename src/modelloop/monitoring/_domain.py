@@ -9,6 +9,7 @@ categorical ones as integer codes it splits on natively.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +18,19 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from modelloop.data import Role, Schema
+from modelloop.data import Schema
+from modelloop.exceptions import SchemaMismatchError
+from modelloop.monitoring._encode import Encoded, encode
 
 if TYPE_CHECKING:
     from modelloop.monitoring._config import DriftConfig
 
-__all__ = ["DomainDrift", "domain_classifier"]
+__all__ = ["DomainDrift", "domain_classifier", "domain_drift"]
 
 _MAX_CODES = 200  # most frequent categories kept per column; the rest share one code
 _FOLDS = 3
-_ROUNDS = 60
+_ROUNDS = 30  # with learning_rate 0.2: the AUC of 60 rounds at 0.1, in half the time
+_MAX_BIN = 63  # histogram bins per feature (LightGBM's default 255 buys nothing here)
 
 
 @dataclass(frozen=True)
@@ -52,28 +56,33 @@ class DomainDrift:
         return d
 
 
-def _encode(
-    ref: pd.DataFrame, cur: pd.DataFrame, schema: Schema
-) -> tuple[np.ndarray, list[str], list[int]]:
-    from modelloop.monitoring._drift import _as_numeric
+def _codes(enc: Encoded, ref_rows: np.ndarray, cur_rows: np.ndarray) -> np.ndarray:
+    """Categorical codes for LightGBM: sampled reference categories by frequency (the most
+    frequent ``_MAX_CODES``), one shared code for the rest and for new ones, NaN if missing."""
+    ref, cur = enc.reference[ref_rows], enc.current[cur_rows]
+    assert enc.labels is not None
+    counts = np.bincount(ref[ref >= 0], minlength=len(enc.labels))
+    levels = min(_MAX_CODES, int((counts > 0).sum()))
+    rank = np.empty(len(counts), dtype=float)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+    rank[(counts == 0) | (rank >= levels)] = levels
+    both = np.concatenate([ref, cur])
+    return np.append(rank, np.nan)[both]
 
-    columns, names, categorical = [], [], []
-    for name in schema.feature_columns():
-        role = schema[name].role
-        r = ref[name] if name in ref.columns else pd.Series(np.nan, index=ref.index)
-        c = cur[name] if name in cur.columns else pd.Series(np.nan, index=cur.index)
-        if role in (Role.CATEGORICAL, Role.BOOLEAN):
-            levels = r.dropna().astype(str).value_counts().index[:_MAX_CODES]
-            lookup = {v: i for i, v in enumerate(levels)}
-            both = pd.concat([r, c], ignore_index=True)
-            codes = both.astype(str).map(lookup).fillna(len(levels)).to_numpy(dtype=float)
-            codes[both.isna().to_numpy()] = np.nan
-            categorical.append(len(columns))
-            columns.append(codes)
+
+def _matrix(
+    columns: Sequence[Encoded], ref_rows: np.ndarray, cur_rows: np.ndarray
+) -> tuple[np.ndarray, list[str], list[int]]:
+    X = np.empty((len(ref_rows) + len(cur_rows), len(columns)))
+    categorical = []
+    for j, enc in enumerate(columns):
+        if enc.kind == "categorical":
+            X[:, j] = _codes(enc, ref_rows, cur_rows)
+            categorical.append(j)
         else:
-            columns.append(np.concatenate([_as_numeric(r, role), _as_numeric(c, role)]))
-        names.append(name)
-    return np.column_stack(columns), names, categorical
+            X[: len(ref_rows), j] = enc.reference[ref_rows]
+            X[len(ref_rows) :, j] = enc.current[cur_rows]
+    return X, [enc.name for enc in columns], categorical
 
 
 def domain_classifier(
@@ -82,30 +91,59 @@ def domain_classifier(
     """Cross-validated ROC AUC of a classifier telling ``current`` rows from ``reference``.
 
     Both windows are sampled to the same size (at most ``config.domain_rows`` each).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from modelloop.data import infer_schema
+    >>> from modelloop.monitoring import DriftConfig
+    >>> ref = pd.DataFrame({"x": np.random.default_rng(0).normal(size=400)})
+    >>> domain_classifier(ref, ref + 3.0, infer_schema(ref), DriftConfig()).drifted
+    True
     """
+    n = min(len(reference), len(current), config.domain_rows)
+    rng = np.random.default_rng(config.seed + 7)
+    if n >= config.domain_min_rows:  # sample the frames first: only n rows get typed
+        reference = reference.iloc[np.sort(rng.choice(len(reference), n, replace=False))]
+        current = current.iloc[np.sort(rng.choice(len(current), n, replace=False))]
+    columns = encode([schema[name] for name in schema.feature_columns()], reference, current)
+    return domain_drift(columns, config)
+
+
+def domain_drift(columns: Sequence[Encoded], config: DriftConfig) -> DomainDrift:
+    """:func:`domain_classifier` on columns already typed by ``encode``."""
     import lightgbm as lgb
 
     from modelloop.monitoring._drift import NOT_ENOUGH_DATA
 
-    n = min(len(reference), len(current), config.domain_rows)
+    if not columns:
+        raise SchemaMismatchError(
+            "The domain classifier needs at least one feature column. Got none: pass the "
+            "model's input schema."
+        )
+    n_ref, n_cur = len(columns[0].reference), len(columns[0].current)
+    n = min(n_ref, n_cur, config.domain_rows)
     if n < config.domain_min_rows:
         return DomainDrift(None, config.domain_auc, None, NOT_ENOUGH_DATA, n)
     rng = np.random.default_rng(config.seed + 7)
-    ref = reference.iloc[np.sort(rng.choice(len(reference), n, replace=False))]
-    cur = current.iloc[np.sort(rng.choice(len(current), n, replace=False))]
-    X, names, categorical = _encode(ref.reset_index(drop=True), cur.reset_index(drop=True), schema)
+    ref_rows = np.sort(rng.choice(n_ref, n, replace=False))
+    cur_rows = np.sort(rng.choice(n_cur, n, replace=False))
+    X, names, categorical = _matrix(columns, ref_rows, cur_rows)
     y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
     oof = np.zeros(len(y))
     gains = np.zeros(X.shape[1])
     params = {
         "objective": "binary",
-        "learning_rate": 0.1,
+        "learning_rate": 0.2,
         "num_leaves": 31,
         "min_data_in_leaf": max(10, n // 500),
         "feature_fraction": 1.0,
         "verbose": -1,
         "seed": config.seed,
-        "num_threads": 1,  # deterministic, and no oversubscription beside a server
+        "max_bin": _MAX_BIN,
+        # one thread: deterministic, no oversubscription beside a server, and on a busy
+        # 2-core machine two threads measured 8-10x slower than one
+        "num_threads": 1,
         "max_cat_to_onehot": 8,
         "cat_smooth": 10.0,
     }

@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelloop.data import Role, Schema, conform
+from modelloop.data import Role, Schema
 from modelloop.exceptions import EmptyDataError, SchemaMismatchError
 from modelloop.monitoring._config import DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
-from modelloop.monitoring._domain import DomainDrift, domain_classifier
+from modelloop.monitoring._domain import DomainDrift, domain_drift
+from modelloop.monitoring._encode import Encoded, encode, factorized_labels
 from modelloop.monitoring._stats import (
     Counts,
-    Gap,
-    Sorted,
+    Grid,
     TestOutcome,
     binned,
     chi_squared,
@@ -39,8 +39,6 @@ from modelloop.monitoring._stats import (
 __all__ = ["DriftReport", "FeatureDrift", "drift_report"]
 
 NOT_ENOUGH_DATA = "not enough data"
-_NUMERIC_ROLES = (Role.NUMERIC, Role.DATETIME, Role.TEXT)
-_CATEGORICAL_ROLES = (Role.CATEGORICAL, Role.BOOLEAN)
 _HIST_BINS = 20
 _HIST_CATEGORIES = 15
 
@@ -176,30 +174,9 @@ def _finite(value: Any) -> Any:
 
 def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(frame) <= n:
-        return frame.reset_index(drop=True)
+        return frame
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=n, replace=False))
-    return frame.iloc[rows].reset_index(drop=True)
-
-
-def _kind(role: Role) -> str:
-    return "numeric" if role in _NUMERIC_ROLES else "categorical"
-
-
-def _as_numeric(series: pd.Series, role: Role) -> np.ndarray:
-    """Numeric view of a typed column: datetimes as seconds, text as its length."""
-    if role is Role.DATETIME:
-        dt = pd.to_datetime(series, errors="coerce")
-        secs = dt.astype("int64", copy=False).to_numpy(dtype=float) / 1e9
-        secs[dt.isna().to_numpy()] = np.nan
-        return secs
-    if role is Role.TEXT:
-        lengths = series.astype("string").str.len()
-        return lengths.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _typed(frame: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame:
-    return conform(frame, schema, source=source, require=False, strict=False)
+    return frame.iloc[rows]
 
 
 @dataclass
@@ -212,63 +189,61 @@ class _Column:
     ref_missing: int
     cur_missing: int
     known: frozenset[str] = frozenset()
-    ref_sorted: Sorted | None = None
-    cur_sorted: Sorted | None = None
+    grid: Grid | None = None
     counts: Counts | None = None
 
     @property
     def n_ref(self) -> int:
         if self.kind == "numeric":
-            return self.ref_sorted.n if self.ref_sorted else 0
+            return self.grid.n_reference if self.grid else 0
         return self.counts.n_reference if self.counts else 0
 
     @property
     def n_cur(self) -> int:
         if self.kind == "numeric":
-            return self.cur_sorted.n if self.cur_sorted else 0
+            return self.grid.n_current if self.grid else 0
         return self.counts.n_current if self.counts else 0
 
 
-def _column(
-    name: str, role: Role, ref: pd.Series, cur: pd.Series, known: Sequence[str] = ()
-) -> _Column:
-    kind = _kind(role)
-    if kind == "numeric":
-        r, c = _as_numeric(ref, role), _as_numeric(cur, role)
-        col = _Column(
-            name, role, kind, len(r), len(c), int(np.isnan(r).sum()), int(np.isnan(c).sum())
-        )
-        col.ref_sorted, col.cur_sorted = Sorted.of(r), Sorted.of(c)
-        return col
-    col = _Column(
-        name, role, kind, len(ref), len(cur), int(ref.isna().sum()), int(cur.isna().sum())
-    )
-    col.counts = Counts.of(ref, cur)
-    col.known = frozenset(str(k) for k in known)
+def _column(enc: Encoded, known: Sequence[str] = ()) -> _Column:
+    r, c = enc.reference, enc.current
+    if enc.kind == "numeric":
+        missing_r, missing_c = int(np.isnan(r).sum()), int(np.isnan(c).sum())
+    else:
+        missing_r, missing_c = int((r < 0).sum()), int((c < 0).sum())
+    col = _Column(enc.name, enc.role, enc.kind, len(r), len(c), missing_r, missing_c)
+    if enc.kind == "numeric":
+        col.grid = Grid.of(r, c)
+    else:
+        assert enc.labels is not None
+        col.counts = Counts.of_codes(r, c, enc.labels)
+        col.known = frozenset(str(k) for k in known)
     return col
 
 
 def _histogram(col: _Column) -> dict[str, Any]:
     if col.kind == "numeric":
-        assert col.ref_sorted is not None and col.cur_sorted is not None
-        both = [s.values for s in (col.ref_sorted, col.cur_sorted) if s.n]
-        if not both:
+        grid = col.grid
+        assert grid is not None
+        sides = [s for s, n in (("reference", col.n_ref), ("current", col.n_cur)) if n]
+        if not sides:
             return {}
-        lo = min(float(v[int(0.01 * (len(v) - 1))]) for v in both)
-        hi = max(float(v[int(0.99 * (len(v) - 1))]) for v in both)
+        n = {"reference": col.n_ref, "current": col.n_cur}
+        lo = min(float(grid.order_statistic(int(0.01 * (n[s] - 1)), s)) for s in sides)
+        hi = max(float(grid.order_statistic(int(0.99 * (n[s] - 1)), s)) for s in sides)
         if hi <= lo:
             hi = lo + 1.0
         edges = np.linspace(lo, hi, _HIST_BINS + 1)
 
-        def share(s: Sorted) -> list[float]:
-            h = binned(s, edges[1:-1])  # the outer bins take what is beyond the 1 %/99 %
+        def share(which: str) -> list[float]:
+            h = binned(grid, edges[1:-1], which)  # the outer bins take what is beyond 1 %/99 %
             return (h / max(h.sum(), 1)).tolist()
 
         return {
             "kind": "numeric",
             "edges": edges.tolist(),
-            "reference": share(col.ref_sorted),
-            "current": share(col.cur_sorted),
+            "reference": share("reference"),
+            "current": share("current"),
         }
     assert col.counts is not None
     r = col.counts.reference / max(col.counts.reference.sum(), 1.0)
@@ -304,16 +279,15 @@ def _run_tests(col: _Column, config: DriftConfig) -> _Raw:
     small = n <= config.small_sample
     missing = missing_rate_test(col.ref_missing, col.n_ref_total, col.cur_missing, col.n_cur_total)
     if col.kind == "numeric":
-        assert col.ref_sorted is not None and col.cur_sorted is not None
-        ref, cur = col.ref_sorted, col.cur_sorted
+        grid = col.grid
+        assert grid is not None
         unseen = None
         if not enough:
             sig = main = TestOutcome(float("nan"), None)
         else:
-            gap = Gap.of(ref, cur)
-            sig = kolmogorov_smirnov(ref, cur, gap)
-            main = sig if small else wasserstein_normalized(ref, cur, gap)
-        psi = psi_numeric(ref, cur) if enough else TestOutcome(float("nan"))
+            sig = kolmogorov_smirnov(grid)
+            main = sig if small else wasserstein_normalized(grid)
+        psi = psi_numeric(grid) if enough else TestOutcome(float("nan"))
         test, threshold = ("ks", config.alpha) if small else ("wasserstein", config.wasserstein)
     else:
         assert col.counts is not None
@@ -335,12 +309,8 @@ def _unseen(counts: Counts, known: frozenset[str]) -> float:
     total = counts.current.sum()
     if not total:
         return 0.0
-    new = np.asarray(
-        [
-            str(c) not in known and r == 0
-            for c, r in zip(counts.categories, counts.reference, strict=True)
-        ]
-    )
+    only_now = np.flatnonzero(counts.reference == 0)
+    new = [i for i in only_now if str(counts.categories[i]) not in known]
     return float(counts.current[new].sum() / total)
 
 
@@ -408,11 +378,14 @@ def _output_drift(
     reference: Any, current: Any, config: DriftConfig, name: str = "prediction"
 ) -> FeatureDrift:
     ref, cur = pd.Series(np.asarray(reference)), pd.Series(np.asarray(current))
-    numeric = pd.api.types.is_float_dtype(ref) and pd.api.types.is_float_dtype(cur)
-    role = Role.NUMERIC if numeric else Role.CATEGORICAL
-    if not numeric:
-        ref, cur = ref.astype(str), cur.astype(str)
-    raw = _run_tests(_column(name, role, ref, cur), config)
+    if pd.api.types.is_float_dtype(ref) and pd.api.types.is_float_dtype(cur):
+        enc = Encoded(name, Role.NUMERIC, "numeric", ref.to_numpy(), cur.to_numpy())
+    else:
+        (r, r_keys), (c, c_keys) = (pd.factorize(s.astype(str)) for s in (ref, cur))
+        args = (r, np.asarray(r_keys, dtype=object), c, np.asarray(c_keys, dtype=object))
+        r, c, labels = factorized_labels(*args)
+        enc = Encoded(name, Role.CATEGORICAL, "categorical", r, c, labels)
+    raw = _run_tests(_column(enc), config)
     return _verdicts([raw], config)[0]
 
 
@@ -477,22 +450,15 @@ def drift_report(
                 f"The {what} window has no rows: nothing to compare. "
                 "Choose a window that holds logged predictions (e.g. a longer --window)."
             )
-    ref = _typed(_sample(reference, config.max_rows, config.seed), schema, "the reference rows")
-    cur = _typed(_sample(current, config.max_rows, config.seed + 1), schema, "the current rows")
-    raws = []
-    for name in features:
-        col_schema = schema[name]
-        r = ref[name] if name in ref.columns else pd.Series(np.nan, index=ref.index, dtype=object)
-        c = cur[name] if name in cur.columns else pd.Series(np.nan, index=cur.index, dtype=object)
-        known = col_schema.categories or ()
-        raws.append(_run_tests(_column(name, col_schema.role, r, c, known), config))
+    ref = _sample(reference, config.max_rows, config.seed)
+    cur = _sample(current, config.max_rows, config.seed + 1)
+    columns = encode([schema[name] for name in features], ref, cur)
+    raws = [_run_tests(_column(enc, schema[enc.name].categories or ()), config) for enc in columns]
     feature_drift = tuple(_verdicts(raws, config))
     prediction = None
     if reference_output is not None and current_output is not None:
         prediction = _output_drift(reference_output, current_output, config)
-    domain = None
-    if config.domain:
-        domain = domain_classifier(ref, cur, schema, config)
+    domain = domain_drift(columns, config) if config.domain else None
     return DriftReport(
         features=feature_drift,
         n_reference=len(reference),

@@ -34,7 +34,7 @@ import pandas as pd
 from modelloop.data import Role, Schema, Task
 from modelloop.evaluation import get_metric
 from modelloop.exceptions import ConfigurationError, TrainingError
-from modelloop.features import sentence_model_available
+from modelloop.features import TEXT_METHODS, check_text_column, sentence_model_available
 from modelloop.models import get_spec, portfolio, search_space
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
@@ -232,6 +232,8 @@ class _Search:
         self.frame_bytes = int(X.memory_usage(deep=True).sum())
         self.worker_started = False
         self.grace = 0.0
+        # Models whose Optuna trials also choose ``text_features`` (tfidf or embedding).
+        self.text_models: frozenset[str] = frozenset()
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -473,7 +475,9 @@ def _optuna_stage(
     for c in ranked:  # what the portfolio learned seeds the model
         if c.family in families:
             try:
-                dist_params = _distribution_params(c.family, c.params, families)
+                dist_params = _distribution_params(
+                    c.family, c.params, families, text=c.family in state.text_models
+                )
                 if dist_params is not None:
                     study.add_trial(
                         optuna.trial.create_trial(
@@ -496,7 +500,7 @@ def _optuna_stage(
             return
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = search_space(model)(_Prefixed(trial, model))  # type: ignore[misc]
+        params = _suggest(trial, model, state.text_models)
         result = state.run(model, params, prune_below=state.prune_threshold(), cap=cap)
         if result is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -527,7 +531,7 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
             return None
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = search_space(model)(_Prefixed(trial, model))  # type: ignore[misc]
+        params = _suggest(trial, model, state.text_models)
         return model, params, state.prune_threshold(), trial
 
     def on_result(trial: Any, result: CandidateResult) -> None:
@@ -549,6 +553,15 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
         )
 
 
+def _suggest(trial: Any, model: str, text_models: frozenset[str]) -> dict[str, Any]:
+    """The model's search space on ``trial``; for ``text_models`` also ``text_features``."""
+    prefixed = _Prefixed(trial, model)
+    params = search_space(model)(prefixed)  # type: ignore[misc]
+    if model in text_models:
+        params["text_features"] = prefixed.suggest_categorical("text_features", TEXT_METHODS)
+    return params
+
+
 class _Prefixed:
     """An Optuna trial whose parameter names carry the model (families share names)."""
 
@@ -565,8 +578,13 @@ class _Prefixed:
         return self._trial.suggest_categorical(f"{self._model}.{name}", choices)
 
 
-def _distribution_params(model: str, params: dict[str, Any], families: list[str]):
-    """Optuna distributions for a portfolio config, so TPE starts from it (or ``None``)."""
+def _distribution_params(
+    model: str, params: dict[str, Any], families: list[str], *, text: bool = False
+):
+    """Optuna distributions for a portfolio config, so TPE starts from it (or ``None``).
+
+    ``text``: the model's trials also choose ``text_features`` (absent means TF-IDF).
+    """
     import optuna
 
     space = search_space(model)
@@ -589,6 +607,9 @@ def _distribution_params(model: str, params: dict[str, Any], families: list[str]
             return params.get(name)
 
     space(_Probe())
+    if text:
+        params = {"text_features": TEXT_METHODS[0], **params}
+        dists["text_features"] = optuna.distributions.CategoricalDistribution(TEXT_METHODS)
     for name, dist in list(dists.items()):
         value = params.get(name)
         if value is None or not dist._contains(dist.to_internal_repr(value)):
@@ -711,6 +732,8 @@ def search(
     ------
     ConfigurationError
         Bad options (checked before any work).
+    InvalidInputError
+        A text column with no usable text in any row (checked before any work).
     TrainingError
         When every trial failed.
 
@@ -732,6 +755,9 @@ def search(
         raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials}.")
     if isinstance(cluster, str):
         parse_cluster(cluster)  # a malformed --cluster fails before any work
+    for column in schema.by_role(Role.TEXT):
+        if column in X.columns:  # one clear error, not one failed trial per model
+            check_text_column(X[column].to_numpy(dtype=object), column)
     models = list(dict.fromkeys(candidates)) if candidates else None
     for name in models or ():
         get_spec(name, task)
@@ -745,8 +771,12 @@ def search(
             for m, p in portfolio(task, time_budget=None if models else time_budget)
             if models is None or m in models
         ]
+        text_models: frozenset[str] = frozenset()
         if schema.by_role(Role.TEXT) and sentence_model_available():
-            # The search decides between TF-IDF and sentence embeddings for text columns.
+            # The search decides between TF-IDF and sentence embeddings for text columns:
+            # the portfolio tries both for its first two models, and Optuna tunes the
+            # choice as a hyperparameter of those models.
+            text_models = frozenset(m for m, _ in configs[:2])
             configs[2:2] = [(m, {**p, "text_features": "embedding"}) for m, p in configs[:2]]
         configs += [(m, {}) for m in models or () if m not in {c[0] for c in configs}]
     else:
@@ -787,6 +817,8 @@ def search(
         n_search=n_search,
     )
     state.max_latency_ms = max_latency_ms
+    if strategy == "auto":
+        state.text_models = text_models
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
     notes: list[str] = [row_note] if row_note else []
     cap = None if time_budget is None else max(0.4 * time_budget, 10.0)

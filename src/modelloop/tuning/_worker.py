@@ -12,10 +12,13 @@ run (LightGBM, XGBoost, HistGradientBoosting) makes the child hang on its first 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,6 +266,31 @@ def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[fl
         return build_ensemble(pipes, weights or [1.0], ctx.task).fit(ctx.X, ctx.y)
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start worker processes without re-running the user's script in them.
+
+    A spawned process imports the parent's ``__main__`` file first, so a script that calls
+    ``modelloop.train`` at top level (no ``if __name__ == "__main__":`` guard) would train
+    again inside every worker and fail. The workers only need modelloop, so the parent's
+    main module is hidden from the spawn for the moment of the start.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    spec, had_file, path = main.__spec__, hasattr(main, "__file__"), getattr(main, "__file__", None)
+    try:
+        main.__spec__ = None  # multiprocessing reads both; neither is then re-imported
+        if had_file:
+            del main.__file__
+        yield
+    finally:
+        main.__spec__ = spec
+        if had_file:
+            main.__file__ = path
+
+
 def _serve(conn: Any) -> None:
     """The worker's loop: 'setup' once, then 'trial' / 'refit' requests until 'stop'."""
     ctx: _Context | None = None
@@ -339,12 +367,19 @@ class WorkerPool:
 
     def _start(self, timeout: float) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
-        self._proc.start()
+        proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
+        with _main_module_hidden():
+            proc.start()
+        self._proc = proc
         child.close()
         self._conn = parent
         started = time.monotonic()
-        self._conn.send(("setup", self._payload))
+        try:
+            self._conn.send(("setup", self._payload))
+        except OSError:
+            code = self._proc.exitcode
+            self.kill()
+            raise WorkerError(f"the worker process died as it started (exit code {code})") from None
         self._receive(timeout, None)
         self.startup_s = time.monotonic() - started
 
@@ -386,7 +421,7 @@ class WorkerPool:
         return self._receive(left, on_fold)
 
     def kill(self) -> None:
-        if self._proc is not None:
+        if self._proc is not None and self._proc.pid is not None:
             if self._proc.is_alive():
                 self._proc.kill()
             self._proc.join(timeout=5)

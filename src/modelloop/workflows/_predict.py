@@ -218,7 +218,11 @@ def predict_file(
     writer = _Writer(out_path)
     n_rows = n_batches = 0
     columns: tuple[str, ...] = ()
-    batches: Iterator[pd.DataFrame] = iter_batches(source, batch_rows=batch_rows)
+    # Numeric features come typed from the reader, so the pipeline's SchemaEnforcer does
+    # not parse text again; --keep columns stay as read, to be copied out unchanged.
+    batches: Iterator[pd.DataFrame] = iter_batches(
+        source, batch_rows=batch_rows, schema=model.schema, raw=keep
+    )
     try:
         for batch in batches:
             if n_batches == 0:

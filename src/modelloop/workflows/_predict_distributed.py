@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from modelloop.config import Settings
+from modelloop.data import Role
+from modelloop.data._batches import numbers_or_none
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
 from modelloop.store import Store
 from modelloop.workflows._predict import LoadedModel, _check_columns, load_model, predict_file
@@ -85,8 +88,33 @@ def _kind(files: Sequence[str]) -> str:
     return kinds.pop()
 
 
+def _typed_numbers(frame: pd.DataFrame, schema: Any, keep: Sequence[str]) -> pd.DataFrame:
+    """Numeric feature columns read as text, as float64 where ``conform`` would agree.
+
+    Arrow parses them once here (missing markers -> NaN), so the pipeline's enforcer does
+    not; a column holding anything else stays text for the enforcer to parse or report.
+    """
+    typed = {}
+    for col in schema.columns:
+        name = col.name
+        if col.role is not Role.NUMERIC or name == schema.target or name in keep:
+            continue
+        if name not in frame.columns or pd.api.types.is_numeric_dtype(frame[name].dtype):
+            continue
+        try:
+            values = pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+        numbers = numbers_or_none(values)
+        if numbers is not None:
+            typed[name] = pd.Series(
+                numbers.to_numpy(zero_copy_only=False), index=frame.index, dtype="float64"
+            )
+    return frame.assign(**typed) if typed else frame
+
+
 def _score_partition(frame: pd.DataFrame, model: LoadedModel, keep: Sequence[str]) -> pd.DataFrame:
-    scored = model.predict_frame(frame)
+    scored = model.predict_frame(_typed_numbers(frame, model.schema, keep))
     if keep:
         scored = pd.concat([frame[list(keep)], scored], axis=1)
     return scored.reset_index(drop=True)

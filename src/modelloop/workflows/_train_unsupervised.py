@@ -6,9 +6,10 @@ output, the winner becomes ``Pipeline([schema, preprocess, model])`` like any ot
 modelloop model, and the run is recorded (and the model registered) like a supervised one.
 
 * ``clustering``: k-means, agglomerative and Gaussian mixtures for k = 2..``max_clusters``,
-  and HDBSCAN at two cluster sizes; every candidate is scored by silhouette (on a sample
-  for large data) and Davies-Bouldin (BIC too for mixtures); the leaderboard ranks them by
-  silhouette and the best is kept.
+  HDBSCAN at two cluster sizes and DBSCAN at two ``min_samples`` (``eps`` at the elbow of
+  the k-distance curve, see ``models.kdistance_elbow``); every candidate is scored by
+  silhouette (on a sample for large data) and Davies-Bouldin (BIC too for mixtures); the
+  leaderboard ranks them by silhouette and the best is kept.
 * ``reduce``: PCA with the fewest components that explain ``variance`` of the variance
   (at most ``max_components``).
 * ``anomaly``: an isolation forest; a row is an anomaly when its score is above the
@@ -149,6 +150,8 @@ def _candidates(
         elif name == "hdbscan":
             sizes = sorted({max(5, n_rows // 50), max(10, n_rows // 15)})
             configs += [(name, {"min_cluster_size": s}) for s in sizes]
+        elif name == "dbscan":  # eps: the elbow of each k-distance curve
+            configs += [(name, {"min_samples": k}) for k in sorted({5, max(10, n_rows // 50)})]
         else:
             configs.append((name, {}))
     return configs
@@ -339,7 +342,7 @@ def train_unsupervised(
     ----------
     task : 'clustering', 'reduce' or 'anomaly'.
     target : must be None: these tasks learn without one (naming one raises TargetError).
-    models : clustering candidates (default: kmeans, agglomerative, hdbscan,
+    models : clustering candidates (default: kmeans, agglomerative, hdbscan, dbscan,
         gaussian_mixture).
     max_clusters : the largest k tried by k-means, agglomerative and mixtures.
     contamination : the share of training rows the anomaly threshold flags.
@@ -394,12 +397,14 @@ def train_unsupervised(
             n_cols=dataset.n_cols,
             schema=dataset.schema.to_dict(),
         )
-        params = {
+        own = {
+            "clustering": {"max_clusters": max_clusters},
+            "anomaly": {"contamination": contamination},
+            "reduce": {"variance": variance, "max_components": max_components},
+        }[task]
+        params = {  # only the task's own options: `modelloop runs show` lists them all
             "candidates": names,
-            "max_clusters": max_clusters if task == "clustering" else None,
-            "contamination": contamination if task == "anomaly" else None,
-            "variance": variance if task == "reduce" else None,
-            "max_components": max_components if task == "reduce" else None,
+            **own,
             "time_budget": time_budget,
             "seed": seed,
             "drop": list(drop),

@@ -186,3 +186,84 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+# -- drift: models registered directly (no search), predictions logged directly ------------
+
+
+def _drift_frame(n: int, seed: int, shift: float = 0.0) -> Any:
+    """Rows of features ``a`` (numeric) and ``b`` (categorical) and a binary ``label``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(shift, 1.0, n)
+    b = rng.choice(["x", "y", "z"], n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * a + (b == "x"))))).astype(int)
+    return pd.DataFrame({"a": a, "b": b, "label": y})
+
+
+@pytest.fixture
+def drift_data() -> Any:
+    """``drift_data(n, seed, shift=0.0)``: rows like the ones 'churn' was trained on."""
+    return _drift_frame
+
+
+@pytest.fixture
+def drift_settings(tmp_path: Path) -> Any:
+    """A store with 'churn' v1 (registered with its training rows) and 'bare' v1 (without)."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from modelloop.config import Settings
+    from modelloop.data import infer_schema
+    from modelloop.features import make_pipeline
+    from modelloop.store import Store
+
+    settings = Settings(home=tmp_path / "drift-home", api_key=API_KEY, serve_poll_seconds=0)
+    frame = _drift_frame(600, 0)
+    schema = infer_schema(frame, target="label")
+    pipeline = make_pipeline(schema, "linear", LogisticRegression(), task="binary")
+    pipeline.fit(frame[["a", "b"]], frame["label"])
+    bundle = {"pipeline": pipeline, "schema": schema.to_dict(), "task": "binary", "classes": [0, 1]}
+    bare = {**bundle, "pipeline": DummyClassifier().fit(frame[["a"]], frame["label"])}
+    with Store.from_settings(settings) as store:
+        for name, model, reference in (("churn", bundle, frame), ("bare", bare, None)):
+            store.register_model(
+                name,
+                model,
+                run_id=None,
+                schema=schema.to_dict(),
+                task="binary",
+                metrics={"test": {"roc_auc": 0.8, "accuracy": 0.75}},
+                aliases=["production"],
+                reference=reference,
+            )
+    return settings
+
+
+@pytest.fixture
+def log_rows() -> Any:
+    """``log_rows(store, name, frame, start=None)``: log ``frame``'s rows as predictions."""
+    from datetime import UTC, datetime, timedelta
+
+    def log(store: Any, name: str, frame: Any, start: Any = None) -> list[str]:
+        start = start or datetime.now(UTC) - timedelta(minutes=30)
+        ids = [f"{name}-{i}" for i in range(len(frame))]
+        store.log_predictions(
+            [
+                {
+                    "request_id": rid,
+                    "model_name": name,
+                    "model_version": 1,
+                    "inputs": {"a": float(row.a), "b": row.b},
+                    "prediction": str(int(row.a > 0)),
+                    "latency_ms": 1.5,
+                    "created_at": start + timedelta(seconds=i),
+                }
+                for i, (rid, row) in enumerate(zip(ids, frame.itertuples(), strict=True))
+            ]
+        )
+        return ids
+
+    return log

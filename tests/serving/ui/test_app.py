@@ -248,7 +248,7 @@ def test_live_view_shows_counters_and_logged_predictions(
     assert re.search(r'id="requests">4<', html)
     assert re.search(r'id="errors">1<', html)
     assert 'data-chart="latency"' in html and 'data-chart="predictions"' in html
-    assert "no monitoring data yet" in html
+    assert 'id="drift"' in html and "no monitoring data yet" not in html
     fragment = ui_client.get("/ui/live/titanic?fragment=1").text
     assert "<html" not in fragment and 'id="logged"' in fragment
 
@@ -313,3 +313,88 @@ def test_runs_page_pages_through_ten_thousand_runs(ui_store: Any, ui_client: Any
     assert "page 2 of 34" in failed
     assert failed.count('class="run-link"') == 100
     assert 'rel="prev"' in failed and 'rel="next"' in failed
+
+
+def test_run_page_lists_the_model_versions_registered_from_it(
+    ui_client: Any, ui_store: Any
+) -> None:
+    by_version = {v.version: v.run_id for v in ui_store.list_versions("titanic")}
+    html = ui_client.get(f"/ui/runs/{by_version[1]}").text
+    section = html.split('id="run-versions"')[1].split("</section>")[0]
+    assert re.findall(r'href="/ui/models/titanic/versions/(\d+)"', section) == ["1"]
+    assert 'class="alias">production<' in section
+    bare = ui_store.create_run(
+        name="scratch", dataset_hash=None, target=None, task=None, metric=None, params={}
+    )
+    html = ui_client.get(f"/ui/runs/{bare.id}").text
+    assert "No model version was registered from this run." in html
+
+
+def _drift_cache(app: Any) -> Any:
+    from starlette.routing import Mount
+
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/ui")
+    return mount.app.state.ui.drift
+
+
+def test_live_view_drift_panel_fills_in_from_a_background_check(
+    drift_settings: Any, drift_data: Any, log_rows: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving import create_app
+    from modelloop.store import Store
+
+    with Store.from_settings(drift_settings) as store:
+        log_rows(store, "churn", drift_data(400, 2, shift=1.5))
+        with TestClient(create_app(drift_settings, store)) as client:
+            first = client.get("/ui/live/churn").text  # answers before the check is done
+            assert 'data-state="computing"' in first and "in the background" in first
+            status = _drift_cache(client.app).wait("churn:1", timeout=60)
+            assert status.state == "ready"
+            html = client.get("/ui/live/churn?fragment=1").text
+            report = client.get("/ui/live/churn/drift")
+    assert 'data-state="ready"' in html and 'id="drift-badge">alert<' in html
+    assert re.search(r'id="drift-share">1 of 2 ', html)
+    rows = re.findall(r'<tr class="(drifted)?" data-feature="(\w+)"', html)
+    assert rows[0] == ("drifted", "a")
+    assert 'data-rule="drift_share"' in html
+    assert 'id="drift-auc">0.' in html
+    assert 'data-chart="drift-drift"' in html and 'data-chart="drift-metric"' in html
+    assert 'href="/ui/live/churn/drift"' in html
+    assert report.status_code == 200
+    assert "Drift report: churn:1" in report.text and 'data-plot="hist-a"' in report.text
+
+
+def test_live_view_drift_panel_says_no_reference_data_and_not_enough_data(
+    drift_settings: Any, drift_data: Any, log_rows: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving.ui import ui_app
+    from modelloop.store import Store
+
+    with Store.from_settings(drift_settings) as store:
+        log_rows(store, "churn", drift_data(10, 2))
+        log_rows(store, "bare", drift_data(50, 2))
+        with TestClient(ui_app(drift_settings, store)) as client:
+            cache = _drift_cache(client.app)
+            client.get("/ui/live/bare")
+            client.get("/ui/live/churn")
+            assert cache.wait("bare:1", timeout=60).state == "no_reference"
+            assert cache.wait("churn:1", timeout=60).state == "not_enough_data"
+            bare = client.get("/ui/live/bare").text
+            churn = client.get("/ui/live/churn").text
+            bare_report = client.get("/ui/live/bare/drift")
+            churn_report = client.get("/ui/live/churn/drift")
+            nobody = client.get("/ui/live/nobody/drift")
+    assert 'data-state="no_reference"' in bare and "<b>No reference data.</b>" in bare
+    assert 'data-state="not_enough_data"' in churn and "<b>Not enough data.</b>" in churn
+    assert "10 logged predictions of &#39;churn&#39;" in churn
+    assert 'id="drift-report-link"' not in bare + churn
+    assert (
+        bare_report.status_code == 404
+        and "registered without its training rows" in bare_report.text
+    )
+    assert churn_report.status_code == 409 and "at least 30" in churn_report.text
+    assert nobody.status_code == 404

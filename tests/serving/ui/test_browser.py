@@ -160,3 +160,47 @@ def test_missing_ids_show_a_404_page(browser: Any, live_server: str) -> None:
     assert "Traceback" not in browser.page_source
     browser.get(f"{live_server}/ui/models/no-such-model")
     assert _by_css(browser, ".error-page h1")[0].text.startswith("404")
+
+
+def test_live_page_drift_panel_fills_in_and_links_the_drift_report(
+    browser: Any, live_server: str, live_store: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from modelloop.data._bundled import load_bundled
+
+    rows = load_bundled("titanic").drop(columns=["Survived"]).head(300)
+    rows["Age"] = pd.to_numeric(rows["Age"], errors="coerce") + 25  # an older crowd
+    records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+    start = datetime.now(UTC) - timedelta(minutes=20)
+    live_store.log_predictions(
+        [
+            {
+                "request_id": f"drift-{i}",
+                "model_name": "titanic",
+                "model_version": 1,
+                "inputs": inputs,
+                "prediction": "0",
+                "latency_ms": 2.0,
+                "created_at": start + timedelta(seconds=4 * i),
+            }
+            for i, inputs in enumerate(records)
+        ]
+    )
+    browser.get(f"{live_server}/ui/live/titanic")
+    # The first view answers at once; the panel refreshes itself once the check is done.
+    _wait(
+        lambda: _by_css(browser, "#drift[data-state='ready']"),
+        timeout=90,
+        what="the drift panel",
+    )
+    drifted = _by_css(browser, "#drift-features tbody tr.drifted")
+    assert "Age" in [r.get_attribute("data-feature") for r in drifted]
+    assert _by_css(browser, "#drift figure[data-chart='drift-drift'] polyline.series")
+    assert _text(browser, "#drift-badge") in ("alert", "no alert")
+    href = _by_css(browser, "#drift-report-link")[0].get_attribute("href")
+    browser.get(href)
+    assert "Drift report" in browser.title
+    assert _by_css(browser, "img")  # the histograms, embedded

@@ -26,6 +26,7 @@ from modelloop import __version__
 from modelloop.config import Settings
 from modelloop.exceptions import ModelloopError
 from modelloop.serving._errors import error_body, status_of, validation_message
+from modelloop.serving.ui._drift import DriftCache
 from modelloop.serving.ui._reports import ReportCache
 from modelloop.store import Store
 
@@ -44,6 +45,7 @@ class UIContext:
     state: Any  # the serving ServerState when mounted in ``modelloop serve``, else None
     templates: Environment
     reports: ReportCache | None
+    drift: DriftCache | None = None
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -164,6 +166,7 @@ def create_ui(
     store: Store | None = None,
     *,
     state: Any = None,
+    drift_ttl: float = 60.0,
 ) -> FastAPI:
     """The dashboard as an app to mount (``create_app`` mounts it at ``/ui``).
 
@@ -177,6 +180,9 @@ def create_ui(
     state : ServerState, optional
         The serving state of the server it is mounted in: live counters, and hot swaps
         right after a promote or rollback.
+    drift_ttl : float
+        Seconds a live page's drift check is reused before a new one runs (in a
+        background thread; see ``DriftCache``).
 
     Examples
     --------
@@ -195,6 +201,7 @@ def create_ui(
         state=state,
         templates=_environment(),
         reports=ReportCache(store) if store is not None else None,
+        drift=DriftCache(store, settings, ttl=drift_ttl) if store is not None else None,
     )
     _install_error_pages(app)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")

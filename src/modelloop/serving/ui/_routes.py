@@ -26,6 +26,13 @@ from modelloop.exceptions import (
 )
 from modelloop.serving._security import check_key
 from modelloop.serving.ui._app import UIContext, render, wants_json
+from modelloop.serving.ui._drift import (
+    ERROR,
+    NO_REFERENCE,
+    NOT_ENOUGH,
+    drift_charts,
+    top_features,
+)
 from modelloop.serving.ui._live import counters_of, timeline
 from modelloop.serving.ui._views import (
     compare_rows,
@@ -45,6 +52,7 @@ router = APIRouter()
 DEFAULT_ALIAS = "production"
 MAX_COMPARE = 6
 _MAX_FORM_BYTES = 64 * 1024
+_DRIFT_WAIT_SECONDS = 120.0
 
 
 def _ui(request: Request) -> UIContext:
@@ -314,6 +322,7 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
         request,
         "run.html",
         run=run,
+        versions=_versions_of_run(store, run.id),
         trials=trials,
         lb_columns=columns,
         lb_rows=rows,
@@ -322,6 +331,18 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
         report=reports is not None and reports.available and run.status == "finished",
         page="runs",
     )
+
+
+def _versions_of_run(store: Store, run_id: str) -> list[Any]:
+    """The model versions registered from run ``run_id`` (any model name), oldest first."""
+    found = []
+    for summary in store.list_models():
+        try:
+            versions = store.list_versions(summary.name)
+        except ModelNotFoundError:  # deleted since it was listed
+            continue
+        found.extend(v for v in versions if v.run_id == run_id)
+    return sorted(found, key=lambda v: (v.created_at, v.name, v.version))
 
 
 @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
@@ -382,19 +403,10 @@ def live_index(request: Request) -> Response:
 
 @router.get("/live/{name}", response_class=HTMLResponse)
 def live_page(name: str, request: Request, fragment: bool = False) -> HTMLResponse:
-    """Requests, latency, errors and predictions over time of one served model."""
+    """Requests, latency, errors, predictions and drift over time of one served model."""
     ui = _ui(request)
-    state = ui.state
-    served = state is not None and name in state.registry.names()
-    if not served:
-        _store(request).list_versions(name)  # 404 for a model that does not exist
-    counters = counters_of(state.metrics, name) if served else None
-    serving = None
-    if served:
-        try:
-            serving = state.registry.describe(name)
-        except ModelNotFoundError:
-            serving = None
+    served, serving, versions = _served(request, name)
+    counters = counters_of(ui.state.metrics, name) if served else None
     points = ui.store.prediction_activity(name, limit=5000) if ui.store is not None else []
     buckets, numeric = timeline(points)
     context: dict[str, Any] = {
@@ -405,5 +417,86 @@ def live_page(name: str, request: Request, fragment: bool = False) -> HTMLRespon
         "last_at": points[-1].created_at if points else None,
         "charts": live_charts(buckets, numeric),
         "page": "live",
+        **_drift_context(request, name, serving, versions),
     }
     return render(request, "live_panels.html" if fragment else "live.html", **context)
+
+
+def _served(request: Request, name: str) -> tuple[bool, dict[str, Any] | None, list[Any]]:
+    """Whether this server serves ``name``, what it serves, else the model's versions.
+
+    Raises ``ModelNotFoundError`` (a 404 page) for a model neither served nor registered.
+    """
+    state = _ui(request).state
+    if state is None or name not in state.registry.names():
+        return False, None, _store(request).list_versions(name)
+    try:
+        return True, state.registry.describe(name), []
+    except ModelNotFoundError:  # swapped out since it was listed
+        return True, None, []
+
+
+def _drift_ref(name: str, serving: dict[str, Any] | None, versions: list[Any]) -> str | None:
+    """The version the drift panel checks: the served one, else production, else the latest."""
+    if serving is not None:
+        return f"{name}:{serving['default_version']}"
+    if not versions:
+        return None
+    production = [v for v in versions if DEFAULT_ALIAS in v.aliases]
+    return (production or versions)[-1].ref
+
+
+def _drift_context(
+    request: Request, name: str, serving: dict[str, Any] | None, versions: list[Any]
+) -> dict[str, Any]:
+    """The drift panel's status, top features and charts (never waits for a check)."""
+    cache = _ui(request).drift
+    ref = _drift_ref(name, serving, versions)
+    if cache is None or ref is None:
+        return {"drift": None}
+    status = cache.status(ref)  # answers at once; a check may start in the background
+    context: dict[str, Any] = {
+        "drift": status,
+        "drift_top": [],
+        "drift_charts": {},
+        "drift_ttl": cache.ttl,
+    }
+    result = status.result
+    if result is not None:
+        report = result.report
+        perf = report.performance
+        context["drift_top"] = top_features(report.features)
+        context["drift_charts"] = drift_charts(
+            report.windows,
+            perf.metric if perf is not None else None,
+            perf.training if perf is not None else None,
+        )
+    return context
+
+
+@router.get("/live/{name}/drift", response_class=HTMLResponse)
+def drift_report_page(name: str, request: Request) -> HTMLResponse:
+    """The full drift report of a served model (the page ``modelloop monitor --html`` writes).
+
+    Made from the live view's latest check (at most ``drift_ttl`` seconds old), waiting for
+    one when there is none; a plain ``def`` route, so the wait is in the thread pool.
+    """
+    ui = _ui(request)
+    _, serving, versions = _served(request, name)
+    ref = _drift_ref(name, serving, versions)
+    if ui.drift is None or ref is None:
+        return render(
+            request,
+            "report_missing.html",
+            status_code=404,
+            message=f"model '{name}' has no store to read its prediction log from.",
+        )
+    status, html = ui.drift.html(ref, timeout=_DRIFT_WAIT_SECONDS)
+    if html is None:
+        message = status.message or "the drift check is still running; try again shortly."
+        code = {NO_REFERENCE: 404, NOT_ENOUGH: 409, ERROR: 409}.get(status.state, 503)
+        response = render(request, "report_missing.html", status_code=code, message=message)
+        if code == 503:
+            response.headers["Retry-After"] = "5"
+        return response
+    return HTMLResponse(html)
