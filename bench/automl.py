@@ -183,6 +183,13 @@ def report(rows, systems, budget) -> None:
         greater = get_metric(row["metric"]).greater_is_better
         cells = []
         values = {s: row[s][0] for s in systems if row.get(s)}
+        if not values:  # every system failed on this dataset
+            lines.append(
+                f"| {row['dataset']} | {row['metric']} | "
+                + " | ".join(["failed | | "] * len(systems))
+                + " |"
+            )
+            continue
         lo, hi = min(values.values()), max(values.values())
         for s in systems:
             if not row.get(s):

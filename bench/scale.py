@@ -407,6 +407,11 @@ def report(a: dict | None, b: dict | None, c: dict | None, args) -> str:
             f"| {a[2]['per_min']:.1f} | {a['local']['per_min']:.1f} "
             f"({a['local']['trials']} trials) | {a['ratio_local']:.2f}x |"
         )
+        per_cpu = [a[k]["trials"] / (a[k]["seconds"] * a[k]["cpu"] * k) for k in (2, 1)]
+        lines.append(  # what the cores could give: per CPU-second, parallel wastes nothing
+            f"| (a) trials per worker CPU-second, Dask 2 workers vs 1 | {per_cpu[0]:.2f} "
+            f"| {per_cpu[1]:.2f} | {per_cpu[0] / per_cpu[1]:.2f}x |"
+        )
         lines.append(
             "| (a) load average during (a) (1/5/15 min) | "
             + " / ".join(f"{v:.1f}" for v in a["load"])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,8 @@ def table_csv(tmp_path):
     return path
 
 
-def _serve(home, name: str, rows: list[dict]) -> dict:
+def _serve(home, name: str, rows: list[dict], *, v2: bool = False) -> dict:
+    """The v1 predict answer for ``rows`` (``v2``: the Open Inference Protocol's outputs)."""
     from fastapi.testclient import TestClient
 
     from modelloop.config import Settings
@@ -29,6 +32,20 @@ def _serve(home, name: str, rows: list[dict]) -> dict:
 
     settings = Settings(home=home)
     with Store.from_settings(settings) as store, TestClient(create_app(settings, store)) as client:
+        if v2:
+            inputs = [
+                {
+                    "name": col,
+                    "shape": [len(rows)],
+                    "datatype": "BYTES" if col == "kind" else "FP64",
+                    "data": [r[col] for r in rows],
+                }
+                for col in rows[0]
+            ]
+            response = client.post(f"/v2/models/{name}/infer", json={"inputs": inputs})
+            assert response.status_code == 200, response.text
+            meta = client.get(f"/v2/models/{name}").json()
+            return {"outputs": {o["name"]: o for o in response.json()["outputs"]}, "meta": meta}
         response = client.post(f"/v1/models/{name}/predict", json={"instances": rows})
         assert response.status_code == 200, response.text
         return response.json()
@@ -52,6 +69,16 @@ def test_cli_clustering_trains_registers_predicts_and_serves(cli, table_csv, tmp
     body = _serve(home, "groups", ROWS)
     assert body["predictions"] == [int(scored["cluster"][0]), int(scored["cluster"][1])]
     assert "probabilities" not in body
+    v2 = _serve(home, "groups", ROWS, v2=True)
+    assert v2["outputs"] == {
+        "cluster": {
+            "name": "cluster",
+            "shape": [2],
+            "datatype": "INT64",
+            "data": body["predictions"],
+        }
+    }
+    assert [o["name"] for o in v2["meta"]["outputs"]] == ["cluster"]
 
 
 @pytest.mark.slow
@@ -67,6 +94,11 @@ def test_cli_reduce_trains_registers_predicts_and_serves(cli, table_csv, tmp_pat
     body = _serve(home, "pcs", ROWS)
     assert len(body["predictions"]) == 2
     assert len(body["predictions"][0]) == scored.shape[1]
+    components = _serve(home, "pcs", ROWS, v2=True)["outputs"]["components"]
+    k = scored.shape[1]
+    assert components["shape"] == [2, k] and components["datatype"] == "FP64"
+    assert components["data"] == [v for row in body["predictions"] for v in row]
+    assert components["parameters"]["columns"] == list(scored.columns)
 
 
 @pytest.mark.slow
@@ -84,6 +116,14 @@ def test_cli_anomaly_trains_registers_predicts_and_serves(cli, table_csv, tmp_pa
     first, _, far = body["predictions"]
     assert set(first) == {"anomaly_score", "is_anomaly"}
     assert far["is_anomaly"] is True and far["anomaly_score"] > first["anomaly_score"]
+    v2 = _serve(home, "odd", [*ROWS, {"x": 40.0, "y": -40.0, "kind": "r"}], v2=True)
+    assert v2["outputs"]["anomaly_score"]["data"] == [
+        r["anomaly_score"] for r in body["predictions"]
+    ]
+    assert v2["outputs"]["is_anomaly"] == {
+        "name": "is_anomaly", "shape": [3], "datatype": "BOOL",
+        "data": [r["is_anomaly"] for r in body["predictions"]],
+    }  # fmt: skip
 
 
 def test_cli_clustering_with_target_exits_2(cli, table_csv, tmp_path) -> None:
@@ -112,3 +152,59 @@ def test_cli_clustering_nothing_to_cluster_exits_2(cli, tmp_path) -> None:
 def test_cli_train_without_target_or_task_exits_2(cli, table_csv, tmp_path) -> None:
     r = cli("train", table_csv, "--home", tmp_path / "home")
     assert r.code == 2 and "A target is needed" in r.err
+
+
+def test_cli_clustering_max_clusters_and_runs_show(cli, table_csv, tmp_path) -> None:
+    home = tmp_path / "home"
+    r = cli(
+        "train", table_csv, "--task", "clustering", "--models", "kmeans,dbscan",
+        "--max-clusters", "3", "--no-register", "--json", "--home", home,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    result = json.loads(r.out)
+    ks = [json.loads(row["params"]).get("n_clusters") for row in result["leaderboard"]]
+    assert sorted(k for k in ks if k is not None) == [2, 3]
+    assert any(row["model"] == "dbscan" for row in result["leaderboard"])
+    r = cli("runs", "show", result["run_id"][:12], "--home", home)
+    assert r.code == 0, r.err
+    assert "Metrics on all rows" in r.out and "Test metrics" not in r.out
+    assert "max_clusters" in r.out and "contamination" not in r.out
+
+
+def test_cli_anomaly_contamination_and_reduce_variance(cli, table_csv, tmp_path) -> None:
+    home = tmp_path / "home"
+    r = cli(
+        "train", table_csv, "--task", "anomaly", "--contamination", "0.2", "--json",
+        "--no-register", "--home", home,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["test_metrics"]["contamination"] == 0.2
+    r = cli(
+        "train", table_csv, "--task", "reduce", "--variance", "0.3", "--json",
+        "--no-register", "--home", home,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["test_metrics"]["n_components"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--task", "anomaly", "--max-clusters", "3"],
+            "--max-clusters applies to --task clustering",
+        ),
+        (["--task", "clustering", "--variance", "0.9"], "--variance applies to --task reduce"),
+        (
+            ["--target", "kind", "--contamination", "0.1"],
+            "--contamination applies to --task anomaly",
+        ),
+        (["--task", "clustering", "--max-clusters", "1"], "max_clusters must be an integer >= 2"),
+        (["--task", "anomaly", "--contamination", "0.7"], "contamination must be a share in"),
+    ],
+)
+def test_cli_unsupervised_option_misuse_exits_2(cli, table_csv, tmp_path, args, message) -> None:
+    home = tmp_path / "home"
+    r = cli("train", table_csv, *args, "--home", home)
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err
+    assert not (home / "modelloop.db").exists()  # refused before the store is touched

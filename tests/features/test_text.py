@@ -59,7 +59,7 @@ def test_text_features_adapts_components_to_tiny_vocabulary() -> None:
 @pytest.mark.parametrize("n_components", [None, 3])
 def test_text_features_column_without_usable_text_raises(values, n_components) -> None:
     X = pd.DataFrame({"t": values})
-    with pytest.raises(InvalidInputError, match="Text column 't' has no usable text: all 3"):
+    with pytest.raises(InvalidInputError, match="Text column 't' has no usable text: every value"):
         TextFeatures(n_components=n_components).fit(X)
 
 

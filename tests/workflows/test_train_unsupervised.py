@@ -37,7 +37,9 @@ def test_train_clustering_finds_groups_records_and_registers(settings) -> None:
     board = result.leaderboard
     scores = board["silhouette"].astype(float).to_numpy()
     assert (np.diff(scores[~np.isnan(scores)]) <= 1e-12).all()  # best first
-    assert set(board["model"]) == {"kmeans", "agglomerative", "hdbscan", "gaussian_mixture"}
+    assert set(board["model"]) == {
+        "kmeans", "agglomerative", "hdbscan", "dbscan", "gaussian_mixture"
+    }  # fmt: skip
     assert board.loc[board["model"] == "gaussian_mixture", "bic"].notna().all()
     sizes = result.summary["sizes"]
     assert sorted(s["rows"] for s in sizes) == [30, 30, 30]
@@ -141,3 +143,60 @@ def test_train_unsupervised_nothing_to_cluster_raises(settings) -> None:
 def test_train_unsupervised_bad_options_raise(settings, options, match) -> None:
     with pytest.raises(ConfigurationError, match=match):
         train_unsupervised(_blobs(), task="clustering", settings=settings, **options)
+
+
+def _log_rows(store: Store, name: str, frame: pd.DataFrame) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    store.log_predictions(
+        [
+            {
+                "request_id": f"r{i}",
+                "model_name": name,
+                "model_version": 1,
+                "inputs": {"x": float(row.x), "y": float(row.y), "kind": row.kind},
+                "prediction": 0,
+                "created_at": start + timedelta(seconds=i),
+            }
+            for i, row in enumerate(frame.itertuples())
+        ]
+    )
+
+
+@pytest.mark.parametrize(("task", "test"), [("clustering", "chi2"), ("anomaly", "ks")])
+def test_monitor_unsupervised_model_reports_prediction_drift(settings, task, test) -> None:
+    """Prediction drift over cluster ids (categories) or anomaly scores (numbers)."""
+    from modelloop.workflows import monitor
+
+    frame = _blobs(150)[["x", "y", "kind"]]
+    with Store.from_settings(settings) as store:
+        train_unsupervised(
+            frame, task=task, name="seg", models=["kmeans"] if task == "clustering" else None,
+            settings=settings, store=store,
+        )  # fmt: skip
+        same = _blobs(150, seed=1)[["x", "y", "kind"]]
+        _log_rows(store, "seg", same)
+        steady = monitor("seg", store=store, settings=settings)
+        shifted = same[same["kind"] == "p"].copy()  # every row in one cluster, far out
+        shifted["x"] += 30.0
+        _log_rows(store, "seg", pd.concat([shifted] * 3, ignore_index=True))
+        drifted = monitor("seg", store=store, settings=settings, window=len(shifted) * 3)
+    assert steady.report.prediction is not None and not steady.report.prediction.drifted
+    assert drifted.report.prediction is not None and drifted.report.prediction.drifted
+    assert drifted.report.performance is None  # no target: drift only
+    assert drifted.report.prediction.test == test
+
+
+def test_train_clustering_dbscan_candidates_and_run_params(settings) -> None:
+    with Store.from_settings(settings) as store:
+        result = train_unsupervised(
+            _blobs(), task="clustering", models=["dbscan"], settings=settings, store=store
+        )
+        run = store.get_run(result.run_id)
+    assert set(result.leaderboard["model"]) == {"dbscan"}
+    assert sorted(json.loads(p)["min_samples"] for p in result.leaderboard["params"]) == [5, 10]
+    assert result.metrics["n_clusters"] == 3
+    assert result.model[-1].eps_ > 0  # chosen at the k-distance elbow
+    # only the task's own options are recorded: `runs show` lists no empty ones
+    assert "max_clusters" in run.params and "contamination" not in run.params

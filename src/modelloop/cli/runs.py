@@ -93,9 +93,11 @@ def show_command(
         cols = [c for c in r.leaderboard[0] if c != "error"]
         out.print(table("Leaderboard", cols, [[row.get(c) for c in cols] for row in r.leaderboard]))
     if r.test_metrics:
+        # clustering, reduce, anomaly: no target, no test split; measured on every row
+        what = "Test metrics" if r.target is not None else "Metrics on all rows"
         out.print(
             table(
-                f"Test metrics ({r.best_model})",
+                f"{what} ({r.best_model})",
                 ["metric", "value"],
                 [[k, v] for k, v in r.test_metrics.items()],
             )

@@ -6,7 +6,7 @@
 'identifier'
 """
 
-from modelloop.data._batches import iter_batches, sniff_format
+from modelloop.data._batches import iter_batches, numbers_or_none, sniff_format
 from modelloop.data._bundled import (
     BundledDataset,
     bundled_dataset,
@@ -16,7 +16,13 @@ from modelloop.data._bundled import (
 from modelloop.data._conform import conform
 from modelloop.data._dataset import Dataset, content_hash
 from modelloop.data._html import parse_number_text, read_html_table
-from modelloop.data._http import HttpOptions, flatten_records, read_json_api, redact_url
+from modelloop.data._http import (
+    HttpOptions,
+    flatten_records,
+    is_http_url,
+    read_json_api,
+    redact_url,
+)
 from modelloop.data._infer import infer_schema
 from modelloop.data._load import load, read_table
 from modelloop.data._profile import Profile, profile
@@ -32,6 +38,7 @@ from modelloop.data._rules import (
 )
 from modelloop.data._schema import FEATURE_ROLES, ColumnSchema, Role, Schema, Task
 from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
+from modelloop.data._sources import is_url
 from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
 from modelloop.data._storable import column_types, storable_frame
 from modelloop.data._task import (
@@ -73,11 +80,14 @@ __all__ = [
     "enforce_rules",
     "flatten_records",
     "infer_schema",
+    "is_http_url",
     "is_missing_marker",
+    "is_url",
     "iter_batches",
     "load",
     "load_bundled",
     "load_rules",
+    "numbers_or_none",
     "parse_number_text",
     "profile",
     "read_html_table",

@@ -66,9 +66,8 @@ def check_text_column(values: Any, name: str) -> None:
     """
     if _has_usable_text(values):
         return
-    n = len(values) if hasattr(values, "__len__") else "its"
     raise InvalidInputError(
-        f"Text column '{name}' has no usable text: all {n} values are missing, blank, or "
+        f"Text column '{name}' has no usable text: every value is missing, blank, or "
         "only punctuation, single characters and common English words such as 'the' or "
         f"'and'. Drop the column (--drop {name}) or give it another role "
         f"(--types {name}=categorical)."

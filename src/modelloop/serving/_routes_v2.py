@@ -3,7 +3,10 @@
 ``POST /v2/models/{name}/infer`` takes either one input per feature column
 (``{"name": "age", "shape": [n], "datatype": "FP64", "data": [...]}``) or one 2-D input of
 shape ``[n, n_features]`` in the order of the model's columns, and answers a ``predict``
-output (and ``predict_proba`` of shape ``[n, n_classes]`` for classifiers).
+output (and ``predict_proba`` of shape ``[n, n_classes]`` for classifiers). Models without
+a target answer ``cluster`` (INT64, -1 for noise), ``components`` (FP64 ``[n, k]``, with
+the column names ``pc1``..``pcK`` in its parameters) or ``anomaly_score`` (FP64) and
+``is_anomaly`` (BOOL).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ async def infer(name: str, request: Request) -> JSONBytes:
     p = await state.predict(served, rows, "inputs", route="v2")
     n = len(rows)
     is_number = all(isinstance(v, int | float) for v in p.predictions)
-    outputs: list[dict[str, Any]] = [
+    outputs: list[dict[str, Any]] = _unsupervised_outputs(served.task, p.predictions, n) or [
         {
             "name": "predict",
             "shape": [n],
@@ -133,6 +136,49 @@ async def infer(name: str, request: Request) -> JSONBytes:
     )
 
 
+def _unsupervised_outputs(task: str, predictions: list[Any], n: int) -> list[dict[str, Any]]:
+    """The V2 outputs of a clustering, reduce or anomaly model ([] for the others)."""
+    if task == "clustering":
+        return [{"name": "cluster", "shape": [n], "datatype": "INT64", "data": predictions}]
+    if task == "reduce":
+        k = len(predictions[0]) if predictions else 0
+        return [
+            {
+                "name": "components",
+                "shape": [n, k],
+                "datatype": "FP64",
+                "data": [v for row in predictions for v in row],
+                "parameters": {"columns": [f"pc{i + 1}" for i in range(k)]},
+            }
+        ]
+    if task == "anomaly":
+        return [
+            {
+                "name": "anomaly_score",
+                "shape": [n],
+                "datatype": "FP64",
+                "data": [row["anomaly_score"] for row in predictions],
+            },
+            {
+                "name": "is_anomaly",
+                "shape": [n],
+                "datatype": "BOOL",
+                "data": [row["is_anomaly"] for row in predictions],
+            },
+        ]
+    return []
+
+
+_METADATA_OUTPUTS = {
+    "clustering": [{"name": "cluster", "datatype": "INT64", "shape": [-1]}],
+    "reduce": [{"name": "components", "datatype": "FP64", "shape": [-1, -1]}],
+    "anomaly": [
+        {"name": "anomaly_score", "datatype": "FP64", "shape": [-1]},
+        {"name": "is_anomaly", "datatype": "BOOL", "shape": [-1]},
+    ],
+}
+
+
 @router.get("/health/live")
 async def live() -> dict[str, bool]:
     """The process is up."""
@@ -151,7 +197,9 @@ async def metadata(name: str, request: Request) -> dict[str, Any]:
     registry = state_of(request).registry
     served = registry.get(name)
     outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-    if served.task != "regression":
+    if served.task in _METADATA_OUTPUTS:
+        outputs = list(_METADATA_OUTPUTS[served.task])
+    elif served.task != "regression":
         outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
     return {
         "name": served.name,

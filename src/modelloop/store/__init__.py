@@ -18,7 +18,7 @@ Example
 from __future__ import annotations
 
 from modelloop.store._artifacts import MODEL_FORMAT_VERSION, TRUSTED_MODULES
-from modelloop.store._feedback import FeedbackResult, key_text
+from modelloop.store._feedback import FeedbackResult, check_label, key_text
 from modelloop.store._predictions import PredictionRecord
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
 from modelloop.store._refs import ModelRef, parse_ref
@@ -38,6 +38,7 @@ __all__ = [
     "RunRecord",
     "SnapshotRecord",
     "Store",
+    "check_label",
     "key_text",
     "parse_ref",
     "parse_snapshot_ref",

@@ -26,6 +26,8 @@ from modelloop.data import (
     decode_watermark,
     encode_watermark,
     enforce_rules,
+    is_http_url,
+    is_url,
     load,
     load_rules,
     read_sql_since,
@@ -33,8 +35,6 @@ from modelloop.data import (
     storable_frame,
     watermark_of,
 )
-from modelloop.data._http import is_http_url
-from modelloop.data._sources import is_url
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 from modelloop.store import SnapshotRecord, Store, parse_snapshot_ref
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
+from modelloop.data import UNSUPERVISED_TASKS
 from modelloop.exceptions import EmptyDataError, InvalidInputError
 from modelloop.monitoring import (
     Alert,
@@ -107,7 +108,17 @@ def _read_window(
 
 
 def _outputs(model: LoadedModel, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None]:
-    """What prediction drift compares, and the probability matrix (classifiers)."""
+    """What prediction drift compares, and the probability matrix (classifiers).
+
+    Unsupervised models: the cluster ids (as categories), the first principal component,
+    or the anomaly score.
+    """
+    if model.task in UNSUPERVISED_TASKS:
+        out = model.predict_frame(frame)
+        if model.task == "clustering":
+            return out["cluster"].astype(str).to_numpy(), None
+        column = "pc1" if model.task == "reduce" else "anomaly_score"
+        return out[column].to_numpy(dtype=float), None
     if model.task == "regression":
         return np.asarray(model.pipeline.predict(frame), dtype=float), None
     proba = np.asarray(model.pipeline.predict_proba(frame), dtype=float)
@@ -221,6 +232,8 @@ def _report(
     )
     metric = monitored_metric(task)
     ref_truth = ref_rows[target].tolist() if target and target in ref_rows.columns else None
+    if task in UNSUPERVISED_TASKS:
+        labels = [None] * len(labels)  # no metric to measure: drift only
 
     def perf(label: str, idx: np.ndarray | None, **kw: Any) -> Any:
         sel = slice(None) if idx is None else idx
@@ -259,6 +272,8 @@ def _report(
         reference=reference_perf,
         windows=tuple(window_perf),
     )
+    if task in UNSUPERVISED_TASKS:  # no target: nothing to estimate or measure
+        performance = None
     report = drift_report(
         reference,
         current,

@@ -23,8 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from modelloop.config import Settings
-from modelloop.data import Role
-from modelloop.data._batches import numbers_or_none
+from modelloop.data import Role, numbers_or_none
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
 from modelloop.store import Store
 from modelloop.workflows._predict import LoadedModel, _check_columns, load_model, predict_file

@@ -34,8 +34,7 @@ from modelloop.exceptions import (
     ModelNotFoundError,
     NotFoundError,
 )
-from modelloop.store import ModelVersionRecord, Store, key_text
-from modelloop.store._feedback import check_label
+from modelloop.store import ModelVersionRecord, Store, check_label, key_text
 from modelloop.tuning import SearchEvent
 from modelloop.workflows._predict import load_model
 from modelloop.workflows._train import TrainResult, _test_metrics, train
