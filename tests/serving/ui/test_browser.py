@@ -204,3 +204,32 @@ def test_live_page_drift_panel_fills_in_and_links_the_drift_report(
     browser.get(href)
     assert "Drift report" in browser.title
     assert _by_css(browser, "img")  # the histograms, embedded
+
+
+def test_report_file_opens_in_chromium_with_every_expected_plot(
+    browser: Any, live_store: Any, tmp_path: Any
+) -> None:
+    """``modelloop report`` output, opened from disk: every expected figure has a drawn image."""
+    from modelloop.evaluation import expected_plots
+    from modelloop.workflows import report
+
+    record = live_store.resolve("titanic")
+    path = report(record.ref, tmp_path / "report.html", store=live_store)
+    browser.get(path.resolve().as_uri())
+    _wait(lambda: _by_css(browser, "figure[data-plot]"), what="the report's figures")
+    drawn = browser.execute_script(
+        """
+        const out = {};
+        for (const fig of document.querySelectorAll('figure[data-plot]')) {
+          const img = fig.querySelector('img');
+          out[fig.dataset.plot] = img ? [img.complete, img.naturalWidth, img.naturalHeight] : null;
+        }
+        return out;
+        """
+    )
+    for name in expected_plots(record.task):
+        assert drawn.get(name), f"{name} missing from the report: {sorted(drawn)}"
+        complete, width, height = drawn[name]
+        assert complete and width > 100 and height > 100, (name, drawn[name])
+    # Optional figures (importance, history, learning curve), when present, are drawn too.
+    assert all(v is None or v[1] > 100 for v in drawn.values()), drawn
