@@ -154,6 +154,56 @@ def _jsonable_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def record_dataset(store: Store, dataset: Dataset) -> None:
+    """Record ``dataset`` (hash, source, shape, schema) in the store, once per content hash."""
+    store.record_dataset(
+        hash=dataset.hash,
+        name=dataset.name,
+        source=dataset.source,
+        n_rows=dataset.n_rows,
+        n_cols=dataset.n_cols,
+        schema=dataset.schema.to_dict(),
+    )
+
+
+def fail_run(store: Store, run_id: str, exc: BaseException) -> None:
+    """Mark run ``run_id`` failed with ``exc`` as its error."""
+    store.finish_run(
+        run_id,
+        status="failed",
+        error=f"{type(exc).__name__}: {exc}"[:2000],
+        library_versions=library_versions(),
+    )
+
+
+def register_and_finish(
+    store: Store,
+    result: TrainResult,
+    *,
+    register: bool,
+    aliases: Sequence[str],
+    emit: Callable[[SearchEvent], None],
+    **metrics: Any,
+) -> None:
+    """Register ``result`` (when asked) under ``result.name``, then mark its run finished.
+
+    ``metrics`` are the metric fields of ``Store.finish_run`` (``test_metrics``, ...).
+    """
+    if register:
+        emit(SearchEvent("stage", message=f"Registering model '{result.name}'"))
+        record = store.register(result, name=result.name, aliases=aliases)
+        result.version = record.version
+    store.finish_run(
+        result.run_id,
+        status="finished",
+        leaderboard=_jsonable_records(result.leaderboard),
+        best_model=result.best_model,
+        timings=result.timings,
+        library_versions=library_versions(),
+        **metrics,
+    )
+
+
 def _check_options(
     task: str | None,
     cv: int,
@@ -362,14 +412,7 @@ def train(
     owns_store = store is None
     store = store or Store.from_settings(settings)
     try:
-        store.record_dataset(
-            hash=dataset.hash,
-            name=dataset.name,
-            source=dataset.source,
-            n_rows=dataset.n_rows,
-            n_cols=dataset.n_cols,
-            schema=dataset.schema.to_dict(),
-        )
+        record_dataset(store, dataset)
         params = {
             "candidates": candidates or "portfolio",
             "search": search_strategy,
@@ -420,12 +463,7 @@ def train(
                 },
             )
         except BaseException as exc:
-            store.finish_run(
-                run.id,
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-                library_versions=library_versions(),
-            )
+            fail_run(store, run.id, exc)
             raise
         result.run_id = run.id
         result.name = model_name
@@ -450,19 +488,14 @@ def train(
             time_left=None if time_budget is None else time_budget - (time.monotonic() - t0),
         )
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
-        if do_register:
-            emit(SearchEvent("stage", message=f"Registering model '{model_name}'"))
-            record = store.register(result, name=model_name, aliases=aliases)
-            result.version = record.version
-        store.finish_run(
-            run.id,
-            status="finished",
+        register_and_finish(
+            store,
+            result,
+            register=do_register,
+            aliases=aliases,
+            emit=emit,
             cv_metrics=result.cv_metrics,
             test_metrics=result.metrics,
-            leaderboard=_jsonable_records(result.leaderboard),
-            best_model=result.best_model,
-            timings=result.timings,
-            library_versions=library_versions(),
         )
         return result
     finally:

@@ -42,8 +42,12 @@ from modelloop.models import get_unsupervised_spec, unsupervised_catalog
 from modelloop.store import Store
 from modelloop.tuning import SearchEvent
 from modelloop.workflows._ingest import load_source
-from modelloop.workflows._train import TrainResult, _jsonable_records
-from modelloop.workflows._versions import library_versions
+from modelloop.workflows._train import (
+    TrainResult,
+    fail_run,
+    record_dataset,
+    register_and_finish,
+)
 
 __all__ = ["MIN_ROWS", "TASK_METRICS", "train_unsupervised"]
 
@@ -389,14 +393,7 @@ def train_unsupervised(
     owns_store = store is None
     store = store or Store.from_settings(settings)
     try:
-        store.record_dataset(
-            hash=dataset.hash,
-            name=dataset.name,
-            source=dataset.source,
-            n_rows=dataset.n_rows,
-            n_cols=dataset.n_cols,
-            schema=dataset.schema.to_dict(),
-        )
+        record_dataset(store, dataset)
         own = {
             "clustering": {"max_clusters": max_clusters},
             "anomaly": {"contamination": contamination},
@@ -479,12 +476,7 @@ def train_unsupervised(
             model = Pipeline([*prefix.steps, ("model", estimator)])
             summary["task"] = task
         except BaseException as exc:
-            store.finish_run(
-                run.id,
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-                library_versions=library_versions(),
-            )
+            fail_run(store, run.id, exc)
             raise
         result = TrainResult(
             run_id=run.id,
@@ -506,18 +498,8 @@ def train_unsupervised(
         result.summary = summary
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         _keep_summary(store, run.id, summary)
-        if do_register:
-            emit(SearchEvent("stage", message=f"Registering model '{model_name}'"))
-            record = store.register(result, name=model_name, aliases=aliases)
-            result.version = record.version
-        store.finish_run(
-            run.id,
-            status="finished",
-            test_metrics=metrics,
-            leaderboard=_jsonable_records(board),
-            best_model=best_model,
-            timings=result.timings,
-            library_versions=library_versions(),
+        register_and_finish(
+            store, result, register=do_register, aliases=aliases, emit=emit, test_metrics=metrics
         )
         return result
     finally:
