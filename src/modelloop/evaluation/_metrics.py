@@ -120,6 +120,12 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) 
 
 
 def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) -> float:
+    # Rows are renormalised first: float32 outputs (a network, an ensemble's blend) sum to
+    # 1 only within rounding, which sklearn warns about on every call.
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 2:
+        totals = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, totals, out=proba.copy(), where=totals > 0)
     # labels=classes: a fold where some class never occurs in y_true still scores.
     return float(skm.log_loss(y_true, proba, labels=classes))
 
