@@ -222,10 +222,10 @@ def test_score_all_binary_single_observed_class_without_classes_is_nan() -> None
     assert score("f1", ["yes", "yes"], y_pred=["yes", "yes"], classes=CB) == 1.0
 
 
-def test_log_loss_renormalises_rows_that_sum_to_one_only_within_rounding():
+def test_log_loss_renormalises_rows_that_do_not_quite_sum_to_one():
     import warnings
 
-    proba = np.array([[0.7, 0.3], [0.2, 0.8]], dtype=np.float32) * np.float32(1.0000001)
+    proba = np.array([[0.7, 0.3], [0.2, 0.8]], dtype=np.float32) * np.float32(1.001)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = score("log_loss", np.array([0, 1]), y_proba=proba, classes=np.array([0, 1]))
