@@ -8,7 +8,14 @@ the CLI.
 from __future__ import annotations
 
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +141,60 @@ def passenger(titanic_frame: pd.DataFrame) -> dict[str, Any]:
     return {
         k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServedProcess:
+    """A running ``modelloop serve`` process; ``output`` is filled in once it has stopped."""
+
+    base: str
+    proc: subprocess.Popen
+    output: str = ""
+
+
+@pytest.fixture
+def serve_process() -> Any:
+    """``with serve_process(home, *flags) as served:``: ``modelloop serve`` as a real process.
+
+    The block starts once ``/health`` answers ok (the process must not exit first); on
+    leaving it the server gets SIGINT, as from Ctrl-C, and its output is collected.
+    """
+    import httpx
+
+    @contextmanager
+    def run(
+        home: Path, *flags: str, start_timeout: float = 90.0, **popen: Any
+    ) -> Iterator[ServedProcess]:
+        port = _free_port()
+        cmd = [sys.executable, "-m", "modelloop", "serve", "--home", str(home), "--port", str(port)]
+        proc = subprocess.Popen(
+            [*cmd, *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
+        )
+        served = ServedProcess(f"http://127.0.0.1:{port}", proc)
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                try:
+                    if httpx.get(f"{served.base}/health", timeout=2).json().get("status") == "ok":
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+            yield served
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                served.output, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                served.output, _ = proc.communicate()
+
+    return run
