@@ -70,6 +70,18 @@ def load_model(ref: str, *, store: Store) -> LoadedModel:
     )
 
 
+def _resolve_model(
+    ref: str | LoadedModel, settings: Settings | None, store: Store | None
+) -> LoadedModel:
+    """``ref`` loaded from ``store``, or from the settings' store opened just for this."""
+    if isinstance(ref, LoadedModel):
+        return ref
+    if store is not None:
+        return load_model(ref, store=store)
+    with Store.from_settings(settings or Settings()) as opened:
+        return load_model(ref, store=opened)
+
+
 def _check_columns(
     columns: Sequence[str], model: LoadedModel, source: str, keep: Sequence[str], ignore_extra: bool
 ) -> None:
@@ -111,16 +123,7 @@ def predict(
     >>> import modelloop as ml
     >>> ml.predict("titanic@production", frame)  # doctest: +SKIP
     """
-    if isinstance(ref, LoadedModel):
-        model = ref
-    else:
-        owns = store is None
-        store = store or Store.from_settings(settings or Settings())
-        try:
-            model = load_model(ref, store=store)
-        finally:
-            if owns:
-                store.close()
+    model = _resolve_model(ref, settings, store)
     _check_columns(list(data.columns), model, "the data", keep, ignore_extra)
     out = model.predict_frame(data)
     if keep:
@@ -204,16 +207,7 @@ def predict_file(
     is written to ``<output>.partial`` and moved into place only when every row is scored.
     """
     out_path = _output_path(output)
-    if isinstance(ref, LoadedModel):  # already loaded (predict_files scores many files)
-        model = ref
-    else:
-        owns = store is None
-        store = store or Store.from_settings(settings or Settings())
-        try:
-            model = load_model(ref, store=store)
-        finally:
-            if owns:
-                store.close()
+    model = _resolve_model(ref, settings, store)  # predict_files passes it loaded
     source_name = Path(source).name
     writer = _Writer(out_path)
     n_rows = n_batches = 0

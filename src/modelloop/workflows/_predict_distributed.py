@@ -26,7 +26,12 @@ from modelloop.config import Settings
 from modelloop.data import Role, numbers_or_none
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
 from modelloop.store import Store
-from modelloop.workflows._predict import LoadedModel, _check_columns, load_model, predict_file
+from modelloop.workflows._predict import (
+    LoadedModel,
+    _check_columns,
+    _resolve_model,
+    predict_file,
+)
 
 __all__ = ["PredictFilesSummary", "expand_sources", "predict_files"]
 
@@ -170,13 +175,7 @@ def predict_files(
     files = expand_sources(pattern)
     kind = _kind(files)
     out, partial = _output_dir(output)
-    owns = store is None
-    store = store or Store.from_settings(settings)
-    try:
-        model = load_model(ref, store=store)
-    finally:
-        if owns:
-            store.close()
+    model = _resolve_model(ref, settings, store)
     partial.mkdir()
     try:
         if cluster:
