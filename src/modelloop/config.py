@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         description="Search on a stratified sample of at most this many rows (default: a "
         "limit from the time budget and free memory); the refit takes as many as memory allows.",
     )
+    load_sample_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="Load at most this many rows of a table: a longer CSV/Parquet file is "
+        "streamed and a seeded uniform reservoir sample kept (stratified by the target). "
+        "Default: every row of a file that fits in a quarter of the available memory, else "
+        "as many as fit.",
+    )
     predictions_retention_days: float | None = Field(
         default=None,
         gt=0,

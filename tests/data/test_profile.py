@@ -111,3 +111,35 @@ def test_profile_airbnb_dropped_columns(shared_datasets):
     assert "Column 'host_id': identifier" in text
     summary = p.table.set_index("column").loc["last_review", "summary"]
     assert summary.startswith("2011") or summary.startswith("2012")
+
+
+def test_profile_of_a_sample_says_what_is_exact(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 20_000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+    frame.loc[: n // 2 - 1, "x"] = np.nan  # the first half: exact share 50%
+    path = tmp_path / "f.csv"
+    frame.to_csv(path, index=False)
+    prof = profile(load(path, sample_rows=1_000, seed=0))
+    assert prof.warnings[0].startswith(
+        "Profiled a uniform reservoir sample of 1,000 of 20,000 rows (seed 0) because "
+        "sample_rows=1,000 was asked."
+    )
+    assert "Exact over all 20,000 rows" in prof.warnings[0]
+    row = prof.table.set_index("column").loc["x"]
+    assert row["missing_pct"] == 50.0  # exact over the file, not the sample's share
+    present = frame["x"].dropna()
+    assert (
+        row["summary"] == f"{present.min():.4g} .. {present.max():.4g} (mean {present.mean():.4g})"
+    )
+    sample = json.loads(json.dumps(prof.to_dict()))["sample"]
+    assert (sample["rows_kept"], sample["rows_total"]) == (1_000, 20_000)
+    assert sample["method"] == "uniform reservoir sample, seed 0"
+    assert sample["exact_columns"]["numeric_summary"] == ["x"]
+    assert "distinct" in sample["over_sample"]
+
+
+def test_profile_of_a_whole_dataset_has_no_sample(synthetic):
+    prof = profile(load(synthetic, target="y"))
+    assert prof.sample is None and prof.to_dict()["sample"] is None
+    assert not any(w.startswith("Profiled") for w in prof.warnings)

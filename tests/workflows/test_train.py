@@ -193,3 +193,24 @@ def test_search_options_are_checked_before_the_store_is_touched(frame, settings)
         with pytest.raises(ConfigurationError, match=pattern):
             ml.train(frame, target="churn", settings=settings, **kwargs)
     assert not settings.home.exists()
+
+
+def test_train_on_a_sampled_file_records_the_sample(frame, settings, tmp_path):
+    path = tmp_path / "big.csv"
+    pd.concat([frame] * 20, ignore_index=True).to_csv(path, index=False)  # 6,000 rows
+    sampled = settings.with_overrides(load_sample_rows=1_000)
+    result = ml.train(
+        path,
+        target="churn",
+        models=["logistic_regression"],
+        max_trials=1,
+        cv=2,
+        settings=sampled,
+    )
+    assert result.dataset.n_rows == 1_000
+    assert any("sample of 1,000 of 6,000 rows" in note for note in result.notes)
+    with ml.registry(sampled) as reg:
+        recorded = reg.get_run(result.run_id).params["data_sample"]
+    assert (recorded["rows_kept"], recorded["rows_total"]) == (1_000, 6_000)
+    assert recorded["method"].startswith("reservoir sample stratified by 'churn'")
+    assert result.lineage["data_sample"] == recorded

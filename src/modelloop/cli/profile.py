@@ -26,22 +26,51 @@ def profile_command(
     query: Annotated[
         str | None, typer.Option("--query", help="SQL query to run when DATA is a database URL.")
     ] = None,
+    sample_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-rows",
+            min=1,
+            help="Profile a seeded uniform sample of at most N rows (a bigger CSV/Parquet file "
+            "is streamed). [default: load_sample_rows in the config, else what fits in a "
+            "quarter of free memory]",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as JSON.")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Show each column's role, missing share, distinct values and range or top values."""
+    """Show each column's role, missing share, distinct values and range or top values.
+
+    A file too big for memory is streamed: the table is over a seeded uniform sample (the
+    title and a warning say how big), and the row count, missing shares and numeric
+    min / max / mean are exact over the whole file.
+    """
     from modelloop.data import load, profile
 
-    make_settings(debug=debug)
-    dataset = load(data, target=target, table=table_name, query=query)
+    settings = make_settings(debug=debug)
+    dataset = load(
+        data,
+        target=target,
+        table=table_name,
+        query=query,
+        sample_rows=sample_rows if sample_rows is not None else settings.load_sample_rows,
+        seed=settings.seed,
+    )
     prof = profile(dataset, target=target)
     if as_json:
         print_json(prof.to_dict())
         return
     rows = prof.table.to_dict(orient="records")
+    shape = f"{prof.n_rows} rows × {prof.n_cols} columns"
+    if dataset.sample is not None:
+        shape = (
+            f"sample of {dataset.sample.rows_kept:,} of {dataset.sample.rows_total:,} rows × "
+            f"{prof.n_cols} columns"
+        )
     out.print(
         table(
-            f"{dataset.name}: {prof.n_rows} rows × {prof.n_cols} columns (dataset {dataset.hash[:12]})",
+            f"{dataset.name}: {shape} (dataset {dataset.hash[:12]})",
             ["column", "role", "missing %", "distinct", "summary", "note"],
             [
                 [

@@ -6,7 +6,7 @@
 'identifier'
 """
 
-from modelloop.data._batches import iter_batches, numbers_or_none, sniff_format
+from modelloop.data._batches import iter_batches, iter_tables, numbers_or_none, sniff_format
 from modelloop.data._bundled import (
     BundledDataset,
     bundled_dataset,
@@ -14,7 +14,7 @@ from modelloop.data._bundled import (
     load_bundled,
 )
 from modelloop.data._conform import conform
-from modelloop.data._dataset import Dataset, content_hash
+from modelloop.data._dataset import Dataset, SampleInfo, content_hash
 from modelloop.data._html import parse_number_text, read_html_table
 from modelloop.data._http import (
     HttpOptions,
@@ -36,11 +36,13 @@ from modelloop.data._rules import (
     suggest_rules,
     validate_frame,
 )
+from modelloop.data._sample import available_memory, estimate_size
 from modelloop.data._schema import FEATURE_ROLES, ColumnSchema, Role, Schema, Task
 from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
 from modelloop.data._sources import is_url
 from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
 from modelloop.data._storable import column_types, storable_frame
+from modelloop.data._stream_stats import ColumnStats, StreamStats, stream_stats
 from modelloop.data._task import (
     UNSUPERVISED_TASKS,
     check_target,
@@ -56,16 +58,20 @@ __all__ = [
     "BundledDataset",
     "ColumnRules",
     "ColumnSchema",
+    "ColumnStats",
     "Dataset",
     "HttpOptions",
     "Profile",
     "Role",
     "RuleReport",
     "Rules",
+    "SampleInfo",
     "Schema",
     "SnapshotDiff",
+    "StreamStats",
     "Task",
     "Violation",
+    "available_memory",
     "bundled_dataset",
     "bundled_datasets",
     "check_target",
@@ -78,12 +84,14 @@ __all__ = [
     "drop_missing_target",
     "encode_watermark",
     "enforce_rules",
+    "estimate_size",
     "flatten_records",
     "infer_schema",
     "is_http_url",
     "is_missing_marker",
     "is_url",
     "iter_batches",
+    "iter_tables",
     "load",
     "load_bundled",
     "load_rules",
@@ -97,6 +105,7 @@ __all__ = [
     "redact_url",
     "sniff_format",
     "storable_frame",
+    "stream_stats",
     "suggest_rules",
     "validate_frame",
     "watermark_of",

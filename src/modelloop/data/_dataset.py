@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from modelloop.data._schema import Schema
 from modelloop.exceptions import TargetError
 
-__all__ = ["Dataset", "content_hash", "make_dataset"]
+if TYPE_CHECKING:
+    from modelloop.data._stream_stats import StreamStats
+
+__all__ = ["MIN_ROWS_PER_CLASS", "Dataset", "SampleInfo", "content_hash", "make_dataset"]
+
+MIN_ROWS_PER_CLASS = 10  # a stratified sample keeps at least this many rows of each class
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -24,12 +30,65 @@ def content_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class SampleInfo:
+    """How a file too big to load whole was sampled: rows kept of rows in the file, and how.
+
+    ``stats`` holds exact figures over every row of the file (row count, missing cells,
+    min / max / mean of plain-number columns), computed while the file was streamed.
+
+    Examples
+    --------
+    >>> info = SampleInfo(rows_kept=5_000, rows_total=200_000, seed=0)
+    >>> info.method
+    'uniform reservoir sample, seed 0'
+    >>> info.describe()
+    'a uniform reservoir sample of 5,000 of 200,000 rows (seed 0)'
+    """
+
+    rows_kept: int
+    rows_total: int
+    seed: int
+    stratified_by: str | None = None
+    reason: str = ""
+    stats: StreamStats | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def method(self) -> str:
+        if self.stratified_by is None:
+            return f"uniform reservoir sample, seed {self.seed}"
+        return (
+            f"reservoir sample stratified by '{self.stratified_by}' (classes in proportion, "
+            f"at least {MIN_ROWS_PER_CLASS} rows each), seed {self.seed}"
+        )
+
+    def describe(self) -> str:
+        """One phrase: what was kept, of how many rows, and how."""
+        kind = "uniform" if self.stratified_by is None else f"'{self.stratified_by}'-stratified"
+        return (
+            f"a {kind} reservoir sample of {self.rows_kept:,} of {self.rows_total:,} rows "
+            f"(seed {self.seed})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, without the per-column statistics."""
+        return {
+            "rows_kept": self.rows_kept,
+            "rows_total": self.rows_total,
+            "method": self.method,
+            "seed": self.seed,
+            "stratified_by": self.stratified_by,
+            "reason": self.reason,
+        }
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A loaded table: the cleaned ``frame``, its ``schema`` and where it came from.
 
     Identifier and constant columns stay in ``frame`` (predictions can carry ids); the
-    schema marks them, so :meth:`features` leaves them out.
+    schema marks them, so :meth:`features` leaves them out. ``sample`` is set when ``frame``
+    holds a sample of a larger file (see :class:`SampleInfo`), ``None`` when it holds every row.
 
     Examples
     --------
@@ -45,6 +104,7 @@ class Dataset:
     hash: str
     source: str
     name: str
+    sample: SampleInfo | None = None
 
     @property
     def n_rows(self) -> int:
@@ -75,6 +135,20 @@ class Dataset:
         return self.target_series()
 
 
-def make_dataset(frame: pd.DataFrame, schema: Schema, *, source: str, name: str) -> Dataset:
+def make_dataset(
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    source: str,
+    name: str,
+    sample: SampleInfo | None = None,
+) -> Dataset:
     """A :class:`Dataset` with its hash computed from ``frame``."""
-    return Dataset(frame=frame, schema=schema, hash=content_hash(frame), source=source, name=name)
+    return Dataset(
+        frame=frame,
+        schema=schema,
+        hash=content_hash(frame),
+        source=source,
+        name=name,
+        sample=sample,
+    )

@@ -13,6 +13,7 @@ from modelloop.data._html import read_html_table
 from modelloop.data._http import HttpOptions, fetch, is_http_url, read_json_api, redact_url
 from modelloop.data._infer import infer
 from modelloop.data._names import column_not_found
+from modelloop.data._sample import rows_to_keep, sample_file, sample_frame
 from modelloop.data._schema import Role
 from modelloop.data._sources import (
     SUPPORTED,
@@ -186,8 +187,18 @@ def load(
     records: str | None = None,
     selector: str | None = None,
     http: HttpOptions | None = None,
+    sample_rows: int | None = None,
+    memory_limit: float | None = None,
+    seed: int = 0,
 ) -> Dataset:
     """Load a table, infer its schema and clean it.
+
+    A CSV or Parquet file too big to load whole (its estimated size in memory is over
+    ``memory_limit``, by default a quarter of the available memory) is streamed with
+    pyarrow in batches, and a seeded uniform reservoir sample of as many rows as fit is
+    kept, stratified by ``target`` when it has at most 50 distinct values; the returned
+    dataset's ``sample`` says how many rows it kept of how many, how, and holds exact
+    per-column statistics of the whole file. Other files load whole, as before.
 
     Parameters
     ----------
@@ -214,7 +225,7 @@ def load(
         Column -> role ('numeric', 'categorical', 'boolean', 'datetime', 'text',
         'identifier', 'constant') overriding inference.
     nrows : int, optional
-        Read at most this many rows.
+        Read at most this many rows (the first ones).
     records : str, optional
         For JSON APIs: the dotted path of the records in each response (``'data.items'``).
     selector : str, optional
@@ -222,6 +233,14 @@ def load(
     http : HttpOptions, optional
         For URLs: pagination, headers (``${ENV_VAR}`` expanded at request time), retries,
         rate limit and timeout.
+    sample_rows : int, optional
+        Keep at most this many rows: a longer CSV or Parquet file is streamed and sampled
+        as above, any other source is read and then sampled the same way (the same rows for
+        the same ``seed``).
+    memory_limit : float, optional
+        Bytes the loaded data may take; default a quarter of the available memory.
+    seed : int
+        Seed of the sample.
 
     Returns
     -------
@@ -251,19 +270,65 @@ def load(
     """
     if nrows is not None and nrows < 1:
         raise ConfigurationError(f"nrows must be a positive integer. Got {nrows!r} instead.")
-    frame, desc, default_name, label = _read(
-        source,
-        sheet=sheet,
-        table=table,
-        query=query,
-        delimiter=delimiter,
-        encoding=encoding,
-        nrows=nrows,
-        records=records,
-        selector=selector,
-        http=http,
-    )
+    if sample_rows is not None and (isinstance(sample_rows, bool) or sample_rows < 1):
+        raise ConfigurationError(
+            f"sample_rows must be a positive integer. Got {sample_rows!r} instead."
+        )
+    if memory_limit is not None and not memory_limit > 0:
+        raise ConfigurationError(
+            f"memory_limit must be a number of bytes > 0. Got {memory_limit!r} instead."
+        )
+    if nrows is not None and sample_rows is not None:
+        raise ConfigurationError(
+            "nrows (the first rows) and sample_rows (a random sample) cannot both be given; "
+            "pass one of them."
+        )
+    if delimiter is not None and len(delimiter) != 1:
+        raise ConfigurationError(f"delimiter must be one character. Got {delimiter!r} instead.")
+    sample = None
+    streamed = None if nrows is not None else _streamable(source)
+    plan = None
+    if streamed is not None:
+        plan = rows_to_keep(
+            streamed,
+            sample_rows=sample_rows,
+            memory_limit=memory_limit,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+    if plan is not None and streamed is not None:
+        frame, sample = sample_file(
+            streamed,
+            plan[0],
+            stratify_by=target,
+            seed=seed,
+            delimiter=delimiter,
+            encoding=encoding,
+            reason=plan[1],
+        )
+        desc, default_name, label = str(streamed), file_kind(streamed).stem, streamed.name
+    else:
+        frame, desc, default_name, label = _read(
+            source,
+            sheet=sheet,
+            table=table,
+            query=query,
+            delimiter=delimiter,
+            encoding=encoding,
+            nrows=nrows,
+            records=records,
+            selector=selector,
+            http=http,
+        )
     frame = tidy_columns(frame, label)
+    if sample is None and sample_rows is not None and len(frame) > sample_rows:
+        frame, sample = sample_frame(
+            frame,
+            sample_rows,
+            stratify_by=target,
+            seed=seed,
+            reason=f"sample_rows={sample_rows:,} was asked",
+        )
     drop = list(drop)
     for col in drop:
         if col not in frame.columns:
@@ -280,4 +345,20 @@ def load(
     if nrows is not None:
         frame = frame.iloc[:nrows]
     schema, cleaned = infer(frame, target=target, types=types, source=label)
-    return make_dataset(cleaned, schema, source=desc, name=name or default_name)
+    return make_dataset(cleaned, schema, source=desc, name=name or default_name, sample=sample)
+
+
+def _streamable(source: Source) -> Path | None:
+    """The path of a local CSV or Parquet file that load() may stream, else None."""
+    if isinstance(source, pd.DataFrame) or not isinstance(source, str | Path):
+        return None
+    if isinstance(source, str) and is_url(source):
+        return None
+    path = Path(source).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        kind = file_kind(path)
+    except UnsupportedSourceError:
+        return None
+    return path if kind.format in ("csv", "parquet") else None

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelloop.data._dataset import Dataset
+from modelloop.data._dataset import Dataset, SampleInfo
 from modelloop.data._names import column_not_found
 from modelloop.data._schema import ColumnSchema, Role
 from modelloop.data._task import detect_task
@@ -35,12 +35,16 @@ class Profile:
     target: dict[str, Any] | None = None
     n_rows: int = 0
     n_cols: int = 0
+    # set when the dataset is a sample of a larger file: rows kept / in the file, method,
+    # and which figures are exact over the whole file ('exact') or over the sample
+    sample: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: NaN becomes None, numpy scalars become Python numbers."""
         return {
             "n_rows": self.n_rows,
             "n_cols": self.n_cols,
+            "sample": _json_safe(self.sample),
             "columns": [
                 {k: _json_safe(v) for k, v in row.items()}
                 for row in self.table.to_dict(orient="records")
@@ -248,20 +252,31 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
     if target is not None and target not in frame.columns:
         raise column_not_found(target, list(frame.columns), dataset.name)
     n = len(frame)
+    stats = dataset.sample.stats if dataset.sample is not None else None
+    exact_missing: list[str] = []
+    exact_numbers: list[str] = []
     rows, warnings = [], []
     for col in schema.columns:
         if col.name not in frame.columns:
             continue
         s = frame[col.name]
-        missing = int(s.isna().sum())
+        missing_share = int(s.isna().sum()) / n if n else 0.0
+        summary = _summary(s, col)
+        whole = stats.columns.get(col.name) if stats is not None else None
+        if whole is not None and stats is not None and stats.rows:
+            missing_share = whole.missing / stats.rows
+            exact_missing.append(col.name)
+            if col.role is Role.NUMERIC and whole.mean is not None:
+                summary = f"{_num(whole.min)} .. {_num(whole.max)} (mean {_num(whole.mean)})"  # type: ignore[arg-type]
+                exact_numbers.append(col.name)
         rows.append(
             {
                 "column": col.name,
                 "role": col.role.value,
                 "dtype": str(s.dtype),
-                "missing_pct": round(100 * missing / n, 2) if n else 0.0,
+                "missing_pct": round(100 * missing_share, 2),
                 "distinct": int(s.nunique()),
-                "summary": _summary(s, col),
+                "summary": summary,
                 "note": col.note,
             }
         )
@@ -270,13 +285,13 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
         if col.role in (Role.IDENTIFIER, Role.CONSTANT):
             warnings.append(f"Column '{col.name}': {col.note}.")
             continue
-        if n and missing / n > MANY_MISSING:
+        if missing_share > MANY_MISSING:
             how = (
                 "missing is kept as a category of its own"
                 if col.role is Role.CATEGORICAL
                 else "imputed, with a missing-indicator column"
             )
-            warnings.append(f"Column '{col.name}' is {missing / n:.0%} missing ({how}).")
+            warnings.append(f"Column '{col.name}' is {missing_share:.0%} missing ({how}).")
         if col.role is Role.CATEGORICAL and s.nunique() > HIGH_CARDINALITY:
             warnings.append(
                 f"Column '{col.name}' is categorical with {s.nunique():,} levels; check it "
@@ -290,4 +305,55 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
         info, target_warnings = _target_info(frame[target], target)
         features = [c for c in schema.columns if c.is_feature and c.name != target]
         warnings = _leaks(frame, features, target, info["task"]) + target_warnings + warnings
-    return Profile(table=table, warnings=warnings, target=info, n_rows=n, n_cols=frame.shape[1])
+    sample = None
+    if dataset.sample is not None:
+        sample, note = _sample_note(dataset.sample, dataset, exact_missing, exact_numbers)
+        warnings.insert(0, note)
+    return Profile(
+        table=table,
+        warnings=warnings,
+        target=info,
+        n_rows=n,
+        n_cols=frame.shape[1],
+        sample=sample,
+    )
+
+
+def _sample_note(
+    info: SampleInfo, dataset: Dataset, exact_missing: list[str], exact_numbers: list[str]
+) -> tuple[dict[str, Any], str]:
+    """What a profile of a sampled dataset states: the sample, and what is exact."""
+    over_sample = ["distinct", "top values", "target", "leakage checks"]
+    exact = ["rows"] if info.stats is not None else []
+    if exact_missing:
+        exact.append("missing_pct")
+    if exact_numbers:
+        exact.append("numeric min/max/mean")
+    others = [
+        c.name
+        for c in dataset.schema.columns
+        if c.role is Role.NUMERIC and c.name not in exact_numbers and c.name in dataset.frame
+    ]
+    block = {
+        **info.to_dict(),
+        "exact": exact,
+        "exact_columns": {"missing_pct": exact_missing, "numeric_summary": exact_numbers},
+        "over_sample": over_sample + (["missing_pct"] if not exact_missing else []),
+    }
+    if exact:
+        whole = (
+            f"Exact over all {info.rows_total:,} rows: the row count"
+            + (", missing %" if exact_missing else "")
+            + (" and min / max / mean of numeric columns" if exact_numbers else "")
+            + (
+                f" (not of {', '.join(repr(c) for c in others[:5])})"
+                if others and exact_numbers
+                else ""
+            )
+            + "; distinct counts, top values, target classes and leakage checks are over the sample."
+        )
+    else:
+        whole = "Every figure below is over the sample."
+    why = f" because {info.reason}" if info.reason else ""
+    note = f"Profiled {info.describe()}{why}. {whole}"
+    return block, note

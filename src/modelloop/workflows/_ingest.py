@@ -306,6 +306,8 @@ def load_source(
         dataset = load(frame, target=target, drop=drop, types=types, name=record.name)
         return replace(dataset, source=f"data:{record.ref} (content {record.hash[:16]})")
     if parsed is None:
+        if settings is not None:  # a file too big for memory: a seeded sample (see load)
+            options = {"sample_rows": settings.load_sample_rows, "seed": settings.seed, **options}
         return load(source, target=target, drop=drop, types=types, **options)
     frame, desc, name = read_table(source, **options)
     enforce_rules(frame, parsed, label=desc)

@@ -346,7 +346,7 @@ def train(
         dataset = (
             source
             if source.schema.target == target
-            else load(source.frame, target=target, name=source.name)
+            else replace(load(source.frame, target=target, name=source.name), sample=source.sample)
         )
     else:  # files, URLs, DataFrames and data:NAME@VERSION snapshots; rules on the raw rows
         dataset = load_source(
@@ -360,6 +360,12 @@ def train(
         )
     dataset = _key_column(dataset, id_column, target)
     notes = list(dataset.schema.notes)
+    sampled = dataset.sample.to_dict() if dataset.sample is not None else None
+    if dataset.sample is not None:
+        notes.append(
+            f"The training data is {dataset.sample.describe()} of {dataset.source}, because "
+            f"{dataset.sample.reason or 'a sample was asked for'}."
+        )
     dataset, n_dropped = drop_missing_target(dataset)
     if n_dropped:
         notes.append(f"{n_dropped} rows with a missing target were left out.")
@@ -430,6 +436,8 @@ def train(
             "n_train": len(X_train),
             "n_test": len(X_test),
         }
+        if sampled is not None:  # the loaded rows are a sample of a file too big for memory
+            params["data_sample"] = sampled
         run = store.create_run(
             name=model_name,
             dataset_hash=dataset.hash,
@@ -472,6 +480,8 @@ def train(
         result.timings = {"load_s": round(load_time, 3), **result.timings}
         if id_column is not None:
             result.lineage["id_column"] = id_column
+        if sampled is not None:
+            result.lineage["data_sample"] = sampled
         if rules is not None:  # checked on the raw rows at load; each served row meets them too
             result.rules = load_rules(rules).for_rows(exclude=[target]).to_dict()
         if result.trials:
