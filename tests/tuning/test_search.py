@@ -218,3 +218,30 @@ def test_search_rejects_nonpositive_budget(binary_data):
             candidates=["logistic_regression"],
             time_budget=0,
         )
+
+
+def test_search_temperature_scales_an_overconfident_classifier_and_refits_it_so():
+    from modelloop.models import TemperatureScaled, apply_temperature
+
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=(n, 2))
+    y = np.array(["a", "b", "c"])[(x[:, 0] > 0).astype(int) + (rng.random(n) < 0.3)]
+    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    X, target = ds.features(), ds.target_series()
+    # A fully grown tree predicts probabilities of 0 and 1: hopeless for log loss until
+    # its probabilities are softened.
+    res = search(X, target, schema=ds.schema, task="multiclass", metric="log_loss",
+                 candidates=["decision_tree"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
+    (trial,) = res.trials
+    temperature = trial["params"]["proba_temperature"]
+    assert temperature > 1.0
+    assert trial["score"] < 2.0  # unscaled 0/1 probabilities score about 10 here
+    final = res.model[-1]
+    assert isinstance(final, TemperatureScaled) and final.temperature == temperature
+    Xt = res.model[:-1].transform(X)
+    np.testing.assert_allclose(
+        res.model.predict_proba(X),
+        apply_temperature(final.estimator_.predict_proba(Xt), temperature),
+    )
+    assert res.best_params == {}  # the search's own parameters stay the estimator's

