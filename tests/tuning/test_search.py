@@ -245,3 +245,24 @@ def test_search_temperature_scales_an_overconfident_classifier_and_refits_it_so(
         apply_temperature(final.estimator_.predict_proba(Xt), temperature),
     )
     assert res.best_params == {}  # the search's own parameters stay the estimator's
+
+
+def test_search_weights_classes_for_balanced_accuracy_on_imbalanced_labels():
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    y = np.where(x + rng.normal(scale=1.0, size=n) > 1.6, "rare", "common")  # ~10 % rare
+    ds = load(pd.DataFrame({"x": x, "y": y}), target="y")
+    X, target = ds.features(), ds.target_series()
+    res = search(X, target, schema=ds.schema, task="binary", metric="balanced_accuracy",
+                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+    weighted, plain = res.trials
+    assert weighted["params"]["class_weight"] == "balanced"
+    assert "class_weight" not in plain["params"]
+    assert weighted["score"] > plain["score"] + 0.05
+    assert res.best.params["class_weight"] == "balanced"
+    assert res.model[-1].class_weight == "balanced"
+    # ROC AUC does not depend on a cut-off: no weights there.
+    res = search(X, target, schema=ds.schema, task="binary", metric="roc_auc",
+                 candidates=["logistic_regression"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
+    assert "class_weight" not in res.trials[0]["params"]

@@ -22,7 +22,7 @@ from modelloop.models._catalog import (
     get_unsupervised_spec,
     unsupervised_catalog,
 )
-from modelloop.models._portfolio import SPACES, portfolio, search_space
+from modelloop.models._portfolio import BALANCED, SPACES, portfolio, search_space
 from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor
 from modelloop.models._unsupervised import (
     UNSUPERVISED_TASKS,
@@ -34,6 +34,7 @@ from modelloop.models._unsupervised import (
 )
 
 __all__ = [
+    "BALANCED",
     "MODELS",
     "SPACES",
     "UNSUPERVISED_TASKS",

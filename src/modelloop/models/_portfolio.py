@@ -16,7 +16,7 @@ from typing import Any
 
 from modelloop.models._catalog import MODELS, _check_task, is_available
 
-__all__ = ["MIN_BUDGET", "SPACES", "portfolio", "search_space"]
+__all__ = ["BALANCED", "MIN_BUDGET", "SPACES", "portfolio", "search_space"]
 
 _BOOST = {"n_estimators": 3000}
 # The network's portfolio entry: few epochs, impatient; the Optuna stage may go further.
@@ -58,6 +58,22 @@ _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
         ("mlp_torch", _NET),
     ),
 }  # fmt: skip
+
+
+BALANCED: dict[str, dict[str, Any]] = {
+    "logistic_regression": {"class_weight": "balanced"},
+    "lightgbm": {"class_weight": "balanced"},
+    "hist_gradient_boosting": {"class_weight": "balanced"},
+    "catboost": {"auto_class_weights": "Balanced"},
+    "extra_trees": {"class_weight": "balanced"},
+    "random_forest": {"class_weight": "balanced"},
+    "decision_tree": {"class_weight": "balanced"},
+    "svm": {"estimator__class_weight": "balanced"},
+    "mlp_torch": {"class_weight": "balanced"},
+}
+"""Estimator parameters that weight classes inversely to their frequency, per classifier
+(XGBoost and k-NN have none). The search adds them for metrics that reward the rare
+classes (balanced accuracy, macro averages, F1 of a rare positive class)."""
 
 
 def portfolio(task: str, *, time_budget: float | None = None) -> list[tuple[str, dict[str, Any]]]:

@@ -35,7 +35,13 @@ from modelloop.data import Role, Schema, Task
 from modelloop.evaluation import get_metric
 from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import TEXT_METHODS, check_text_column, sentence_model_available
-from modelloop.models import cross_fit_temperature, get_spec, portfolio, search_space
+from modelloop.models import (
+    BALANCED,
+    cross_fit_temperature,
+    get_spec,
+    portfolio,
+    search_space,
+)
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
 from modelloop.tuning._ensemble import oof_score, select_ensemble
@@ -59,6 +65,7 @@ _OPTUNA_PATIENCE = 12  # trials without a new best before the model-based stage 
 _ENSEMBLE_POOL = 15
 _EMBED_LOAD_S, _EMBED_TEXTS_PER_S = 9.0, 70.0  # see _embedding_cost
 _CALIBRATION_GAIN = 1e-4
+_RARE_CLASS_METRICS = frozenset({"balanced_accuracy", "recall_macro", "f1_macro"})
 _REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process  # CV log loss a temperature must save to be kept
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
@@ -238,6 +245,7 @@ class _Search:
         }
         self.pool = make_executor(self.payload, where.get("cluster"))
         self.classes = None if task == "regression" else np.unique(self.y)
+        self.balanced = False  # Optuna's trials weight classes (see _rewards_rare_classes)
         # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
         self.calibration = self.classes is not None
         self.in_flight = 0
@@ -521,8 +529,9 @@ def _optuna_stage(
     for c in ranked:  # what the portfolio learned seeds the model
         if c.family in families:
             try:
+                own = {k: v for k, v in c.params.items() if k not in BALANCED.get(c.family, {})}
                 dist_params = _distribution_params(
-                    c.family, c.params, families, text=c.family in state.text_models
+                    c.family, own, families, text=c.family in state.text_models
                 )
                 if dist_params is not None:
                     study.add_trial(
@@ -546,7 +555,7 @@ def _optuna_stage(
             return
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = _suggest(trial, model, state.text_models)
+        params = _suggest(trial, model, state)
         result = state.run(model, params, prune_below=state.prune_threshold(), cap=cap)
         if result is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -577,7 +586,7 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
             return None
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = _suggest(trial, model, state.text_models)
+        params = _suggest(trial, model, state)
         return model, params, state.prune_threshold(), trial
 
     def on_result(trial: Any, result: CandidateResult) -> None:
@@ -599,12 +608,15 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
         )
 
 
-def _suggest(trial: Any, model: str, text_models: frozenset[str]) -> dict[str, Any]:
-    """The model's search space on ``trial``; for ``text_models`` also ``text_features``."""
+def _suggest(trial: Any, model: str, state: _Search) -> dict[str, Any]:
+    """The model's search space on ``trial``; for ``state.text_models`` also
+    ``text_features``; with ``state.balanced`` the model's class weights."""
     prefixed = _Prefixed(trial, model)
     params = search_space(model)(prefixed)  # type: ignore[misc]
-    if model in text_models:
+    if model in state.text_models:
         params["text_features"] = prefixed.suggest_categorical("text_features", TEXT_METHODS)
+    if state.balanced:
+        params.update(BALANCED.get(model, {}))
     return params
 
 
@@ -829,6 +841,14 @@ def search(
             text_models = frozenset(m for m, _ in configs[:2])
             configs[2:2] = [(m, {**p, "text_features": "embedding"}) for m, p in configs[:2]]
         configs += [(m, {}) for m in models or () if m not in {c[0] for c in configs}]
+        balanced = _rewards_rare_classes(metric, task, np.asarray(y))
+        if balanced:
+            # Weighted classes for every model that has them, and the first model also
+            # unweighted, so the CV shows whether weighting pays.
+            first = configs[0]
+            configs = [(m, {**p, **BALANCED.get(m, {})}) for m, p in configs]
+            if configs[0] != first:
+                configs.insert(1, first)
     else:
         if not models:
             raise ConfigurationError(
@@ -869,6 +889,7 @@ def search(
     state.max_latency_ms = max_latency_ms
     if strategy == "auto":
         state.text_models = text_models
+        state.balanced = balanced
     else:  # a grid or random search returns exactly the models it evaluated
         state.calibration = False
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
@@ -938,6 +959,24 @@ def search(
         )
     finally:
         state.pool.close()
+
+
+def _rewards_rare_classes(metric: str, task: Task, y: np.ndarray) -> bool:
+    """Whether ``metric`` on these labels calls for class weights.
+
+    Balanced accuracy and macro averages count every class equally, and F1 is about the
+    positive class: on imbalanced labels, an unweighted model's most-probable-class rule
+    under-predicts the rare classes these metrics reward.
+    """
+    if task == "regression":
+        return False
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        return False
+    share = counts / counts.sum()
+    if metric == "f1":  # the positive class is classes[1]
+        return bool(share[1] < 0.4)
+    return metric in _RARE_CLASS_METRICS and bool(share.min() < 0.8 / len(classes))
 
 
 def _embedding_cost(X: pd.DataFrame, schema: Schema) -> float:
