@@ -245,6 +245,7 @@ class _Search:
         }
         self.pool = make_executor(self.payload, where.get("cluster"))
         self.classes = None if task == "regression" else np.unique(self.y)
+        self.ensemble = False  # an ensemble stage follows the trials
         self.balanced = False  # Optuna's trials weight classes (see _rewards_rare_classes)
         # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
         self.calibration = self.classes is not None
@@ -296,7 +297,9 @@ class _Search:
         # The ensemble's members come from the top trials: keep room for the top three.
         fit = sum(c.fit_time for c in ok[:3])
         restart = 0.0 if self.pool.alive else self.pool.startup_s
-        return 1.3 * fit * k / max(k - 1, 1) + 1.0 + restart
+        # Greedy ensemble selection scores blends of every candidate's out-of-fold rows.
+        blend = 2e-5 * len(self.y) * min(len(ok), _ENSEMBLE_POOL) if self.ensemble else 0.0
+        return 1.3 * fit * k / max(k - 1, 1) + 1.0 + restart + blend
 
     # -- running one trial ---------------------------------------------------------
 
@@ -890,6 +893,7 @@ def search(
     if strategy == "auto":
         state.text_models = text_models
         state.balanced = balanced
+        state.ensemble = ensemble
     else:  # a grid or random search returns exactly the models it evaluated
         state.calibration = False
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)
@@ -1065,7 +1069,10 @@ def _final_refit(state: _Search, ranked, by_name, notes):
     ok = [c for c in ranked if c.status == "ok"]
     tried: list[CandidateResult] = []
     fastest = min(ok, key=lambda c: _refit_estimate(state, c, by_name))
-    for c in [ok[0], fastest, *ok[1:]]:
+    passed_over: list[str] = []
+    # Best first; a candidate that cannot be refitted in the time left is passed over for
+    # the next best, and the fastest is the last resort.
+    for c in [*(c for c in ok if c is not fastest), fastest]:
         if c in tried:
             continue
         tried.append(c)
@@ -1079,11 +1086,15 @@ def _final_refit(state: _Search, ranked, by_name, notes):
         if c is not fastest and need + restart > timeout:
             # Waiting for a refit that cannot end in time would spend what the
             # fallback needs.
-            notes.append(
-                f"Did not refit {c.name}: it needs about {need + restart:.1f} s and "
-                f"{max(left, 0.0):.1f} s were left; a faster model was refitted."
-            )
+            passed_over.append(f"{c.name} (~{need + restart:.1f} s, {max(left, 0.0):.1f} s left)")
             continue
+        if passed_over:
+            notes.append(
+                f"Not refitted, too slow for the time left: {', '.join(passed_over[:3])}"
+                + (f" and {len(passed_over) - 3} more" if len(passed_over) > 3 else "")
+                + f"; refitted {c.name} instead."
+            )
+            passed_over.clear()
         state.emit("stage", message=f"Refitting {c.name} on all {len(state.X)} training rows")
         started = time.monotonic()
         members, weights = _refit_members(c, by_name)
