@@ -84,17 +84,19 @@ def test_search_bad_cluster_spec_fails_before_any_work(data):
 
 
 @pytest.mark.slow
-def test_search_on_local_cluster_gives_the_local_leaderboard_shape(client, data):
+def test_search_on_local_cluster_gives_the_local_leaderboard_shape(client, data, tmp_path):
+    journal = tmp_path / "studies" / "run1.journal"
     res = search(
         data.features(),
         data.target_series(),
         schema=data.schema,
         task="binary",
         metric="roc_auc",
-        candidates=["logistic_regression", "decision_tree", "lightgbm"],
+        candidates=["logistic_regression", "decision_tree"],  # 2 portfolio + 3 Optuna trials
         cv=3,
         max_trials=5,
         cluster=client,
+        study_journal=str(journal),
     )
     assert list(res.leaderboard.columns) == [
         "model",
@@ -112,6 +114,16 @@ def test_search_on_local_cluster_gives_the_local_leaderboard_shape(client, data)
     assert sorted(t["number"] for t in trials if t["stage"] != "ensemble") == [1, 2, 3, 4, 5]
     assert all(t["status"] in ("ok", "pruned") for t in trials)
     assert res.model.predict(data.features().head(3)).shape == (3,)
+    # The model-based stage's study outlives the run in its journal file.
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(
+        study_name="run1", storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    optuna_trials = [t for t in trials if t["stage"] == "optuna"]
+    assert optuna_trials and len(study.trials) >= len(optuna_trials)
 
 
 def test_dask_executor_stops_a_trial_at_its_time_limit_and_goes_on(executor):

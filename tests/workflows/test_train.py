@@ -214,3 +214,20 @@ def test_train_on_a_sampled_file_records_the_sample(frame, settings, tmp_path):
     assert (recorded["rows_kept"], recorded["rows_total"]) == (1_000, 6_000)
     assert recorded["method"].startswith("reservoir sample stratified by 'churn'")
     assert result.lineage["data_sample"] == recorded
+
+
+@pytest.mark.slow
+def test_train_on_a_local_dask_cluster_keeps_the_optuna_study_in_a_journal(frame, settings):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    on_cluster = settings.model_copy(update={"cluster": "local:2"})
+    result = ml.train(frame, target="churn", models=["logistic_regression", "decision_tree"],
+                   max_trials=4, settings=on_cluster, register=False)  # fmt: skip
+    assert {t["stage"] for t in result.trials} >= {"portfolio", "optuna"}
+    journal = settings.resolved_artifacts_dir() / "runs" / result.run_id / "optuna.journal"
+    study = optuna.load_study(
+        study_name="optuna", storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    assert len(study.trials) >= 2

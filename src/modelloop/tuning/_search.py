@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -246,6 +247,7 @@ class _Search:
         self.pool = make_executor(self.payload, where.get("cluster"))
         self.classes = None if task == "regression" else np.unique(self.y)
         self.ensemble = False  # an ensemble stage follows the trials
+        self.study_journal: str | None = None  # where the Optuna study is kept
         self.balanced = False  # Optuna's trials weight classes (see _rewards_rare_classes)
         # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
         self.calibration = self.classes is not None
@@ -528,6 +530,9 @@ def _optuna_stage(
     study = optuna.create_study(
         direction="maximize" if state.greater else "minimize",
         sampler=optuna.samplers.TPESampler(seed=state.seed, n_startup_trials=5, multivariate=True),
+        storage=_journal(state.study_journal),
+        study_name=None if state.study_journal is None else Path(state.study_journal).stem,
+        load_if_exists=state.study_journal is not None,
     )
     for c in ranked:  # what the portfolio learned seeds the model
         if c.family in families:
@@ -609,6 +614,17 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
         state.emit(
             "stage", message=f"Optuna stopped: {progress['stale']} trials without improvement"
         )
+
+
+def _journal(path: str | None) -> Any:
+    """An Optuna journal storage in file ``path`` (its folder is made), or None."""
+    if path is None:
+        return None
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
 
 
 def _suggest(trial: Any, model: str, state: _Search) -> dict[str, Any]:
@@ -763,6 +779,7 @@ def search(
     on_event: Callable[[SearchEvent], None] | None = None,
     cluster: Any = None,
     max_search_rows: int | None = None,
+    study_journal: str | None = None,
 ) -> SearchResult:
     """Search model configurations with the same CV folds, within a time and trial budget.
 
@@ -785,6 +802,9 @@ def search(
     max_latency_ms : trials slower than this for one row are excluded from the choice.
     cluster : run the trials on a Dask cluster: ``'local[:N]'``, ``'tcp://host:8786'`` or a
         ``distributed.Client`` (see ``_executors``); ``None``: one local worker process.
+    study_journal : a file path: the model-based stage's Optuna study is kept there, in an
+        Optuna journal (``optuna.storages.JournalStorage``), which outlives the run and
+        can be opened by any process that reaches the file (``None``: in memory).
     max_search_rows : search on a stratified sample of at most this many rows (default:
         a limit from the time budget and free memory, see ``_budget.row_limits``) and
         refit on as many rows as memory allows; the notes say what was used.
@@ -894,6 +914,7 @@ def search(
         state.text_models = text_models
         state.balanced = balanced
         state.ensemble = ensemble
+        state.study_journal = None if study_journal is None else str(study_journal)
     else:  # a grid or random search returns exactly the models it evaluated
         state.calibration = False
     state.grace = 0.0 if time_budget is None else max(0.1 * time_budget, 4.0)

@@ -468,6 +468,11 @@ def train(
                     "max_latency_ms": max_latency_ms,
                     "cluster": settings.cluster,
                     "max_search_rows": settings.max_search_rows,
+                    # On a cluster the Optuna study is kept in a journal file next to
+                    # the run's other artifacts.
+                    "study_journal": None
+                    if settings.cluster is None
+                    else settings.resolved_artifacts_dir() / "runs" / run.id / "optuna.journal",
                 },
             )
         except BaseException as exc:
@@ -547,6 +552,7 @@ def _fit_and_evaluate(
         max_latency_ms=options["max_latency_ms"],
         cluster=options.get("cluster"),
         max_search_rows=options.get("max_search_rows"),
+        study_journal=options.get("study_journal"),
         seed=seed,
         n_jobs=n_jobs,
         on_event=emit,
