@@ -536,7 +536,7 @@ def _fit_and_evaluate(
 ) -> TrainResult:
     t0 = time.monotonic()
     # Keep back time for scoring the test split and writing the model to the store.
-    search_budget = None if time_budget is None else time_budget - 1.0 - 0.03 * time_budget
+    search_budget = None if time_budget is None else time_budget - 1.0 - 0.04 * time_budget
     found = search(
         X_train,
         y_train,
