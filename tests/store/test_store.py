@@ -162,6 +162,19 @@ def test_list_runs_rejects_bad_arguments(store: Store) -> None:
         store.list_runs(limit=0)
 
 
+def test_get_runs_reads_several_in_the_order_asked(store: Store) -> None:
+    a, b, c = _run(store, "a"), _run(store, "b"), _run(store, "c")
+    got = store.get_runs([c.id, a.id[:6], b.id.upper()])
+    assert [r.id for r in got] == [c.id, a.id, b.id]
+    assert got[0] == store.get_run(c.id)
+    with pytest.raises(RunNotFoundError, match="No run with id or id prefix 'ffffffff'"):
+        store.get_runs([a.id, "ffffffff"])
+    with pytest.raises(InvalidInputError, match="non-empty list of run ids"):
+        store.get_runs(a.id)
+    with pytest.raises(InvalidInputError, match="At most 100 runs"):
+        store.get_runs([a.id] * 101)
+
+
 def test_create_run_rejects_empty_name(store: Store) -> None:
     with pytest.raises(InvalidInputError, match="run name must be a non-empty string"):
         _run(store, " ")

@@ -21,6 +21,7 @@ from modelloop.store._tables import metadata
 TABLES = {
     "datasets",
     "runs",
+    "run_metrics",
     "registered_models",
     "model_versions",
     "model_aliases",
@@ -40,7 +41,7 @@ def test_store_open_creates_schema_and_folders(store: Store) -> None:
 def test_store_open_is_at_migration_head(store: Store) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with store._engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == head == "0006"
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0007"
 
 
 def test_migrations_match_table_metadata(store: Store) -> None:
@@ -60,6 +61,23 @@ def test_migrations_downgrade_to_base_and_back(store: Store) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     assert set(sa.inspect(store._engine).get_table_names()) >= TABLES
+
+
+def test_migration_0007_indexes_the_metrics_of_existing_runs(store: Store) -> None:
+    run = store.create_run(
+        name="r", dataset_hash=None, target=None, task=None, metric=None, params={}
+    )
+    store.finish_run(run.id, status="finished", cv_metrics={"auc": 0.9, "note": "x"})
+    config = alembic_config()
+    with store._write_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+    assert "run_metrics" not in sa.inspect(store._engine).get_table_names()
+    with store._write_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert [r.id for r in store.list_runs(metric_filter=("auc", ">", 0.5))] == [run.id]
+    assert store.count_runs(metric_filter=("note", ">", 0)) == 0
 
 
 def test_store_reopen_keeps_data(store_url: str, artifacts_dir: Path) -> None:

@@ -1,14 +1,20 @@
-"""Paged and summarised reads for screens: the dashboard's run list, model overview, activity.
+"""Paged, filtered and summarised reads of runs and predictions, that stay fast at scale.
 
-Pages read only the columns a list shows (never a run's leaderboard or parameters) and
-order by indexed columns (``runs.started_at``, ``predictions(model_name, model_version,
-created_at)``), so a page costs the same with 10 runs or 10,000. Functions here take a
-connection; the :class:`~modelloop.store.Store` methods that call them open it.
+The dashboard's run list, model overview and activity read only the columns a list shows
+(never a run's leaderboard or parameters). Every listing orders by indexed columns:
+``runs.started_at`` (with ``(name, started_at)`` and ``(status, started_at)``),
+``run_metrics(scope, key, value, run_id)`` for metric thresholds and metric order, and
+``predictions(model_name, created_at, id)`` for a model's newest predictions; so a page
+costs about the same with 100 runs or 100,000. :func:`select_runs` pages by keyset
+(``after`` a run) as well as by offset: a keyset page deep in the list reads only its own
+rows. Functions here take a connection; the :class:`~modelloop.store.Store` methods that
+call them open it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,20 +22,27 @@ from typing import Any
 import sqlalchemy as sa
 
 from modelloop.exceptions import InvalidInputError
-from modelloop.store._tables import model_versions, predictions, runs
+from modelloop.store._tables import model_versions, predictions, run_metrics, runs
 
 __all__ = [
     "MAX_PER_PAGE",
+    "METRIC_OPERATORS",
+    "METRIC_SCOPES",
     "ActivityPoint",
     "RunPage",
     "RunSummary",
+    "count_runs",
     "latest_version_metrics",
+    "metric_rows",
     "page_runs",
     "prediction_activity",
+    "select_runs",
 ]
 
 MAX_PER_PAGE = 500
 _RUN_STATUSES = ("running", "finished", "failed")
+METRIC_SCOPES = ("cv", "test")
+METRIC_OPERATORS = (">", ">=", "<", "<=", "=", "!=")
 
 
 @dataclass(frozen=True)
@@ -216,3 +229,189 @@ def prediction_activity(
     ]
     points.reverse()
     return points
+
+
+# -- runs by name, status and metric (Store.list_runs / count_runs) ----------------------
+
+
+def metric_rows(run_id: str, scope: str, metrics: Mapping[str, Any] | None) -> list[dict]:
+    """The ``run_metrics`` rows of a run's metrics: finite numbers (not bools), names <= 64.
+
+    Examples
+    --------
+    >>> metric_rows("ab12", "cv", {"roc_auc": 0.91, "note": "x", "nan": float("nan")})
+    [{'run_id': 'ab12', 'scope': 'cv', 'key': 'roc_auc', 'value': 0.91}]
+    """
+    if not metrics:
+        return []
+    return [
+        {"run_id": run_id, "scope": scope, "key": str(key), "value": float(value)}
+        for key, value in metrics.items()
+        if len(str(key)) <= 64
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    ]
+
+
+def _check_metric_args(
+    metric_filter: Sequence[Any] | None, sort_metric: str | None, scope: str
+) -> tuple[str, str, float] | None:
+    if scope not in METRIC_SCOPES:
+        raise InvalidInputError(
+            f"'metric_scope' must be one of {', '.join(METRIC_SCOPES)}. Got {scope!r}."
+        )
+    if sort_metric is not None and (not isinstance(sort_metric, str) or not sort_metric):
+        raise InvalidInputError(
+            f"'sort_metric' must be a metric name such as 'roc_auc'. Got {sort_metric!r}."
+        )
+    if metric_filter is None:
+        return None
+    try:
+        key, op, value = metric_filter
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "'metric_filter' must be (metric, operator, number), e.g. ('roc_auc', '>', 0.9). "
+            f"Got {metric_filter!r}."
+        ) from None
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(f"The metric of 'metric_filter' must be a name. Got {key!r}.")
+    op = "=" if op == "==" else op
+    if op not in METRIC_OPERATORS:
+        raise InvalidInputError(
+            f"The operator of 'metric_filter' must be one of {' '.join(METRIC_OPERATORS)}. "
+            f"Got {op!r}."
+        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(float(value))
+    ):
+        raise InvalidInputError(
+            f"The value of 'metric_filter' must be a finite number. Got {value!r}."
+        )
+    return key, op, float(value)
+
+
+def _compare(column: sa.ColumnElement[Any], op: str, value: float) -> sa.ColumnElement[bool]:
+    return {
+        ">": column > value,
+        ">=": column >= value,
+        "<": column < value,
+        "<=": column <= value,
+        "=": column == value,
+        "!=": column != value,
+    }[op]
+
+
+def _metric_join(
+    query: sa.Select[Any], scope: str, key: str, name: str
+) -> tuple[sa.Select[Any], Any]:
+    alias = run_metrics.alias(name)
+    joined = query.join(
+        alias,
+        sa.and_(alias.c.run_id == runs.c.id, alias.c.scope == scope, alias.c.key == key),
+    )
+    return joined, alias
+
+
+def select_runs(
+    conn: sa.Connection,
+    columns: Sequence[Any],
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    metric_filter: Sequence[Any] | None = None,
+    sort_metric: str | None = None,
+    metric_scope: str = "cv",
+    ascending: bool = False,
+    after: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[sa.Row[Any]]:
+    """Rows of ``columns`` of the runs that match, in order: one page.
+
+    Newest first by default; by ``sort_metric`` (of ``metric_scope``) when given, best
+    first meaning highest first unless ``ascending``: runs without that metric are left
+    out. ``metric_filter`` is ``(metric, operator, number)``. ``after`` (a full run id)
+    starts the page after that run in this same order (keyset pagination: a deep page
+    costs what the first does); ``offset`` skips rows as well.
+    """
+    checked = _check_metric_args(metric_filter, sort_metric, metric_scope)
+    query = sa.select(*columns).select_from(runs)
+    if name is not None:
+        query = query.where(runs.c.name == name)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    order: Any = None
+    if sort_metric is not None:
+        query, order = _metric_join(query, metric_scope, sort_metric, "sort_metric")
+    if checked is not None:
+        key, op, value = checked
+        target = order
+        if order is None or key != sort_metric:
+            query, target = _metric_join(query, metric_scope, key, "filter_metric")
+        query = query.where(_compare(target.c.value, op, value))
+    first, second = (
+        (runs.c.started_at, runs.c.id) if order is None else (order.c.value, order.c.run_id)
+    )
+    if after is not None:
+        if order is None:
+            mark = conn.execute(sa.select(runs.c.started_at).where(runs.c.id == after)).scalar()
+        else:
+            mark = conn.execute(
+                sa.select(run_metrics.c.value).where(
+                    run_metrics.c.run_id == after,
+                    run_metrics.c.scope == metric_scope,
+                    run_metrics.c.key == sort_metric,
+                )
+            ).scalar()
+        if mark is None:
+            raise InvalidInputError(
+                f"Run {after[:8]} cannot mark where the page starts: "
+                + (
+                    "no such run."
+                    if order is None
+                    else f"it has no {metric_scope} metric {sort_metric!r}."
+                )
+                + " Pass the id of the last run of the previous page."
+            )
+        if ascending:  # (first, second) > (mark, after), written so an index range serves it
+            query = query.where(first >= mark, sa.or_(first > mark, second > after))
+        else:
+            query = query.where(first <= mark, sa.or_(first < mark, second < after))
+    if ascending:
+        query = query.order_by(first.asc(), second.asc())
+    else:
+        query = query.order_by(first.desc(), second.desc())
+    return list(conn.execute(query.limit(limit).offset(offset)))
+
+
+def count_runs(
+    conn: sa.Connection,
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    metric_filter: Sequence[Any] | None = None,
+    metric_scope: str = "cv",
+) -> int:
+    """How many runs match (the filters of :func:`select_runs`), counted in the database."""
+    checked = _check_metric_args(metric_filter, None, metric_scope)
+    where = []
+    if name is not None:
+        where.append(runs.c.name == name)
+    if status is not None:
+        where.append(runs.c.status == status)
+    if checked is None:
+        query = sa.select(sa.func.count()).select_from(runs).where(*where)
+    else:
+        key, op, value = checked
+        query = sa.select(sa.func.count()).select_from(run_metrics)
+        if where:  # the join only when the runs table is needed
+            query = query.join(runs, runs.c.id == run_metrics.c.run_id).where(*where)
+        query = query.where(
+            run_metrics.c.scope == metric_scope,
+            run_metrics.c.key == key,
+            _compare(run_metrics.c.value, op, value),
+        )
+    return int(conn.execute(query).scalar() or 0)

@@ -38,6 +38,9 @@ from modelloop.store._artifacts import (
     read_verified,
     write_model_file,
 )
+from modelloop.store._pages import count_runs as _count_runs
+from modelloop.store._pages import metric_rows as _metric_rows
+from modelloop.store._pages import select_runs as _select_runs
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
 from modelloop.store._refs import check_alias, check_model_name, format_versions, parse_ref, suggest
 from modelloop.store._tables import (
@@ -46,6 +49,7 @@ from modelloop.store._tables import (
     model_aliases,
     model_versions,
     registered_models,
+    run_metrics,
     runs,
 )
 
@@ -56,6 +60,7 @@ __all__ = ["RUN_STATUSES", "Store"]
 
 RUN_STATUSES = ("running", "finished", "failed")
 _FINAL_STATUSES = ("finished", "failed")
+_MAX_COMPARED = 100
 _RUN_PREFIX_MIN = 4
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
 _WRITE_ATTEMPTS = 8
@@ -150,7 +155,7 @@ class Store:
         --------
         >>> import tempfile
         >>> Store.upgrade_schema(f"sqlite:///{tempfile.mkdtemp()}/m.db")
-        (None, '0006')
+        (None, '0007')
         """
         engine = _db.create_engine(url)
         try:
@@ -336,6 +341,10 @@ class Store:
                     f"Run {full_id[:8]} is already '{row.status}'; a run is finished only once."
                 )
             conn.execute(runs.update().where(runs.c.id == full_id).values(**values))
+            metric_rows = _metric_rows(full_id, "cv", values["cv_metrics"])
+            metric_rows += _metric_rows(full_id, "test", values["test_metrics"])
+            if metric_rows:  # indexed copies: list_runs filters and sorts by metric on them
+                conn.execute(run_metrics.insert(), metric_rows)
             row = conn.execute(sa.select(runs).where(runs.c.id == full_id)).one()
         return _run_record(row)
 
@@ -359,25 +368,124 @@ class Store:
         status: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: str | None = None,
+        metric_filter: tuple[str, str, float] | None = None,
+        sort_metric: str | None = None,
+        metric_scope: str = "cv",
+        ascending: bool = False,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally only those with a given name and/or status."""
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidInputError(
-                f"Run status must be one of {', '.join(RUN_STATUSES)}. Got {status!r}."
-            )
+        """Runs, newest first, optionally only those with a given name, status or metric.
+
+        Every filter and order reads an index, so a page costs milliseconds with 100,000
+        runs.
+
+        Parameters
+        ----------
+        name, status : str, optional
+            Only runs of this name / in this status.
+        limit, offset : int
+            At most ``limit`` runs, after skipping ``offset``.
+        after : str, optional
+            A run id (or unique prefix): the page starts after that run in this order.
+            Passing the last id of a page gives the next one (keyset pagination: deep
+            pages cost what the first does, unlike a large ``offset``).
+        metric_filter : tuple, optional
+            ``(metric, operator, number)`` with operator one of ``> >= < <= = !=``, e.g.
+            ``('roc_auc', '>', 0.9)``: only runs whose metric passes.
+        sort_metric : str, optional
+            Order by this metric instead of by time, highest first; runs without it are
+            left out.
+        metric_scope : {'cv', 'test'}
+            Whose metrics ``metric_filter`` and ``sort_metric`` read: the cross-validated
+            ``cv_metrics`` or the held-out ``test_metrics``.
+        ascending : bool
+            Oldest (or lowest metric) first.
+
+        Examples
+        --------
+        >>> best = store.list_runs(metric_filter=("roc_auc", ">", 0.9),
+        ...                        sort_metric="roc_auc", limit=10)  # doctest: +SKIP
+        >>> more = store.list_runs(after=best[-1].id, sort_metric="roc_auc")  # doctest: +SKIP
+        """
+        self._check_run_filters(status)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInputError(f"'limit' must be an integer >= 1. Got {limit!r}.")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidInputError(f"'offset' must be an integer >= 0. Got {offset!r}.")
-        query = sa.select(runs)
-        if name is not None:
-            query = query.where(runs.c.name == name)
-        if status is not None:
-            query = query.where(runs.c.status == status)
-        query = query.order_by(runs.c.started_at.desc(), runs.c.id.desc())
         with self._read() as conn:
-            rows = conn.execute(query.limit(limit).offset(offset)).all()
+            rows = _select_runs(
+                conn,
+                [runs],
+                name=name,
+                status=status,
+                metric_filter=metric_filter,
+                sort_metric=sort_metric,
+                metric_scope=metric_scope,
+                ascending=bool(ascending),
+                after=None if after is None else self._resolve_run_id(conn, after),
+                limit=limit,
+                offset=offset,
+            )
         return [_run_record(row) for row in rows]
+
+    def count_runs(
+        self,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        metric_filter: tuple[str, str, float] | None = None,
+        metric_scope: str = "cv",
+    ) -> int:
+        """How many runs match the filters of :meth:`list_runs` (counted by the database).
+
+        Examples
+        --------
+        >>> store.count_runs(status="failed")  # doctest: +SKIP
+        3
+        """
+        self._check_run_filters(status)
+        with self._read() as conn:
+            return _count_runs(
+                conn,
+                name=name,
+                status=status,
+                metric_filter=metric_filter,
+                metric_scope=metric_scope,
+            )
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """Several runs by id (or unique prefix), in the order asked: to compare them.
+
+        One query for full ids; ``RunNotFoundError`` names the first id that matches no run.
+
+        Examples
+        --------
+        >>> a, b = store.get_runs(["3f2a", "9c01"])  # doctest: +SKIP
+        """
+        if isinstance(run_ids, str) or not isinstance(run_ids, Sequence) or not run_ids:
+            raise InvalidInputError(
+                f"'run_ids' must be a non-empty list of run ids. Got {run_ids!r}."
+            )
+        if len(run_ids) > _MAX_COMPARED:
+            raise InvalidInputError(
+                f"At most {_MAX_COMPARED} runs are read at once. Got {len(run_ids)} ids."
+            )
+        wanted = [str(i).strip().lower() for i in run_ids]
+        with self._read() as conn:
+            found = {
+                row.id: row for row in conn.execute(sa.select(runs).where(runs.c.id.in_(wanted)))
+            }
+            for short in [i for i in wanted if i not in found]:  # prefixes, or unknown ids
+                full = self._resolve_run_id(conn, short)
+                found[short] = conn.execute(sa.select(runs).where(runs.c.id == full)).one()
+        return [_run_record(found[i]) for i in wanted]
+
+    @staticmethod
+    def _check_run_filters(status: str | None) -> None:
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidInputError(
+                f"Run status must be one of {', '.join(RUN_STATUSES)}. Got {status!r}."
+            )
 
     def _resolve_run_id(self, conn: sa.Connection, run_id: str) -> str:
         if not isinstance(run_id, str) or not run_id.strip():
