@@ -66,3 +66,9 @@ bench-scale: setup bench-env-mlflow
 bench-env-drift:
 	@test -x .venv-bench-drift/bin/python || $(PYTHON) -m venv .venv-bench-drift
 	.venv-bench-drift/bin/python -m pip install --quiet "pandas<3" pyarrow "evidently==0.7.23"
+
+# The load generator of bench/serving.py: Debian's wrk, installed by scripts/wrk-up.sh when
+# missing (as root or with passwordless sudo). Without it the bench uses an asyncio client.
+.PHONY: bench-env-serving
+bench-env-serving:
+	@scripts/wrk-up.sh

@@ -8,13 +8,20 @@ preprocessing, estimator) on Titanic from ../shared/datasets, then serves each i
   (b) the same app under gunicorn with 2 workers;
   (c) `modelloop serve --workers 2` (the tutorial route `POST /predict {"features": [...]}`).
 
-An asyncio httpx load generator on the loopback interface drives each at concurrency 1, 8
-and 64 for a fixed time, and the script prints requests/s, p50/p99 latency, errors, the
-ratios of (c) to (a) and (b), and checks that all three return the same predictions.
+A load generator on the loopback interface drives each at concurrency 1, 8 and 64 for a
+fixed time: wrk (`make bench-env-serving` installs Debian's wrk 4.1.0), with a Lua script
+that cycles through the request bodies, else (wrk missing, or `--client httpx`) an asyncio
+httpx client. The script prints requests/s, p50/p99 latency, errors, the ratios of (c) to
+(a) and (b), and checks (before the timed runs, with a plain client) that all three return
+the same predictions.
 
+    make bench-env-serving
     .venv/bin/python bench/serving.py [--seconds 5] [--concurrency 1,8,64]
+        [--client wrk|httpx] [--client-cpus 0] [--server-cpus 1]
 
-The load generator shares the machine's cores with the servers, as on any single box.
+``--client-cpus`` / ``--server-cpus`` pin the load generator and every server process
+(all three servers alike) to CPU lists with ``taskset``; by default nothing is pinned and
+the client shares the machine's cores with the servers, as on any single box.
 """
 
 from __future__ import annotations
@@ -121,7 +128,14 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
-def start(kind: str, model: str, home: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
+def pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    """``cmd`` run by ``taskset -c CPUS`` (children inherit the CPU list), or unchanged."""
+    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
+
+
+def start(
+    kind: str, model: str, home: Path, workdir: Path, cpus: str | None = None, workers: int = 2
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if kind in ("flask", "gunicorn"):
@@ -147,21 +161,25 @@ def start(kind: str, model: str, home: Path, workdir: Path) -> tuple[subprocess.
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(workers),
             "--default-model",
             model,
         ]
         cwd = workdir
         health = f"http://127.0.0.1:{port}/health"
+    errlog = workdir / f"{kind}_{model}.log"
     proc = subprocess.Popen(
-        cmd,
+        pinned(cmd, cpus),
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=errlog.open("wb"),
         start_new_session=True,
     )
-    wait_up(health, proc)
+    try:
+        wait_up(health, proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; its log ends:\n{errlog.read_text()[-3000:]}") from None
     if kind == "modelloop":  # both workers up: /health answers from either
         time.sleep(2)
     return proc, f"http://127.0.0.1:{port}/predict"
@@ -213,6 +231,74 @@ async def drive(url: str, bodies: list[bytes], concurrency: int, seconds: float)
     }
 
 
+WRK_SCRIPT = """
+-- bench/serving.py: POST the request bodies (one JSON document a line) in turn, and print
+-- the run's figures as one JSON line when done. Latencies are in microseconds.
+local bodies = {}
+local requests = {}
+local k = 0
+
+function init(args)
+  for line in io.lines(args[1]) do
+    bodies[#bodies + 1] = line
+  end
+  local headers = {["Content-Type"] = "application/json"}
+  for i, body in ipairs(bodies) do
+    requests[i] = wrk.format("POST", nil, headers, body)
+  end
+  k = math.random(#requests) - 1
+end
+
+function request()
+  k = k % #requests + 1
+  return requests[k]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def drive_wrk(
+    wrk: str, url: str, workdir: Path, concurrency: int, seconds: float, cpus: str | None
+) -> dict:
+    """One wrk run: ``concurrency`` keep-alive connections for ``seconds``."""
+    script = workdir / "bench.lua"
+    if not script.exists():
+        script.write_text(WRK_SCRIPT)
+    threads = 1 if concurrency < 8 else 2
+    cmd = [
+        wrk,
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(workdir / "bodies.jsonl"),
+    ]
+    out = subprocess.run(pinned(cmd, cpus), capture_output=True, text=True, check=True).stdout
+    line = next(x for x in reversed(out.splitlines()) if x.startswith("{"))
+    r = json.loads(line)
+    errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    return {
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50": r["p50_us"] / 1000,
+        "p99": r["p99_us"] / 1000,
+        "errors": errors,
+        "n": r["requests"],
+    }
+
+
 def predictions(url: str, bodies: list[bytes]) -> list:
     return [
         httpx.post(url, content=b, headers={"content-type": "application/json"}).json()[
@@ -229,8 +315,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--models", default="lightgbm,decision_tree")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default=None,
+        help="Load generator (default: wrk when installed, else the asyncio httpx client).",
+    )
+    parser.add_argument("--client-cpus", default=None, help="taskset CPU list of the client.")
+    parser.add_argument("--server-cpus", default=None, help="taskset CPU list of every server.")
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md.")
     args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    client = args.client or ("wrk" if wrk else "httpx")
+    if client == "wrk" and wrk is None:
+        parser.error("wrk is not installed: run `make bench-env-serving`, or pass --client httpx")
+    if client == "httpx" and args.client_cpus:
+        parser.error("--client-cpus pins wrk only (the httpx client runs in this process)")
+    if (args.client_cpus or args.server_cpus) and shutil.which("taskset") is None:
+        parser.error("--client-cpus / --server-cpus need taskset (util-linux)")
+    print(f"load generator: {client}", flush=True)
     levels = [int(c) for c in args.concurrency.split(",")]
     load_before = os.getloadavg()[0]
     frame = pd.read_csv(DATASETS / "titanic.csv")
@@ -240,16 +343,20 @@ def main() -> None:
     rows = frame.drop(columns=[TARGET]).sample(200, random_state=0)[info["features"]]
     records = json.loads(rows.to_json(orient="records"))
     bodies = [json.dumps({"features": [r[c] for c in info["features"]]}).encode() for r in records]
+    (workdir / "bodies.jsonl").write_bytes(b"\n".join(bodies) + b"\n")
     results: list[dict] = []
     try:
         for model in args.models.split(","):
             answers = {}
             for kind in ("flask", "gunicorn", "modelloop"):
-                proc, url = start(kind, model, home, workdir)
+                proc, url = start(kind, model, home, workdir, args.server_cpus)
                 try:
-                    answers[kind] = predictions(url, bodies[:50])
+                    answers[kind] = predictions(url, bodies[:50])  # untimed; warms up too
                     for c in levels:
-                        res = asyncio.run(drive(url, bodies, c, args.seconds))
+                        if client == "wrk":
+                            res = drive_wrk(wrk, url, workdir, c, args.seconds, args.client_cpus)  # type: ignore[arg-type]
+                        else:
+                            res = asyncio.run(drive(url, bodies, c, args.seconds))
                         res.update(model=model, server=kind, concurrency=c)
                         results.append(res)
                         print(
@@ -264,23 +371,30 @@ def main() -> None:
             results.append({"model": model, "same": same})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    table = report(results, levels, args.seconds, load_before, os.getloadavg()[0])
+    how = {
+        "client": client,
+        "client_cpus": args.client_cpus,
+        "server_cpus": args.server_cpus,
+        "command": " ".join(["bench/serving.py", *sys.argv[1:]]),
+    }
+    table = report(results, levels, how, load_before, os.getloadavg()[0])
     print(table)
     if not args.no_write:
         write_section("serving", table)
 
 
 def report(
-    results: list[dict], levels: list[int], seconds: float, load_before: float, load_after: float
+    results: list[dict], levels: list[int], how: dict, load_before: float, load_after: float
 ) -> str:
     by = {(r["model"], r["server"], r["concurrency"]): r for r in results if "server" in r}
     same = {r["model"]: r["same"] for r in results if "same" in r}
     lines = [
         "## Serving: `bench/serving.py`",
         "",
-        f"`.venv/bin/python bench/serving.py --seconds {seconds:g}` — Titanic, one row per request "
-        '(`POST /predict {"features": [...]}`), loopback, an asyncio httpx client on the same '
-        f"{os.cpu_count()} cores. (a) Flask dev server, (b) gunicorn 2 workers, (c) "
+        f"`.venv/bin/python {how['command']}` — Titanic, one row per request "
+        '(`POST /predict {"features": [...]}`), loopback, keep-alive connections. '
+        f"Load generator: {_client_text(how)}. Servers: {_cpus_text(how['server_cpus'])}, "
+        "the same for all three. (a) Flask dev server, (b) gunicorn 2 workers, (c) "
         "`modelloop serve --workers 2` (validation, micro-batching, prediction log on).",
         "",
         "| model | concurrency | server | req/s | p50 ms | p99 ms | errors | (c)/(a) | (c)/(b) |",
@@ -320,6 +434,18 @@ def report(
         "Targets (issue 4): at concurrency 64, ≥ 10× (a) and ≥ 5× (b) with p99 ≤ 25 ms; at concurrency 1, p50 ≤ 2 ms."
     )
     return "\n".join(lines)
+
+
+def _cpus_text(cpus: str | None) -> str:
+    if cpus:
+        return f"pinned with `taskset -c {cpus}`"
+    return f"not pinned (all {os.cpu_count()} cores, shared with the client)"
+
+
+def _client_text(how: dict) -> str:
+    if how["client"] == "wrk":
+        return f"wrk 4.1 with a Lua script for the POST bodies, {_cpus_text(how['client_cpus'])}"
+    return "the asyncio httpx client in the bench process (wrk was not used), not pinned"
 
 
 if __name__ == "__main__":

@@ -104,13 +104,18 @@ def _estimator(kind: str, task: str) -> tuple[Any, str]:
     if kind == "lightgbm":
         cls = LGBMClassifier if classifier else LGBMRegressor
         return cls(n_estimators=40, verbose=-1, random_state=0), "tree"
+    if kind == "xgboost":
+        from xgboost import XGBClassifier, XGBRegressor
+
+        cls = XGBClassifier if classifier else XGBRegressor
+        return cls(n_estimators=30, max_depth=4, tree_method="hist", n_jobs=1), "tree"
     if kind == "tree":
         cls = DecisionTreeClassifier if classifier else DecisionTreeRegressor
         return cls(max_depth=6, random_state=0), "tree"
     return (LogisticRegression(max_iter=500) if classifier else Ridge()), "linear"
 
 
-@pytest.mark.parametrize("kind", ["lightgbm", "tree", "linear"])
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost", "tree", "linear"])
 def test_compile_pipeline_predicts_like_the_pipeline_on_titanic(titanic_frame, kind) -> None:
     schema = infer_schema(titanic_frame, target="Survived")
     X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
@@ -192,3 +197,20 @@ def test_served_model_uses_the_compiled_fast_path(titanic_frame) -> None:
     assert preds == pipe.predict(pd.DataFrame(records)).tolist()
     expected = pipe.predict_proba(pd.DataFrame(records))[:, 1]
     np.testing.assert_allclose([p["1"] for p in probas], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("target", "task"), [("Pclass", "multiclass"), ("Fare", "regression")])
+def test_compile_pipeline_predicts_xgboost_through_its_booster(titanic_frame, target, task) -> None:
+    frame = titanic_frame.drop(columns=["Survived"]).dropna(subset=[target])
+    if task == "multiclass":  # labels 0..K-1, as modelloop's training encodes them
+        frame = frame.assign(Pclass=frame["Pclass"] - 1)
+    schema = infer_schema(frame, target=target)
+    X, y = frame.drop(columns=[target]), frame[target]
+    estimator, family = _estimator("xgboost", task)
+    pipeline = make_pipeline(schema, family, estimator, task=task).fit(X, y)
+    records = _records(X[schema.feature_columns()].head(200))
+    _check_same(pipeline, schema, records, task)
+    compiled = compile_pipeline(pipeline, schema.features())
+    assert compiled is not None
+    _, _, predict = compiled._members[0]
+    assert predict != pipeline[-1].predict  # the booster, not the scikit-learn wrapper

@@ -58,3 +58,28 @@ def test_prediction_log_survives_a_failing_store() -> None:
     plog.submit([{"request_id": "a"}, {"request_id": "b"}])
     plog.close()
     assert dropped == [2]
+
+
+def test_prediction_log_drops_what_overflows_its_queue() -> None:
+    written: list[dict] = []
+    dropped: list[int] = []
+    plog = PredictionLog(
+        written.extend, batch_size=100, interval_s=60, max_queue=2, on_drop=dropped.append
+    )
+    for i in range(3):
+        plog.submit([{"request_id": str(i)}, {"request_id": f"{i}b"}])
+    plog.close()
+    assert dropped == [2]
+    assert [e["request_id"] for e in written] == ["0", "0b", "1", "1b"]
+
+
+def test_prediction_log_writes_a_full_batch_without_waiting_for_the_interval() -> None:
+    calls: list[int] = []
+    plog = PredictionLog(lambda entries: calls.append(len(entries)), batch_size=5, interval_s=60)
+    for i in range(5):
+        plog.submit([{"request_id": str(i)}])
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == [5]
+    plog.close()

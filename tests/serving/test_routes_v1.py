@@ -217,3 +217,57 @@ def test_tutorial_bad_features_are_422(client) -> None:
     assert "must have 7 values" in r.json()["error"]["message"]
     r = client.post("/predict", json={"features": []})
     assert r.status_code == 422
+
+
+def test_predict_lane_answers_an_unexpected_error_with_a_json_500(
+    serve_settings, store, passenger
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving import create_app
+
+    app = create_app(serve_settings, store)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        served = app.state.modelloop.registry.get("titanic")
+
+        def broken(rows: Any) -> Any:
+            raise RuntimeError("model exploded")
+
+        served.predict_rows = broken
+        served.batcher = None  # the batcher holds the old function
+        for path in ("/predict", "/v1/models/titanic/predict"):
+            body = passenger if path == "/predict" else _instances(passenger)
+            r = client.post(path, json=body)
+            assert r.status_code == 500, path
+            assert r.json()["error"]["type"] == "internal_error"
+        assert client.get("/health").status_code == 200
+
+
+def test_predict_lane_runs_inside_middleware_added_to_the_app(
+    serve_settings, store, passenger
+) -> None:
+    from fastapi.testclient import TestClient
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    from modelloop.serving import create_app
+
+    app = create_app(serve_settings, store)
+
+    async def tag(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-tag"] = "seen"
+        return response
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=tag)
+    with TestClient(app) as client:
+        ok = client.post("/predict", json=passenger)
+        bad = client.post("/v1/models/nope/predict", json=_instances(passenger))
+    assert ok.status_code == 200 and ok.headers["x-tag"] == "seen"
+    assert bad.status_code == 404 and bad.headers["x-tag"] == "seen"
+    assert "nope" in bad.json()["error"]["message"]
+
+
+def test_predict_lane_leaves_other_paths_to_the_router(client, passenger) -> None:
+    nested = client.post("/v1/models/titanic/x/predict", json=_instances(passenger))
+    assert nested.status_code == 404 and nested.json()["error"]["type"] == "not_found"
+    assert client.get("/predict").status_code == 405

@@ -16,7 +16,8 @@ that builds the estimator's input matrix with plain Python and numpy:
   small frame from :class:`FrameBuilder`, exactly as the ColumnTransformer would call it.
 
 LightGBM models predict through their booster with one thread (the scikit-learn wrapper's
-checks cost ten times the prediction); soft-voting ensembles of pipelines are compiled
+checks cost ten times the prediction), XGBoost models through ``Booster.inplace_predict``
+with one thread, as their wrapper would call it; soft-voting ensembles of pipelines are compiled
 member by member. Compiling checks itself: the compiled matrix must equal the
 ColumnTransformer's on probe rows (every known category, missing and unseen values), and
 the predictions the estimator's; otherwise :func:`compile_pipeline` returns ``None`` and the
@@ -390,7 +391,60 @@ def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
             def predict(X: np.ndarray) -> np.ndarray:
                 return booster.predict(X, num_threads=1)
 
+    elif module.startswith("xgboost"):
+        return _xgboost_functions(estimator, proba, predict)
     return proba, predict
+
+
+def _xgboost_functions(
+    estimator: Any, proba: Predict | None, predict: Predict
+) -> tuple[Predict | None, Predict]:
+    """XGBClassifier / XGBRegressor through the booster's ``inplace_predict``, one thread.
+
+    The same call, iteration range and missing value as the wrapper's ``predict`` (and
+    the same post-processing as its ``predict_proba``), without its per-call checks.
+    Anything else (custom or margin objectives, gblinear, random forests) keeps the wrapper.
+    """
+    kind = type(estimator).__name__
+    objective = getattr(estimator, "objective", None)
+    if kind not in ("XGBClassifier", "XGBRegressor") or not isinstance(objective, str):
+        return proba, predict
+    if getattr(estimator, "booster", None) == "gblinear":
+        return proba, predict
+    if kind == "XGBClassifier":
+        n_classes = getattr(estimator, "n_classes_", 0)
+        binary = n_classes == 2 and objective == "binary:logistic"
+        if not (binary or (n_classes > 2 and objective == "multi:softprob")):
+            return proba, predict
+    booster = estimator.get_booster()
+    booster.set_param({"nthread": 1})
+    best = getattr(estimator, "best_iteration", None)
+    iteration_range = (0, best + 1) if best is not None else (0, 0)
+    missing = estimator.missing
+
+    def value(X: np.ndarray) -> np.ndarray:
+        return booster.inplace_predict(
+            X,
+            iteration_range=iteration_range,
+            predict_type="value",
+            missing=missing,
+            validate_features=False,
+        )
+
+    if kind == "XGBRegressor":
+        return None, value
+    if n_classes == 2:
+
+        def xgb_proba(X: np.ndarray) -> np.ndarray:
+            p = value(X)
+            return np.vstack((1 - p, p)).transpose()
+    else:
+        xgb_proba = value
+
+    def xgb_predict(X: np.ndarray) -> np.ndarray:
+        return np.argmax(xgb_proba(X), axis=1)
+
+    return xgb_proba, xgb_predict
 
 
 class CompiledModel:

@@ -1,25 +1,28 @@
 """The prediction log writer: a queue and a background thread doing batched inserts.
 
-Requests only put entries on a queue (off the hot path). The thread writes them to the
-store in batches of up to ``batch_size`` rows, or every ``interval_s`` seconds, whichever
-comes first; :meth:`PredictionLog.close` (called on graceful shutdown) writes what is left.
-A crash loses at most the entries not yet written. When the queue is full or the store
-fails, entries are dropped and counted rather than slowing requests down.
+Requests only append entries to a queue (off the hot path: an append, no lock, no thread
+woken). The thread wakes every ``interval_s`` seconds, or as soon as ``batch_size``
+requests are waiting, and writes what is queued to the store in batches of up to
+``batch_size`` rows; :meth:`PredictionLog.close` (called on graceful shutdown) writes what
+is left. A crash loses at most the entries not yet written. When the queue is full or the
+store fails, entries are dropped and counted rather than slowing requests down.
+
+Waking the writer for every request (as a ``queue.Queue`` does) would hand the GIL to it
+thousands of times a second, in the middle of the event loop's work.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["PredictionLog"]
 
 log = logging.getLogger("modelloop.serving")
-_STOP = object()
 
 
 class PredictionLog:
@@ -60,8 +63,11 @@ class PredictionLog:
         self.sample = sample
         self._batch_size = batch_size
         self._interval_s = interval_s
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._max_queue = max_queue
         self._on_drop = on_drop
+        self._queue: deque[list[dict[str, Any]]] = deque()  # appends are thread-safe
+        self._wake = threading.Event()
+        self._stopping = False
         self.written = 0
         self._thread = threading.Thread(target=self._loop, name="modelloop-predlog", daemon=True)
         self._thread.start()
@@ -71,16 +77,20 @@ class PredictionLog:
         return self.sample >= 1.0 or (self.sample > 0 and random.random() < self.sample)
 
     def submit(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Queue entries for writing; never blocks."""
-        try:
-            self._queue.put_nowait(list(entries))
-        except queue.Full:
+        """Queue one request's entries for writing; never blocks."""
+        queued = len(self._queue)
+        if queued >= self._max_queue:
             self._dropped(len(entries))
+            return
+        self._queue.append(list(entries))
+        if queued + 1 >= self._batch_size and not self._wake.is_set():
+            self._wake.set()  # a full batch waits: write it now
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, then stop the thread."""
+        self._stopping = True
+        self._wake.set()
         if self._thread.is_alive():
-            self._queue.put(_STOP)
             self._thread.join(timeout)
 
     def _dropped(self, n: int) -> None:
@@ -88,28 +98,20 @@ class PredictionLog:
             self._on_drop(n)
 
     def _loop(self) -> None:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            stopping = self._stopping
+            self._drain()
+            if stopping:
+                return
+
+    def _drain(self) -> None:
+        """Write everything queued now, ``batch_size`` rows at a time."""
         pending: list[dict[str, Any]] = []
-        stop = False
-        while not stop:
-            try:
-                item = self._queue.get(timeout=self._interval_s)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                stop = True
-            elif item is not None:
-                pending.extend(item)
-                # take whatever else is already queued, up to a batch
-                while len(pending) < self._batch_size:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP:
-                        stop = True
-                        break
-                    pending.extend(more)
-            if pending and (stop or item is None or len(pending) >= self._batch_size):
+        while self._queue:
+            pending.extend(self._queue.popleft())
+            if len(pending) >= self._batch_size:
                 self._flush(pending)
                 pending = []
         if pending:

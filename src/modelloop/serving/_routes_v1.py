@@ -3,14 +3,21 @@
 Bodies of the predict routes are read and validated by hand (size cap, orjson, each
 version's own row type) rather than by FastAPI, so that one route serves every model and
 version; the OpenAPI document still shows each model's row schema (see ``_openapi``).
+
+:class:`PredictLane` (installed by ``create_app``) sends ``POST /predict`` and
+``POST /v1/models/{name}/predict`` straight to their endpoint functions, past the
+framework's routing, dependency and exception layers, which cost more than a compiled
+model's prediction; errors still become the answers the app's exception handlers give.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelloop.exceptions import InvalidInputError
 from modelloop.serving._metrics import CONTENT_TYPE_LATEST
@@ -20,7 +27,7 @@ from modelloop.serving._schemas import parse_json, rows_of
 from modelloop.serving._security import check_key, read_body
 from modelloop.serving._state import Prediction, ServerState, state_of
 
-__all__ = ["PREDICT_BODY", "router"]
+__all__ = ["PREDICT_BODY", "PredictLane", "router"]
 
 router = APIRouter()
 
@@ -297,3 +304,80 @@ def _store_of(state: ServerState) -> Any:
             "This server serves a model file without a store; aliases cannot be changed."
         )
     return store
+
+
+# -- the fast lane ----------------------------------------------------------------------
+
+_V1_PREFIX, _V1_SUFFIX = "/v1/models/", "/predict"
+
+
+class PredictLane:
+    """ASGI middleware: the busiest predict routes, without the layers in between.
+
+    ``POST /predict`` and ``POST /v1/models/{name}/predict`` go straight to
+    :func:`predict_tutorial` / :func:`predict_model`; everything else goes on to ``app``.
+    An exception becomes the answer of the handler the app registered for its class, as
+    FastAPI's exception middleware would give it. With ``catch_all`` (the lane stands in
+    front of the server-error middleware) any other exception gets the app's 500 answer and
+    is raised again for the server to log, as that middleware does; without it, it
+    propagates to that middleware.
+
+    Examples
+    --------
+    >>> app.add_middleware(PredictLane)  # doctest: +SKIP
+    """
+
+    def __init__(self, app: ASGIApp, *, catch_all: bool = False) -> None:
+        self.app = app
+        self.catch_all = catch_all
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        name = None
+        if path != "/predict":
+            if not (path.startswith(_V1_PREFIX) and path.endswith(_V1_SUFFIX)):
+                await self.app(scope, receive, send)
+                return
+            name = path[len(_V1_PREFIX) : -len(_V1_SUFFIX)]
+            if not name or "/" in name:
+                await self.app(scope, receive, send)
+                return
+        request = Request(scope, receive)
+        try:
+            if name is None:
+                response: Response = await predict_tutorial(request)
+            else:
+                response = await predict_model(name, request)
+        except Exception as exc:
+            handlers = scope["app"].exception_handlers
+            handler = _handler_for(handlers, exc)
+            unexpected = handler is None
+            if unexpected and self.catch_all:
+                handler = handlers.get(500) or handlers.get(Exception)
+            if handler is None:
+                raise
+            response = handler(request, exc)
+            if inspect.isawaitable(response):
+                response = await response
+            if unexpected:
+                await response(scope, receive, send)
+                raise
+            exc.__traceback__ = None  # the same error instance may be raised again
+        await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    """The app's handler for ``exc`` (not the catch-all one, which answers 500s)."""
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler
+    return None
