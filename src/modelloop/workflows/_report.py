@@ -111,16 +111,22 @@ def record_evaluation(
     # Registration still has to fit in the budget: spend at most ~65% of what is left.
     allowance = share if remaining is None else max(0.0, min(share, 0.3 * remaining))
     steps = {"predict_s": round(time.monotonic() - t0, 3)}
-    importance, info = permutation_importance(
-        model,
-        X_test,
-        y_test,
-        metric=metric,
-        n_repeats=IMPORTANCE_REPEATS,
-        max_rows=IMPORTANCE_ROWS,
-        time_limit=allowance,
-        seed=seed,
-    )
+    if allowance < 4 * steps["predict_s"]:
+        # Its unshuffled baseline alone costs one predict: without room for a few more,
+        # it would overrun the budget and still show nothing.
+        importance = pd.DataFrame(columns=["feature", "importance", "std"])
+        info = {"skipped": f"no time left in the budget ({allowance:.1f}s)"}
+    else:
+        importance, info = permutation_importance(
+            model,
+            X_test,
+            y_test,
+            metric=metric,
+            n_repeats=IMPORTANCE_REPEATS,
+            max_rows=IMPORTANCE_ROWS,
+            time_limit=allowance,
+            seed=seed,
+        )
     if info.get("skipped"):
         notes.append(f"Permutation importance: {info['skipped']}.")
 
