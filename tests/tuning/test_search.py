@@ -266,3 +266,33 @@ def test_search_weights_classes_for_balanced_accuracy_on_imbalanced_labels():
     res = search(X, target, schema=ds.schema, task="binary", metric="roc_auc",
                  candidates=["logistic_regression"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
     assert "class_weight" not in res.trials[0]["params"]
+
+
+def test_search_excludes_every_trial_slower_than_max_latency(binary_data):
+    from modelloop.exceptions import TrainingError
+
+    X, y = binary_data.features(), binary_data.target_series()
+    with pytest.raises(TrainingError, match=r"latency .* ms > --max-latency-ms 1e-06"):
+        search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+               candidates=["logistic_regression"], cv=2, max_trials=1, max_latency_ms=1e-6)  # fmt: skip
+
+
+def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
+    from modelloop.tuning._search import CandidateResult, _ensemble, _Search
+
+    X, y = binary_data.features(), np.asarray(binary_data.target_series())
+    folds = make_folds(pd.Series(y), "binary", 2, seed=0)
+    state = _Search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                    folds=folds, seed=0, n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    rng = np.random.default_rng(0)
+    truth = (y == "yes").astype(float)
+    for i in range(2):  # two different, partly right models: their blend beats both
+        p = np.clip(truth * 0.3 + rng.random(len(y)) * 0.7, 0.01, 0.99)
+        state.results.append(CandidateResult(f"m{i}", "lightgbm", "ok", cv_scores=(0.8, 0.8),
+                                             oof=np.column_stack([1 - p, p]), latency_ms=3.0))  # fmt: skip
+    try:
+        assert _ensemble(state) is not None
+        state.max_latency_ms = 5.0  # each member is within it; the two together are not
+        assert _ensemble(state) is None
+    finally:
+        state.pool.close()

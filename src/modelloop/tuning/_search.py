@@ -737,6 +737,17 @@ def _ensemble(state: _Search) -> CandidateResult | None:
     )
     if _rank([candidate, ok[0]], state.greater)[0] is not candidate:
         return None
+    if (
+        state.max_latency_ms is not None
+        and candidate.latency_ms is not None
+        and candidate.latency_ms > state.max_latency_ms
+    ):  # every member is within the limit, but together they are not
+        state.emit(
+            "stage",
+            message=f"Ensemble left out: {candidate.latency_ms:.1f} ms per row > "
+            f"--max-latency-ms {state.max_latency_ms:g}",
+        )
+        return None
     return candidate
 
 
