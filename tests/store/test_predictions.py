@@ -52,3 +52,36 @@ def test_log_entry_without_required_field_is_refused(store: Store) -> None:
     with pytest.raises(InvalidInputError, match="lacks request_id"):
         store.log_predictions([{"model_name": "m", "model_version": 1, "inputs": {}}])
     assert store.get_predictions() == []
+
+
+def test_prune_predictions_deletes_in_short_transactions(store: Store) -> None:
+    from contextlib import contextmanager
+
+    from modelloop.store._predictions import prune_in_batches
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    store.log_predictions([_entry(i, t0 + timedelta(days=i)) for i in range(10)])
+    batches: list[int] = []
+
+    @contextmanager
+    def counted_write():
+        with store._write() as conn:
+            yield conn
+        batches.append(1)  # committed
+
+    deleted = prune_in_batches(counted_write, before=t0 + timedelta(days=7), batch_size=3)
+    assert deleted == 7
+    assert len(batches) == 3  # 3 + 3 + 1 rows, each batch committed on its own
+    assert [p.request_id for p in store.get_predictions("churn")] == ["r7", "r8", "r9"]
+    assert prune_in_batches(counted_write, before=t0 + timedelta(days=7), batch_size=3) == 0
+
+
+def test_prune_predictions_exact_multiple_of_the_batch_size(store: Store) -> None:
+    from modelloop.store._predictions import prune_in_batches
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    store.log_predictions([_entry(i, t0 + timedelta(days=i)) for i in range(6)])
+    assert prune_in_batches(store._write, before=t0 + timedelta(days=4), batch_size=2) == 4
+    assert [p.request_id for p in store.get_predictions("churn")] == ["r4", "r5"]
+    with pytest.raises(InvalidInputError, match=r"'batch_size' must be an integer >= 1\. Got 0"):
+        prune_in_batches(store._write, before=t0, batch_size=0)

@@ -1119,11 +1119,13 @@ class Store:
             )
 
     def prune_predictions(self, before: Any) -> int:
-        """Delete logged predictions older than ``before`` (a UTC datetime); returns how many."""
-        from modelloop.store._predictions import prune_predictions
+        """Delete logged predictions older than ``before`` (a UTC datetime); returns how many.
 
-        with self._write() as conn:
-            return prune_predictions(conn, before=before)
+        10,000 rows per transaction, so concurrent writers never wait long.
+        """
+        from modelloop.store._predictions import prune_in_batches
+
+        return prune_in_batches(self._write, before=before)
 
     # -- delayed labels (feedback; see ._feedback) ----------------------------------------
 

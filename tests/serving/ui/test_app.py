@@ -73,7 +73,11 @@ def test_compare_page_shows_each_run(ui_client: Any, ui_store: Any) -> None:
         ("/ui/runs/0123456789abcdef/report", 404, "No run with id"),
         ("/ui/compare?ids=abcd1234", 422, "Compare takes 2 to 6 run ids"),
         ("/ui/compare?ids=abcd1234,dcba4321", 404, "No run with id"),
-        ("/ui/runs?page=0", 422, "Field &#39;query.page&#39;"),
+        ("/ui/runs?per_page=0", 422, "Field &#39;query.per_page&#39;"),
+        ("/ui/runs?after=0123456789abcdef", 404, "No run with id"),
+        ("/ui/runs?metric=roc_auc&op=~&value=1", 422, "A metric filter needs a metric name"),
+        ("/ui/runs?metric=roc_auc&value=high", 422, "as in roc_auc &gt; 0.9"),
+        ("/ui/runs?metric=roc_auc&value=1&scope=train", 422, "must be one of cv, test"),
         ("/ui/runs?status=done", 422, "Run status must be one of"),
         ("/ui/live/nope", 404, "No model named"),
         ("/ui/no/such/page", 404, "There is no page at /ui/no/such/page"),
@@ -282,10 +286,23 @@ def test_server_of_a_model_file_explains_the_dashboard_needs_a_store(
     assert "without a store" in answer.text
 
 
-def test_runs_page_pages_through_ten_thousand_runs(ui_store: Any, ui_client: Any) -> None:
+def _pager(html: str) -> dict[str, str]:
+    """The pager's links of a runs page: ``{rel: href}`` (``&amp;`` unescaped)."""
+    nav = html.split('class="pager"')[1].split("</nav>")[0]
+    return {
+        rel: href.replace("&amp;", "&")
+        for rel, href in re.findall(r'rel="(\w+)" href="([^"]+)"', nav)
+    }
+
+
+def _run_ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-run="([0-9a-f]+)"', html)
+
+
+def test_runs_page_pages_through_ten_thousand_runs_by_keyset(ui_store: Any, ui_client: Any) -> None:
     import sqlalchemy as sa
 
-    from modelloop.store._tables import runs
+    from modelloop.store._tables import run_metrics, runs
 
     start = datetime(2020, 1, 1, tzinfo=UTC)
     rows = [
@@ -294,25 +311,64 @@ def test_runs_page_pages_through_ten_thousand_runs(ui_store: Any, ui_client: Any
             "name": "bulk",
             "params": {},
             "status": "finished" if i % 3 else "failed",
+            "metric": "roc_auc",
+            "cv_metrics": {"roc_auc": i / 10_000},
             "started_at": start + timedelta(minutes=i),
         }
         for i in range(10_000)
     ]
+    metric_rows = [
+        {"run_id": r["id"], "scope": "cv", "key": "roc_auc", "value": r["cv_metrics"]["roc_auc"]}
+        for r in rows
+    ]
     engine = sa.create_engine(ui_store.url)
     with engine.begin() as conn:
         conn.execute(runs.insert(), rows)
+        conn.execute(run_metrics.insert(), metric_rows)
     engine.dispose()
 
+    # newest first: the fixture's 2 runs (trained today), then the bulk from 2020 down
+    everything = [r.id for r in ui_store.list_runs(name="titanic")]
+    everything += [f"{i:032x}" for i in range(9_999, -1, -1)]
     first = ui_client.get("/ui/runs").text
-    assert "page 1 of 201" in first  # 10,002 runs, 50 a page
-    assert first.count('class="run-link"') == 50
-    assert f"{9_999:032x}"[:8] in first  # newest first
-    last = ui_client.get("/ui/runs?page=201&name=bulk").text
-    assert "page 201 of 200" in last and "No runs on this page." in last
-    failed = ui_client.get("/ui/runs?status=failed&name=bulk&per_page=100&page=2").text
-    assert "page 2 of 34" in failed
-    assert failed.count('class="run-link"') == 100
-    assert 'rel="prev"' in failed and 'rel="next"' in failed
+    assert "runs 1–50 of 10002" in first
+    assert _run_ids(first) == everything[:50]
+    assert set(_pager(first)) == {"next"}
+    second = ui_client.get(_pager(first)["next"]).text
+    assert "runs 51–100 of 10002" in second
+    assert _run_ids(second) == everything[50:100]
+    deep = ui_client.get(f"/ui/runs?after={everything[9_951]}&start=9952").text
+    assert _run_ids(deep) == everything[9_952:] and "runs 9953–10002 of 10002" in deep
+    assert set(_pager(deep)) == {"first", "prev"}
+    back = ui_client.get(_pager(second)["prev"]).text
+    assert _run_ids(back) == _run_ids(first) and "runs 1–50 of" in back
+    assert _pager(second)["first"] == "/ui/runs"
+
+    failed = ui_client.get("/ui/runs?status=failed&name=bulk&per_page=100").text
+    assert "runs 1–100 of 3334" in failed
+    page2 = ui_client.get(_pager(failed)["next"]).text
+    assert page2.count('class="run-link"') == 100
+    assert "status=failed" in _pager(page2)["next"] and "per_page=100" in _pager(page2)["next"]
+    assert all(int(i, 16) % 3 == 0 for i in _run_ids(page2))
+    newer = ui_client.get(_pager(page2)["prev"]).text
+    assert _run_ids(newer) == _run_ids(failed)
+
+    last = ui_client.get(f"/ui/runs?name=bulk&after={0:032x}").text
+    assert "No runs on this page." in last and "older" not in _pager(last)
+    assert set(_pager(last)) == {"first"}
+
+
+def test_runs_page_filters_by_a_metric(ui_store: Any, ui_client: Any) -> None:
+    runs = ui_store.list_runs()
+    scores = {r.id: r.cv_metrics[r.metric] for r in runs}
+    threshold = min(scores.values())
+    html = ui_client.get(f"/ui/runs?metric={runs[0].metric}&op=%3E&value={threshold}").text
+    assert _run_ids(html) == [i for i in scores if scores[i] > threshold]
+    assert f"<th>cv {runs[0].metric}</th>" in html
+    everything = ui_client.get(f"/ui/runs?metric={runs[0].metric}&op=%3E%3D&value={threshold}")
+    assert _run_ids(everything.text) == [r.id for r in runs]
+    assert '<option value="&gt;=" selected>' in everything.text  # the form keeps the filter
+    assert ui_client.get("/ui/runs?metric=&op=%3E&value=").status_code == 200  # empty fields
 
 
 def test_run_page_lists_the_model_versions_registered_from_it(

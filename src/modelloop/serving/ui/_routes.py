@@ -2,16 +2,17 @@
 
 Read pages are plain ``def`` routes: FastAPI runs them in its thread pool, so store reads
 never block the event loop of the server they share. Every list is bounded: runs come a
-page at a time (``Store.page_runs``), the live view reads at most the latest 5,000 logged
-predictions.
+page at a time (keyset pages of ``Store.list_runs``), the live view reads at most the latest
+5,000 logged predictions.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -289,23 +290,102 @@ async def _refresh(request: Request) -> list[str]:
 # -- runs -------------------------------------------------------------------------------
 
 
+_METRIC_OPS = (">", ">=", "<", "<=", "=", "!=")
+
+
+def _metric_filter(metric: str, op: str, value: str) -> tuple[str, str, float] | None:
+    """The runs page's metric filter fields as ``Store.list_runs`` takes them (or none)."""
+    metric, value = metric.strip(), value.strip()
+    if not metric and not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not metric or op not in _METRIC_OPS or not math.isfinite(number):
+        raise InvalidInputError(
+            "A metric filter needs a metric name, an operator among "
+            f"{' '.join(_METRIC_OPS)} and a number, as in roc_auc > 0.9. "
+            f"Got {metric!r} {op!r} {value!r}."
+        )
+    return metric, op, number
+
+
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(
     request: Request,
-    page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
     name: str | None = None,
     status: str | None = None,
+    metric: str = "",
+    op: str = ">",
+    value: str = "",
+    scope: str = "cv",
+    after: str | None = None,
+    before: str | None = None,
+    start: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    """Every run, newest first, a page at a time; pick several to compare them."""
+    """Every run, newest first, a page at a time; pick several to compare them.
+
+    Pages by keyset: "older" starts after the last run of the page (``after=``), "newer"
+    reads backwards from the first (``before=``, the same index in ascending order), so
+    page 2,000 costs what page 1 does. ``start`` only numbers the rows.
+    """
     store = _store(request)
-    result = store.page_runs(page=page, per_page=per_page, name=name or None, status=status or None)
+    filters: dict[str, Any] = {
+        "name": name or None,
+        "status": status or None,
+        "metric_filter": _metric_filter(metric, op, value),
+        "metric_scope": scope,
+    }
+    if before:
+        newer = store.list_runs(**filters, after=before, ascending=True, limit=per_page + 1)
+        has_newer, has_older = len(newer) > per_page, True
+        items = newer[:per_page][::-1]
+        start = max(0, start)
+        if not has_newer:  # reached the newest runs: show a full first page
+            before, start = None, 0
+    if not before:
+        older = store.list_runs(**filters, after=after or None, limit=per_page + 1)
+        has_newer, has_older = bool(after), len(older) > per_page
+        items = older[:per_page]
+        if not after:
+            start = 0
+    total = store.count_runs(**filters)
+    keep = {
+        "per_page": per_page if per_page != 50 else None,
+        "name": name or None,
+        "status": status or None,
+        **({"metric": metric, "op": op, "value": value, "scope": scope} if metric else {}),
+    }
+
+    def link(**cursor: Any) -> str:
+        query = urlencode({k: v for k, v in {**keep, **cursor}.items() if v is not None})
+        return f"{_base(request)}/runs" + (f"?{query}" if query else "")
+
+    links = {
+        "first": link() if has_newer else None,
+        "newer": link(before=items[0].id, start=max(0, start - per_page))
+        if has_newer and items
+        else None,
+        "older": link(after=items[-1].id, start=start + len(items))
+        if has_older and items
+        else None,
+    }
     return render(
         request,
         "runs.html",
-        result=result,
+        items=items,
+        total=total,
+        start=start,
+        links=links,
         name=name or "",
         status=status or "",
+        metric=metric.strip(),
+        op=op,
+        value=value.strip(),
+        scope=scope,
+        metric_ops=_METRIC_OPS,
         page="runs",
     )
 
@@ -362,7 +442,7 @@ def compare_page(request: Request, ids: str = "") -> HTMLResponse:
             f"?ids=3f2a9c01,8be41d77. Got {len(wanted)}: {ids!r}. Pick runs on the runs page."
         )
     store = _store(request)
-    runs = [store.get_run(i) for i in wanted]
+    runs = store.get_runs(wanted)
     trials = [store.list_trials(r.id) for r in runs]
     columns = [
         {
