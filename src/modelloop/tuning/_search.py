@@ -563,7 +563,7 @@ def _optuna_stage(
             return
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = _suggest(trial, model, state)
+        params = _suggest(trial, model, state.text_models, balanced=state.balanced)
         result = state.run(model, params, prune_below=state.prune_threshold(), cap=cap)
         if result is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -594,7 +594,7 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
             return None
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
-        params = _suggest(trial, model, state)
+        params = _suggest(trial, model, state.text_models, balanced=state.balanced)
         return model, params, state.prune_threshold(), trial
 
     def on_result(trial: Any, result: CandidateResult) -> None:
@@ -627,14 +627,16 @@ def _journal(path: str | None) -> Any:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def _suggest(trial: Any, model: str, state: _Search) -> dict[str, Any]:
-    """The model's search space on ``trial``; for ``state.text_models`` also
-    ``text_features``; with ``state.balanced`` the model's class weights."""
+def _suggest(
+    trial: Any, model: str, text_models: frozenset[str], *, balanced: bool = False
+) -> dict[str, Any]:
+    """The model's search space on ``trial``; for ``text_models`` also ``text_features``;
+    with ``balanced`` the model's class weights (``models.BALANCED``)."""
     prefixed = _Prefixed(trial, model)
     params = search_space(model)(prefixed)  # type: ignore[misc]
-    if model in state.text_models:
+    if model in text_models:
         params["text_features"] = prefixed.suggest_categorical("text_features", TEXT_METHODS)
-    if state.balanced:
+    if balanced:
         params.update(BALANCED.get(model, {}))
     return params
 
