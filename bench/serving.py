@@ -128,6 +128,27 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
+def wait_listeners(port: int, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``n`` sockets listen on ``port`` (one per worker, with SO_REUSEPORT).
+
+    Outside Linux (no /proc/net/tcp), wait 2 s instead.
+    """
+    table = Path("/proc/net/tcp")
+    deadline = time.monotonic() + timeout
+    while table.exists() and time.monotonic() < deadline:
+        listening = sum(
+            1
+            for line in table.read_text().splitlines()[1:]
+            if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
+        )
+        if listening >= n:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        time.sleep(0.2)
+    time.sleep(2)
+
+
 def pinned(cmd: list[str], cpus: str | None) -> list[str]:
     """``cmd`` run by ``taskset -c CPUS`` (children inherit the CPU list), or unchanged."""
     return ["taskset", "-c", cpus, *cmd] if cpus else cmd
@@ -180,8 +201,8 @@ def start(
         wait_up(health, proc)
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; its log ends:\n{errlog.read_text()[-3000:]}") from None
-    if kind == "modelloop":  # both workers up: /health answers from either
-        time.sleep(2)
+    if kind == "modelloop":  # every worker up: wrk opens its connections once, at the start
+        wait_listeners(port, workers, proc)
     return proc, f"http://127.0.0.1:{port}/predict"
 
 
@@ -323,6 +344,11 @@ def main() -> None:
     )
     parser.add_argument("--client-cpus", default=None, help="taskset CPU list of the client.")
     parser.add_argument("--server-cpus", default=None, help="taskset CPU list of every server.")
+    parser.add_argument(
+        "--servers",
+        default="flask,gunicorn,modelloop",
+        help="Servers to run (a quick look at one; the table needs all three for ratios).",
+    )
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md.")
     args = parser.parse_args()
     wrk = shutil.which("wrk")
@@ -335,6 +361,7 @@ def main() -> None:
         parser.error("--client-cpus / --server-cpus need taskset (util-linux)")
     print(f"load generator: {client}", flush=True)
     levels = [int(c) for c in args.concurrency.split(",")]
+    servers = [k for k in ("flask", "gunicorn", "modelloop") if k in args.servers.split(",")]
     load_before = os.getloadavg()[0]
     frame = pd.read_csv(DATASETS / "titanic.csv")
     workdir = Path(tempfile.mkdtemp(prefix="ml-bench-serving-"))
@@ -348,7 +375,7 @@ def main() -> None:
     try:
         for model in args.models.split(","):
             answers = {}
-            for kind in ("flask", "gunicorn", "modelloop"):
+            for kind in servers:
                 proc, url = start(kind, model, home, workdir, args.server_cpus)
                 try:
                     answers[kind] = predictions(url, bodies[:50])  # untimed; warms up too
@@ -366,7 +393,7 @@ def main() -> None:
                         )
                 finally:
                     stop(proc)
-            same = answers["flask"] == answers["gunicorn"] == answers["modelloop"]
+            same = len({json.dumps(a) for a in answers.values()}) == 1
             print(f"{model}: same predictions from all three servers: {same}")
             results.append({"model": model, "same": same})
     finally:
@@ -379,8 +406,9 @@ def main() -> None:
     }
     table = report(results, levels, how, load_before, os.getloadavg()[0])
     print(table)
-    if not args.no_write:
-        write_section("serving", table)
+    if not args.no_write:  # a pinned run has its own section, beside the default one
+        pinned_run = bool(args.client_cpus or args.server_cpus)
+        write_section("serving-pinned" if pinned_run else "serving", table)
 
 
 def report(
@@ -388,8 +416,11 @@ def report(
 ) -> str:
     by = {(r["model"], r["server"], r["concurrency"]): r for r in results if "server" in r}
     same = {r["model"]: r["same"] for r in results if "same" in r}
+    title = "## Serving: `bench/serving.py`"
+    if how["client_cpus"] or how["server_cpus"]:
+        title += " (pinned CPUs)"
     lines = [
-        "## Serving: `bench/serving.py`",
+        title,
         "",
         f"`.venv/bin/python {how['command']}` — Titanic, one row per request "
         '(`POST /predict {"features": [...]}`), loopback, keep-alive connections. '

@@ -214,3 +214,40 @@ def test_compile_pipeline_predicts_xgboost_through_its_booster(titanic_frame, ta
     assert compiled is not None
     _, _, predict = compiled._members[0]
     assert predict != pipeline[-1].predict  # the booster, not the scikit-learn wrapper
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "task", "temperature"),
+    [
+        ("lightgbm", "Survived", "binary", 2.5),
+        ("lightgbm", "Pclass", "multiclass", 0.6),
+        ("xgboost", "Pclass", "multiclass", 1.7),
+    ],
+)
+def test_compile_pipeline_unwraps_a_temperature_scaled_booster(
+    titanic_frame, kind, target, task, temperature
+) -> None:
+    from modelloop.models import TemperatureScaled
+
+    frame = titanic_frame if target == "Survived" else titanic_frame.drop(columns=["Survived"])
+    if target == "Pclass":  # labels 0..K-1, as modelloop's training encodes them
+        frame = frame.assign(Pclass=frame["Pclass"] - 1)
+    schema = infer_schema(frame, target=target)
+    X, y = frame.drop(columns=[target]), frame[target]
+    estimator, family = _estimator(kind, task)
+    wrapped = TemperatureScaled(estimator, temperature=temperature)
+    pipeline = make_pipeline(schema, family, wrapped, task=task).fit(X, y)
+    records = _records(X[schema.feature_columns()].head(200))
+    _check_same(pipeline, schema, records + _messy(records[:100], schema.features()), task)
+    compiled = compile_pipeline(pipeline, schema.features())
+    assert compiled is not None
+    rows = RowParser(schema.features(), "t").validate(records[:20])
+    expected = pipeline.predict_proba(pd.DataFrame(records[:20]))
+    raw = pipeline[-1].estimator_.predict_proba(pipeline[:-1].transform(pd.DataFrame(records[:20])))
+    assert not np.allclose(expected, raw)  # the temperature does change the probabilities
+
+    def wrapper_called(X: Any) -> Any:
+        raise AssertionError("the scikit-learn wrapper's predict_proba was called")
+
+    pipeline[-1].estimator_.predict_proba = wrapper_called  # the booster must serve alone
+    np.testing.assert_allclose(compiled.predict_proba(rows), expected, rtol=1e-12, atol=0)

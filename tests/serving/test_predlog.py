@@ -83,3 +83,35 @@ def test_prediction_log_writes_a_full_batch_without_waiting_for_the_interval() -
         time.sleep(0.01)
     assert calls == [5]
     plog.close()
+
+
+def test_prediction_log_makes_lazy_entries_on_its_writer_thread() -> None:
+    import threading
+
+    written: list[dict] = []
+    makers: list[str] = []
+
+    def make() -> list[dict]:
+        makers.append(threading.current_thread().name)
+        return [{"request_id": "a"}, {"request_id": "b"}]
+
+    plog = PredictionLog(written.extend)
+    plog.submit([{"request_id": "0"}])
+    plog.submit_lazy(2, make)
+    plog.close()
+    assert [e["request_id"] for e in written] == ["0", "a", "b"]
+    assert makers == ["modelloop-predlog"]
+
+
+def test_prediction_log_counts_entries_it_could_not_make_as_dropped() -> None:
+    written: list[dict] = []
+    dropped: list[int] = []
+
+    def broken() -> list[dict]:
+        raise ValueError("not JSON")
+
+    plog = PredictionLog(written.extend, on_drop=dropped.append)
+    plog.submit_lazy(3, broken)
+    plog.submit([{"request_id": "ok"}])
+    plog.close()
+    assert dropped == [3] and [e["request_id"] for e in written] == ["ok"]

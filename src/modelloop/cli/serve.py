@@ -69,7 +69,7 @@ def serve_command(
     import uvicorn
 
     from modelloop.cli._autoretrain import start_watcher
-    from modelloop.serving import create_app
+    from modelloop.serving import create_app, reuse_port_supported, run_workers
 
     if workers < 1:
         raise typer.BadParameter(f"--workers must be >= 1. Got {workers}.")
@@ -121,16 +121,29 @@ def serve_command(
     # (started after this) keep their values in files in one fresh directory.
     metrics_dir = tempfile.mkdtemp(prefix="modelloop-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    err.print(f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)")
+    status = 0
     try:
-        uvicorn.run(
-            "modelloop.serving:app_from_settings",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-        )
+        if reuse_port_supported():  # one socket per worker: the kernel balances connections
+            status = run_workers(
+                host,
+                port,
+                workers,
+                on_started=lambda: err.print(
+                    f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)"
+                ),
+            )
+        else:  # the workers share uvicorn's one socket
+            err.print(f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)")
+            uvicorn.run(
+                "modelloop.serving:app_from_settings",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                access_log=False,
+            )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+    if status:
+        raise typer.Exit(status)

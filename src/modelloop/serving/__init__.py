@@ -14,6 +14,7 @@ from modelloop.serving._app import app_from_settings, create_app
 from modelloop.serving._byom import load_model_file
 from modelloop.serving._registry import ModelRegistry, ServedModel
 from modelloop.serving._shadow import ShadowScorer, install_shadow
+from modelloop.serving._workers import reuse_port_supported, run_workers
 
 __all__ = [
     "ModelRegistry",
@@ -23,4 +24,6 @@ __all__ = [
     "create_app",
     "install_shadow",
     "load_model_file",
+    "reuse_port_supported",
+    "run_workers",
 ]

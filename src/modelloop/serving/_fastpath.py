@@ -17,8 +17,9 @@ that builds the estimator's input matrix with plain Python and numpy:
 
 LightGBM models predict through their booster with one thread (the scikit-learn wrapper's
 checks cost ten times the prediction), XGBoost models through ``Booster.inplace_predict``
-with one thread, as their wrapper would call it; soft-voting ensembles of pipelines are compiled
-member by member. Compiling checks itself: the compiled matrix must equal the
+with one thread, as their wrapper would call it (also inside a ``TemperatureScaled``
+calibration wrapper, whose temperature is then applied to the probabilities); soft-voting
+ensembles of pipelines are compiled member by member. Compiling checks itself: the compiled matrix must equal the
 ColumnTransformer's on probe rows (every known category, missing and unseen values), and
 the predictions the estimator's; otherwise :func:`compile_pipeline` returns ``None`` and the
 server uses the full pipeline.
@@ -371,6 +372,10 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """``(predict_proba or None, predict)`` on the estimator's input matrix."""
+    from modelloop.models import TemperatureScaled
+
+    if isinstance(estimator, TemperatureScaled):
+        return _temperature_functions(estimator)
     proba = getattr(estimator, "predict_proba", None)
     predict = estimator.predict
     module = type(estimator).__module__
@@ -394,6 +399,25 @@ def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     elif module.startswith("xgboost"):
         return _xgboost_functions(estimator, proba, predict)
     return proba, predict
+
+
+def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
+    """A :class:`~modelloop.models.TemperatureScaled` classifier: the fast functions of the
+    classifier it wraps, with its temperature applied to the probabilities, as its own
+    ``predict_proba`` does (``predict`` is the wrapped classifier's, as its own is)."""
+    from modelloop.models import apply_temperature
+
+    inner_proba, inner_predict = _estimator_functions(estimator.estimator_)
+    if inner_proba is None:
+        return estimator.predict_proba, inner_predict
+    temperature = float(estimator.temperature)
+    if temperature == 1.0:  # apply_temperature leaves them as they are
+        return inner_proba, inner_predict
+
+    def proba(X: np.ndarray) -> np.ndarray:
+        return apply_temperature(inner_proba(X), temperature)
+
+    return proba, inner_predict
 
 
 def _xgboost_functions(

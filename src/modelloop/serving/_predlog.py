@@ -8,7 +8,10 @@ is left. A crash loses at most the entries not yet written. When the queue is fu
 store fails, entries are dropped and counted rather than slowing requests down.
 
 Waking the writer for every request (as a ``queue.Queue`` does) would hand the GIL to it
-thousands of times a second, in the middle of the event loop's work.
+thousands of times a second, in the middle of the event loop's work. For the same reason a
+request may queue a function that makes its entries (:meth:`PredictionLog.submit_lazy`):
+the entries' dictionaries are then built by the writer thread, in batches, not by the
+event loop while clients wait.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class PredictionLog:
         self._interval_s = interval_s
         self._max_queue = max_queue
         self._on_drop = on_drop
-        self._queue: deque[list[dict[str, Any]]] = deque()  # appends are thread-safe
+        # one item per request: its entries, or (rows, a function making them)
+        self._queue: deque[Any] = deque()  # appends are thread-safe
         self._wake = threading.Event()
         self._stopping = False
         self.written = 0
@@ -85,6 +89,27 @@ class PredictionLog:
         self._queue.append(list(entries))
         if queued + 1 >= self._batch_size and not self._wake.is_set():
             self._wake.set()  # a full batch waits: write it now
+
+    def submit_lazy(self, n: int, make: Callable[[], Sequence[dict[str, Any]]]) -> None:
+        """Queue one request's ``n`` entries, made by ``make()`` on the writer thread.
+
+        ``make`` must only read what does not change after the request (its rows, its
+        answer). Never blocks.
+
+        >>> written = []
+        >>> plog = PredictionLog(written.extend)
+        >>> plog.submit_lazy(1, lambda: [{"request_id": "r2"}])
+        >>> plog.close()
+        >>> written
+        [{'request_id': 'r2'}]
+        """
+        queued = len(self._queue)
+        if queued >= self._max_queue:
+            self._dropped(n)
+            return
+        self._queue.append((n, make))
+        if queued + 1 >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, then stop the thread."""
@@ -110,7 +135,16 @@ class PredictionLog:
         """Write everything queued now, ``batch_size`` rows at a time."""
         pending: list[dict[str, Any]] = []
         while self._queue:
-            pending.extend(self._queue.popleft())
+            item = self._queue.popleft()
+            if isinstance(item, tuple):  # (rows, make) from submit_lazy; submit queues lists
+                n, make = item
+                try:
+                    item = make()
+                except Exception:
+                    log.exception("could not make %d prediction log entries", n)
+                    self._dropped(n)
+                    continue
+            pending.extend(item)
             if len(pending) >= self._batch_size:
                 self._flush(pending)
                 pending = []
