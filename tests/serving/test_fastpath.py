@@ -251,3 +251,38 @@ def test_compile_pipeline_unwraps_a_temperature_scaled_booster(
 
     pipeline[-1].estimator_.predict_proba = wrapper_called  # the booster must serve alone
     np.testing.assert_allclose(compiled.predict_proba(rows), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
+def test_served_predictions_of_a_thresholded_model_equal_pipeline_predict(
+    titanic_frame, kind
+) -> None:
+    from sklearn.ensemble import VotingClassifier
+
+    from modelloop.models import DecisionThreshold, TemperatureScaled
+    from modelloop.serving._registry import served_from_pipeline
+
+    schema = infer_schema(titanic_frame, target="Survived")
+    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
+    estimator, family = _estimator(kind, "binary")
+    scaled = TemperatureScaled(estimator, temperature=1.4)
+    if kind == "lightgbm":
+        model = make_pipeline(schema, family, DecisionThreshold(scaled, 0.2), task="binary")
+    else:  # as modelloop refits a single XGBoost model: a voting wrapper encodes the labels
+        pipe = make_pipeline(schema, family, scaled, task="binary")
+        model = DecisionThreshold(VotingClassifier([("xgboost", pipe)], voting="soft"), 0.2)
+    model.fit(X, y)
+    records = _records(X[schema.feature_columns()].head(200))
+    records += _messy(records[:100], schema.features())
+    frame = pd.DataFrame.from_records(records)
+    expected = model.predict(frame)
+    argmax = np.asarray(model.classes_)[model.predict_proba(frame).argmax(axis=1)]
+    assert (expected != argmax).any()  # the threshold does change some labels
+    compiled = compile_pipeline(model, schema.features())
+    assert isinstance(compiled, CompiledModel)
+    rows = RowParser(schema.features(), "t").validate(records)
+    assert compiled.predict(rows).tolist() == expected.tolist()
+    served = served_from_pipeline("t", 1, model, schema, "binary", [0, 1])
+    assert served.estimator is not model  # the fast path serves it
+    preds, _ = served.predict_rows(rows)
+    assert preds == expected.tolist()

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from modelloop.data import load
+from modelloop.evaluation import score
 from modelloop.exceptions import ConfigurationError
 from modelloop.tuning import cross_validate, make_folds, search
 
@@ -259,9 +260,19 @@ def test_search_weights_classes_for_balanced_accuracy_on_imbalanced_labels():
     weighted, plain = res.trials
     assert weighted["params"]["class_weight"] == "balanced"
     assert "class_weight" not in plain["params"]
-    assert weighted["score"] > plain["score"] + 0.05
-    assert res.best.params["class_weight"] == "balanced"
-    assert res.model[-1].class_weight == "balanced"
+    # The weights move the most-probable-class rule towards the rare class (a tuned
+    # decision threshold, kept for both trials here, can do the same for the plain one).
+    by_number = {c.number: c for c in res.candidates}
+    y_arr, classes = np.asarray(target), np.unique(target)
+
+    def argmax_score(trial: dict) -> float:
+        oof = by_number[trial["number"]].oof
+        return score("balanced_accuracy", y_arr, y_pred=classes[oof.argmax(axis=1)])
+
+    assert argmax_score(weighted) > argmax_score(plain) + 0.05
+    best = res.model[-1].estimator_ if hasattr(res.model[-1], "threshold") else res.model[-1]
+    estimator = getattr(best, "estimator_", best)  # inside a TemperatureScaled, if any
+    assert estimator.get_params().get("class_weight") == res.best.params.get("class_weight")
     # ROC AUC does not depend on a cut-off: no weights there.
     res = search(X, target, schema=ds.schema, task="binary", metric="roc_auc",
                  candidates=["logistic_regression"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
@@ -296,3 +307,42 @@ def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
         assert _ensemble(state) is None
     finally:
         state.pool.close()
+
+
+def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
+    from modelloop.models import DecisionThreshold, predicted_labels
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=(n, 2))
+    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")  # ~10 %
+    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    X, target = ds.features(), ds.target_series()
+    res = search(X, target, schema=ds.schema, task="binary", metric="f1",
+                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+    folds = make_folds(pd.Series(np.asarray(target)), "binary", 3, seed=0)
+    classes, y_arr = np.unique(target), np.asarray(target)
+    for c in res.candidates:
+        threshold = c.to_record()["params"]["decision_threshold"]
+        assert 0.0 < threshold < 1.0 and threshold != 0.5
+        argmax = [score("f1", y_arr[va], y_pred=classes[c.oof[va].argmax(axis=1)], classes=classes)
+                  for _, va in folds]  # fmt: skip
+        assert c.cv_mean > np.mean(argmax) + 0.01
+    final = res.model[-1]
+    assert isinstance(final, DecisionThreshold)
+    assert final.threshold == res.best.refit_params["decision_threshold"]
+    proba = res.model.predict_proba(X)
+    np.testing.assert_array_equal(res.model.predict(X), predicted_labels(res.model, proba))
+    assert "decision_threshold" not in res.best_params  # not an estimator parameter
+
+
+def test_search_leaves_the_decision_threshold_alone_for_a_grid_search():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    y = np.where(x + rng.normal(size=n) > 1.8, "rare", "common")
+    ds = load(pd.DataFrame({"x": x, "y": y}), target="y")
+    res = search(ds.features(), ds.target_series(), schema=ds.schema, task="binary",
+                 metric="f1", candidates=["logistic_regression"], cv=3, strategy="grid",
+                 param_grid={"C": [1.0]}, ensemble=False)  # fmt: skip
+    assert "decision_threshold" not in res.trials[0]["params"]

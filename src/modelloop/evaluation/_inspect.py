@@ -20,8 +20,21 @@ from modelloop.exceptions import InvalidInputError
 __all__ = ["learning_curve", "permutation_importance", "score_model"]
 
 
-def score_model(model: Any, X: pd.DataFrame, y: Any, metric: str) -> float:
+def _labels(proba: np.ndarray, classes: np.ndarray, threshold: float | None) -> np.ndarray:
+    """The most probable class, or (binary, with ``threshold``) classes[1] from it on."""
+    if threshold is not None and proba.shape[1] == 2:
+        return classes[(proba[:, 1] >= threshold).astype(int)]
+    return classes[np.argmax(proba, axis=1)]
+
+
+def score_model(
+    model: Any, X: pd.DataFrame, y: Any, metric: str, *, threshold: float | None = None
+) -> float:
     """Metric ``metric`` of ``model`` on rows ``X`` with true values ``y``.
+
+    ``threshold``: a binary classifier's decision threshold on the probability of
+    ``classes_[1]`` (``models.decision_threshold`` finds it); the most probable class when
+    ``None``.
 
     Examples
     --------
@@ -38,7 +51,7 @@ def score_model(model: Any, X: pd.DataFrame, y: Any, metric: str) -> float:
         return score(metric, y, y_pred=model.predict(X))
     proba = model.predict_proba(X)
     classes = np.asarray(model.classes_)
-    return score(metric, y, y_pred=classes[np.argmax(proba, axis=1)], classes=classes)
+    return score(metric, y, y_pred=_labels(proba, classes, threshold), classes=classes)
 
 
 def permutation_importance(
@@ -51,6 +64,7 @@ def permutation_importance(
     max_rows: int = 2_000,
     time_limit: float | None = None,
     seed: int = 0,
+    threshold: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """How much ``metric`` worsens when each input column is shuffled, on held-out rows.
 
@@ -59,6 +73,7 @@ def permutation_importance(
     splits cost few calls. With ``time_limit`` (seconds) a repeat starts only when the
     previous one says it fits; when not every column could be shuffled once in time, the
     table is empty and ``info['skipped']`` says why.
+    ``threshold`` is a binary classifier's decision threshold, as in :func:`score_model`.
 
     Returns
     -------
@@ -88,7 +103,7 @@ def permutation_importance(
     X = X.reset_index(drop=True)
     n, columns = len(X), list(X.columns)
     s = sign(metric)
-    baseline = score_model(model, X, y_arr, metric)
+    baseline = score_model(model, X, y_arr, metric, threshold=threshold)
     per_column = time.monotonic() - t0  # seconds to score one shuffled copy, about
     # Columns per predict call: each call under ~2 million cells and, with a time limit,
     # under a quarter of it, so the clock is checked often enough.
@@ -118,7 +133,7 @@ def permutation_importance(
                 shuffled[column] = X[column].iloc[rng.permutation(n)].set_axis(X.index)
                 frames.append(shuffled)
             big = pd.concat(frames, ignore_index=True)
-            scores = _chunk_scores(model, big, y_arr, metric, len(chunk))
+            scores = _chunk_scores(model, big, y_arr, metric, len(chunk), threshold)
             for k, value in enumerate(scores):
                 drops[lo + k, r] = s * (baseline - value)
         if skipped:
@@ -144,7 +159,9 @@ def _nan_stat(func: Any, row: np.ndarray) -> float:
     return float(func(row)) if np.isfinite(row).any() else float("nan")
 
 
-def _chunk_scores(model: Any, big: pd.DataFrame, y: np.ndarray, metric: str, k: int) -> list[float]:
+def _chunk_scores(
+    model: Any, big: pd.DataFrame, y: np.ndarray, metric: str, k: int, threshold: float | None
+) -> list[float]:
     """Score ``k`` stacked copies of the rows (one predict call), one score per copy."""
     n = len(y)
     spec = get_metric(metric)
@@ -158,7 +175,7 @@ def _chunk_scores(model: Any, big: pd.DataFrame, y: np.ndarray, metric: str, k: 
                 if spec.needs_proba:
                     out.append(score(metric, y, y_proba=part, classes=classes))
                 else:
-                    pred = classes[np.argmax(part, axis=1)]
+                    pred = _labels(part, classes, threshold)
                     out.append(score(metric, y, y_pred=pred, classes=classes))
             except InvalidInputError:
                 out.append(float("nan"))
@@ -186,6 +203,7 @@ def learning_curve(
     time_limit: float | None = None,
     fit_time: float | None = None,
     seed: int = 0,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
     """Score of ``model``'s configuration refitted on growing shares of the training rows.
 
@@ -194,6 +212,7 @@ def learning_curve(
     Train and test scores use at most ``max_score_rows`` rows. With ``time_limit``
     (seconds), a share is fitted only when the time of the last fit (at first
     ``fit_time``, the full fit's seconds), scaled by rows, says it fits.
+    ``threshold`` is a binary classifier's decision threshold, as in :func:`score_model`.
 
     Returns
     -------
@@ -241,12 +260,15 @@ def learning_curve(
                 stratify=y_arr if stratify else None,
             )
             fitted = clone(model).fit(X_sub, y_sub)
-            rows.append(_point(fitted, X_sub, y_sub, X_test, y_test, metric, max_score_rows))
+            point = _point(fitted, X_sub, y_sub, X_test, y_test, metric, max_score_rows, threshold)
+            rows.append(point)
         except Exception:  # a share too small for this model: leave the point out
             continue
         per_row = (time.monotonic() - started) / n
     if rows:  # one point alone is no curve
-        rows.append(_point(model, X_train, y_arr, X_test, y_test, metric, max_score_rows))
+        rows.append(
+            _point(model, X_train, y_arr, X_test, y_test, metric, max_score_rows, threshold)
+        )
     return pd.DataFrame(rows, columns=["n_train", "train_score", "test_score"])
 
 
@@ -258,12 +280,13 @@ def _point(
     y_test: Any,
     metric: str,
     max_rows: int,
+    threshold: float | None = None,
 ) -> dict[str, float]:
     n = len(X)
     if n > max_rows:
         X, y = X.iloc[:max_rows], y[:max_rows]
     return {
         "n_train": n,
-        "train_score": score_model(model, X, y, metric),
-        "test_score": score_model(model, X_test, y_test, metric),
+        "train_score": score_model(model, X, y, metric, threshold=threshold),
+        "test_score": score_model(model, X_test, y_test, metric, threshold=threshold),
     }

@@ -23,6 +23,15 @@ from modelloop.models._catalog import (
     unsupervised_catalog,
 )
 from modelloop.models._portfolio import BALANCED, SPACES, portfolio, search_space
+from modelloop.models._threshold import (
+    THRESHOLD_METRICS,
+    DecisionThreshold,
+    cross_fit_threshold,
+    decision_threshold,
+    fit_threshold,
+    predicted_labels,
+    threshold_labels,
+)
 from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor
 from modelloop.models._unsupervised import (
     UNSUPERVISED_TASKS,
@@ -37,8 +46,10 @@ __all__ = [
     "BALANCED",
     "MODELS",
     "SPACES",
+    "THRESHOLD_METRICS",
     "UNSUPERVISED_TASKS",
     "CentroidAgglomerative",
+    "DecisionThreshold",
     "DensityClusterer",
     "ModelSpec",
     "TabularNetClassifier",
@@ -47,14 +58,19 @@ __all__ = [
     "apply_temperature",
     "catalog",
     "cross_fit_temperature",
+    "cross_fit_threshold",
+    "decision_threshold",
     "default_candidates",
     "fit_temperature",
+    "fit_threshold",
     "get_spec",
     "get_unsupervised_spec",
     "kdistance_elbow",
     "output_columns",
     "portfolio",
+    "predicted_labels",
     "search_space",
+    "threshold_labels",
     "unsupervised_catalog",
     "unsupervised_output",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelloop.evaluation import UndefinedMetricError, score, sign
+from modelloop.models import threshold_labels
 
 __all__ = [
     "PerformanceReport",
@@ -113,11 +114,14 @@ def window_performance(
     start: datetime | None = None,
     end: datetime | None = None,
     min_labels: int = MIN_LABELS,
+    threshold: float | None = None,
 ) -> WindowPerformance:
     """Estimated and (where ``y_true`` has at least ``min_labels`` values) measured metrics.
 
     ``y_true`` may hold ``None`` for rows whose label has not arrived; ``proba`` has one
-    column per class in the order of ``classes``.
+    column per class in the order of ``classes``. ``threshold`` (binary): the model's
+    decision threshold on ``proba[:, 1]`` (see ``models.decision_threshold``); the most
+    probable class when ``None``.
 
     Examples
     --------
@@ -136,12 +140,18 @@ def window_performance(
         has = np.asarray([v is not None and v == v for v in y], dtype=bool)
         n_labeled = int(has.sum())
         if n_labeled >= min_labels:
-            actual = _measured(task, classes, y[has], proba, prediction, has)
+            actual = _measured(task, classes, y[has], proba, prediction, has, threshold)
     return WindowPerformance(label, n, n_labeled, expected, actual, start, end)
 
 
 def _measured(
-    task: str, classes: Any, y: np.ndarray, proba: Any, prediction: Any, has: np.ndarray
+    task: str,
+    classes: Any,
+    y: np.ndarray,
+    proba: Any,
+    prediction: Any,
+    has: np.ndarray,
+    threshold: float | None = None,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     if task == "regression":
@@ -153,7 +163,7 @@ def _measured(
     cls = list(classes or [])
     truth = _labels_like(y, cls)
     p = np.asarray(proba, dtype=float)[has]
-    pred = np.asarray(cls, dtype=object)[np.argmax(p, axis=1)]
+    pred = threshold_labels(p, np.asarray(cls, dtype=object), threshold)
     known = np.isin(truth.astype(str), np.asarray([str(c) for c in cls]))
     truth, p, pred = truth[known], p[known], pred[known]
     if len(truth) == 0:

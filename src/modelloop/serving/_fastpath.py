@@ -18,7 +18,8 @@ that builds the estimator's input matrix with plain Python and numpy:
 LightGBM models predict through their booster with one thread (the scikit-learn wrapper's
 checks cost ten times the prediction), XGBoost models through ``Booster.inplace_predict``
 with one thread, as their wrapper would call it (also inside a ``TemperatureScaled``
-calibration wrapper, whose temperature is then applied to the probabilities); soft-voting
+calibration wrapper, whose temperature is then applied to the probabilities, and a
+``DecisionThreshold``, whose threshold then turns them into labels); soft-voting
 ensembles of pipelines are compiled member by member. Compiling checks itself: the compiled matrix must equal the
 ColumnTransformer's on probe rows (every known category, missing and unseen values), and
 the predictions the estimator's; otherwise :func:`compile_pipeline` returns ``None`` and the
@@ -372,10 +373,12 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """``(predict_proba or None, predict)`` on the estimator's input matrix."""
-    from modelloop.models import TemperatureScaled
+    from modelloop.models import DecisionThreshold, TemperatureScaled
 
     if isinstance(estimator, TemperatureScaled):
         return _temperature_functions(estimator)
+    if isinstance(estimator, DecisionThreshold):
+        return _threshold_functions(estimator)
     proba = getattr(estimator, "predict_proba", None)
     predict = estimator.predict
     module = type(estimator).__module__
@@ -418,6 +421,22 @@ def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
         return apply_temperature(inner_proba(X), temperature)
 
     return proba, inner_predict
+
+
+def _threshold_functions(estimator: Any) -> tuple[Predict | None, Predict]:
+    """A :class:`~modelloop.models.DecisionThreshold` classifier: the fast probabilities of
+    the classifier it wraps, and its threshold applied to them, as its own ``predict`` does."""
+    from modelloop.models import threshold_labels
+
+    inner_proba, _ = _estimator_functions(estimator.estimator_)
+    if inner_proba is None:
+        return estimator.predict_proba, estimator.predict
+    classes, threshold = estimator.classes_, float(estimator.threshold)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return threshold_labels(inner_proba(X), classes, threshold)
+
+    return inner_proba, predict
 
 
 def _xgboost_functions(
@@ -483,10 +502,12 @@ class CompiledModel:
         weights: list[float] | None,
         classes: Any,
         classifier: bool,
+        threshold: float | None = None,
     ) -> None:
         self._members = members
         self._weights = weights
         self.classes_ = classes
+        self.threshold = threshold  # a DecisionThreshold around an ensemble
         if classifier:
             self.predict_proba = self._predict_proba
 
@@ -515,6 +536,10 @@ class CompiledModel:
         return np.average(np.asarray(outs), axis=0, weights=self._weights)
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self.threshold is not None:
+            from modelloop.models import threshold_labels
+
+            return threshold_labels(self._predict_proba(rows), self.classes_, self.threshold)
         if self._weights is None:
             blocks, _, predict = self._members[0]
             return predict(self._matrix(blocks, rows))
@@ -615,7 +640,12 @@ def compile_pipeline(model: Any, schema: Schema) -> CompiledModel | None:
 def _compile(model: Any, schema: Schema) -> CompiledModel | None:
     from sklearn.ensemble import VotingClassifier, VotingRegressor
 
+    from modelloop.models import DecisionThreshold
+
     weights: list[float] | None = None
+    outer, threshold = model, None
+    if isinstance(model, DecisionThreshold):  # around an ensemble (a single XGBoost refit)
+        model, threshold = model.estimator_, float(model.threshold)
     if isinstance(model, VotingClassifier | VotingRegressor):
         if isinstance(model, VotingClassifier) and model.voting != "soft":
             return None
@@ -641,8 +671,8 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
             return None
         members.append((blocks, proba, predict))
     classes = getattr(model, "classes_", None)
-    compiled = CompiledModel(members, weights, classes, classifier)
-    if not _verify(compiled, model, pipelines, schema, classifier):
+    compiled = CompiledModel(members, weights, classes, classifier, threshold)
+    if not _verify(compiled, outer, pipelines, schema, classifier):
         log.warning("the fast path does not reproduce %s; serving it unchanged", type(model))
         return None
     return compiled

@@ -20,6 +20,7 @@ import numpy as np
 
 from modelloop.data import UNSUPERVISED_TASKS, Schema, enforce_rules
 from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
+from modelloop.models import decision_threshold, threshold_labels
 from modelloop.serving._batching import MicroBatcher
 from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
@@ -72,6 +73,7 @@ class ServedModel:
     source: str = "store"
     batcher: MicroBatcher | None = field(default=None, repr=False)
     rules: dict[str, Any] | None = None  # the training rules each request row must meet
+    threshold: float | None = None  # a binary model's decision threshold (models.DecisionThreshold)
 
     def check_rules(self, rows: Sequence[dict[str, Any]], where: str) -> None:
         """Raise ``RuleViolationError`` (a 422) when a row breaks the model's rules."""
@@ -96,7 +98,7 @@ class ServedModel:
             return preds.tolist(), None
         proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
         classes = np.asarray(self.classes if self.classes is not None else self.estimator.classes_)
-        preds = classes[np.argmax(proba, axis=1)].tolist()
+        preds = threshold_labels(proba, classes, self.threshold).tolist()
         keys = [str(c) for c in classes.tolist()]
         return preds, [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
 
@@ -173,6 +175,7 @@ def served_from_pipeline(
         prepare=prepare,
         record=record,
         rules=rules,
+        threshold=None if task in UNSUPERVISED_TASKS else decision_threshold(pipeline),
     )
 
 

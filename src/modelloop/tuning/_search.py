@@ -33,12 +33,14 @@ import numpy as np
 import pandas as pd
 
 from modelloop.data import Role, Schema, Task
-from modelloop.evaluation import get_metric
+from modelloop.evaluation import get_metric, score
 from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import TEXT_METHODS, check_text_column, sentence_model_available
 from modelloop.models import (
     BALANCED,
+    THRESHOLD_METRICS,
     cross_fit_temperature,
+    cross_fit_threshold,
     get_spec,
     portfolio,
     search_space,
@@ -50,6 +52,7 @@ from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
     TEMPERATURE,
+    THRESHOLD,
     Job,
     Outcome,
     WorkerError,
@@ -66,6 +69,7 @@ _OPTUNA_PATIENCE = 12  # trials without a new best before the model-based stage 
 _ENSEMBLE_POOL = 15
 _EMBED_LOAD_S, _EMBED_TEXTS_PER_S = 9.0, 70.0  # see _embedding_cost
 _CALIBRATION_GAIN = 1e-4
+_THRESHOLD_GAIN = 1e-4  # CV score a tuned decision threshold must add to be kept
 _RARE_CLASS_METRICS = frozenset({"balanced_accuracy", "recall_macro", "f1_macro"})
 _REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process  # CV log loss a temperature must save to be kept
 # Rough peak memory of one fit, in multiples of the training frame's size.
@@ -135,7 +139,7 @@ class CandidateResult:
                 if self.members
                 else {
                     **self.params,
-                    **{k: v for k, v in self.refit_params.items() if k == TEMPERATURE},
+                    **{k: v for k, v in self.refit_params.items() if k in (TEMPERATURE, THRESHOLD)},
                 }
             ),
             "fold_scores": [float(s) for s in self.cv_scores],
@@ -251,6 +255,10 @@ class _Search:
         self.balanced = False  # Optuna's trials weight classes (see _rewards_rare_classes)
         # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
         self.calibration = self.classes is not None
+        # Tune binary classifiers' decision threshold for metrics it can raise ('auto').
+        self.thresholding = (
+            task == "binary" and metric in THRESHOLD_METRICS and len(self.classes) == 2
+        )
         self.in_flight = 0
         self.frame_bytes = int(X.memory_usage(deep=True).sum())
         self.worker_started = False
@@ -452,6 +460,14 @@ class _Search:
             if calibrated is not None:
                 cv_scores, oof, temperature = calibrated
                 refit_params = {**refit_estimator_params(outcome), TEMPERATURE: temperature}
+        if self.thresholding and status == "ok" and oof is not None:
+            tuned = self.tune_threshold(oof, cv_scores)
+            if tuned is not None:
+                cv_scores, threshold = tuned
+                refit_params = {
+                    **(refit_params or refit_estimator_params(outcome)),
+                    THRESHOLD: threshold,
+                }
         result = CandidateResult(
             name,
             outcome.model,
@@ -504,6 +520,29 @@ class _Search:
             for _, va in self.folds
         )
         return scores, calibrated, round(temperature, 4)
+
+    def tune_threshold(
+        self, oof: np.ndarray, cv_scores: tuple[float, ...]
+    ) -> tuple[tuple[float, ...], float] | None:
+        """Fold scores with a tuned decision threshold, and the threshold, when they are better.
+
+        ``oof`` holds the (calibrated) out-of-fold probabilities, ``cv_scores`` their scores
+        with the most probable class. Each fold's threshold comes from the other folds (see
+        ``models.cross_fit_threshold``), so the scores stay honest. None when it does not help.
+        """
+        if not np.isfinite(oof).all() or len(cv_scores) != len(self.folds):
+            return None
+        classes = self.classes
+        p1 = oof[:, 1] / oof.sum(axis=1)
+        y_idx = np.searchsorted(classes, self.y)
+        pred, threshold = cross_fit_threshold(y_idx, p1, self.folds, self.metric)
+        scores = tuple(
+            float(score(self.metric, self.y[va], y_pred=classes[pred[va]], classes=classes))
+            for _, va in self.folds
+        )
+        if not np.mean(scores) > np.mean(cv_scores) + _THRESHOLD_GAIN:
+            return None
+        return scores, round(threshold, 6)
 
     def prune_threshold(self) -> float | None:
         best = self.best()
@@ -755,7 +794,16 @@ def _ensemble(state: _Search) -> CandidateResult | None:
 
 def _refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
     if c.family == "ensemble":
-        members = [(n, by_name[n].family, by_name[n].refit_params) for n in c.weights]
+        # A soft-voting ensemble predicts its blend's most probable class: its members'
+        # decision thresholds would not reach its predictions, so they are left out.
+        members = [
+            (
+                n,
+                by_name[n].family,
+                {k: v for k, v in by_name[n].refit_params.items() if k != THRESHOLD},
+            )
+            for n in c.weights
+        ]
         return members, list(c.weights.values())
     return [(c.name, c.family, c.refit_params)], None
 
@@ -930,6 +978,7 @@ def search(
         state.study_journal = None if study_journal is None else str(study_journal)
     else:  # a grid or random search returns exactly the models it evaluated
         state.calibration = False
+        state.thresholding = False
     # Refits may overrun the search budget by this much: about half the promised margin
     # (max(10 %, 5 s)); the caller keeps the rest for scoring and saving.
     state.grace = 0.0 if time_budget is None else max(0.06 * time_budget, 3.0)

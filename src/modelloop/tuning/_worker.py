@@ -31,11 +31,12 @@ from sklearn.pipeline import Pipeline
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric, score
 from modelloop.features import make_pipeline
-from modelloop.models import TemperatureScaled, get_spec
+from modelloop.models import DecisionThreshold, TemperatureScaled, get_spec
 
 __all__ = [
     "BOOSTERS",
     "TEMPERATURE",
+    "THRESHOLD",
     "Job",
     "Outcome",
     "WorkerPool",
@@ -49,6 +50,8 @@ BOOSTERS = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "catboost": "
 _ES_ROUNDS = 50
 # Not an estimator parameter: a refit wraps the estimator in ``TemperatureScaled`` with it.
 TEMPERATURE = "proba_temperature"
+# Nor this: a refit wraps the (calibrated) estimator in ``DecisionThreshold`` with it.
+THRESHOLD = "decision_threshold"
 _ES_MIN_ROWS = 200
 
 
@@ -88,17 +91,21 @@ def build_pipeline(
 
     ``params["text_features"]`` (``"tfidf"`` or ``"embedding"``), when present, is not an
     estimator parameter: it chooses how text columns are featurized. Nor is
-    ``params[TEMPERATURE]``: the estimator is wrapped in ``models.TemperatureScaled``.
+    ``params[TEMPERATURE]``: the estimator is wrapped in ``models.TemperatureScaled``; nor
+    ``params[THRESHOLD]``: then wrapped (outermost) in ``models.DecisionThreshold``.
     """
     spec = get_spec(model, task)
     estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
     params = dict(params)
     text_features = params.pop("text_features", "tfidf")
     temperature = params.pop(TEMPERATURE, None)
+    threshold = params.pop(THRESHOLD, None)
     if params:
         estimator.set_params(**params)
     if temperature is not None:
         estimator = TemperatureScaled(estimator, temperature=float(temperature))
+    if threshold is not None:
+        estimator = DecisionThreshold(estimator, threshold=float(threshold))
     return make_pipeline(schema, spec.family, estimator, task=task, text_features=text_features)
 
 
@@ -258,6 +265,11 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
 def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[float] | None):
     from modelloop.tuning._ensemble import build_ensemble
 
+    encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"
+    threshold = members[0][2].get(THRESHOLD) if encoded else None
+    if threshold is not None:  # the voting wrapper predicts the argmax: wrap it instead
+        name, model, params = members[0]
+        members = [(name, model, {k: v for k, v in params.items() if k != THRESHOLD})]
     pipes = [
         (
             name,
@@ -267,10 +279,13 @@ def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[fl
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if weights is None and not (members[0][1] == "xgboost" and ctx.task != "regression"):
+        if weights is None and not encoded:
             return pipes[0][1].fit(ctx.X, ctx.y)
         # A voting ensemble label-encodes the target for its members (XGBoost needs that).
-        return build_ensemble(pipes, weights or [1.0], ctx.task).fit(ctx.X, ctx.y)
+        voting = build_ensemble(pipes, weights or [1.0], ctx.task)
+        if threshold is not None:
+            return DecisionThreshold(voting, threshold=float(threshold)).fit(ctx.X, ctx.y)
+        return voting.fit(ctx.X, ctx.y)
 
 
 def refit_here(payload: dict[str, Any], members, weights) -> Any:

@@ -13,6 +13,7 @@ import pandas as pd
 from modelloop.config import Settings
 from modelloop.data import UNSUPERVISED_TASKS
 from modelloop.exceptions import EmptyDataError, InvalidInputError
+from modelloop.models import decision_threshold, predicted_labels
 from modelloop.monitoring import (
     Alert,
     AlertRules,
@@ -124,8 +125,7 @@ def _outputs(model: LoadedModel, frame: pd.DataFrame) -> tuple[Any, np.ndarray |
     proba = np.asarray(model.pipeline.predict_proba(frame), dtype=float)
     if proba.shape[1] == 2:
         return proba[:, 1], proba
-    classes = np.asarray(model.pipeline.classes_)
-    return classes[np.argmax(proba, axis=1)].astype(str), proba
+    return predicted_labels(model.pipeline, proba).astype(str), proba
 
 
 def _training_metric(model: LoadedModel, metric: str) -> float | None:
@@ -231,6 +231,7 @@ def _report(
         or (list(model.pipeline.classes_) if hasattr(model.pipeline, "classes_") else None),
     )
     metric = monitored_metric(task)
+    threshold = None if task in UNSUPERVISED_TASKS else decision_threshold(model.pipeline)
     ref_truth = ref_rows[target].tolist() if target and target in ref_rows.columns else None
     if task in UNSUPERVISED_TASKS:
         labels = [None] * len(labels)  # no metric to measure: drift only
@@ -244,6 +245,7 @@ def _report(
             proba=None if cur_proba is None else cur_proba[sel],
             prediction=cur_out[sel],
             y_true=[labels[i] for i in (range(len(labels)) if idx is None else idx)],
+            threshold=threshold,
             **kw,
         )
 
@@ -254,6 +256,7 @@ def _report(
         proba=ref_proba,
         prediction=ref_out,
         y_true=ref_truth,
+        threshold=threshold,
     )
     windows, window_perf = [], []
     chunk_config = DriftConfig(**{**config.to_dict(), "domain": False})

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from modelloop.config import Settings
 from modelloop.data import UNSUPERVISED_TASKS, Schema, iter_batches
 from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
-from modelloop.models import unsupervised_output
+from modelloop.models import predicted_labels, unsupervised_output
 from modelloop.store import ModelVersionRecord, Store
 
 __all__ = ["LoadedModel", "PredictSummary", "load_model", "predict", "predict_file"]
@@ -51,7 +51,7 @@ class LoadedModel:
             return pd.DataFrame({"prediction": self.pipeline.predict(frame)}, index=frame.index)
         proba = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
         classes = np.asarray(self.pipeline.classes_)
-        out = {"prediction": classes[np.argmax(proba, axis=1)]}
+        out = {"prediction": predicted_labels(self.pipeline, proba, classes)}
         for i, c in enumerate(classes):
             out[f"proba_{c}"] = proba[:, i]
         return pd.DataFrame(out, index=frame.index)

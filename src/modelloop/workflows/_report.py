@@ -32,6 +32,7 @@ from modelloop.exceptions import (
     NotFoundError,
     RunNotFoundError,
 )
+from modelloop.models import decision_threshold, predicted_labels
 from modelloop.store import ModelVersionRecord, RunRecord, Store
 
 if TYPE_CHECKING:
@@ -91,13 +92,13 @@ def record_evaluation(
     else:
         X_keep, y_keep = X_test, y_test
     predictions = pd.DataFrame({"y_true": y_keep.to_numpy()})
+    threshold = None if task == "regression" else decision_threshold(model)
     classes = result.classes
     if task == "regression":
         predictions["y_pred"] = np.asarray(model.predict(X_keep), dtype=float)
     else:
         proba = np.asarray(model.predict_proba(X_keep), dtype=float)
-        labels = np.asarray(model.classes_)
-        predictions["y_pred"] = labels[np.argmax(proba, axis=1)]
+        predictions["y_pred"] = predicted_labels(model, proba)
         for i in range(proba.shape[1]):
             predictions[f"proba_{i}"] = proba[:, i]
 
@@ -126,6 +127,7 @@ def record_evaluation(
             max_rows=IMPORTANCE_ROWS,
             time_limit=allowance,
             seed=seed,
+            threshold=threshold,
         )
     if info.get("skipped"):
         notes.append(f"Permutation importance: {info['skipped']}.")
@@ -149,6 +151,7 @@ def record_evaluation(
             time_limit=allowance,
             fit_time=3 * refit_s,
             seed=seed,
+            threshold=threshold,
         )
     if curve is None or len(curve) < 2:
         curve = None

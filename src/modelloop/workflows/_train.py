@@ -27,7 +27,7 @@ from modelloop.data import (
 )
 from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
-from modelloop.models import get_spec
+from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store
 from modelloop.tuning import STRATEGIES, SearchEvent, check_budget, check_param_grid, search
 from modelloop.workflows._ingest import load_source
@@ -251,7 +251,7 @@ def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict
         return score_all(task, y.to_numpy(), y_pred=model.predict(X))
     proba = model.predict_proba(X)
     classes = np.asarray(model.classes_)
-    pred = classes[np.argmax(proba, axis=1)]
+    pred = predicted_labels(model, proba, classes)
     return score_all(task, y.to_numpy(), y_pred=pred, y_proba=proba, classes=classes)
 
 
