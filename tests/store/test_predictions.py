@@ -41,6 +41,52 @@ def test_log_and_read_predictions_by_model_and_window(store: Store) -> None:
     assert len(store.get_predictions("churn", limit=2)) == 2
 
 
+def test_log_predictions_stores_numpy_nan_and_tuples_as_plain_json(store: Store) -> None:
+    import numpy as np
+    import pandas as pd
+
+    store.log_predictions(
+        [
+            {
+                "request_id": "odd",
+                "model_name": "m",
+                "model_version": 1,
+                "inputs": {
+                    "nan": float("nan"),
+                    "np_nan": np.float64("nan"),
+                    "count": np.int64(3),
+                    "vector": np.array([1.5, np.inf]),
+                    "pair": (1, "a"),
+                    "when": pd.Timestamp("2025-01-02"),
+                    "missing": None,
+                },
+                "prediction": np.str_("yes"),
+                "probabilities": {"yes": np.float32(0.25), "no": 0.75},
+            }
+        ]
+    )
+    got = store.get_predictions(request_id="odd")[0]
+    assert got.inputs == {
+        "nan": None,
+        "np_nan": None,
+        "count": 3,
+        "vector": [1.5, None],
+        "pair": [1, "a"],
+        "when": "2025-01-02T00:00:00",
+        "missing": None,
+    }
+    assert got.prediction == "yes" and got.probabilities == {"yes": 0.25, "no": 0.75}
+
+
+def test_log_entry_that_is_not_json_is_refused(store: Store) -> None:
+    entry = {"request_id": "r", "model_name": "m", "model_version": 1, "inputs": {(1, 2): 3}}
+    with pytest.raises(InvalidInputError, match="Keys of 'inputs' must be strings"):
+        store.log_predictions([entry])
+    with pytest.raises(InvalidInputError, match="'prediction' must hold JSON data"):
+        store.log_predictions([{**entry, "inputs": {}, "prediction": object()}])
+    assert store.get_predictions() == []
+
+
 def test_prune_predictions(store: Store) -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     store.log_predictions([_entry(i, t0 + timedelta(days=i)) for i in range(4)])

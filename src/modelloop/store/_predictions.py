@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from modelloop.exceptions import InvalidInputError
 from modelloop.store._db import jsonable, now
@@ -56,30 +58,71 @@ class PredictionRecord:
     labeled_at: datetime | None = None
 
 
+class _JSONText(sa.types.TypeDecorator[Any]):
+    """A JSON column's bind type for values the caller has already serialised.
+
+    The column stays ``JSON`` (PostgreSQL still sees a ``::JSON`` cast); only the
+    per-row ``json.dumps`` in SQLAlchemy's bind processing is skipped.
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+def _json_text(value: Any, field: str) -> str | None:
+    """``value`` as JSON text: orjson for plain data, :func:`jsonable` for the rest.
+
+    orjson writes NaN and infinities as ``null``, numpy scalars and arrays as numbers
+    and lists, and tuples as lists, as :func:`jsonable` does; anything it refuses (a
+    pandas value, a key that is not a string) goes through :func:`jsonable`, which
+    converts it or raises ``InvalidInputError``.
+    """
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return orjson.dumps(jsonable(value, field), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
 def _row(entry: Mapping[str, Any]) -> dict[str, Any]:
     lacking = [k for k in _REQUIRED if k not in entry]
     if lacking:
         raise InvalidInputError(
             f"A prediction log entry needs {', '.join(_REQUIRED)}. It lacks {', '.join(lacking)}."
         )
-    created = entry.get("created_at") or now()
+    latency = entry.get("latency_ms")
+    inputs = entry["inputs"]
     return {
         "request_id": str(entry["request_id"]),
         "model_name": str(entry["model_name"]),
         "model_version": int(entry["model_version"]),
-        "created_at": created,
-        "latency_ms": None if entry.get("latency_ms") is None else float(entry["latency_ms"]),
-        "inputs": jsonable(dict(entry["inputs"]), "inputs"),
-        "prediction": jsonable(entry.get("prediction"), "prediction"),
-        "probabilities": jsonable(entry.get("probabilities"), "probabilities"),
+        "created_at": entry.get("created_at") or now(),
+        "latency_ms": None if latency is None else float(latency),
+        "j_inputs": _json_text(inputs if type(inputs) is dict else dict(inputs), "inputs"),
+        "j_prediction": _json_text(entry.get("prediction"), "prediction"),
+        "j_probabilities": _json_text(entry.get("probabilities"), "probabilities"),
     }
+
+
+# The server writes thousands of rows a second from a thread that shares the GIL with
+# request handling: the JSON columns are serialised once, by orjson (about 1 µs a value
+# against 10-25 µs for ``jsonable`` plus SQLAlchemy's ``json.dumps``).
+_INSERT = predictions.insert().values(
+    inputs=sa.bindparam("j_inputs", type_=_JSONText(none_as_null=True)),
+    prediction=sa.bindparam("j_prediction", type_=_JSONText(none_as_null=True)),
+    probabilities=sa.bindparam("j_probabilities", type_=_JSONText(none_as_null=True)),
+)
 
 
 def insert_predictions(conn: sa.Connection, entries: Iterable[Mapping[str, Any]]) -> int:
     """Insert many log entries in one statement; returns how many."""
     rows = [_row(e) for e in entries]
     if rows:
-        conn.execute(predictions.insert(), rows)
+        conn.execute(_INSERT, rows)
     return len(rows)
 
 
