@@ -286,3 +286,36 @@ def test_served_predictions_of_a_thresholded_model_equal_pipeline_predict(
     assert served.estimator is not model  # the fast path serves it
     preds, _ = served.predict_rows(rows)
     assert preds == expected.tolist()
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "linear"])
+def test_served_predictions_of_a_log_target_model_equal_pipeline_predict(
+    titanic_frame, kind
+) -> None:
+    from modelloop.models import LogTargetRegressor
+    from modelloop.serving._registry import served_from_pipeline
+
+    frame = titanic_frame.dropna(subset=["Fare"])  # Fare: >= 0 and right-skewed
+    schema = infer_schema(frame, target="Fare")
+    X, y = frame.drop(columns=["Fare"]), frame["Fare"]
+    estimator, family = _estimator(kind, "regression")
+    model = make_pipeline(schema, family, LogTargetRegressor(estimator), task="regression")
+    model.fit(X, y)
+    records = _records(X[schema.feature_columns()].head(200))
+    records += _messy(records[:100], schema.features())
+    _check_same(model, schema, records, "regression")
+    compiled = compile_pipeline(model, schema.features())
+    assert isinstance(compiled, CompiledModel)
+    rows = RowParser(schema.features(), "t").validate(records)
+    expected = model.predict(pd.DataFrame.from_records(records))
+    served = served_from_pipeline("t", 1, model, schema, "regression", None)
+    assert served.estimator is not model  # the fast path serves it
+    preds, _ = served.predict_rows(rows)
+    np.testing.assert_allclose(preds, expected, rtol=1e-12, atol=0)
+    if kind != "linear":
+
+        def wrapper_called(X: Any) -> Any:
+            raise AssertionError("the scikit-learn wrapper's predict was called")
+
+        model[-1].regressor_.predict = wrapper_called  # the booster must serve alone
+    np.testing.assert_allclose(compiled.predict(rows), expected, rtol=1e-12, atol=0)

@@ -78,6 +78,26 @@ def test_search_ranks_best_first_and_lists_every_candidate(binary_data):
     assert res.best.name == board["model"].iloc[0]
 
 
+def test_search_refits_the_best_candidate_when_it_is_also_the_fastest(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(
+        X,
+        y,
+        schema=binary_data.schema,
+        task="binary",
+        metric="roc_auc",
+        candidates=["logistic_regression", "random_forest"],
+        cv=3,
+        seed=0,
+        ensemble=False,
+    )
+    by_score = sorted(res.candidates, key=lambda c: -c.cv_mean)
+    assert by_score[0].family == "logistic_regression"  # linear labels: the quick model wins
+    assert by_score[0].fit_time < by_score[1].fit_time
+    assert res.best is by_score[0]
+    assert type(res.model[-1]).__name__ != "RandomForestClassifier"
+
+
 def test_search_stops_a_slow_fit_and_keeps_the_budget(binary_data):
     import time
 
@@ -346,3 +366,62 @@ def test_search_leaves_the_decision_threshold_alone_for_a_grid_search():
                  metric="f1", candidates=["logistic_regression"], cv=3, strategy="grid",
                  param_grid={"C": [1.0]}, ensemble=False)  # fmt: skip
     assert "decision_threshold" not in res.trials[0]["params"]
+
+
+def _prices(n: int, seed: int = 0, shift: float = 0.0):
+    """A house-price-like dataset: the target is multiplicative in its features."""
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(40, 250, n).round(1)
+    town = rng.choice(["north", "south", "centre"], n)
+    log_price = 10.5 + 0.012 * area + (town == "centre") * 0.5 + rng.normal(0, 0.15, n)
+    ds = load(pd.DataFrame({"area": area, "town": town, "price": np.exp(log_price) + shift}),
+              target="price")  # fmt: skip
+    return ds, ds.features(), ds.target_series()
+
+
+def test_search_tries_a_log_target_twin_on_a_skewed_target_and_optuna_keeps_it():
+    from modelloop.models import LogTargetRegressor
+
+    ds, X, target = _prices(300)
+    res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
+                 candidates=["ridge"], cv=3, max_trials=3, ensemble=False)  # fmt: skip
+    plain, twin, tuned = res.trials
+    assert "target_transform" not in plain["params"]
+    assert twin["params"] == {"target_transform": "log1p"} and twin["stage"] == "portfolio"
+    assert twin["score"] < plain["score"]
+    # The family's best trial used the log target: Optuna keeps it fixed.
+    assert tuned["stage"] == "optuna" and tuned["params"]["target_transform"] == "log1p"
+    # Out-of-fold predictions are back on the price scale, and scored there.
+    oof = next(c for c in res.candidates if c.number == twin["number"]).oof[:, 0]
+    y = np.asarray(target, dtype=float)
+    folds = make_folds(target, "regression", 3, seed=0)
+    rmse = [float(np.sqrt(np.mean((oof[va] - y[va]) ** 2))) for _, va in folds]
+    np.testing.assert_allclose(rmse, twin["fold_scores"], rtol=1e-9)
+    assert isinstance(res.model[-1], LogTargetRegressor)
+
+
+@pytest.mark.parametrize("shift", [-200_000.0, None])
+def test_search_adds_no_log_target_twin_to_a_negative_or_symmetric_target(shift):
+    ds, X, target = _prices(200, shift=shift or 0.0)
+    if shift is None:  # symmetric: the log of the price
+        target = np.log(target)
+    res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
+                 candidates=["ridge"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+    assert [t["stage"] for t in res.trials] == ["portfolio", "optuna"]
+    assert all("target_transform" not in t["params"] for t in res.trials)
+
+
+def test_search_stops_a_log_target_booster_early_on_the_log_scale():
+    from modelloop.models import LogTargetRegressor
+
+    ds, X, target = _prices(330)  # training folds of 220 rows: boosters stop early
+    res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
+                 candidates=["lightgbm"], cv=3, max_trials=3, ensemble=False)  # fmt: skip
+    plain, _, twin = res.trials  # the twin follows the first two portfolio entries
+    assert twin["status"] == "ok" and twin["params"]["target_transform"] == "log1p"
+    assert twin["score"] < 1.5 * plain["score"]  # a sane model, scored on the price scale
+    candidate = next(c for c in res.candidates if c.number == twin["number"])
+    assert candidate.refit_params["n_estimators"] < 3000  # the early-stopped rounds
+    assert candidate.refit_params["target_transform"] == "log1p"
+    if res.best.number == twin["number"]:
+        assert isinstance(res.model[-1], LogTargetRegressor)

@@ -23,6 +23,7 @@ from modelloop.models._catalog import (
     unsupervised_catalog,
 )
 from modelloop.models._portfolio import BALANCED, SPACES, portfolio, search_space
+from modelloop.models._target import LOG1P, LogTargetRegressor, log_target, wants_log_target
 from modelloop.models._threshold import (
     THRESHOLD_METRICS,
     DecisionThreshold,
@@ -44,6 +45,7 @@ from modelloop.models._unsupervised import (
 
 __all__ = [
     "BALANCED",
+    "LOG1P",
     "MODELS",
     "SPACES",
     "THRESHOLD_METRICS",
@@ -51,6 +53,7 @@ __all__ = [
     "CentroidAgglomerative",
     "DecisionThreshold",
     "DensityClusterer",
+    "LogTargetRegressor",
     "ModelSpec",
     "TabularNetClassifier",
     "TabularNetRegressor",
@@ -66,6 +69,7 @@ __all__ = [
     "get_spec",
     "get_unsupervised_spec",
     "kdistance_elbow",
+    "log_target",
     "output_columns",
     "portfolio",
     "predicted_labels",
@@ -73,4 +77,5 @@ __all__ = [
     "threshold_labels",
     "unsupervised_catalog",
     "unsupervised_output",
+    "wants_log_target",
 ]

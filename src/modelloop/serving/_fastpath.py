@@ -19,7 +19,8 @@ LightGBM models predict through their booster with one thread (the scikit-learn 
 checks cost ten times the prediction), XGBoost models through ``Booster.inplace_predict``
 with one thread, as their wrapper would call it (also inside a ``TemperatureScaled``
 calibration wrapper, whose temperature is then applied to the probabilities, and a
-``DecisionThreshold``, whose threshold then turns them into labels); soft-voting
+``DecisionThreshold``, whose threshold then turns them into labels, and a
+``LogTargetRegressor``, whose ``expm1`` then maps the predictions back); soft-voting
 ensembles of pipelines are compiled member by member. Compiling checks itself: the compiled matrix must equal the
 ColumnTransformer's on probe rows (every known category, missing and unseen values), and
 the predictions the estimator's; otherwise :func:`compile_pipeline` returns ``None`` and the
@@ -373,10 +374,12 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """``(predict_proba or None, predict)`` on the estimator's input matrix."""
-    from modelloop.models import DecisionThreshold, TemperatureScaled
+    from modelloop.models import DecisionThreshold, LogTargetRegressor, TemperatureScaled
 
     if isinstance(estimator, TemperatureScaled):
         return _temperature_functions(estimator)
+    if isinstance(estimator, LogTargetRegressor):
+        return _log_target_functions(estimator)
     if isinstance(estimator, DecisionThreshold):
         return _threshold_functions(estimator)
     proba = getattr(estimator, "predict_proba", None)
@@ -421,6 +424,18 @@ def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
         return apply_temperature(inner_proba(X), temperature)
 
     return proba, inner_predict
+
+
+def _log_target_functions(estimator: Any) -> tuple[Predict | None, Predict]:
+    """A :class:`~modelloop.models.LogTargetRegressor`: the fast ``predict`` of the
+    regressor it wraps, mapped back to the target's scale as its own ``predict`` does."""
+    _, inner_predict = _estimator_functions(estimator.regressor_)
+    inverse = estimator.inverse
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return inverse(inner_predict(X))
+
+    return None, predict
 
 
 def _threshold_functions(estimator: Any) -> tuple[Predict | None, Predict]:

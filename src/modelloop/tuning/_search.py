@@ -9,9 +9,12 @@ model so far would need, so the whole search, refit included, ends by the deadli
 Stages (``strategy="auto"``):
 
 1. *portfolio*: strong, diverse default configurations (``models.portfolio``), cheapest
-   first; boosted trees stop early on a slice of each training fold.
+   first; boosted trees stop early on a slice of each training fold. On a non-negative,
+   right-skewed regression target (``models.wants_log_target``) the first two models are
+   also tried on ``log1p(y)`` (``target_transform: "log1p"``), scored on the original scale.
 2. *optuna*: TPE over the two model families that did best, pruning a trial after a fold
-   when its mean score is far behind the best.
+   when its mean score is far behind the best. A family whose best portfolio trial used
+   the log target keeps it in all its Optuna trials.
 3. *ensemble*: greedy selection (Caruana) over the trials' out-of-fold predictions, kept
    only when it beats the best single trial.
 
@@ -38,12 +41,14 @@ from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import TEXT_METHODS, check_text_column, sentence_model_available
 from modelloop.models import (
     BALANCED,
+    LOG1P,
     THRESHOLD_METRICS,
     cross_fit_temperature,
     cross_fit_threshold,
     get_spec,
     portfolio,
     search_space,
+    wants_log_target,
 )
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
@@ -51,6 +56,7 @@ from modelloop.tuning._ensemble import oof_score, select_ensemble
 from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
+    TARGET_TRANSFORM,
     TEMPERATURE,
     THRESHOLD,
     Job,
@@ -253,6 +259,8 @@ class _Search:
         self.ensemble = False  # an ensemble stage follows the trials
         self.study_journal: str | None = None  # where the Optuna study is kept
         self.balanced = False  # Optuna's trials weight classes (see _rewards_rare_classes)
+        # Parameters Optuna keeps fixed per family (the target transform its best trial used).
+        self.fixed: dict[str, dict[str, Any]] = {}
         # Temperature-scale classifiers' probabilities when it helps (the 'auto' strategy).
         self.calibration = self.classes is not None
         # Tune binary classifiers' decision threshold for metrics it can raise ('auto').
@@ -565,6 +573,10 @@ def _optuna_stage(
     families = families[:_OPTUNA_FAMILIES]
     if not families:
         return
+    for family in families:  # raw or log target: as the family's best trial had it
+        top = next(c for c in ranked if c.family == family)
+        if TARGET_TRANSFORM in top.params:
+            state.fixed[family] = {TARGET_TRANSFORM: top.params[TARGET_TRANSFORM]}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize" if state.greater else "minimize",
@@ -574,7 +586,10 @@ def _optuna_stage(
         load_if_exists=state.study_journal is not None,
     )
     for c in ranked:  # what the portfolio learned seeds the model
-        if c.family in families:
+        same_target = c.params.get(TARGET_TRANSFORM) == state.fixed.get(c.family, {}).get(
+            TARGET_TRANSFORM
+        )
+        if c.family in families and same_target:
             try:
                 own = {k: v for k, v in c.params.items() if k not in BALANCED.get(c.family, {})}
                 dist_params = _distribution_params(
@@ -603,6 +618,7 @@ def _optuna_stage(
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
         params = _suggest(trial, model, state.text_models, balanced=state.balanced)
+        params.update(state.fixed.get(model, {}))
         result = state.run(model, params, prune_below=state.prune_threshold(), cap=cap)
         if result is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -634,6 +650,7 @@ def _optuna_parallel(state: _Search, study: Any, families, max_trials, cap) -> N
         trial = study.ask()
         model = trial.suggest_categorical("model", families) if len(families) > 1 else families[0]
         params = _suggest(trial, model, state.text_models, balanced=state.balanced)
+        params.update(state.fixed.get(model, {}))
         return model, params, state.prune_threshold(), trial
 
     def on_result(trial: Any, result: CandidateResult) -> None:
@@ -924,6 +941,10 @@ def search(
             # choice as a hyperparameter of those models.
             text_models = frozenset(m for m, _ in configs[:2])
             configs[2:2] = [(m, {**p, "text_features": "embedding"}) for m, p in configs[:2]]
+        if task == "regression" and wants_log_target(y):
+            # A skewed non-negative target (prices, counts): the first two models are also
+            # tried on log1p(y), right after them; CV on the original scale decides.
+            configs[2:2] = [(m, {**p, TARGET_TRANSFORM: LOG1P}) for m, p in configs[:2]]
         configs += [(m, {}) for m in models or () if m not in {c[0] for c in configs}]
         balanced = _rewards_rare_classes(metric, task, np.asarray(y))
         if balanced:
@@ -1152,15 +1173,12 @@ def _refit_in_process(state: _Search, members, weights):
 def _final_refit(state: _Search, ranked, by_name, notes):
     """Refit the best on all rows in what is left of the budget; fall back to a faster one."""
     ok = [c for c in ranked if c.status == "ok"]
-    tried: list[CandidateResult] = []
     fastest = min(ok, key=lambda c: _refit_estimate(state, c, by_name))
     passed_over: list[str] = []
     # Best first; a candidate that cannot be refitted in the time left is passed over for
-    # the next best, and the fastest is the last resort.
-    for c in [*(c for c in ok if c is not fastest), fastest]:
-        if c in tried:
-            continue
-        tried.append(c)
+    # the next best. The fastest is never passed over: it is the last resort, and the
+    # candidates ranked below it are both worse and slower.
+    for c in ok:
         left = state.left()
         # A model is owed: the refit may use the promised margin over the budget, all of it
         # for the fastest candidate (the last resort).

@@ -30,11 +30,20 @@ from sklearn.pipeline import Pipeline
 
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric, score
+from modelloop.exceptions import ConfigurationError
 from modelloop.features import make_pipeline
-from modelloop.models import DecisionThreshold, TemperatureScaled, get_spec
+from modelloop.models import (
+    LOG1P,
+    DecisionThreshold,
+    LogTargetRegressor,
+    TemperatureScaled,
+    get_spec,
+    log_target,
+)
 
 __all__ = [
     "BOOSTERS",
+    "TARGET_TRANSFORM",
     "TEMPERATURE",
     "THRESHOLD",
     "Job",
@@ -52,6 +61,8 @@ _ES_ROUNDS = 50
 TEMPERATURE = "proba_temperature"
 # Nor this: a refit wraps the (calibrated) estimator in ``DecisionThreshold`` with it.
 THRESHOLD = "decision_threshold"
+# Nor this: ``"log1p"`` wraps the estimator in ``LogTargetRegressor`` (fit on log1p(y)).
+TARGET_TRANSFORM = "target_transform"
 _ES_MIN_ROWS = 200
 
 
@@ -92,7 +103,9 @@ def build_pipeline(
     ``params["text_features"]`` (``"tfidf"`` or ``"embedding"``), when present, is not an
     estimator parameter: it chooses how text columns are featurized. Nor is
     ``params[TEMPERATURE]``: the estimator is wrapped in ``models.TemperatureScaled``; nor
-    ``params[THRESHOLD]``: then wrapped (outermost) in ``models.DecisionThreshold``.
+    ``params[THRESHOLD]``: then wrapped (outermost) in ``models.DecisionThreshold``; nor
+    ``params[TARGET_TRANSFORM]`` (``"log1p"``): a regressor wrapped in
+    ``models.LogTargetRegressor``, fitted on ``log1p(y)`` and predicting ``expm1``.
     """
     spec = get_spec(model, task)
     estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
@@ -100,8 +113,16 @@ def build_pipeline(
     text_features = params.pop("text_features", "tfidf")
     temperature = params.pop(TEMPERATURE, None)
     threshold = params.pop(THRESHOLD, None)
+    transform = params.pop(TARGET_TRANSFORM, None)
     if params:
         estimator.set_params(**params)
+    if transform is not None:
+        if transform != LOG1P or task != "regression":
+            raise ConfigurationError(
+                f"The '{TARGET_TRANSFORM}' parameter must be {LOG1P!r}, for a regression "
+                f"task. Got {transform!r} for a {task} task."
+            )
+        estimator = LogTargetRegressor(estimator)
     if temperature is not None:
         estimator = TemperatureScaled(estimator, temperature=float(temperature))
     if threshold is not None:
@@ -164,6 +185,10 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.nda
     pre = Pipeline(pipeline.steps[:-1]).fit(X_fit, y_fit)
     est = pipeline.steps[-1][1]
     A, B = pre.transform(X_fit), pre.transform(X_es)
+    wrapper = est if isinstance(est, LogTargetRegressor) else None
+    if wrapper is not None:  # stop early on the scale the booster learns
+        est, y_raw = clone(wrapper.regressor), y_fit
+        y_fit, y_es = log_target(y_fit), log_target(y_es)
     if job.model == "lightgbm":
         import lightgbm
 
@@ -181,6 +206,8 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.nda
     else:  # catboost
         est.fit(A, y_fit, eval_set=(B, y_es), early_stopping_rounds=_ES_ROUNDS)
         rounds = int(est.get_best_iteration() or 0) + 1
+    if wrapper is not None:
+        est = LogTargetRegressor.from_fitted(est, y_raw)
     return Pipeline([*pre.steps, ("model", est)]), rounds
 
 
