@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     serve_log_predictions: bool = Field(
         default=True, description="Write every served prediction to the store's log."
     )
+    serve_log_spool: Path | None = Field(
+        default=None,
+        description="Set by `modelloop serve --workers N` for its workers: they leave "
+        "prediction-log batches as files in this directory and the supervising process "
+        "writes them to the store. Unset: each server process writes to the store itself.",
+    )
     serve_log_sample: float = Field(
         default=1.0, ge=0.0, le=1.0, description="Share of requests written to the log."
     )

@@ -68,3 +68,6 @@ def test_serve_workers_spread_connections_sum_metrics_and_flush_logs(
     with Store.from_settings(Settings(home=home)) as store:
         logged = {p.request_id for p in store.get_predictions("titanic")}
     assert set(ids) <= logged  # both workers flushed their logs on the way out
+    # ... through the supervisor's spool, which it emptied and removed
+    spools = home / "spool" / "predictions"
+    assert not spools.exists() or not any(spools.iterdir()), list(spools.rglob("*"))

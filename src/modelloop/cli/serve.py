@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,6 +116,7 @@ def serve_command(
         if value is not None:
             os.environ[key] = value
     create_app(settings)  # check the configuration once, in the parent
+    ingester = _start_spool(settings)
     if auto_retrain:
         start_watcher(settings, every_labels=retrain_every_labels, interval=retrain_interval)
     # Metrics of all workers, summed by whichever worker answers GET /metrics: the workers
@@ -145,5 +147,31 @@ def serve_command(
             )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        if ingester is not None:  # the workers have stopped and flushed: write the rest
+            ingester.close()
+            with contextlib.suppress(OSError):
+                ingester.directory.rmdir()
     if status:
         raise typer.Exit(status)
+
+
+def _start_spool(settings: Any) -> Any:
+    """The workers' prediction log goes through a spool this process writes to the store.
+
+    Writes what a server that was killed left in its spool first. None when the log is off
+    or no store is used (``--model``).
+    """
+    from modelloop.serving._spool import SpoolIngester, recover_spools, spool_dir
+    from modelloop.store import Store
+
+    if (
+        settings.serve_model_path is not None
+        or not settings.serve_log_predictions
+        or settings.serve_log_sample <= 0
+    ):
+        return None
+    store = Store.from_settings(settings)
+    recover_spools(settings.home, store.log_predictions)
+    directory = spool_dir(settings.home)
+    os.environ["MODELLOOP_SERVE_LOG_SPOOL"] = str(directory)
+    return SpoolIngester(directory, store.log_predictions)

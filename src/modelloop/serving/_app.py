@@ -30,6 +30,7 @@ from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry
 from modelloop.serving._schemas import add_model_paths
+from modelloop.serving._spool import SpoolWriter
 from modelloop.serving._state import ServerState
 from modelloop.store import Store
 
@@ -148,8 +149,13 @@ def create_app(
             served = registry.get(name)
             log.info("serving %s version %d (%s)", name, served.version, served.task)
         if store is not None and settings.serve_log_predictions and settings.serve_log_sample > 0:
+            write = (
+                store.log_predictions
+                if settings.serve_log_spool is None
+                else SpoolWriter(settings.serve_log_spool, on_drop=metrics.log_dropped.inc)
+            )
             state.predlog = PredictionLog(
-                store.log_predictions,
+                write,
                 sample=settings.serve_log_sample,
                 on_drop=metrics.log_dropped.inc,
             )

@@ -75,7 +75,7 @@ class ServingMetrics:
         )
         self.log_dropped = Counter(
             "modelloop_prediction_log_dropped",
-            "Prediction log entries dropped (queue full or store failure).",
+            "Prediction log entries dropped (queue or spool full, or store failure).",
             registry=r,
         )
         self._answered: dict[tuple[str, str, str], AnsweredCounters] = {}
