@@ -104,16 +104,19 @@ def test_recover_spools_writes_what_a_dead_server_left(tmp_path, store) -> None:
     home = tmp_path / "home"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    left = spool_dir(home, int(dead.stdout))
+    url = "sqlite:///somewhere/store.db"
+    left = spool_dir(home, url, int(dead.stdout))
     write = SpoolWriter(left)
     write(_entries(2))
     write(_entries(1, start=2))
     claimed = sorted(left.glob("*.jsonl"))[0]
     claimed.rename(claimed.with_suffix(".ingesting"))  # it died while writing this one
     (left / ".half.tmp").write_bytes(b'{"request_id": ')
-    running = spool_dir(home)  # this process: a live server's spool is not touched
+    running = spool_dir(home, url)  # this process: a live server's spool is not touched
     SpoolWriter(running)(_entries(1, start=9))
-    assert recover_spools(home, store.log_predictions) == 3
+    other = spool_dir(home, "postgresql+psycopg://elsewhere/db", int(dead.stdout))
+    SpoolWriter(other)(_entries(1, start=7))  # another store's: not written to this one
+    assert recover_spools(home, url, store.log_predictions) == 3
     assert not left.exists()
-    assert len(list(running.glob("*.jsonl"))) == 1
+    assert len(list(running.glob("*.jsonl"))) == 1 and len(list(other.glob("*.jsonl"))) == 1
     assert sorted(p.request_id for p in store.get_predictions("titanic")) == ["r0", "r1", "r2"]

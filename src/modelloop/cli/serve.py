@@ -171,7 +171,7 @@ def _start_spool(settings: Any) -> Any:
     ):
         return None
     store = Store.from_settings(settings)
-    recover_spools(settings.home, store.log_predictions)
-    directory = spool_dir(settings.home)
+    recover_spools(settings.home, str(store.url), store.log_predictions)
+    directory = spool_dir(settings.home, str(store.url))
     os.environ["MODELLOOP_SERVE_LOG_SPOOL"] = str(directory)
     return SpoolIngester(directory, store.log_predictions)

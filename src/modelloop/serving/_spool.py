@@ -23,6 +23,7 @@ reached the disk, and a crash of a worker at most its last batch.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -34,7 +35,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SpoolIngester", "SpoolWriter", "recover_spools", "spool_dir"]
+__all__ = ["SpoolIngester", "SpoolWriter", "ingest", "recover_spools", "spool_dir", "spool_root"]
 
 log = logging.getLogger("modelloop.serving")
 
@@ -45,9 +46,18 @@ _ROWS_PER_WRITE = 2_000
 _INGEST_NICE = 5  # the ingest thread yields the CPU to the workers under full load
 
 
-def spool_dir(home: Path | str, pid: int | None = None) -> Path:
-    """The spool directory of the supervisor ``pid`` (default: this process) under ``home``."""
-    return Path(home) / "spool" / "predictions" / str(os.getpid() if pid is None else pid)
+def spool_root(home: Path | str, store_url: str) -> Path:
+    """Where the spools of servers writing to ``store_url`` live under ``home``.
+
+    One directory per store, so a spool left behind is only ever written to its own store.
+    """
+    digest = hashlib.sha256(store_url.encode()).hexdigest()[:12]
+    return Path(home) / "spool" / "predictions" / digest
+
+
+def spool_dir(home: Path | str, store_url: str, pid: int | None = None) -> Path:
+    """The spool of the supervisor ``pid`` (default: this process) for ``store_url``."""
+    return spool_root(home, store_url) / str(os.getpid() if pid is None else pid)
 
 
 def _plain(value: Any) -> Any:
@@ -220,12 +230,14 @@ def ingest(directory: Path | str, write: Callable[[Sequence[dict[str, Any]]], An
     return total
 
 
-def recover_spools(home: Path | str, write: Callable[[Sequence[dict[str, Any]]], Any]) -> int:
-    """Write what supervisors that are no longer running left in their spools; returns rows.
+def recover_spools(
+    home: Path | str, store_url: str, write: Callable[[Sequence[dict[str, Any]]], Any]
+) -> int:
+    """Write what stopped supervisors left in their spools for ``store_url``; returns rows.
 
     Files a dead supervisor had claimed are taken back first. Empty directories go.
     """
-    root = Path(home) / "spool" / "predictions"
+    root = spool_root(home, store_url)
     if not root.is_dir():
         return 0
     total = 0
