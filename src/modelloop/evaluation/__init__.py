@@ -15,7 +15,12 @@ from modelloop.evaluation._cluster_plots import (
     projection_2d,
     summarize_groups,
 )
-from modelloop.evaluation._inspect import learning_curve, permutation_importance, score_model
+from modelloop.evaluation._inspect import (
+    learning_curve,
+    permutation_importance,
+    score_model,
+    threshold_labels,
+)
 from modelloop.evaluation._metrics import (
     METRICS,
     TASKS,
@@ -103,4 +108,5 @@ __all__ = [
     "summarize_groups",
     "table_to_html",
     "target_distribution_figure",
+    "threshold_labels",
 ]

@@ -17,11 +17,24 @@ import pandas as pd
 from modelloop.evaluation._metrics import get_metric, score, sign
 from modelloop.exceptions import InvalidInputError
 
-__all__ = ["learning_curve", "permutation_importance", "score_model"]
+__all__ = ["learning_curve", "permutation_importance", "score_model", "threshold_labels"]
 
 
-def _labels(proba: np.ndarray, classes: np.ndarray, threshold: float | None) -> np.ndarray:
-    """The most probable class, or (binary, with ``threshold``) classes[1] from it on."""
+def threshold_labels(proba: Any, classes: Any, threshold: float | None = None) -> np.ndarray:
+    """``classes[1]`` where ``proba[:, 1] >= threshold`` (binary), else the most probable class.
+
+    The one rule that turns probabilities into labels: ``threshold`` is a binary
+    classifier's decision threshold (``models.decision_threshold`` finds it in a fitted
+    model), ``None`` the most probable class.
+
+    Examples
+    --------
+    >>> proba = np.array([[0.7, 0.3], [0.9, 0.1]])
+    >>> threshold_labels(proba, ["no", "yes"]).tolist(), threshold_labels(proba, ["no", "yes"], 0.2).tolist()
+    (['no', 'no'], ['yes', 'no'])
+    """
+    proba = np.asarray(proba, dtype=float)
+    classes = np.asarray(classes)
     if threshold is not None and proba.shape[1] == 2:
         return classes[(proba[:, 1] >= threshold).astype(int)]
     return classes[np.argmax(proba, axis=1)]
@@ -51,7 +64,7 @@ def score_model(
         return score(metric, y, y_pred=model.predict(X))
     proba = model.predict_proba(X)
     classes = np.asarray(model.classes_)
-    return score(metric, y, y_pred=_labels(proba, classes, threshold), classes=classes)
+    return score(metric, y, y_pred=threshold_labels(proba, classes, threshold), classes=classes)
 
 
 def permutation_importance(
@@ -175,7 +188,7 @@ def _chunk_scores(
                 if spec.needs_proba:
                     out.append(score(metric, y, y_proba=part, classes=classes))
                 else:
-                    pred = _labels(part, classes, threshold)
+                    pred = threshold_labels(part, classes, threshold)
                     out.append(score(metric, y, y_pred=pred, classes=classes))
             except InvalidInputError:
                 out.append(float("nan"))

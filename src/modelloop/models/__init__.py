@@ -31,7 +31,6 @@ from modelloop.models._threshold import (
     decision_threshold,
     fit_threshold,
     predicted_labels,
-    threshold_labels,
 )
 from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor
 from modelloop.models._unsupervised import (
@@ -74,7 +73,6 @@ __all__ = [
     "portfolio",
     "predicted_labels",
     "search_space",
-    "threshold_labels",
     "unsupervised_catalog",
     "unsupervised_output",
     "wants_log_target",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from modelloop.evaluation import threshold_labels
 from modelloop.exceptions import ConfigurationError
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "decision_threshold",
     "fit_threshold",
     "predicted_labels",
-    "threshold_labels",
 ]
 
 _MAX_CANDIDATES = 200
@@ -244,19 +244,3 @@ def predicted_labels(model: Any, proba: Any, classes: Any = None) -> np.ndarray:
     """
     classes = model.classes_ if classes is None else classes
     return threshold_labels(proba, classes, decision_threshold(model))
-
-
-def threshold_labels(proba: Any, classes: Any, threshold: float | None = None) -> np.ndarray:
-    """``classes[1]`` where ``proba[:, 1] >= threshold`` (binary), else the most probable class.
-
-    Examples
-    --------
-    >>> proba = np.array([[0.7, 0.3], [0.9, 0.1]])
-    >>> threshold_labels(proba, ["no", "yes"]).tolist(), threshold_labels(proba, ["no", "yes"], 0.2).tolist()
-    (['no', 'no'], ['yes', 'no'])
-    """
-    proba = np.asarray(proba, dtype=float)
-    classes = np.asarray(classes)
-    if threshold is not None and proba.shape[1] == 2:
-        return classes[(proba[:, 1] >= threshold).astype(int)]
-    return classes[np.argmax(proba, axis=1)]

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modelloop.evaluation import UndefinedMetricError, score, sign
-from modelloop.models import threshold_labels
+from modelloop.evaluation import UndefinedMetricError, score, sign, threshold_labels
 
 __all__ = [
     "PerformanceReport",

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.data import MISSING_MARKERS, ColumnSchema, Role, Schema, conform
+from modelloop.evaluation import threshold_labels
 
 __all__ = ["CompiledModel", "FrameBuilder", "compile_pipeline"]
 
@@ -441,8 +442,6 @@ def _log_target_functions(estimator: Any) -> tuple[Predict | None, Predict]:
 def _threshold_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """A :class:`~modelloop.models.DecisionThreshold` classifier: the fast probabilities of
     the classifier it wraps, and its threshold applied to them, as its own ``predict`` does."""
-    from modelloop.models import threshold_labels
-
     inner_proba, _ = _estimator_functions(estimator.estimator_)
     if inner_proba is None:
         return estimator.predict_proba, estimator.predict
@@ -552,8 +551,6 @@ class CompiledModel:
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if self.threshold is not None:
-            from modelloop.models import threshold_labels
-
             return threshold_labels(self._predict_proba(rows), self.classes_, self.threshold)
         if self._weights is None:
             blocks, _, predict = self._members[0]

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from modelloop.data import UNSUPERVISED_TASKS, Schema, enforce_rules
+from modelloop.evaluation import threshold_labels
 from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
-from modelloop.models import decision_threshold, threshold_labels
+from modelloop.models import decision_threshold
 from modelloop.serving._batching import MicroBatcher
 from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
