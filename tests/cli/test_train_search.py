@@ -50,6 +50,8 @@ def test_train_grid_search_prints_best_params_and_runs_show_lists_trials(cli, to
         ),
         (("--param-grid", "{max_depth: 3}", "--search", "grid"), "--param-grid must be a JSON"),
         (("--metric", "rmse"), "Metric 'rmse' does not apply"),
+        (("--final-fit", "folds"), "final_fit must be one of auto, refit, bag"),
+        (("--min-rows-per-second", "-5"), "min_rows_per_second must be >= 0"),
     ],
 )
 def test_train_bad_search_options_exit_2_with_one_line(cli, toy_csv, tmp_path, args, message):
@@ -59,3 +61,22 @@ def test_train_bad_search_options_exit_2_with_one_line(cli, toy_csv, tmp_path, a
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert not home.exists()
+
+
+def test_train_final_fit_bag_keeps_fold_models_and_runs_show_records_it(cli, toy_csv, tmp_path):
+    home = tmp_path / "home"
+    result = cli(
+        "train", toy_csv, "--target", "label", "--home", home, "--models", "logistic_regression",
+        "--max-trials", "1", "--cv", "3", "--final-fit", "bag", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert summary["final_fit"] == "bagged"
+    assert summary["leaderboard"][0]["final_fit"] == "bagged"
+    detail = json.loads(cli("runs", "show", summary["run_id"][:8], "--home", home, "--json").out)
+    assert detail["leaderboard"][0]["final_fit"] == "bagged"
+    assert detail["params"]["final_fit"] == "bag"
+    scored = tmp_path / "scored.csv"
+    predicted = cli("predict", f"{summary['name']}:1", toy_csv, "-o", scored, "--home", home)
+    assert predicted.code == 0, predicted.err  # the fold bag loads from the store and predicts
+    assert len(pd.read_csv(scored)) == 240

@@ -93,6 +93,6 @@ def test_train_keeps_the_log_target_twin_and_round_trips_it_through_the_store(se
 
 
 def _log_targets(model) -> list[LogTargetRegressor]:
-    """The fitted LogTargetRegressors in a pipeline or a voting ensemble of pipelines."""
-    pipes = getattr(model, "estimators_", [model])
+    """The fitted LogTargetRegressors in a pipeline, or a voting ensemble or fold bag of them."""
+    pipes = getattr(model, "estimators_", None) or getattr(model, "estimators", [model])
     return [p[-1] for p in pipes if isinstance(p[-1], LogTargetRegressor)]

@@ -267,6 +267,7 @@ def test_search_runs_mlp_torch_trial_and_refit() -> None:
         candidates=["mlp_torch"],
         cv=3,
         max_trials=1,
+        final_fit="refit",
     )
     assert result.best.family == "mlp_torch" and result.best.status == "ok"
     assert result.best.cv_mean > 0.8

@@ -319,3 +319,49 @@ def test_served_predictions_of_a_log_target_model_equal_pipeline_predict(
 
         model[-1].regressor_.predict = wrapper_called  # the booster must serve alone
     np.testing.assert_allclose(compiled.predict(rows), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_served_predictions_of_bagged_fold_models_equal_the_bag(titanic_frame, task) -> None:
+    from sklearn.model_selection import KFold
+
+    from modelloop.models import FoldBag, TemperatureScaled
+    from modelloop.serving._registry import served_from_pipeline
+
+    target = {"binary": "Survived", "multiclass": "Pclass", "regression": "Fare"}[task]
+    frame = titanic_frame.dropna(subset=[target]).reset_index(drop=True)
+    schema = infer_schema(frame, target=target)
+    X, y = frame.drop(columns=[target]), frame[target]
+    members = []
+    for i, (rows, _) in enumerate(KFold(3, shuffle=True, random_state=0).split(X)):
+        estimator, family = _estimator("lightgbm" if i != 1 else "linear", task)
+        if task != "regression" and i == 2:  # one member calibrated, as a search may make it
+            estimator = TemperatureScaled(estimator, temperature=1.7)
+        members.append(
+            make_pipeline(schema, family, estimator, task=task).fit(X.iloc[rows], y.iloc[rows])
+        )
+    classes = None if task == "regression" else np.unique(y)
+    threshold = 0.3 if task == "binary" else None
+    bag = FoldBag(
+        members,
+        [0.5, 0.2, 0.3],
+        classes=classes,
+        temperatures=[None, 1.2, None] if classes is not None else None,
+        threshold=threshold,
+    ).fit()
+    records = _records(X[schema.feature_columns()].head(200))
+    records += _messy(records[:100], schema.features())
+    _check_same(bag, schema, records, task)
+    compiled = compile_pipeline(bag, schema.features())
+    assert isinstance(compiled, CompiledModel)
+    rows = RowParser(schema.features(), "t").validate(records)
+    expected = bag.predict(pd.DataFrame.from_records(records))
+    served = served_from_pipeline(
+        "t", 1, bag, schema, task, None if classes is None else classes.tolist()
+    )
+    assert served.estimator is not bag  # the fast path serves it
+    preds, _ = served.predict_rows(rows)
+    if task == "regression":
+        np.testing.assert_allclose(preds, expected, rtol=1e-12, atol=0)
+    else:
+        assert preds == expected.tolist()

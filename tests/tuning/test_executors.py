@@ -108,8 +108,11 @@ def test_search_on_local_cluster_gives_the_local_leaderboard_shape(client, data,
         "rows_per_s",
         "status",
         "members",
+        "final_fit",
         "error",
     ]
+    assert res.final_fit in ("refit", "bagged")  # recorded on the cluster as well
+    assert res.leaderboard["final_fit"].iloc[0] == res.final_fit
     trials = res.trials
     assert sorted(t["number"] for t in trials if t["stage"] != "ensemble") == [1, 2, 3, 4, 5]
     assert all(t["status"] in ("ok", "pruned") for t in trials)

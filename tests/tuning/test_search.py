@@ -90,6 +90,7 @@ def test_search_refits_the_best_candidate_when_it_is_also_the_fastest(binary_dat
         cv=3,
         seed=0,
         ensemble=False,
+        final_fit="refit",
     )
     by_score = sorted(res.candidates, key=lambda c: -c.cv_mean)
     assert by_score[0].family == "logistic_regression"  # linear labels: the quick model wins
@@ -253,7 +254,8 @@ def test_search_temperature_scales_an_overconfident_classifier_and_refits_it_so(
     # A fully grown tree predicts probabilities of 0 and 1: hopeless for log loss until
     # its probabilities are softened.
     res = search(X, target, schema=ds.schema, task="multiclass", metric="log_loss",
-                 candidates=["decision_tree"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
+                 candidates=["decision_tree"], cv=3, max_trials=1, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     (trial,) = res.trials
     temperature = trial["params"]["proba_temperature"]
     assert temperature > 1.0
@@ -276,7 +278,8 @@ def test_search_weights_classes_for_balanced_accuracy_on_imbalanced_labels():
     ds = load(pd.DataFrame({"x": x, "y": y}), target="y")
     X, target = ds.features(), ds.target_series()
     res = search(X, target, schema=ds.schema, task="binary", metric="balanced_accuracy",
-                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     weighted, plain = res.trials
     assert weighted["params"]["class_weight"] == "balanced"
     assert "class_weight" not in plain["params"]
@@ -295,7 +298,8 @@ def test_search_weights_classes_for_balanced_accuracy_on_imbalanced_labels():
     assert estimator.get_params().get("class_weight") == res.best.params.get("class_weight")
     # ROC AUC does not depend on a cut-off: no weights there.
     res = search(X, target, schema=ds.schema, task="binary", metric="roc_auc",
-                 candidates=["logistic_regression"], cv=3, max_trials=1, ensemble=False)  # fmt: skip
+                 candidates=["logistic_regression"], cv=3, max_trials=1, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     assert "class_weight" not in res.trials[0]["params"]
 
 
@@ -339,7 +343,8 @@ def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
     ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
     X, target = ds.features(), ds.target_series()
     res = search(X, target, schema=ds.schema, task="binary", metric="f1",
-                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+                 candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     folds = make_folds(pd.Series(np.asarray(target)), "binary", 3, seed=0)
     classes, y_arr = np.unique(target), np.asarray(target)
     for c in res.candidates:
@@ -364,7 +369,8 @@ def test_search_leaves_the_decision_threshold_alone_for_a_grid_search():
     ds = load(pd.DataFrame({"x": x, "y": y}), target="y")
     res = search(ds.features(), ds.target_series(), schema=ds.schema, task="binary",
                  metric="f1", candidates=["logistic_regression"], cv=3, strategy="grid",
-                 param_grid={"C": [1.0]}, ensemble=False)  # fmt: skip
+                 param_grid={"C": [1.0]}, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     assert "decision_threshold" not in res.trials[0]["params"]
 
 
@@ -384,7 +390,8 @@ def test_search_tries_a_log_target_twin_on_a_skewed_target_and_optuna_keeps_it()
 
     ds, X, target = _prices(300)
     res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
-                 candidates=["ridge"], cv=3, max_trials=3, ensemble=False)  # fmt: skip
+                 candidates=["ridge"], cv=3, max_trials=3, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     plain, twin, tuned = res.trials
     assert "target_transform" not in plain["params"]
     assert twin["params"] == {"target_transform": "log1p"} and twin["stage"] == "portfolio"
@@ -406,7 +413,8 @@ def test_search_adds_no_log_target_twin_to_a_negative_or_symmetric_target(shift)
     if shift is None:  # symmetric: the log of the price
         target = np.log(target)
     res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
-                 candidates=["ridge"], cv=3, max_trials=2, ensemble=False)  # fmt: skip
+                 candidates=["ridge"], cv=3, max_trials=2, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     assert [t["stage"] for t in res.trials] == ["portfolio", "optuna"]
     assert all("target_transform" not in t["params"] for t in res.trials)
 
@@ -416,7 +424,8 @@ def test_search_stops_a_log_target_booster_early_on_the_log_scale():
 
     ds, X, target = _prices(330)  # training folds of 220 rows: boosters stop early
     res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
-                 candidates=["lightgbm"], cv=3, max_trials=3, ensemble=False)  # fmt: skip
+                 candidates=["lightgbm"], cv=3, max_trials=3, ensemble=False,
+                 final_fit="refit")  # fmt: skip
     plain, _, twin = res.trials  # the twin follows the first two portfolio entries
     assert twin["status"] == "ok" and twin["params"]["target_transform"] == "log1p"
     assert twin["score"] < 1.5 * plain["score"]  # a sane model, scored on the price scale
@@ -425,3 +434,113 @@ def test_search_stops_a_log_target_booster_early_on_the_log_scale():
     assert candidate.refit_params["target_transform"] == "log1p"
     if res.best.number == twin["number"]:
         assert isinstance(res.model[-1], LogTargetRegressor)
+
+
+# ------------------------------------------------------------------ the final model
+
+
+def test_bagged_final_model_is_the_trials_own_fold_models(binary_data):
+    from modelloop.models import FoldBag
+
+    ds, X, target = _prices(300)
+    res = search(X, target, schema=ds.schema, task="regression", metric="rmse",
+                 candidates=["lightgbm"], cv=3, max_trials=1, final_fit="bag")  # fmt: skip
+    assert res.final_fit == "bagged" and isinstance(res.model, FoldBag)
+    assert len(res.model.estimators) == 3  # one per fold
+    assert res.leaderboard["final_fit"].tolist()[0] == "bagged"
+    # Each fold model is exactly the model behind the trial's out-of-fold predictions
+    # (early stopping included), so the CV score is each member's honest score.
+    folds = make_folds(target, "regression", 3, seed=0)
+    for member, (_, va) in zip(res.model.estimators, folds, strict=True):
+        np.testing.assert_allclose(member.predict(X.iloc[va]), res.best.oof[va, 0], rtol=1e-12)
+    np.testing.assert_allclose(
+        res.model.predict(X), np.mean([m.predict(X) for m in res.model.estimators], axis=0)
+    )
+
+
+def test_bagged_classifier_keeps_the_trials_temperature_and_threshold():
+    from modelloop.models import FoldBag, decision_threshold
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=(n, 2))
+    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")
+    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    X, target = ds.features(), ds.target_series()
+    res = search(X, target, schema=ds.schema, task="binary", metric="f1",
+                 candidates=["logistic_regression"], cv=3, max_trials=1, final_fit="bag")  # fmt: skip
+    bag = res.model
+    assert isinstance(bag, FoldBag) and res.final_fit == "bagged"
+    params = res.best.refit_params
+    assert decision_threshold(bag) == params["decision_threshold"]
+    assert bag.temperatures_ == [params.get("proba_temperature")] * 3
+    proba = bag.predict_proba(X)
+    positive = proba[:, 1] >= params["decision_threshold"]
+    assert bag.predict(X).tolist() == np.where(positive, bag.classes_[1], bag.classes_[0]).tolist()
+
+
+def test_auto_final_fit_compares_bagging_with_the_refit_and_records_the_choice(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                 candidates=["lightgbm", "logistic_regression"], cv=3, max_trials=3,
+                 seed=0)  # fmt: skip
+    (note,) = [n for n in res.notes if n.startswith("Bagging check")]
+    assert "on 3 held-out folds" in note
+    kept = note.endswith("kept the fold models.")
+    assert res.final_fit == ("bagged" if kept else "refit")
+    assert type(res.model).__name__ == ("FoldBag" if kept else res.model.__class__.__name__)
+    assert res.leaderboard["final_fit"].tolist() == [res.final_fit] + [""] * (
+        len(res.candidates) - 1
+    )
+
+
+def test_bagging_is_refused_when_the_fold_models_would_predict_too_slowly(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                 candidates=["logistic_regression"], cv=3, max_trials=1, final_fit="bag",
+                 min_rows_per_s=1e12)  # fmt: skip
+    assert res.final_fit == "refit" and type(res.model).__name__ == "Pipeline"
+    assert any("Refitted rather than bagged: 3 fold models would predict" in n for n in res.notes)
+
+
+def test_refit_final_fit_never_checks_bagging(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                 candidates=["logistic_regression"], cv=3, max_trials=1, final_fit="refit")  # fmt: skip
+    assert res.final_fit == "refit" and not any("Bagging" in n for n in res.notes)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"final_fit": "fold"}, "final_fit must be one of auto, refit, bag"),
+     ({"min_rows_per_s": -1.0}, "min_rows_per_s must be >= 0")],
+)  # fmt: skip
+def test_search_rejects_bad_final_fit_options(binary_data, kwargs, message):
+    X, y = binary_data.features(), binary_data.target_series()
+    with pytest.raises(ConfigurationError, match=message):
+        search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+               candidates=["logistic_regression"], **kwargs)  # fmt: skip
+
+
+def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data):
+    from modelloop.tuning._search import CandidateResult, _ensemble, _Search
+
+    X, y = binary_data.features(), np.asarray(binary_data.target_series())
+    folds = make_folds(pd.Series(y), "binary", 2, seed=0)
+    state = _Search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                    folds=folds, seed=0, n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    rng = np.random.default_rng(0)
+    truth = (y == "yes").astype(float)
+    for i, speed in enumerate((30_000.0, 30_000.0, 12_000.0)):
+        p = np.clip(truth * 0.3 + rng.random(len(y)) * 0.7, 0.01, 0.99)
+        state.results.append(CandidateResult(f"m{i}", "lightgbm", "ok", cv_scores=(0.8, 0.8),
+                                             oof=np.column_stack([1 - p, p]), rows_per_s=speed))  # fmt: skip
+    try:
+        free = _ensemble(state)
+        assert free is not None and len(free.weights) == 3  # all three blend best
+        state.min_rows_per_s = 10_000.0
+        fast = _ensemble(state)
+        assert fast is not None and fast.rows_per_s >= 10_000.0
+        assert set(fast.weights) == {"m0", "m1"}  # 30k and 30k blend at 15k; with 12k, 5.5k
+    finally:
+        state.pool.close()

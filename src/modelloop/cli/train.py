@@ -205,6 +205,21 @@ def train_command(
         float | None,
         typer.Option(help="Exclude models slower than this to predict one row."),
     ] = None,
+    min_rows_per_second: Annotated[
+        float,
+        typer.Option(
+            help="An ensemble takes members only while it predicts a batch at this many "
+            "rows per second or more (0: no floor)."
+        ),
+    ] = 10_000.0,
+    final_fit: Annotated[
+        str,
+        typer.Option(
+            help="auto, refit or bag: refit the winner on all training rows, or keep its "
+            "cross-validation fold models (auto: bag where that scores better on "
+            "held-out folds)."
+        ),
+    ] = "auto",
     seed: Annotated[int | None, typer.Option(help="Random seed for splits and models.")] = None,
     alias: Annotated[
         list[str] | None,
@@ -333,6 +348,8 @@ def train_command(
                 search_strategy=search,
                 param_grid=grid,
                 max_latency_ms=max_latency_ms,
+                min_rows_per_second=min_rows_per_second,
+                final_fit=final_fit,
                 seed=seed,
                 id_column=id_column,
                 rules=rules,
@@ -369,9 +386,10 @@ def train_command(
             ],
         )
     )
+    fit = {"bagged": ", bagged fold models", "refit": ", refitted on all training rows"}
     out.print(
         table(
-            f"Test split metrics of {result.best_model}",
+            f"Test split metrics of {result.best_model}{fit.get(result.final_fit, '')}",
             ["metric", "value"],
             [[k, v] for k, v in result.metrics.items()],
         )

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from modelloop.models._bagging import FoldBag
 from modelloop.models._calibration import (
     TemperatureScaled,
     apply_temperature,
@@ -52,6 +53,7 @@ __all__ = [
     "CentroidAgglomerative",
     "DecisionThreshold",
     "DensityClusterer",
+    "FoldBag",
     "LogTargetRegressor",
     "ModelSpec",
     "TabularNetClassifier",

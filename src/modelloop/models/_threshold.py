@@ -194,8 +194,8 @@ def decision_threshold(model: Any) -> float | None:
     """The threshold on ``model.predict_proba(X)[:, 1]`` that ``model.predict`` applies.
 
     Found through a Pipeline's last step, a :class:`DecisionThreshold` (around anything)
-    and a :class:`~modelloop.models.TemperatureScaled` around one (the threshold is mapped
-    onto the scaled probabilities). ``None`` means the most probable class: any other
+    a :class:`~modelloop.models.TemperatureScaled` around one (the threshold is mapped
+    onto the scaled probabilities) and a :class:`~modelloop.models.FoldBag`. ``None`` means the most probable class: any other
     model, including a soft-voting ensemble (its members' thresholds do not reach its
     ``predict``).
 
@@ -210,8 +210,11 @@ def decision_threshold(model: Any) -> float | None:
     """
     from sklearn.pipeline import Pipeline
 
+    from modelloop.models._bagging import FoldBag
     from modelloop.models._calibration import TemperatureScaled, apply_temperature
 
+    if isinstance(model, FoldBag):
+        return None if model.threshold is None else float(model.threshold)
     if isinstance(model, Pipeline):
         return decision_threshold(model.steps[-1][1])
     if isinstance(model, DecisionThreshold):

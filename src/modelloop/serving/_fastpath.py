@@ -21,7 +21,8 @@ with one thread, as their wrapper would call it (also inside a ``TemperatureScal
 calibration wrapper, whose temperature is then applied to the probabilities, and a
 ``DecisionThreshold``, whose threshold then turns them into labels, and a
 ``LogTargetRegressor``, whose ``expm1`` then maps the predictions back); soft-voting
-ensembles of pipelines are compiled member by member. Compiling checks itself: the compiled matrix must equal the
+ensembles of pipelines and bagged fold models (``models.FoldBag``) are compiled member by
+member. Compiling checks itself: the compiled matrix must equal the
 ColumnTransformer's on probe rows (every known category, missing and unseen values), and
 the predictions the estimator's; otherwise :func:`compile_pipeline` returns ``None`` and the
 server uses the full pipeline.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -408,6 +410,24 @@ def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     return proba, predict
 
 
+def _bag_member(
+    proba: Predict, *, columns: np.ndarray, temperature: float | None, width: int
+) -> Predict:
+    """A ``FoldBag`` member's probabilities as the bag averages them: its temperature
+    applied, its columns placed at their classes' positions among ``width``."""
+    from modelloop.models import apply_temperature
+
+    def placed(X: Any) -> np.ndarray:
+        p = proba(X)
+        if temperature is not None:
+            p = apply_temperature(p, temperature)
+        full = np.zeros((p.shape[0], width))
+        full[:, columns] = p
+        return full
+
+    return placed
+
+
 def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """A :class:`~modelloop.models.TemperatureScaled` classifier: the fast functions of the
     classifier it wraps, with its temperature applied to the probabilities, as its own
@@ -652,13 +672,25 @@ def compile_pipeline(model: Any, schema: Schema) -> CompiledModel | None:
 def _compile(model: Any, schema: Schema) -> CompiledModel | None:
     from sklearn.ensemble import VotingClassifier, VotingRegressor
 
-    from modelloop.models import DecisionThreshold
+    from modelloop.models import DecisionThreshold, FoldBag
 
     weights: list[float] | None = None
     outer, threshold = model, None
+    adapt: list[Callable[[Predict], Predict]] | None = None
     if isinstance(model, DecisionThreshold):  # around an ensemble (a single XGBoost refit)
         model, threshold = model.estimator_, float(model.threshold)
-    if isinstance(model, VotingClassifier | VotingRegressor):
+    if isinstance(model, FoldBag):  # bagged fold models: a weighted blend of pipelines
+        pipelines = list(model.estimators)
+        weights = [float(w) for w in model.weights_]
+        classifier = model.classes is not None
+        threshold = None if model.threshold is None else float(model.threshold)
+        if classifier:
+            width = len(model.classes_)
+            adapt = [
+                partial(_bag_member, columns=cols, temperature=t, width=width)
+                for cols, t in zip(model.columns_, model.temperatures_, strict=True)
+            ]
+    elif isinstance(model, VotingClassifier | VotingRegressor):
         if isinstance(model, VotingClassifier) and model.voting != "soft":
             return None
         pipelines = list(model.estimators_)
@@ -681,6 +713,8 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
         proba, predict = _estimator_functions(estimator)
         if classifier and proba is None:
             return None
+        if adapt is not None:  # columns into the bag's classes, the member's temperature
+            proba = adapt[len(members)](proba)
         members.append((blocks, proba, predict))
     classes = getattr(model, "classes_", None)
     compiled = CompiledModel(members, weights, classes, classifier, threshold)

@@ -8,6 +8,7 @@ from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
 from modelloop.tuning._executors import connect as connect_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._search import (
+    FINAL_FITS,
     STRATEGIES,
     CandidateResult,
     SearchEvent,
@@ -16,6 +17,7 @@ from modelloop.tuning._search import (
 )
 
 __all__ = [
+    "FINAL_FITS",
     "STRATEGIES",
     "CandidateResult",
     "FoldResult",

@@ -20,7 +20,13 @@ from sklearn.ensemble import VotingClassifier, VotingRegressor
 from modelloop.data import Task
 from modelloop.evaluation import get_metric, score
 
-__all__ = ["EnsembleSelection", "build_ensemble", "oof_score", "select_ensemble"]
+__all__ = [
+    "EnsembleSelection",
+    "blend_rows_per_s",
+    "build_ensemble",
+    "oof_score",
+    "select_ensemble",
+]
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,15 @@ def select_ensemble(
     classes: np.ndarray | None = None,
     rounds: int = 25,
     patience: int = 5,
+    rows_per_s: dict[str, float | None] | None = None,
+    min_rows_per_s: float | None = None,
 ) -> EnsembleSelection:
     """Greedy forward selection with replacement over candidates' out-of-fold predictions.
+
+    With ``min_rows_per_s``, a candidate joins only while the blend's estimated batch speed
+    (``blend_rows_per_s`` of its distinct members' ``rows_per_s``) stays at or above it; a
+    candidate of unknown speed is not held back. The first pick, the best single candidate,
+    is always taken.
 
     >>> import numpy as np
     >>> y = np.array([0.0, 1.0, 2.0, 3.0])
@@ -75,12 +88,20 @@ def select_ensemble(
     picks: list[str] = [first]
     total = oofs[first].astype(float).copy()
     best_score, best_len, stale = single[first], 1, 0
+    speeds = rows_per_s or {}
     for _ in range(rounds - 1):
+        allowed = [
+            n
+            for n in names
+            if min_rows_per_s is None
+            or n in picks
+            or blend_rows_per_s([speeds.get(m) for m in {*picks, n}]) >= min_rows_per_s
+        ]
         trial = {
             n: oof_score(metric, y, (total + oofs[n]) / (len(picks) + 1), task, classes)
-            for n in names
+            for n in allowed
         }
-        choice = max(names, key=lambda n: sign * trial[n])
+        choice = max(allowed, key=lambda n: sign * trial[n])
         picks.append(choice)
         total += oofs[choice]
         if sign * trial[choice] > sign * best_score + 1e-12:
@@ -92,6 +113,20 @@ def select_ensemble(
     counts = Counter(picks[:best_len])
     weights = {n: counts[n] / best_len for n in dict.fromkeys(picks[:best_len])}
     return EnsembleSelection(weights=weights, score=float(best_score))
+
+
+def blend_rows_per_s(speeds: Sequence[float | None]) -> float:
+    """Estimated rows per second of a blend whose members predict one after the other.
+
+    Members of unknown speed (``None``) are left out of the estimate.
+
+    >>> blend_rows_per_s([20_000.0, 20_000.0, None])
+    10000.0
+    """
+    known = [s for s in speeds if s is not None]
+    if not known:
+        return float("inf")
+    return 1.0 / sum(1.0 / max(s, 1e-9) for s in known)
 
 
 def build_ensemble(pipelines: Sequence[tuple[str, object]], weights: Sequence[float], task: Task):

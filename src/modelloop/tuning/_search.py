@@ -52,7 +52,7 @@ from modelloop.models import (
 )
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
-from modelloop.tuning._ensemble import oof_score, select_ensemble
+from modelloop.tuning._ensemble import blend_rows_per_s, oof_score, select_ensemble
 from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
@@ -67,17 +67,20 @@ from modelloop.tuning._worker import (
     refit_estimator_params,
 )
 
-__all__ = ["STRATEGIES", "CandidateResult", "SearchEvent", "SearchResult", "search"]
+__all__ = ["FINAL_FITS", "STRATEGIES", "CandidateResult", "SearchEvent", "SearchResult", "search"]
 
 STRATEGIES = ("auto", "grid", "random")
 _OPTUNA_FAMILIES = 2
 _OPTUNA_PATIENCE = 12  # trials without a new best before the model-based stage ends
 _ENSEMBLE_POOL = 15
 _EMBED_LOAD_S, _EMBED_TEXTS_PER_S = 9.0, 70.0  # see _embedding_cost
-_CALIBRATION_GAIN = 1e-4
+_CALIBRATION_GAIN = 1e-4  # CV log loss a temperature must save to be kept
 _THRESHOLD_GAIN = 1e-4  # CV score a tuned decision threshold must add to be kept
 _RARE_CLASS_METRICS = frozenset({"balanced_accuracy", "recall_macro", "f1_macro"})
-_REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process  # CV log loss a temperature must save to be kept
+FINAL_FITS = ("auto", "refit", "bag")
+_MIN_OUTER = 2  # held-out folds the bagging check needs at least
+_BAG_RESERVE = 0.1  # of the budget: at most this much is kept back for the bagging check
+_REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
 
@@ -161,7 +164,11 @@ class CandidateResult:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """All trials, best first, the winner, and (with ``refit``) the winner fitted on all rows."""
+    """All trials, best first, the winner, and (with ``refit``) the final model.
+
+    ``final_fit`` says how the final model was made: 'refit' (on all rows) or 'bagged'
+    (the winner's fold models, a ``models.FoldBag``); empty without ``refit``.
+    """
 
     metric: str
     greater_is_better: bool
@@ -174,6 +181,7 @@ class SearchResult:
     refit_time: float = 0.0
     notes: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)  # {'search': n, 'refit': m} if sampled
+    final_fit: str = ""  # 'refit' (one model on all rows) or 'bagged' (the fold models)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -198,6 +206,7 @@ class SearchResult:
                 "rows_per_s": None if c.rows_per_s is None else round(c.rows_per_s),
                 "status": c.status,
                 "members": c.members,
+                "final_fit": self.final_fit if c is self.best else "",
                 "error": c.error or "",
             }
             for c in self.candidates
@@ -243,6 +252,11 @@ class _Search:
         self.names: dict[str, int] = {}
         self.stage = ""
         self.max_latency_ms: float | None = None
+        # Ensembles may not predict a 10,000-row batch slower than this (rows per second).
+        self.min_rows_per_s: float | None = None
+        self.final_fit = "refit"  # 'refit', 'bag' or 'auto' (see _final_fit)
+        self.budget = None if deadline is None else deadline - self.started
+        self.n_rows = len(y)  # the refit's rows (the folds may cover fewer)
         self.payload = {
             "X": X,
             "y": np.asarray(y),
@@ -317,7 +331,12 @@ class _Search:
         restart = 0.0 if self.pool.alive else self.pool.startup_s
         # Greedy ensemble selection scores blends of every candidate's out-of-fold rows.
         blend = 2e-5 * len(self.y) * min(len(ok), _ENSEMBLE_POOL) if self.ensemble else 0.0
-        return 1.3 * fit * k / max(k - 1, 1) + 1.0 + restart + blend
+        refit = 1.3 * fit * k / max(k - 1, 1) + 1.0 + restart + blend
+        bag = _bag_cost(self, ok[0], _MIN_OUTER) if self.final_fit != "refit" else None
+        if bag is not None and self.budget is not None and bag <= _BAG_RESERVE * self.budget:
+            # Bagging the best so far is cheap: keep room to compare it with the refit.
+            refit += bag
+        return refit
 
     # -- running one trial ---------------------------------------------------------
 
@@ -765,7 +784,13 @@ def _ensemble(state: _Search) -> CandidateResult | None:
     classes = None if state.task == "regression" else np.unique(y)
     try:
         selection = select_ensemble(
-            {c.name: c.oof for c in ok}, y, task=state.task, metric=state.metric, classes=classes
+            {c.name: c.oof for c in ok},
+            y,
+            task=state.task,
+            metric=state.metric,
+            classes=classes,
+            rows_per_s={c.name: c.rows_per_s for c in ok},
+            min_rows_per_s=state.min_rows_per_s,
         )
     except Exception:  # an undefined metric on some blend must not end the search
         return None
@@ -790,7 +815,7 @@ def _ensemble(state: _Search) -> CandidateResult | None:
         number=len(state.results) + 1,
         stage="ensemble",
         latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
-        rows_per_s=None if None in speeds else 1.0 / sum(1.0 / s for s in speeds),  # type: ignore[operator]
+        rows_per_s=None if None in speeds else blend_rows_per_s(speeds),
         weights=dict(selection.weights),
     )
     if _rank([candidate, ok[0]], state.greater)[0] is not candidate:
@@ -853,7 +878,9 @@ def search(
     n_jobs: int = 1,
     ensemble: bool = True,
     max_latency_ms: float | None = None,
+    min_rows_per_s: float | None = 10_000.0,
     refit: bool = True,
+    final_fit: str = "auto",
     on_event: Callable[[SearchEvent], None] | None = None,
     cluster: Any = None,
     max_search_rows: int | None = None,
@@ -878,6 +905,16 @@ def search(
     strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random' (over ``param_grid``).
     param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
     max_latency_ms : trials slower than this for one row are excluded from the choice.
+    min_rows_per_s : an ensemble member joins only while the blend's estimated batch speed
+        stays at or above this many rows per second (``None`` or 0: no floor). A single
+        model is never excluded for its speed.
+    final_fit : 'auto' (default), 'refit' or 'bag': how the winner becomes the final model.
+        'refit' fits it once on all rows; 'bag' keeps its k fold models (fitted as in the
+        trials) and averages them (``models.FoldBag``); 'auto' bags only when, on held-out
+        folds, the fold models score better than a refit and time allows. Bagging needs
+        the search to have seen every row, and k fold models within ``min_rows_per_s`` and
+        ``max_latency_ms``. ``result.final_fit`` says which was made. 'auto' means 'refit'
+        for the grid and random strategies.
     cluster : run the trials on a Dask cluster: ``'local[:N]'``, ``'tcp://host:8786'`` or a
         ``distributed.Client`` (see ``_executors``); ``None``: one local worker process.
     study_journal : a file path: the model-based stage's Optuna study is kept there, in an
@@ -912,6 +949,14 @@ def search(
         raise ConfigurationError(f"time_budget must be > 0 seconds. Got {time_budget} instead.")
     if max_trials is not None and max_trials < 1:
         raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials}.")
+    if final_fit not in FINAL_FITS:
+        raise ConfigurationError(
+            f"final_fit must be one of {', '.join(FINAL_FITS)}. Got {final_fit!r}."
+        )
+    if min_rows_per_s is not None and not min_rows_per_s >= 0:
+        raise ConfigurationError(
+            f"min_rows_per_s must be >= 0 (0: no floor). Got {min_rows_per_s!r}."
+        )
     if isinstance(cluster, str):
         parse_cluster(cluster)  # a malformed --cluster fails before any work
     for column in schema.by_role(Role.TEXT):
@@ -992,6 +1037,8 @@ def search(
         n_search=n_search,
     )
     state.max_latency_ms = max_latency_ms
+    state.min_rows_per_s = min_rows_per_s or None
+    state.final_fit = final_fit if strategy == "auto" or final_fit == "bag" else "refit"
     if strategy == "auto":
         state.text_models = text_models
         state.balanced = balanced
@@ -1048,10 +1095,10 @@ def search(
         ranked = _rank(state.results, state.greater)
         by_name = {c.name: c for c in state.results}
         best = ranked[0]
-        model, refit_time = None, 0.0
+        model, refit_time, how = None, 0.0, ""
         if refit:
             state.stage = "refit"
-            model, best, refit_time = _final_refit(state, ranked, by_name, notes)
+            model, best, refit_time, how = _final_fit(state, ranked, by_name, notes)
             if best is not ranked[0]:
                 ranked = [best] + [c for c in ranked if c is not best]
         return SearchResult(
@@ -1066,6 +1113,7 @@ def search(
             refit_time=refit_time,
             notes=tuple(notes),
             rows={"search": n_search, "refit": len(X)} if row_note else {},
+            final_fit=how,
         )
     finally:
         state.pool.close()
@@ -1231,3 +1279,145 @@ def _final_refit(state: _Search, ranked, by_name, notes):
         f"in {time.monotonic() - started:.1f} s."
     )
     return model, fastest, time.monotonic() - started
+
+
+# ------------------------------------------------------------------ bagging
+
+
+def _bag_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
+    """``(name, model, trial params, weight)`` per member of ``c``, and ``c``'s threshold.
+
+    Fold models are fitted as in the trials (early stopping included), with the member's
+    temperature; an ensemble's blend predicts its most probable class (no threshold).
+    """
+    pairs = (
+        [(by_name[n], w) for n, w in c.weights.items()] if c.family == "ensemble" else [(c, 1.0)]
+    )
+    members = []
+    for m, w in pairs:
+        params = dict(m.params)
+        if TEMPERATURE in m.refit_params:
+            params[TEMPERATURE] = m.refit_params[TEMPERATURE]
+        members.append((m.name, m.family, params, w))
+    threshold = None if c.family == "ensemble" else c.refit_params.get(THRESHOLD)
+    return members, threshold
+
+
+def _bag_problem(state: _Search, c: CandidateResult) -> str | None:
+    """Why ``c`` may not be kept as fold models, or None when it may."""
+    k = len(state.folds)
+    if state.n_rows > len(state.y):
+        return f"the search used a sample of the rows; a refit uses all {state.n_rows}"
+    speed = c.rows_per_s
+    if state.min_rows_per_s is not None and speed is not None and speed / k < state.min_rows_per_s:
+        return (
+            f"{k} fold models would predict about {speed / k:,.0f} rows/s, "
+            f"under --min-rows-per-second {state.min_rows_per_s:,.0f}"
+        )
+    latency, limit = c.latency_ms, state.max_latency_ms
+    if limit is not None and latency is not None and latency * k > limit:
+        return (
+            f"{k} fold models would take about {latency * k:.1f} ms per row, over "
+            f"--max-latency-ms {limit:g}"
+        )
+    return None
+
+
+def _fold_fit(state: _Search, c: CandidateResult) -> float:
+    """Seconds one fold fit of ``c`` took (of all its members, for an ensemble)."""
+    members = [m for m in state.results if m.name in c.weights] if c.family == "ensemble" else [c]
+    return sum(m.fit_time for m in members)
+
+
+def _bag_cost(state: _Search, c: CandidateResult, n_outer: int) -> float | None:
+    """Seconds to compare bagging with the refit on ``n_outer`` held-out folds, then bag.
+
+    None when ``c`` may not be bagged. Per held-out fold: one refit on the other folds'
+    rows, and k-1 fold fits on k-2 folds' rows each; then k fold fits for the bag itself.
+    """
+    if _bag_problem(state, c) is not None:
+        return None
+    fit = _fold_fit(state, c)
+    k = len(state.folds)
+    check = 1.3 * fit + (k - 2) * fit
+    restart = 0.0 if state.pool.alive else state.pool.startup_s
+    return n_outer * check + k * fit + restart
+
+
+def _final_fit(state: _Search, ranked, by_name, notes):
+    """The final model: the best candidate's fold models (bagging), or one refit on all rows.
+
+    ``state.final_fit`` 'refit' always refits; 'bag' keeps the fold models when the
+    candidate allows it (all rows searched, fast enough for ``--min-rows-per-second`` and
+    ``--max-latency-ms`` as k models); 'auto' keeps them only when they score better than a
+    refit on held-out folds neither saw (``_worker._bag_check``), time allowing. Returns
+    ``(model, candidate, seconds, 'bagged' or 'refit')``.
+    """
+    best = next(c for c in ranked if c.status == "ok")
+    if state.final_fit != "refit":
+        problem = _bag_problem(state, best)
+        if problem is None:
+            bagged = _try_bag(state, best, by_name, notes)
+            if bagged is not None:
+                return (*bagged, "bagged")
+        else:
+            notes.append(f"Refitted rather than bagged: {problem}.")
+    return (*_final_refit(state, ranked, by_name, notes), "refit")
+
+
+def _try_bag(state: _Search, c: CandidateResult, by_name, notes):
+    """``(FoldBag, c, seconds)``, or None when the refit should be made instead."""
+    members, threshold = _bag_members(c, by_name)
+    k = len(state.folds)
+    started = time.monotonic()
+    if state.final_fit == "auto":
+        left = state.left()
+        refit_need = _refit_estimate(state, c, by_name)
+        n_outer = next(
+            (
+                n
+                for n in range(k, _MIN_OUTER - 1, -1)
+                if (_bag_cost(state, c, n) or math.inf) + refit_need <= left
+            ),
+            0,
+        )
+        if n_outer == 0:
+            notes.append(f"Refitted {c.name}: too little time left to compare bagging with it.")
+            return None
+        refit_members, weights = _refit_members(c, by_name)
+        state.emit(
+            "stage",
+            message=f"Comparing {k} fold models of {c.name} with one refit "
+            f"on {n_outer} held-out folds",
+        )
+        try:
+            pairs = state.pool.run(
+                "bagcheck",
+                (members, refit_members, weights, threshold, list(range(n_outer))),
+                # what is left after the check must still cover the bag or the refit
+                max(left - max(refit_need, k * _fold_fit(state, c)), 1.0)
+                if math.isfinite(left)
+                else 1e9,
+            )
+        except (WorkerTimeout, WorkerError) as exc:
+            notes.append(f"Bagging check of {c.name} failed ({exc}); refitted instead.")
+            return None
+        bagged = float(np.mean([b for b, _ in pairs]))
+        one = float(np.mean([r for _, r in pairs]))
+        wins = bagged > one if state.greater else bagged < one
+        notes.append(
+            f"Bagging check of {c.name} on {n_outer} held-out folds: fold models "
+            f"{bagged:.6g}, one refit {one:.6g} ({state.metric}); "
+            + ("kept the fold models." if wins else "refitted.")
+        )
+        if not wins:
+            return None
+    left = state.left()
+    timeout = 1e9 if not math.isfinite(left) else max(left, 0.0) + 0.5 * state.grace
+    state.emit("stage", message=f"Keeping {k} fold models of {c.name} (bagging)")
+    try:
+        model = state.pool.run("bag", (members, threshold), timeout)
+    except (WorkerTimeout, WorkerError) as exc:
+        notes.append(f"Bagging {c.name} failed ({exc}); refitted instead.")
+        return None
+    return model, c, time.monotonic() - started

@@ -35,10 +35,12 @@ from modelloop.features import make_pipeline
 from modelloop.models import (
     LOG1P,
     DecisionThreshold,
+    FoldBag,
     LogTargetRegressor,
     TemperatureScaled,
     get_spec,
     log_target,
+    predicted_labels,
 )
 
 __all__ = [
@@ -289,8 +291,17 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
     return out
 
 
-def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[float] | None):
+def _refit(
+    ctx: _Context,
+    members: list[tuple[str, str, dict]],
+    weights: list[float] | None,
+    rows: np.ndarray | None = None,
+):
+    """The candidate fitted on every row (or on ``rows``): one pipeline, or a voting blend."""
     from modelloop.tuning._ensemble import build_ensemble
+
+    X = ctx.X if rows is None else ctx.X.iloc[rows]
+    y = ctx.y if rows is None else ctx.y[rows]
 
     encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"
     threshold = members[0][2].get(THRESHOLD) if encoded else None
@@ -307,12 +318,109 @@ def _refit(ctx: _Context, members: list[tuple[str, str, dict]], weights: list[fl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if weights is None and not encoded:
-            return pipes[0][1].fit(ctx.X, ctx.y)
+            return pipes[0][1].fit(X, y)
         # A voting ensemble label-encodes the target for its members (XGBoost needs that).
         voting = build_ensemble(pipes, weights or [1.0], ctx.task)
         if threshold is not None:
-            return DecisionThreshold(voting, threshold=float(threshold)).fit(ctx.X, ctx.y)
-        return voting.fit(ctx.X, ctx.y)
+            return DecisionThreshold(voting, threshold=float(threshold)).fit(X, y)
+        return voting.fit(X, y)
+
+
+def _bag(
+    ctx: _Context,
+    members: list[tuple[str, str, dict, float]],
+    threshold: float | None,
+    folds: list[np.ndarray] | None = None,
+) -> FoldBag:
+    """Each member fitted as in its trial on each fold's training rows, kept as a ``FoldBag``.
+
+    ``members`` are ``(name, model, trial params, weight)``; a member's ``TEMPERATURE`` is
+    applied to its fold models' probabilities, as the search scored them. ``folds`` are
+    training-row indices (default: the search's folds, so the fold models are the very
+    models behind the trial's out-of-fold score).
+    """
+    folds = [tr for tr, _ in ctx.folds] if folds is None else folds
+    estimators: list[Any] = []
+    weights: list[float] = []
+    columns: list[np.ndarray] = []
+    temperatures: list[float | None] = []
+    for _name, model, params, weight in members:
+        temperature = params.get(TEMPERATURE)
+        job = Job(0, model, {k: v for k, v in params.items() if k not in (TEMPERATURE, THRESHOLD)})
+        base = build_pipeline(
+            ctx.schema, ctx.task, model, job.params, seed=ctx.seed, n_jobs=ctx.n_jobs
+        )
+        y_fit = ctx.labels(model)
+        for tr in folds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitted, _ = _fit(ctx, job, clone(base), ctx.X.iloc[tr], y_fit[tr])
+            estimators.append(fitted)
+            weights.append(weight / len(folds))
+            temperatures.append(None if temperature is None else float(temperature))
+            if ctx.classes is not None:
+                named = np.asarray(fitted.classes_)
+                columns.append(
+                    named.astype(int)  # XGBoost learns the label codes 0..K-1
+                    if model == "xgboost"
+                    else np.searchsorted(ctx.classes, named)
+                )
+    classified = ctx.classes is not None
+    return FoldBag(
+        estimators,
+        weights,
+        classes=ctx.classes,
+        columns=columns if classified else None,
+        temperatures=temperatures if classified else None,
+        threshold=threshold,
+    ).fit()
+
+
+def _holdout_score(ctx: _Context, model: Any, rows: np.ndarray) -> float:
+    """The metric of ``model`` on the training rows ``rows`` (which it did not see)."""
+    X, y = ctx.X.iloc[rows], ctx.y[rows]
+    if ctx.task == "regression":
+        return float(score(ctx.metric, y, y_pred=np.asarray(model.predict(X), dtype=float)))
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    named = np.asarray(model.classes_)
+    if len(named) != len(ctx.classes) or not np.array_equal(named, ctx.classes):
+        full = np.zeros((len(rows), len(ctx.classes)))
+        full[:, np.searchsorted(ctx.classes, named)] = proba
+        proba = full
+    pred = predicted_labels(model, proba, ctx.classes)
+    needs = get_metric(ctx.metric).needs_proba
+    return float(
+        score(ctx.metric, y, y_pred=pred, y_proba=proba if needs else None, classes=ctx.classes)
+    )
+
+
+def _bag_check(
+    ctx: _Context,
+    bag_members: list[tuple[str, str, dict, float]],
+    refit_members: list[tuple[str, str, dict]],
+    weights: list[float] | None,
+    threshold: float | None,
+    outer: list[int],
+) -> list[tuple[float, float]]:
+    """Fold models against one refit, scored on held-out folds neither saw.
+
+    For each fold ``o`` in ``outer``, its rows are held out; on the other rows the candidate
+    is fitted both ways, as the final model would be on all rows: as fold models on the
+    remaining folds (``_bag``) and as one model on all of them (``_refit``). Returns
+    ``(bagged score, refit score)`` per held-out fold.
+    """
+    scores = []
+    for o in outer:
+        train_rows, held = ctx.folds[o]
+        inner = [np.setdiff1d(train_rows, va) for j, (_, va) in enumerate(ctx.folds) if j != o]
+        bagged = _bag(ctx, bag_members, threshold, folds=inner)
+        one = _refit(ctx, refit_members, weights, rows=train_rows)
+        scores.append((_holdout_score(ctx, bagged, held), _holdout_score(ctx, one, held)))
+    return scores
+
+
+# Requests after the search, each with a tuple of arguments after the context.
+_REQUESTS = {"refit": _refit, "bag": _bag, "bagcheck": _bag_check}
 
 
 def refit_here(payload: dict[str, Any], members, weights) -> Any:
@@ -346,7 +454,7 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 def _serve(conn: Any) -> None:
-    """The worker's loop: 'setup' once, then 'trial' / 'refit' requests until 'stop'."""
+    """The worker's loop: 'setup' once, then 'trial' and ``_REQUESTS`` until 'stop'."""
     ctx: _Context | None = None
     while True:
         try:
@@ -365,8 +473,8 @@ def _serve(conn: Any) -> None:
                 conn.send(("ready", None))
             elif kind == "trial":
                 conn.send(("done", _run_trial(ctx, payload, conn)))
-            elif kind == "refit":
-                conn.send(("done", _refit(ctx, *payload)))
+            elif kind in _REQUESTS:
+                conn.send(("done", _REQUESTS[kind](ctx, *payload)))
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             conn.send(("error", (message, traceback.format_exc()[-2000:])))
@@ -382,16 +490,19 @@ class _NoFolds:
 
 
 def run_request(kind: str, payload: Any, data: dict[str, Any]) -> Any:
-    """Run one 'trial' or 'refit' request on ``data`` (how a Dask worker runs a trial)."""
+    """Run one request on ``data`` (how a Dask worker runs a trial): 'trial' or a
+    ``_REQUESTS`` kind ('refit', 'bag', 'bagcheck')."""
     from threadpoolctl import threadpool_limits
 
     ctx = _Context(data)
     with threadpool_limits(limits=ctx.n_jobs):
         if kind == "trial":
             return _run_trial(ctx, payload, _NoFolds())
-        if kind == "refit":
-            return _refit(ctx, *payload)
-    raise ValueError(f"Unknown request {kind!r}: expected 'trial' or 'refit'.")
+        if kind in _REQUESTS:
+            return _REQUESTS[kind](ctx, *payload)
+    raise ValueError(
+        f"Unknown request {kind!r}: expected 'trial', {', '.join(map(repr, _REQUESTS))}."
+    )
 
 
 # ------------------------------------------------------------------ in the parent

@@ -455,6 +455,8 @@ def _retrain(
         search_strategy=params.get("search") or "auto",
         param_grid=params.get("param_grid"),
         max_latency_ms=params.get("max_latency_ms"),
+        min_rows_per_second=params.get("min_rows_per_second", 10_000.0),
+        final_fit=params.get("final_fit") or "auto",
         seed=seed,
         test=held,
         id_column=id_column if id_column in dataset.schema else None,

@@ -29,7 +29,14 @@ from modelloop.evaluation import default_metric, get_metric, metrics_for_task, s
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store
-from modelloop.tuning import STRATEGIES, SearchEvent, check_budget, check_param_grid, search
+from modelloop.tuning import (
+    FINAL_FITS,
+    STRATEGIES,
+    SearchEvent,
+    check_budget,
+    check_param_grid,
+    search,
+)
 from modelloop.workflows._ingest import load_source
 from modelloop.workflows._report import keep_evaluation
 from modelloop.workflows._versions import library_versions
@@ -65,6 +72,8 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
     best_params: dict[str, Any] = field(default_factory=dict)
     trials: list[dict[str, Any]] = field(default_factory=list)
+    # how the final model was made: 'refit' on all training rows or 'bagged' fold models
+    final_fit: str = ""
     lineage: dict[str, Any] = field(default_factory=dict)
     # the validation rules each row must pass at serve time (``Rules.for_rows``), or None
     rules: dict[str, Any] | None = None
@@ -128,6 +137,7 @@ class TrainResult:
             "metric": self.metric,
             "best_model": self.best_model,
             "best_params": self.best_params,
+            "final_fit": self.final_fit,
             "cv_metrics": self.cv_metrics,
             "test_metrics": self.metrics,
             "leaderboard": _jsonable_records(self.leaderboard),
@@ -211,6 +221,8 @@ def _check_options(
     time_budget: float | None,
     max_trials: int | None = None,
     strategy: str = "auto",
+    final_fit: str = "auto",
+    min_rows_per_second: float | None = None,
 ) -> None:
     if task is not None and task not in _TASKS:
         raise ConfigurationError(
@@ -231,6 +243,14 @@ def _check_options(
     if strategy not in STRATEGIES:
         raise ConfigurationError(
             f"search must be one of {', '.join(STRATEGIES)}. Got {strategy!r} instead."
+        )
+    if final_fit not in FINAL_FITS:
+        raise ConfigurationError(
+            f"final_fit must be one of {', '.join(FINAL_FITS)}. Got {final_fit!r} instead."
+        )
+    if min_rows_per_second is not None and not min_rows_per_second >= 0:
+        raise ConfigurationError(
+            f"min_rows_per_second must be >= 0 (0: no floor). Got {min_rows_per_second!r}."
         )
 
 
@@ -272,6 +292,8 @@ def train(
     search_strategy: str = "auto",
     param_grid: dict[str, Any] | None = None,
     max_latency_ms: float | None = None,
+    min_rows_per_second: float | None = 10_000.0,
+    final_fit: str = "auto",
     seed: int | None = None,
     drop: Sequence[str] = (),
     types: dict[str, str] | None = None,
@@ -307,6 +329,12 @@ def train(
     search_strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random'.
     param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
     max_latency_ms : exclude models slower than this to predict one row.
+    min_rows_per_second : an ensemble only takes members while it still predicts a batch
+        at this many rows per second or more (``None`` or 0: no floor).
+    final_fit : 'auto', 'refit' or 'bag': refit the winner on all training rows, or keep
+        its cross-validation fold models and average them ('auto' bags only when that
+        scores better on held-out folds; see ``tuning.search``). ``final_fit`` in the
+        leaderboard records which was made.
     test : a separate table to score the final model on, instead of holding out
         ``test_size`` of ``source`` (for a fixed, shared test set).
     rules : validation rules (a rules-file path or mapping) the raw rows must pass;
@@ -334,7 +362,10 @@ def train(
             "A target is needed to train a binary, multiclass or regression model: pass "
             "target= (--target COLUMN), or choose task 'clustering', 'reduce' or 'anomaly'."
         )
-    _check_options(task, cv, test_size, time_budget, max_trials, search_strategy)
+    _check_options(
+        task, cv, test_size, time_budget, max_trials, search_strategy, final_fit,
+        min_rows_per_second,
+    )  # fmt: skip
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
@@ -425,6 +456,8 @@ def train(
             "param_grid": param_grid,
             "max_trials": max_trials,
             "max_latency_ms": max_latency_ms,
+            "min_rows_per_second": min_rows_per_second,
+            "final_fit": final_fit,
             "cv": cv,
             "test_size": test_size if test is None else None,
             "test_source": None if test is None else "separate test table",
@@ -466,6 +499,8 @@ def train(
                     "strategy": search_strategy,
                     "param_grid": param_grid,
                     "max_latency_ms": max_latency_ms,
+                    "min_rows_per_s": min_rows_per_second,
+                    "final_fit": final_fit,
                     "cluster": settings.cluster,
                     "max_search_rows": settings.max_search_rows,
                     # On a cluster the Optuna study is kept in a journal file next to
@@ -550,6 +585,8 @@ def _fit_and_evaluate(
         strategy=options["strategy"],
         param_grid=options["param_grid"],
         max_latency_ms=options["max_latency_ms"],
+        min_rows_per_s=options.get("min_rows_per_s"),
+        final_fit=options.get("final_fit", "auto"),
         cluster=options.get("cluster"),
         max_search_rows=options.get("max_search_rows"),
         study_journal=options.get("study_journal"),
@@ -583,6 +620,7 @@ def _fit_and_evaluate(
         cv_metrics={metric: found.best.cv_mean, f"{metric}_std": found.best.cv_std},
         dataset=dataset,
         classes=classes,
+        final_fit=found.final_fit,
         timings={
             "search_s": round(search_time, 3),
             "refit_s": round(refit_time, 3),
