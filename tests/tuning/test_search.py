@@ -544,3 +544,51 @@ def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data)
         assert set(fast.weights) == {"m0", "m1"}  # 30k and 30k blend at 15k; with 12k, 5.5k
     finally:
         state.pool.close()
+
+
+def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
+    from sklearn.ensemble import VotingClassifier
+
+    from modelloop.models import DecisionThreshold, decision_threshold
+    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit, _Search
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=(n, 2))
+    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")
+    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    X, y = ds.features(), np.asarray(ds.target_series())
+    folds = make_folds(pd.Series(y), "binary", 3, seed=0)
+    state = _Search(X, y, schema=ds.schema, task="binary", metric="f1", folds=folds, seed=0,
+                    n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    truth = (y == "rare").astype(float)
+    for i, family in enumerate(("logistic_regression", "decision_tree")):
+        # Partly right and too timid about the rare class: a threshold under 0.5 pays.
+        p = np.clip(truth * 0.35 + rng.random(n) * 0.45, 0.01, 0.99)
+        oof = np.column_stack([1 - p, p])
+        labels = np.unique(y)[(p >= 0.5).astype(int)]
+        fold_f1 = tuple(
+            score("f1", y[va], y_pred=labels[va], classes=np.unique(y)) for _, va in folds
+        )
+        state.results.append(CandidateResult(f"m{i}", family, "ok", cv_scores=fold_f1, oof=oof,
+                                             params={"max_depth": 3} if i else {},
+                                             refit_params={"max_depth": 3} if i else {}))  # fmt: skip
+    try:
+        blend = _ensemble(state)
+        assert blend is not None
+        threshold = blend.refit_params["decision_threshold"]
+        assert 0.0 < threshold < 0.5
+        assert blend.to_record()["params"]["decision_threshold"] == threshold
+        state.results.append(blend)
+        by_name = {c.name: c for c in state.results}
+        model, chosen, _, how = _final_fit(state, [blend, *state.results[:2]], by_name, [])
+        assert chosen is blend and how == "refit"
+        assert isinstance(model, DecisionThreshold) and decision_threshold(model) == threshold
+        assert isinstance(model.estimator_, VotingClassifier)
+        proba = model.predict_proba(X)
+        assert (
+            model.predict(X).tolist()
+            == np.where(proba[:, 1] >= threshold, "rare", "common").tolist()
+        )
+    finally:
+        state.pool.close()

@@ -144,7 +144,7 @@ class CandidateResult:
             "stage": self.stage,
             "model": self.family,
             "params": _jsonable(
-                self.weights
+                {**self.weights, **{k: v for k, v in self.refit_params.items() if k == THRESHOLD}}
                 if self.members
                 else {
                     **self.params,
@@ -801,6 +801,12 @@ def _ensemble(state: _Search) -> CandidateResult | None:
     scores = tuple(
         oof_score(state.metric, y[va], blend[va], state.task, classes) for _, va in state.folds
     )
+    refit_params: dict[str, Any] = {}
+    if state.thresholding:  # the blend's own threshold, cross-fitted like a trial's
+        tuned = state.tune_threshold(blend, scores)
+        if tuned is not None:
+            scores, threshold = tuned
+            refit_params[THRESHOLD] = threshold
     members = [by_name[n] for n in selection.weights]
     latency = [m.latency_ms for m in members]
     speeds = [m.rows_per_s for m in members]
@@ -817,6 +823,7 @@ def _ensemble(state: _Search) -> CandidateResult | None:
         latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
         rows_per_s=None if None in speeds else blend_rows_per_s(speeds),
         weights=dict(selection.weights),
+        refit_params=refit_params,
     )
     if _rank([candidate, ok[0]], state.greater)[0] is not candidate:
         return None
@@ -835,9 +842,13 @@ def _ensemble(state: _Search) -> CandidateResult | None:
 
 
 def _refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
+    """``(members, weights, threshold)`` of the refit request for ``c``.
+
+    A single model's parameters carry its own threshold (``weights`` and ``threshold`` are
+    None). An ensemble's members lose theirs: the blend is labelled by its own threshold,
+    tuned on the blend's out-of-fold probabilities, or by its most probable class.
+    """
     if c.family == "ensemble":
-        # A soft-voting ensemble predicts its blend's most probable class: its members'
-        # decision thresholds would not reach its predictions, so they are left out.
         members = [
             (
                 n,
@@ -846,19 +857,23 @@ def _refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
             )
             for n in c.weights
         ]
-        return members, list(c.weights.values())
-    return [(c.name, c.family, c.refit_params)], None
+        return members, list(c.weights.values()), c.refit_params.get(THRESHOLD)
+    return [(c.name, c.family, c.refit_params)], None, None
 
 
 def _unfitted(state: _Search, c: CandidateResult, by_name: dict[str, CandidateResult]):
+    from modelloop.models import DecisionThreshold
     from modelloop.tuning._ensemble import build_ensemble
 
-    members, weights = _refit_members(c, by_name)
+    members, weights, threshold = _refit_members(c, by_name)
     pipes = [
         (n, build_pipeline(state.schema, state.task, m, p, seed=state.seed, n_jobs=state.n_jobs))
         for n, m, p in members
     ]
-    return pipes[0][1] if weights is None else build_ensemble(pipes, weights, state.task)
+    if weights is None:
+        return pipes[0][1]
+    blend = build_ensemble(pipes, weights, state.task)
+    return blend if threshold is None else DecisionThreshold(blend, threshold=float(threshold))
 
 
 def search(
@@ -1211,11 +1226,11 @@ def _refit_estimate(state: _Search, c: CandidateResult, by_name) -> float:
     return 1.3 * sum(m.fit_time for m in members) * len(state.X) / fold_rows
 
 
-def _refit_in_process(state: _Search, members, weights):
+def _refit_in_process(state: _Search, members, weights, threshold):
     """The worker's refit, run here (for small refits when the worker would need a restart)."""
     from modelloop.tuning._worker import refit_here
 
-    return refit_here(state.payload, members, weights)
+    return refit_here(state.payload, members, weights, threshold)
 
 
 def _final_refit(state: _Search, ranked, by_name, notes):
@@ -1248,14 +1263,14 @@ def _final_refit(state: _Search, ranked, by_name, notes):
             passed_over.clear()
         state.emit("stage", message=f"Refitting {c.name} on all {len(state.X)} training rows")
         started = time.monotonic()
-        members, weights = _refit_members(c, by_name)
+        members, weights, threshold = _refit_members(c, by_name)
         try:
             if restart and need < _REFIT_HERE_S and state.pool.slots == 1:
                 # A dead local worker takes seconds to restart; a refit this small is
                 # quicker in this process.
-                model = _refit_in_process(state, members, weights)
+                model = _refit_in_process(state, members, weights, threshold)
             else:
-                model = state.pool.run("refit", (members, weights), timeout)
+                model = state.pool.run("refit", (members, weights, None, threshold), timeout)
         except (WorkerTimeout, WorkerError) as exc:
             notes.append(f"Refit of {c.name} failed ({exc}); trying a faster model.")
             continue
@@ -1266,9 +1281,9 @@ def _final_refit(state: _Search, ranked, by_name, notes):
     timeout = max(30.0, 30.0 * fastest.fit_time) + state.grace
     state.emit("stage", message=f"Refitting {fastest.name} again, past the budget")
     started = time.monotonic()
-    members, weights = _refit_members(fastest, by_name)
+    members, weights, threshold = _refit_members(fastest, by_name)
     try:
-        model = state.pool.run("refit", (members, weights), timeout)
+        model = state.pool.run("refit", (members, weights, None, threshold), timeout)
     except (WorkerTimeout, WorkerError) as exc:
         raise TrainingError(
             f"No model could be refitted on all training rows: the last try, {fastest.name} "
@@ -1288,7 +1303,7 @@ def _bag_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
     """``(name, model, trial params, weight)`` per member of ``c``, and ``c``'s threshold.
 
     Fold models are fitted as in the trials (early stopping included), with the member's
-    temperature; an ensemble's blend predicts its most probable class (no threshold).
+    temperature; the threshold is the single model's, or the blend's own (not its members').
     """
     pairs = (
         [(by_name[n], w) for n, w in c.weights.items()] if c.family == "ensemble" else [(c, 1.0)]
@@ -1299,8 +1314,7 @@ def _bag_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
         if TEMPERATURE in m.refit_params:
             params[TEMPERATURE] = m.refit_params[TEMPERATURE]
         members.append((m.name, m.family, params, w))
-    threshold = None if c.family == "ensemble" else c.refit_params.get(THRESHOLD)
-    return members, threshold
+    return members, c.refit_params.get(THRESHOLD)
 
 
 def _bag_problem(state: _Search, c: CandidateResult) -> str | None:
@@ -1384,7 +1398,7 @@ def _try_bag(state: _Search, c: CandidateResult, by_name, notes):
         if n_outer == 0:
             notes.append(f"Refitted {c.name}: too little time left to compare bagging with it.")
             return None
-        refit_members, weights = _refit_members(c, by_name)
+        refit_members, weights, _ = _refit_members(c, by_name)
         state.emit(
             "stage",
             message=f"Comparing {k} fold models of {c.name} with one refit "

@@ -296,16 +296,18 @@ def _refit(
     members: list[tuple[str, str, dict]],
     weights: list[float] | None,
     rows: np.ndarray | None = None,
+    threshold: float | None = None,
 ):
-    """The candidate fitted on every row (or on ``rows``): one pipeline, or a voting blend."""
+    """The candidate fitted on every row (or on ``rows``): one pipeline, or a voting blend
+    (wrapped in ``DecisionThreshold`` when the blend has its own ``threshold``)."""
     from modelloop.tuning._ensemble import build_ensemble
 
     X = ctx.X if rows is None else ctx.X.iloc[rows]
     y = ctx.y if rows is None else ctx.y[rows]
-
     encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"
-    threshold = members[0][2].get(THRESHOLD) if encoded else None
-    if threshold is not None:  # the voting wrapper predicts the argmax: wrap it instead
+    if encoded:
+        threshold = members[0][2].get(THRESHOLD)
+    if encoded and threshold is not None:  # the voting wrapper predicts the argmax: wrap it
         name, model, params = members[0]
         members = [(name, model, {k: v for k, v in params.items() if k != THRESHOLD})]
     pipes = [
@@ -414,7 +416,9 @@ def _bag_check(
         train_rows, held = ctx.folds[o]
         inner = [np.setdiff1d(train_rows, va) for j, (_, va) in enumerate(ctx.folds) if j != o]
         bagged = _bag(ctx, bag_members, threshold, folds=inner)
-        one = _refit(ctx, refit_members, weights, rows=train_rows)
+        # a single model's threshold is in its parameters; a blend's is passed on
+        blend_threshold = threshold if weights is not None else None
+        one = _refit(ctx, refit_members, weights, rows=train_rows, threshold=blend_threshold)
         scores.append((_holdout_score(ctx, bagged, held), _holdout_score(ctx, one, held)))
     return scores
 
@@ -423,9 +427,9 @@ def _bag_check(
 _REQUESTS = {"refit": _refit, "bag": _bag, "bagcheck": _bag_check}
 
 
-def refit_here(payload: dict[str, Any], members, weights) -> Any:
+def refit_here(payload: dict[str, Any], members, weights, threshold=None) -> Any:
     """A 'refit' request run in the calling process, on the worker's ``payload``."""
-    return _refit(_Context(payload), members, weights)
+    return _refit(_Context(payload), members, weights, threshold=threshold)
 
 
 @contextlib.contextmanager
