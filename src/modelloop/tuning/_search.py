@@ -1387,13 +1387,9 @@ def _try_bag(state: _Search, c: CandidateResult, by_name, notes):
     if state.final_fit == "auto":
         left = state.left()
         refit_need = _refit_estimate(state, c, by_name)
+        costs = {n: _bag_cost(state, c, n) for n in range(k, _MIN_OUTER - 1, -1)}
         n_outer = next(
-            (
-                n
-                for n in range(k, _MIN_OUTER - 1, -1)
-                if (_bag_cost(state, c, n) or math.inf) + refit_need <= left
-            ),
-            0,
+            (n for n, cost in costs.items() if cost is not None and cost + refit_need <= left), 0
         )
         if n_outer == 0:
             notes.append(f"Refitted {c.name}: too little time left to compare bagging with it.")
@@ -1428,6 +1424,10 @@ def _try_bag(state: _Search, c: CandidateResult, by_name, notes):
             return None
     left = state.left()
     timeout = 1e9 if not math.isfinite(left) else max(left, 0.0) + 0.5 * state.grace
+    restart = 0.0 if state.pool.alive else state.pool.startup_s
+    if 1.1 * k * _fold_fit(state, c) + restart > timeout:
+        notes.append(f"Refitted {c.name}: too little time left to fit its {k} fold models.")
+        return None
     state.emit("stage", message=f"Keeping {k} fold models of {c.name} (bagging)")
     try:
         model = state.pool.run("bag", (members, threshold), timeout)
