@@ -542,6 +542,8 @@ def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data)
         fast = _ensemble(state)
         assert fast is not None and fast.rows_per_s >= 10_000.0
         assert set(fast.weights) == {"m0", "m1"}  # 30k and 30k blend at 15k; with 12k, 5.5k
+        state.min_rows_per_s = 14_000.0  # 15k does not clear it by the 15 % margin
+        assert _ensemble(state) is None
     finally:
         state.pool.close()
 

@@ -80,6 +80,10 @@ _RARE_CLASS_METRICS = frozenset({"balanced_accuracy", "recall_macro", "f1_macro"
 FINAL_FITS = ("auto", "refit", "bag")
 _MIN_OUTER = 2  # held-out folds the bagging check needs at least
 _BAG_RESERVE = 0.1  # of the budget: at most this much is kept back for the bagging check
+# The blend's speed is estimated from fold models; the refitted members are a little
+# bigger (10 % more boosting rounds, more rows) and the voting wrapper costs a little:
+# the estimate must clear --min-rows-per-second by this factor.
+_SPEED_MARGIN = 1.15
 _REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
@@ -790,7 +794,9 @@ def _ensemble(state: _Search) -> CandidateResult | None:
             metric=state.metric,
             classes=classes,
             rows_per_s={c.name: c.rows_per_s for c in ok},
-            min_rows_per_s=state.min_rows_per_s,
+            min_rows_per_s=None
+            if state.min_rows_per_s is None
+            else state.min_rows_per_s * _SPEED_MARGIN,
         )
     except Exception:  # an undefined metric on some blend must not end the search
         return None
