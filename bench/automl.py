@@ -73,7 +73,8 @@ def run_modelloop(train, test, case, budget, home, models=None):
     t = time.perf_counter()
     (result.model.predict if case.task == "regression" else result.model.predict_proba)(batch)
     rows_per_s = len(batch) / (time.perf_counter() - t)
-    return float(result.metrics[case.metric]), used, rows_per_s, result.best_model
+    best = f"{result.best_model}, {result.final_fit}"  # 'refit' or 'bagged' fold models
+    return float(result.metrics[case.metric]), used, rows_per_s, best
 
 
 def run_peer(system, train, test, case, budget, workdir: Path):
