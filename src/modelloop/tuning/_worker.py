@@ -216,15 +216,30 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.nda
 def _predict(ctx: _Context, job: Job, model: Any, X: pd.DataFrame):
     if ctx.task == "regression":
         return np.asarray(model.predict(X), dtype=float), None
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    model_classes = np.asarray(model.classes_)
-    if job.model == "xgboost":
-        model_classes = ctx.classes[model_classes.astype(int)]
-    if len(model_classes) != len(ctx.classes) or not np.array_equal(model_classes, ctx.classes):
-        full = np.zeros((len(X), len(ctx.classes)))
-        full[:, np.searchsorted(ctx.classes, model_classes)] = proba
-        proba = full
+    proba = _placed(
+        ctx, model.predict_proba(X), _class_columns(ctx, model, codes=job.model == "xgboost")
+    )
     return ctx.classes[np.argmax(proba, axis=1)], proba
+
+
+def _class_columns(ctx: _Context, fitted: Any, *, codes: bool = False) -> np.ndarray:
+    """The position in ``ctx.classes`` of each column of ``fitted.predict_proba``.
+
+    A fold may miss a rare class; with ``codes`` the model learned the label codes 0..K-1
+    (XGBoost fitted directly, not inside a voting wrapper), which are the positions.
+    """
+    named = np.asarray(fitted.classes_)
+    return named.astype(int) if codes else np.searchsorted(ctx.classes, named)
+
+
+def _placed(ctx: _Context, proba: Any, columns: np.ndarray) -> np.ndarray:
+    """``proba`` with one column per class of ``ctx.classes`` (0 for a class it lacks)."""
+    proba = np.asarray(proba, dtype=float)
+    if np.array_equal(columns, np.arange(len(ctx.classes))):
+        return proba
+    full = np.zeros((len(proba), len(ctx.classes)))
+    full[:, columns] = proba
+    return full
 
 
 def _latency(ctx: _Context, model: Any, X: pd.DataFrame) -> tuple[float, float]:
@@ -361,12 +376,7 @@ def _bag(
             weights.append(weight / len(folds))
             temperatures.append(None if temperature is None else float(temperature))
             if ctx.classes is not None:
-                named = np.asarray(fitted.classes_)
-                columns.append(
-                    named.astype(int)  # XGBoost learns the label codes 0..K-1
-                    if model == "xgboost"
-                    else np.searchsorted(ctx.classes, named)
-                )
+                columns.append(_class_columns(ctx, fitted, codes=model == "xgboost"))
     classified = ctx.classes is not None
     return FoldBag(
         estimators,
@@ -383,12 +393,8 @@ def _holdout_score(ctx: _Context, model: Any, rows: np.ndarray) -> float:
     X, y = ctx.X.iloc[rows], ctx.y[rows]
     if ctx.task == "regression":
         return float(score(ctx.metric, y, y_pred=np.asarray(model.predict(X), dtype=float)))
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    named = np.asarray(model.classes_)
-    if len(named) != len(ctx.classes) or not np.array_equal(named, ctx.classes):
-        full = np.zeros((len(rows), len(ctx.classes)))
-        full[:, np.searchsorted(ctx.classes, named)] = proba
-        proba = full
+    # a refit or a bag speaks the user's labels (a voting wrapper encodes XGBoost's)
+    proba = _placed(ctx, model.predict_proba(X), _class_columns(ctx, model))
     pred = predicted_labels(model, proba, ctx.classes)
     needs = get_metric(ctx.metric).needs_proba
     return float(
