@@ -13,6 +13,7 @@ from modelloop.tuning._search import (
     CandidateResult,
     SearchEvent,
     SearchResult,
+    check_final_fit,
     search,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "SearchEvent",
     "SearchResult",
     "check_budget",
+    "check_final_fit",
     "check_param_grid",
     "connect_cluster",
     "cross_validate",

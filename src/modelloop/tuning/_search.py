@@ -67,7 +67,15 @@ from modelloop.tuning._worker import (
     refit_estimator_params,
 )
 
-__all__ = ["FINAL_FITS", "STRATEGIES", "CandidateResult", "SearchEvent", "SearchResult", "search"]
+__all__ = [
+    "FINAL_FITS",
+    "STRATEGIES",
+    "CandidateResult",
+    "SearchEvent",
+    "SearchResult",
+    "check_final_fit",
+    "search",
+]
 
 STRATEGIES = ("auto", "grid", "random")
 _OPTUNA_FAMILIES = 2
@@ -970,14 +978,7 @@ def search(
         raise ConfigurationError(f"time_budget must be > 0 seconds. Got {time_budget} instead.")
     if max_trials is not None and max_trials < 1:
         raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials}.")
-    if final_fit not in FINAL_FITS:
-        raise ConfigurationError(
-            f"final_fit must be one of {', '.join(FINAL_FITS)}. Got {final_fit!r}."
-        )
-    if min_rows_per_s is not None and not min_rows_per_s >= 0:
-        raise ConfigurationError(
-            f"min_rows_per_s must be >= 0 (0: no floor). Got {min_rows_per_s!r}."
-        )
+    check_final_fit(final_fit, min_rows_per_s)
     if isinstance(cluster, str):
         parse_cluster(cluster)  # a malformed --cluster fails before any work
     for column in schema.by_role(Role.TEXT):
@@ -1138,6 +1139,27 @@ def search(
         )
     finally:
         state.pool.close()
+
+
+def check_final_fit(
+    final_fit: str, min_rows_per_s: float | None, *, name: str = "min_rows_per_s"
+) -> None:
+    """Raise ``ConfigurationError`` for an unknown ``final_fit`` or a negative speed floor.
+
+    ``name`` is what the caller calls the floor (``train`` says ``min_rows_per_second``).
+
+    >>> check_final_fit("bag", 0)
+    >>> check_final_fit("folds", None)
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.ConfigurationError: final_fit must be one of auto, refit, bag. Got 'folds'.
+    """
+    if final_fit not in FINAL_FITS:
+        raise ConfigurationError(
+            f"final_fit must be one of {', '.join(FINAL_FITS)}. Got {final_fit!r}."
+        )
+    if min_rows_per_s is not None and not min_rows_per_s >= 0:
+        raise ConfigurationError(f"{name} must be >= 0 (0: no floor). Got {min_rows_per_s!r}.")
 
 
 def _rewards_rare_classes(metric: str, task: Task, y: np.ndarray) -> bool:

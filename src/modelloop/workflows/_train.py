@@ -30,10 +30,10 @@ from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store
 from modelloop.tuning import (
-    FINAL_FITS,
     STRATEGIES,
     SearchEvent,
     check_budget,
+    check_final_fit,
     check_param_grid,
     search,
 )
@@ -244,14 +244,7 @@ def _check_options(
         raise ConfigurationError(
             f"search must be one of {', '.join(STRATEGIES)}. Got {strategy!r} instead."
         )
-    if final_fit not in FINAL_FITS:
-        raise ConfigurationError(
-            f"final_fit must be one of {', '.join(FINAL_FITS)}. Got {final_fit!r} instead."
-        )
-    if min_rows_per_second is not None and not min_rows_per_second >= 0:
-        raise ConfigurationError(
-            f"min_rows_per_second must be >= 0 (0: no floor). Got {min_rows_per_second!r}."
-        )
+    check_final_fit(final_fit, min_rows_per_second, name="min_rows_per_second")
 
 
 def _split(
