@@ -23,6 +23,29 @@ def binary_data():
     return ds
 
 
+def _rare_positive(rng=None):
+    """Two features; the positive class 'rare' (about 10 %) where a noisy score is high.
+
+    ``rng`` (default: seeded 0) is left where the data's draws end, for the caller's own.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    n = 400
+    x = rng.normal(size=(n, 2))
+    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")
+    return load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+
+
+def _search_state(ds, metric: str, *, k: int):
+    """The state of a binary search on ``ds`` with ``k`` folds and no trials yet, for the
+    stages after the trials (the caller closes ``state.pool``)."""
+    from modelloop.tuning._search import _Search
+
+    X, y = ds.features(), np.asarray(ds.target_series())
+    folds = make_folds(pd.Series(y), "binary", k, seed=0)
+    return _Search(X, y, schema=ds.schema, task="binary", metric=metric, folds=folds, seed=0,
+                   n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+
+
 def test_make_folds_stratifies_and_covers_every_row():
     y = pd.Series(["a"] * 80 + ["b"] * 20)
     folds = make_folds(y, "binary", 5, seed=1)
@@ -313,12 +336,10 @@ def test_search_excludes_every_trial_slower_than_max_latency(binary_data):
 
 
 def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
-    from modelloop.tuning._search import CandidateResult, _ensemble, _Search
+    from modelloop.tuning._search import CandidateResult, _ensemble
 
-    X, y = binary_data.features(), np.asarray(binary_data.target_series())
-    folds = make_folds(pd.Series(y), "binary", 2, seed=0)
-    state = _Search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
-                    folds=folds, seed=0, n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    state = _search_state(binary_data, "roc_auc", k=2)
+    y = state.y
     rng = np.random.default_rng(0)
     truth = (y == "yes").astype(float)
     for i in range(2):  # two different, partly right models: their blend beats both
@@ -336,11 +357,7 @@ def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
 def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
     from modelloop.models import DecisionThreshold, predicted_labels
 
-    rng = np.random.default_rng(0)
-    n = 400
-    x = rng.normal(size=(n, 2))
-    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")  # ~10 %
-    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    ds = _rare_positive()
     X, target = ds.features(), ds.target_series()
     res = search(X, target, schema=ds.schema, task="binary", metric="f1",
                  candidates=["logistic_regression"], cv=3, max_trials=2, ensemble=False,
@@ -461,11 +478,7 @@ def test_bagged_final_model_is_the_trials_own_fold_models(binary_data):
 def test_bagged_classifier_keeps_the_trials_temperature_and_threshold():
     from modelloop.models import FoldBag, decision_threshold
 
-    rng = np.random.default_rng(0)
-    n = 400
-    x = rng.normal(size=(n, 2))
-    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")
-    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
+    ds = _rare_positive()
     X, target = ds.features(), ds.target_series()
     res = search(X, target, schema=ds.schema, task="binary", metric="f1",
                  candidates=["logistic_regression"], cv=3, max_trials=1, final_fit="bag")  # fmt: skip
@@ -523,12 +536,10 @@ def test_search_rejects_bad_final_fit_options(binary_data, kwargs, message):
 
 
 def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data):
-    from modelloop.tuning._search import CandidateResult, _ensemble, _Search
+    from modelloop.tuning._search import CandidateResult, _ensemble
 
-    X, y = binary_data.features(), np.asarray(binary_data.target_series())
-    folds = make_folds(pd.Series(y), "binary", 2, seed=0)
-    state = _Search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
-                    folds=folds, seed=0, n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    state = _search_state(binary_data, "roc_auc", k=2)
+    y = state.y
     rng = np.random.default_rng(0)
     truth = (y == "yes").astype(float)
     for i, speed in enumerate((30_000.0, 30_000.0, 12_000.0)):
@@ -552,17 +563,11 @@ def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
     from sklearn.ensemble import VotingClassifier
 
     from modelloop.models import DecisionThreshold, decision_threshold
-    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit, _Search
+    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit
 
     rng = np.random.default_rng(0)
-    n = 400
-    x = rng.normal(size=(n, 2))
-    y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=n) > 1.8, "rare", "common")
-    ds = load(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y}), target="y")
-    X, y = ds.features(), np.asarray(ds.target_series())
-    folds = make_folds(pd.Series(y), "binary", 3, seed=0)
-    state = _Search(X, y, schema=ds.schema, task="binary", metric="f1", folds=folds, seed=0,
-                    n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    state = _search_state(_rare_positive(rng), "f1", k=3)
+    X, y, folds, n = state.X, state.y, state.folds, len(state.y)
     truth = (y == "rare").astype(float)
     for i, family in enumerate(("logistic_regression", "decision_tree")):
         # Partly right and too timid about the rare class: a threshold under 0.5 pays.
