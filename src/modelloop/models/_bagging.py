@@ -113,14 +113,21 @@ class FoldBag(BaseEstimator):
         if self.classes is None:
             raise AttributeError("A FoldBag without classes is a regressor: use predict.")
         total = np.zeros((len(X), len(self.classes_)))
-        for est, w, cols, t in zip(
-            self.estimators, self.weights_, self.columns_, self.temperatures_, strict=True
-        ):
-            proba = np.asarray(est.predict_proba(X), dtype=float)
-            if t is not None:
-                proba = apply_temperature(proba, float(t))
-            total[:, cols] += w * proba
+        for i, (est, w) in enumerate(zip(self.estimators, self.weights_, strict=True)):
+            total += w * self.member_proba(i, est.predict_proba(X))
         return total
+
+    def member_proba(self, i: int, proba: Any) -> np.ndarray:
+        """Member ``i``'s ``predict_proba`` output as the bag averages it: its temperature
+        applied, its columns placed at their classes' positions in ``classes_``."""
+        self._fitted()
+        proba = np.asarray(proba, dtype=float)
+        t = self.temperatures_[i]
+        if t is not None:
+            proba = apply_temperature(proba, float(t))
+        full = np.zeros((len(proba), len(self.classes_)))
+        full[:, self.columns_[i]] = proba
+        return full
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class (or ``threshold``'s), or the weighted average value."""

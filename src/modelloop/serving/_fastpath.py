@@ -410,20 +410,12 @@ def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     return proba, predict
 
 
-def _bag_member(
-    proba: Predict, *, columns: np.ndarray, temperature: float | None, width: int
-) -> Predict:
-    """A ``FoldBag`` member's probabilities as the bag averages them: its temperature
-    applied, its columns placed at their classes' positions among ``width``."""
-    from modelloop.models import apply_temperature
+def _bag_member(proba: Predict, *, bag: Any, i: int) -> Predict:
+    """Member ``i`` of a ``FoldBag``: its fast ``predict_proba``, then the bag's own
+    ``member_proba`` (temperature, class columns), as the bag averages it."""
 
     def placed(X: Any) -> np.ndarray:
-        p = proba(X)
-        if temperature is not None:
-            p = apply_temperature(p, temperature)
-        full = np.zeros((p.shape[0], width))
-        full[:, columns] = p
-        return full
+        return bag.member_proba(i, proba(X))
 
     return placed
 
@@ -685,11 +677,7 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
         classifier = model.classes is not None
         threshold = None if model.threshold is None else float(model.threshold)
         if classifier:
-            width = len(model.classes_)
-            adapt = [
-                partial(_bag_member, columns=cols, temperature=t, width=width)
-                for cols, t in zip(model.columns_, model.temperatures_, strict=True)
-            ]
+            adapt = [partial(_bag_member, bag=model, i=i) for i in range(len(pipelines))]
     elif isinstance(model, VotingClassifier | VotingRegressor):
         if isinstance(model, VotingClassifier) and model.voting != "soft":
             return None
