@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -31,10 +32,15 @@ def test_train_grid_search_prints_best_params_and_runs_show_lists_trials(cli, to
     )  # fmt: skip
     assert result.code == 0, result.err
     assert "best_params" in result.out and "max_depth" in result.out
+    assert "Final model speed: " in result.out and "rows/s on a 10,000-row batch" in result.out
     runs = json.loads(cli("runs", "list", "--home", home, "--json").out)
     show = cli("runs", "show", runs[0]["id"][:8], "--home", home)
     assert show.code == 0, show.err
     assert "Trials" in show.out, show.out
+    # seconds carry their unit; the final model's timing its own
+    assert re.search(
+        r"refit_s [\d.]+s, .*predict_row_ms [\d.]+, predict_rows_per_second \d+", show.out
+    )
     detail = json.loads(cli("runs", "show", runs[0]["id"][:8], "--home", home, "--json").out)
     assert [t["status"] for t in detail["trials"]] == ["ok", "ok"]
 

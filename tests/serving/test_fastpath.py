@@ -164,6 +164,29 @@ def test_compile_pipeline_predicts_like_a_soft_voting_ensemble(titanic_frame) ->
     _check_same(ensemble, schema, records + _messy(records, schema.features()), "binary")
 
 
+def test_compile_pipeline_predicts_like_a_fitted_subset_of_an_ensemble(titanic_frame) -> None:
+    from sklearn.ensemble import VotingClassifier
+
+    from modelloop.models import DecisionThreshold
+    from modelloop.tuning._ensemble import fitted_subset
+
+    schema = infer_schema(titanic_frame, target="Survived")
+    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
+    members = [
+        (name, make_pipeline(schema, family, est, task="binary"))
+        for name, (est, family) in (
+            ("gbm", _estimator("lightgbm", "binary")),
+            ("lr", _estimator("linear", "binary")),
+            ("tree", _estimator("tree", "binary")),
+        )
+    ]
+    ensemble = VotingClassifier(members, voting="soft", weights=[0.5, 0.3, 0.2]).fit(X, y)
+    # what the search keeps when the refitted blend is too slow: fewer fitted members
+    kept = DecisionThreshold.around(fitted_subset(ensemble, {"tree": 0.6, "lr": 0.4}), 0.35)
+    records = _records(X[schema.feature_columns()].head(200))
+    _check_same(kept, schema, records + _messy(records, schema.features()), "binary")
+
+
 def test_compile_pipeline_declines_what_it_does_not_know(titanic_frame) -> None:
     from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import Pipeline

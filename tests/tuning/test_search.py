@@ -599,3 +599,97 @@ def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
         )
     finally:
         state.pool.close()
+
+
+def _timed_like(table: dict[str, float]):
+    """A stand-in for ``measure_speed``: each member of a refitted blend predicts at the
+    rows/s ``table`` gives its name, and a blend at the rate of its members in a row."""
+    from sklearn.ensemble import VotingClassifier
+
+    from modelloop.models import DecisionThreshold
+    from modelloop.tuning._ensemble import blend_rows_per_s
+
+    names: dict[int, str] = {}
+
+    def fake(model, X, task):
+        model = model.estimator_ if isinstance(model, DecisionThreshold) else model
+        if isinstance(model, VotingClassifier):
+            for (name, _), est in zip(model.estimators, model.estimators_, strict=True):
+                names[id(est)] = name
+            return 1.0, blend_rows_per_s([table[names[id(e)]] for e in model.estimators_])
+        return 1.0, table[names[id(model)]]
+
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("floor", "kept"), [(10_000.0, {"m0", "m1"}), (20_000.0, {"m1"}), (6_000.0, None)]
+)
+def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
+    binary_data, monkeypatch, floor, kept
+):
+    from sklearn.ensemble import VotingClassifier
+
+    from modelloop.tuning import _search as search_module
+    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit, _speed_check
+
+    state = _search_state(binary_data, "roc_auc", k=2)
+    y, X = state.y, state.X
+    rng = np.random.default_rng(0)
+    truth = (y == "yes").astype(float)
+    speeds = {"m0": 30_000.0, "m1": 30_000.0, "m2": 12_000.0}  # as the refitted members run
+    for i, family in enumerate(("logistic_regression", "decision_tree", "knn")):
+        p = np.clip(truth * 0.3 + rng.random(len(y)) * 0.7, 0.01, 0.99)
+        state.results.append(
+            CandidateResult(
+                f"m{i}",
+                family,
+                "ok",
+                cv_scores=(0.8, 0.8),
+                oof=np.column_stack([1 - p, p]),
+                rows_per_s=1e6,
+            )
+        )  # their fold models looked fast
+    try:
+        blend = _ensemble(state)
+        assert blend is not None and len(blend.weights) == 3
+        state.results.append(blend)
+        by_name = {c.name: c for c in state.results}
+        model, chosen, _, _ = _final_fit(state, [blend, *state.results[:3]], by_name, [])
+        monkeypatch.setattr(search_module, "measure_speed", _timed_like(speeds))
+        state.min_rows_per_s = floor
+        notes: list[str] = []
+        faster, final, speed = _speed_check(state, model, chosen, by_name, notes)
+        if kept is None:  # 6.7k rows/s clears a 6k floor: nothing changes, nothing is said
+            assert faster is model and final is blend and speed[1] == pytest.approx(20_000 / 3)
+            assert notes == []
+            return
+        assert isinstance(faster, VotingClassifier) and set(faster.named_estimators_) == kept
+        for name in kept:  # the members fitted by the refit, not fitted again
+            assert faster.named_estimators_[name] is model.named_estimators_[name]
+        assert speed[1] >= floor
+        if len(kept) > 1:  # a new candidate, scored on the same out-of-fold predictions
+            assert final.name == "ensemble_fast" and final in state.results
+            assert by_name["ensemble_fast"] is final and set(final.weights) == kept
+        else:  # the best single member (m1 here) is never left out for its speed
+            assert final is by_name["m1"]
+        (note,) = notes
+        assert note.startswith("The final model predicts 6,667 rows/s on a 10,000-row batch, "
+                               f"under --min-rows-per-second {floor:,.0f}; its members measured ")  # fmt: skip
+        assert (
+            "m0 30,000" in note
+            and "m2 12,000" in note
+            and f"CV roc_auc {final.cv_mean:.6g}" in note
+        )
+        proba = faster.predict_proba(X)
+        assert proba.shape == (len(y), 2) and np.allclose(proba.sum(axis=1), 1.0)
+    finally:
+        state.pool.close()
+
+
+def test_search_times_its_final_model(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                 candidates=["logistic_regression"], cv=2, max_trials=1)  # fmt: skip
+    assert set(res.speed) == {"latency_ms", "rows_per_s"}
+    assert res.speed["latency_ms"] > 0 and res.speed["rows_per_s"] > 0

@@ -242,7 +242,12 @@ def show_command(
             )
         )
     if r.timings:
-        out.print("timings: " + ", ".join(f"{k} {v}s" for k, v in r.timings.items()))
+        out.print(
+            "timings: "
+            + ", ".join(
+                f"{k} {v}s" if k.endswith("_s") else f"{k} {v}" for k, v in r.timings.items()
+            )
+        )
     if r.library_versions:
         out.print("libraries: " + ", ".join(f"{k} {v}" for k, v in r.library_versions.items()))
 

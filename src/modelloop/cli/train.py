@@ -394,6 +394,11 @@ def train_command(
             [[k, v] for k, v in result.metrics.items()],
         )
     )
+    if "predict_rows_per_second" in result.timings:
+        out.print(
+            f"Final model speed: {result.timings['predict_rows_per_second']:,} rows/s on a "
+            f"10,000-row batch, {result.timings['predict_row_ms']} ms for one row."
+        )
     for r in board.to_dict(orient="records"):
         if r.get("members"):
             out.print(f"ensemble: {escape(r['members'])}")

@@ -166,21 +166,43 @@ class DecisionThreshold(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> DecisionThreshold:
+        self._check_threshold()  # before the (maybe long) fit
+        self._adopt(clone(self.estimator).fit(X, y, **fit_params))
+        return self
+
+    @classmethod
+    def around(cls, fitted: Any, threshold: float) -> DecisionThreshold:
+        """A fitted ``DecisionThreshold`` around the already fitted binary classifier
+        ``fitted``, which is used as it is (not cloned, not refitted).
+
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array(["a", "a", "b", "b"])
+        >>> DecisionThreshold.around(LogisticRegression().fit(X, y), 0.01).predict(X).tolist()
+        ['b', 'b', 'b', 'b']
+        """
+        wrapped = cls(fitted, threshold=threshold)
+        wrapped._check_threshold()
+        wrapped._adopt(fitted)
+        return wrapped
+
+    def _check_threshold(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigurationError(
                 f"The 'threshold' of DecisionThreshold must be a probability in [0, 1]. "
                 f"Got {self.threshold!r}."
             )
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        self.classes_ = self.estimator_.classes_
+
+    def _adopt(self, fitted: Any) -> None:
+        """Take ``fitted`` as the wrapped classifier (it must be binary)."""
+        self.estimator_ = fitted
+        self.classes_ = fitted.classes_
         if len(self.classes_) != 2:
             raise ConfigurationError(
                 f"DecisionThreshold needs a binary classifier (two classes). Got "
                 f"{len(self.classes_)} classes; leave multiclass models unwrapped."
             )
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
-        return self
+        if hasattr(fitted, "n_features_in_"):
+            self.n_features_in_ = fitted.n_features_in_
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.estimator_.predict_proba(X)

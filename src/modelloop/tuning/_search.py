@@ -52,7 +52,12 @@ from modelloop.models import (
 )
 from modelloop.tuning._budget import available_memory, row_limits
 from modelloop.tuning._cv import make_folds
-from modelloop.tuning._ensemble import blend_rows_per_s, oof_score, select_ensemble
+from modelloop.tuning._ensemble import (
+    blend_rows_per_s,
+    fitted_subset,
+    oof_score,
+    select_ensemble,
+)
 from modelloop.tuning._executors import make_executor, parse_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._worker import (
@@ -64,6 +69,7 @@ from modelloop.tuning._worker import (
     WorkerError,
     WorkerTimeout,
     build_pipeline,
+    measure_speed,
     refit_estimator_params,
 )
 
@@ -92,6 +98,9 @@ _BAG_RESERVE = 0.1  # of the budget: at most this much is kept back for the bagg
 # bigger (10 % more boosting rounds, more rows) and the voting wrapper costs a little:
 # the estimate must clear --min-rows-per-second by this factor.
 _SPEED_MARGIN = 1.15
+# The final model is timed itself; a blend under the floor keeps the members whose own
+# timings, in the same process, clear it by this factor (noise between two timings).
+_MEASURED_MARGIN = 1.05
 _REFIT_HERE_S = 1.0  # estimated refit seconds below which a refit may run in this process
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
@@ -194,6 +203,8 @@ class SearchResult:
     notes: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)  # {'search': n, 'refit': m} if sampled
     final_fit: str = ""  # 'refit' (one model on all rows) or 'bagged' (the fold models)
+    # the final model's own speed: {'latency_ms': one row, 'rows_per_s': 10,000-row batch}
+    speed: dict[str, float] = field(default_factory=dict)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -811,34 +822,7 @@ def _ensemble(state: _Search) -> CandidateResult | None:
     if len(selection.weights) < 2:
         return None
     by_name = {c.name: c for c in ok}
-    blend = sum(w * by_name[n].oof for n, w in selection.weights.items())
-    scores = tuple(
-        oof_score(state.metric, y[va], blend[va], state.task, classes) for _, va in state.folds
-    )
-    refit_params: dict[str, Any] = {}
-    if state.thresholding:  # the blend's own threshold, cross-fitted like a trial's
-        tuned = state.tune_threshold(blend, scores)
-        if tuned is not None:
-            scores, threshold = tuned
-            refit_params[THRESHOLD] = threshold
-    members = [by_name[n] for n in selection.weights]
-    latency = [m.latency_ms for m in members]
-    speeds = [m.rows_per_s for m in members]
-    candidate = CandidateResult(
-        "ensemble",
-        "ensemble",
-        "ok",
-        cv_scores=scores,
-        fit_time=float(sum(m.fit_time for m in members)),
-        oof=blend,
-        members=" + ".join(f"{n} {w:.2f}" for n, w in selection.weights.items()),
-        number=len(state.results) + 1,
-        stage="ensemble",
-        latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
-        rows_per_s=None if None in speeds else blend_rows_per_s(speeds),
-        weights=dict(selection.weights),
-        refit_params=refit_params,
-    )
+    candidate = _blend(state, by_name, selection.weights, "ensemble")
     if _rank([candidate, ok[0]], state.greater)[0] is not candidate:
         return None
     if (
@@ -853,6 +837,50 @@ def _ensemble(state: _Search) -> CandidateResult | None:
         )
         return None
     return candidate
+
+
+def _blend(
+    state: _Search,
+    by_name: dict[str, CandidateResult],
+    weights: dict[str, float],
+    name: str,
+    rows_per_s: float | None = None,
+) -> CandidateResult:
+    """The candidate for the blend of ``weights``' members: its cross-validated scores
+    (with its own decision threshold where one helps), summed latency and blended speed
+    (``rows_per_s`` when measured, else estimated from the members' trials)."""
+    y = np.asarray(state.y)
+    classes = None if state.task == "regression" else np.unique(y)
+    blend = sum(w * by_name[n].oof for n, w in weights.items())
+    scores = tuple(
+        oof_score(state.metric, y[va], blend[va], state.task, classes) for _, va in state.folds
+    )
+    refit_params: dict[str, Any] = {}
+    if state.thresholding:  # the blend's own threshold, cross-fitted like a trial's
+        tuned = state.tune_threshold(blend, scores)
+        if tuned is not None:
+            scores, threshold = tuned
+            refit_params[THRESHOLD] = threshold
+    members = [by_name[n] for n in weights]
+    latency = [m.latency_ms for m in members]
+    speeds = [m.rows_per_s for m in members]
+    if rows_per_s is None and None not in speeds:
+        rows_per_s = blend_rows_per_s(speeds)
+    return CandidateResult(
+        name,
+        "ensemble",
+        "ok",
+        cv_scores=scores,
+        fit_time=float(sum(m.fit_time for m in members)),
+        oof=blend,
+        members=" + ".join(f"{n} {w:.2f}" for n, w in weights.items()),
+        number=len(state.results) + 1,
+        stage="ensemble",
+        latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
+        rows_per_s=rows_per_s,
+        weights=dict(weights),
+        refit_params=refit_params,
+    )
 
 
 def _refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
@@ -1117,11 +1145,14 @@ def search(
         ranked = _rank(state.results, state.greater)
         by_name = {c.name: c for c in state.results}
         best = ranked[0]
-        model, refit_time, how = None, 0.0, ""
+        model, refit_time, how, speed = None, 0.0, "", None
         if refit:
             state.stage = "refit"
             model, best, refit_time, how = _final_fit(state, ranked, by_name, notes)
-            if best is not ranked[0]:
+            timing = time.monotonic()
+            model, best, speed = _speed_check(state, model, best, by_name, notes)
+            refit_time += time.monotonic() - timing
+            if best is not ranked[0]:  # a faster one, or a blend of fewer refitted members
                 ranked = [best] + [c for c in ranked if c is not best]
         return SearchResult(
             metric=metric,
@@ -1136,6 +1167,9 @@ def search(
             notes=tuple(notes),
             rows={"search": n_search, "refit": len(X)} if row_note else {},
             final_fit=how,
+            speed={}
+            if speed is None
+            else {"latency_ms": round(speed[0], 3), "rows_per_s": round(speed[1])},
         )
     finally:
         state.pool.close()
@@ -1322,6 +1356,88 @@ def _final_refit(state: _Search, ranked, by_name, notes):
         f"in {time.monotonic() - started:.1f} s."
     )
     return model, fastest, time.monotonic() - started
+
+
+# ------------------------------------------------------------------ final speed
+
+
+def _measured_speed(state: _Search, model: Any, expected: float | None):
+    """``(latency_ms, rows_per_s)`` of ``model``, timed here as the trials were; None when
+    timing it (at the ``expected`` rows/s) would overrun what the refit may use."""
+    cost = 10_000 / expected if expected else 1.0
+    if state.left() + state.grace < 1.2 * cost:
+        return None
+    return measure_speed(model, state.X, state.task)
+
+
+def _speed_check(state: _Search, model: Any, c: CandidateResult, by_name, notes):
+    """The final model's own speed, and a faster blend when a refitted one is too slow.
+
+    The floor was applied to the blend's speed as estimated from its members' fold models.
+    The refitted blend is timed itself; under ``--min-rows-per-second``, each of its (already
+    fitted) members is timed, and greedy selection over the same out-of-fold predictions,
+    now with the measured speeds, keeps the members that fit under the floor. Nothing is
+    refitted. Returns ``(model, candidate, (latency_ms, rows_per_s) or None)``.
+    """
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    from modelloop.models import DecisionThreshold
+
+    speed = _measured_speed(state, model, c.rows_per_s)
+    floor = state.min_rows_per_s
+    if speed is None or floor is None or speed[1] >= floor:
+        return model, c, speed
+    voting = model.estimator_ if isinstance(model, DecisionThreshold) else model
+    under = (
+        f"The final model predicts {speed[1]:,.0f} rows/s on a 10,000-row batch, under "
+        f"--min-rows-per-second {floor:,.0f}"
+    )
+    if not isinstance(voting, VotingClassifier | VotingRegressor):
+        # a single model is never left out for its speed; a bag was checked as k models
+        notes.append(f"{under}.")
+        return model, c, speed
+    measured: dict[str, float] = {}
+    for (name, _), member in zip(voting.estimators, voting.estimators_, strict=True):
+        timed = _measured_speed(state, member, by_name[name].rows_per_s)
+        if timed is None:
+            notes.append(f"{under}; no time was left to find a faster blend.")
+            return model, c, speed
+        measured[name] = timed[1]
+    y = np.asarray(state.y)
+    selection = select_ensemble(
+        {n: by_name[n].oof for n in measured},
+        y,
+        task=state.task,
+        metric=state.metric,
+        classes=None if state.task == "regression" else np.unique(y),
+        rows_per_s=measured,
+        min_rows_per_s=floor * _MEASURED_MARGIN,
+    )
+    faster = fitted_subset(voting, selection.weights)
+    if len(selection.weights) == 1:  # the best member alone, as its own trial labels rows
+        chosen = by_name[next(iter(selection.weights))]
+    else:
+        chosen = _blend(
+            state,
+            by_name,
+            selection.weights,
+            "ensemble_fast",
+            rows_per_s=blend_rows_per_s([measured[n] for n in selection.weights]),
+        )
+        state.results.append(chosen)
+        by_name[chosen.name] = chosen
+    threshold = chosen.refit_params.get(THRESHOLD)
+    if threshold is not None:
+        faster = DecisionThreshold.around(faster, float(threshold))
+    timed = _measured_speed(state, faster, chosen.rows_per_s)
+    notes.append(
+        f"{under}; its members measured "
+        + ", ".join(f"{n} {s:,.0f}" for n, s in measured.items())
+        + f" rows/s. Kept {chosen.members or chosen.name} of the fitted members"
+        + ("" if timed is None else f" ({timed[1]:,.0f} rows/s)")
+        + f", CV {state.metric} {chosen.cv_mean:.6g} against {c.cv_mean:.6g}."
+    )
+    return faster, chosen, timed
 
 
 # ------------------------------------------------------------------ bagging

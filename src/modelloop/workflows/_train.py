@@ -618,6 +618,15 @@ def _fit_and_evaluate(
             "search_s": round(search_time, 3),
             "refit_s": round(refit_time, 3),
             **{f"{k}_rows": v for k, v in found.rows.items()},  # a sample was searched
+            # the final model timed by the search: one row, and a 10,000-row batch
+            **(
+                {
+                    "predict_row_ms": found.speed["latency_ms"],
+                    "predict_rows_per_second": found.speed["rows_per_s"],
+                }
+                if found.speed
+                else {}
+            ),
         },
         notes=notes,
         best_params=found.best_params,
