@@ -17,6 +17,10 @@ portfolio and ensemble when torch is installed and the budget is at least its mi
 (``models.MIN_BUDGET``). ``--net off`` leaves it out; ``--net compare`` adds two rows per
 dataset: modelloop without the network (its contribution inside the ensemble is the
 difference) and the network alone (``--models mlp_torch``, tuned by the same search).
+
+``--final-fit compare`` adds modelloop with ``--final-fit refit`` and with ``--final-fit
+bag`` (and no speed floor, so every winner is bagged) beside its default ``auto``: what
+bagging the winner's fold models, rather than one refit, does to the test score and speed.
 """
 
 from __future__ import annotations
@@ -61,11 +65,21 @@ def net_models(task: str, variant: str) -> list[str] | None:
     return None
 
 
-def run_modelloop(train, test, case, budget, home, models=None):
+# --final-fit compare: the same search, its winner made into the final model each way.
+# The bag variant turns the speed floor off, so that every winner can be bagged.
+FINAL_FIT_VARIANTS = {
+    "modelloop_refit": {"final_fit": "refit"},
+    "modelloop_bag": {"final_fit": "bag", "min_rows_per_second": 0},
+}
+
+
+def run_modelloop(train, test, case, budget, home, models=None, **options):
+    """``options`` go to ``ml.train`` (``final_fit``, ``min_rows_per_second``)."""
     started = time.perf_counter()
     result = ml.train(
         train, target=case.target, task=case.task, metric=case.metric, test=test,
         time_budget=budget, register=False, settings=Settings(home=home), models=models,
+        **options,
     )  # fmt: skip
     used = time.perf_counter() - started
     X = test.drop(columns=[case.target])
@@ -118,6 +132,13 @@ def main() -> None:
         help="the PyTorch network in modelloop's search: on (default), off, or compare "
         "(adds modelloop without it and the network alone)",
     )
+    parser.add_argument(
+        "--final-fit",
+        choices=("default", "compare"),
+        default="default",
+        help="compare: adds modelloop with --final-fit refit and with --final-fit bag "
+        "(no speed floor) beside its default (auto)",
+    )
     args = parser.parse_args()
     if not DATASETS.exists():
         sys.exit(f"datasets not found at {DATASETS}")
@@ -126,7 +147,8 @@ def main() -> None:
         print(f"{PEER_PYTHON} missing: run `make bench-env`; running modelloop only.")
         peers = []
     variants = list(NET_VARIANTS) if args.net == "compare" else []
-    systems = ["modelloop", *variants, *peers]
+    fits = list(FINAL_FIT_VARIANTS) if args.final_fit == "compare" else []
+    systems = ["modelloop", *variants, *fits, *peers]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.datasets.split(","):
@@ -138,12 +160,13 @@ def main() -> None:
             work = Path(tmp) / key
             work.mkdir()
             main_models = net_models(case.task, "without") if args.net == "off" else None
-            runs = [("modelloop", main_models)]
-            runs += [(v, net_models(case.task, NET_VARIANTS[v])) for v in variants]
-            for name, models in runs:
+            runs = [("modelloop", main_models, {})]
+            runs += [(v, net_models(case.task, NET_VARIANTS[v]), {}) for v in variants]
+            runs += [(v, main_models, FINAL_FIT_VARIANTS[v]) for v in fits]
+            for name, models, options in runs:
                 try:
                     s, used, speed, best = run_modelloop(
-                        train, test, case, args.budget, work / f"home-{name}", models
+                        train, test, case, args.budget, work / f"home-{name}", models, **options
                     )
                 except Exception as exc:  # e.g. the network alone on a tiny dataset
                     row[name] = None
@@ -224,9 +247,9 @@ def report(rows, systems, budget) -> None:
             lines.append(f"- mean normalized score {s}: {np.mean(norm[s]):.3f}")
     text = "\n".join(lines)
     print("\n" + text)
-    write_section(
-        f"automl-{budget:g}" + ("-net" if any(s in NET_VARIANTS for s in systems) else ""), text
-    )
+    suffix = "-net" if any(s in NET_VARIANTS for s in systems) else ""
+    suffix += "-final-fit" if any(s in FINAL_FIT_VARIANTS for s in systems) else ""
+    write_section(f"automl-{budget:g}{suffix}", text)
 
 
 if __name__ == "__main__":

@@ -611,7 +611,7 @@ def _timed_like(table: dict[str, float]):
 
     names: dict[int, str] = {}
 
-    def fake(model, X, task):
+    def fake(model, X, task, batches=1):
         model = model.estimator_ if isinstance(model, DecisionThreshold) else model
         if isinstance(model, VotingClassifier):
             for (name, _), est in zip(model.estimators, model.estimators_, strict=True):

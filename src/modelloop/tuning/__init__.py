@@ -13,7 +13,7 @@ from modelloop.tuning._search import (
     CandidateResult,
     SearchEvent,
     SearchResult,
-    check_final_fit,
+    check_search_options,
     search,
 )
 
@@ -25,8 +25,8 @@ __all__ = [
     "SearchEvent",
     "SearchResult",
     "check_budget",
-    "check_final_fit",
     "check_param_grid",
+    "check_search_options",
     "connect_cluster",
     "cross_validate",
     "grid_configs",

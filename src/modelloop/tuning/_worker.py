@@ -13,6 +13,7 @@ run (LightGBM, XGBoost, HistGradientBoosting) makes the child hang on its first 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing as mp
 import sys
 import time
@@ -243,10 +244,14 @@ def _placed(ctx: _Context, proba: Any, columns: np.ndarray) -> np.ndarray:
     return full
 
 
-def measure_speed(model: Any, X: pd.DataFrame, task: str) -> tuple[float, float]:
-    """Median milliseconds for one row (of 5 calls), and rows per second on one batch of
+def measure_speed(
+    model: Any, X: pd.DataFrame, task: str, *, batches: int = 1
+) -> tuple[float, float]:
+    """Median milliseconds for one row (of 5 calls), and rows per second on a batch of
     10,000 rows drawn from ``X`` (seed 0): the ``latency_ms`` and ``rows_per_s`` the search
-    records. Classifiers are timed on ``predict_proba``, regressors on ``predict``."""
+    records. With ``batches`` > 1 the batch is timed that many times and the fastest counts
+    (a busy machine only ever slows a call down). Classifiers are timed on
+    ``predict_proba``, regressors on ``predict``."""
     call = model.predict if task == "regression" else model.predict_proba
     one = X.iloc[[0]]
     times = []
@@ -255,10 +260,12 @@ def measure_speed(model: Any, X: pd.DataFrame, task: str) -> tuple[float, float]
         call(one)
         times.append(time.perf_counter() - t)
     batch = X.iloc[np.random.default_rng(0).integers(0, len(X), 10_000)]
-    t = time.perf_counter()
-    call(batch)
-    rows_per_s = 10_000 / max(time.perf_counter() - t, 1e-9)
-    return float(np.median(times) * 1000), float(rows_per_s)
+    fastest = math.inf
+    for _ in range(batches):
+        t = time.perf_counter()
+        call(batch)
+        fastest = min(fastest, time.perf_counter() - t)
+    return float(np.median(times) * 1000), float(10_000 / max(fastest, 1e-9))
 
 
 def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:

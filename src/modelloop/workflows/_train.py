@@ -30,11 +30,10 @@ from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store
 from modelloop.tuning import (
-    STRATEGIES,
     SearchEvent,
     check_budget,
-    check_final_fit,
     check_param_grid,
+    check_search_options,
     search,
 )
 from modelloop.workflows._ingest import load_source
@@ -238,13 +237,9 @@ def _check_options(
         raise ConfigurationError(
             f"time_budget must be a number of seconds > 0. Got {time_budget} instead."
         )
-    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-        raise ConfigurationError(f"max_trials must be an integer >= 1. Got {max_trials!r} instead.")
-    if strategy not in STRATEGIES:
-        raise ConfigurationError(
-            f"search must be one of {', '.join(STRATEGIES)}. Got {strategy!r} instead."
-        )
-    check_final_fit(final_fit, min_rows_per_second, name="min_rows_per_second")
+    check_search_options(
+        strategy, max_trials, final_fit, min_rows_per_second, name="min_rows_per_second"
+    )
 
 
 def _split(
