@@ -601,9 +601,10 @@ def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
         state.pool.close()
 
 
-def _timed_like(table: dict[str, float]):
+def _timed_like(table: dict[str, float], whole: float | None = None):
     """A stand-in for ``measure_speed``: each member of a refitted blend predicts at the
-    rows/s ``table`` gives its name, and a blend at the rate of its members in a row."""
+    rows/s ``table`` gives its name, and a blend at the rate of its members in a row (or
+    at ``whole``, a slow timing of the whole blend)."""
     from sklearn.ensemble import VotingClassifier
 
     from modelloop.models import DecisionThreshold
@@ -616,17 +617,24 @@ def _timed_like(table: dict[str, float]):
         if isinstance(model, VotingClassifier):
             for (name, _), est in zip(model.estimators, model.estimators_, strict=True):
                 names[id(est)] = name
-            return 1.0, blend_rows_per_s([table[names[id(e)]] for e in model.estimators_])
+            speed = blend_rows_per_s([table[names[id(e)]] for e in model.estimators_])
+            return 1.0, speed if whole is None else whole
         return 1.0, table[names[id(model)]]
 
     return fake
 
 
 @pytest.mark.parametrize(
-    ("floor", "kept"), [(10_000.0, {"m0", "m1"}), (20_000.0, {"m1"}), (6_000.0, None)]
+    ("floor", "kept", "whole"),
+    [
+        (10_000.0, {"m0", "m1"}, None),
+        (20_000.0, {"m1"}, None),
+        (6_000.0, None, None),
+        (10_000.0, None, 9_000.0),  # one slow timing; the members together clear the floor
+    ],
 )
 def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
-    binary_data, monkeypatch, floor, kept
+    binary_data, monkeypatch, floor, kept, whole
 ):
     from sklearn.ensemble import VotingClassifier
 
@@ -656,13 +664,23 @@ def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
         state.results.append(blend)
         by_name = {c.name: c for c in state.results}
         model, chosen, _, _ = _final_fit(state, [blend, *state.results[:3]], by_name, [])
-        monkeypatch.setattr(search_module, "measure_speed", _timed_like(speeds))
+        if whole is not None:
+            speeds = {"m0": 60_000.0, "m1": 60_000.0, "m2": 60_000.0}
+        monkeypatch.setattr(search_module, "measure_speed", _timed_like(speeds, whole))
         state.min_rows_per_s = floor
         notes: list[str] = []
         faster, final, speed = _speed_check(state, model, chosen, by_name, notes)
-        if kept is None:  # 6.7k rows/s clears a 6k floor: nothing changes, nothing is said
+        if kept is None and whole is None:  # 6.7k rows/s clears a 6k floor: nothing said
             assert faster is model and final is blend and speed[1] == pytest.approx(20_000 / 3)
             assert notes == []
+            return
+        if kept is None:  # 9k timed, the members 20k together: the blend stays as it is
+            assert faster is model and final is blend and speed[1] == whole
+            assert notes == [
+                "The final model predicts 9,000 rows/s on a 10,000-row batch, under "
+                "--min-rows-per-second 10,000; its members, timed one by one, clear it "
+                "together (20,000 rows/s), so it was kept."
+            ]
             return
         assert isinstance(faster, VotingClassifier) and set(faster.named_estimators_) == kept
         for name in kept:  # the members fitted by the refit, not fitted again

@@ -1373,7 +1373,7 @@ def _measured_speed(state: _Search, model: Any, expected: float | None):
     """``(latency_ms, rows_per_s)`` of ``model``, timed here as the trials were but on the
     fastest of two batches; None when timing it (at the ``expected`` rows/s) would overrun
     what the refit may use."""
-    cost = 2 * 10_000 / expected if expected else 2.0
+    cost = _TIMED_BATCHES * (10_000 / expected if expected else 1.0)
     if state.left() + state.grace < 1.2 * cost:
         return None
     return measure_speed(model, state.X, state.task, batches=_TIMED_BATCHES)
@@ -1426,6 +1426,12 @@ def _speed_check(state: _Search, model: Any, c: CandidateResult, by_name, notes)
         rows_per_s=measured,
         min_rows_per_s=floor * _MEASURED_MARGIN,
     )
+    if selection.weights == c.weights:  # the members together clear it: a slow timing
+        notes.append(
+            f"{under}; its members, timed one by one, clear it together "
+            f"({blend_rows_per_s(list(measured.values())):,.0f} rows/s), so it was kept."
+        )
+        return model, c, speed
     faster = fitted_subset(voting, selection.weights)
     if len(selection.weights) == 1:  # the best member alone, as its own trial labels rows
         chosen = by_name[next(iter(selection.weights))]
