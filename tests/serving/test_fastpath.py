@@ -147,44 +147,36 @@ def test_compile_pipeline_predicts_like_the_pipeline_on_real_data(
     _check_same(pipeline, schema, records + _messy(records[:200], schema.features()), task)
 
 
-def test_compile_pipeline_predicts_like_a_soft_voting_ensemble(titanic_frame) -> None:
+def _titanic_voting(titanic_frame, weights: dict[str, float]):
+    """A soft-voting ensemble on titanic of the members named in ``weights`` (gbm: LightGBM,
+    lr: linear, tree: decision tree), fitted; with its schema and test records."""
     from sklearn.ensemble import VotingClassifier
 
+    kinds = {"gbm": "lightgbm", "lr": "linear", "tree": "tree"}
     schema = infer_schema(titanic_frame, target="Survived")
     X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
-    members = [
-        (name, make_pipeline(schema, family, est, task="binary"))
-        for name, (est, family) in (
-            ("gbm", _estimator("lightgbm", "binary")),
-            ("lr", _estimator("linear", "binary")),
-        )
-    ]
-    ensemble = VotingClassifier(members, voting="soft", weights=[0.7, 0.3]).fit(X, y)
+    members = []
+    for name in weights:
+        est, family = _estimator(kinds[name], "binary")
+        members.append((name, make_pipeline(schema, family, est, task="binary")))
+    ensemble = VotingClassifier(members, voting="soft", weights=list(weights.values())).fit(X, y)
     records = _records(X[schema.feature_columns()].head(200))
-    _check_same(ensemble, schema, records + _messy(records, schema.features()), "binary")
+    return ensemble, schema, records + _messy(records, schema.features())
+
+
+def test_compile_pipeline_predicts_like_a_soft_voting_ensemble(titanic_frame) -> None:
+    ensemble, schema, records = _titanic_voting(titanic_frame, {"gbm": 0.7, "lr": 0.3})
+    _check_same(ensemble, schema, records, "binary")
 
 
 def test_compile_pipeline_predicts_like_a_fitted_subset_of_an_ensemble(titanic_frame) -> None:
-    from sklearn.ensemble import VotingClassifier
-
     from modelloop.models import DecisionThreshold
     from modelloop.tuning._ensemble import fitted_subset
 
-    schema = infer_schema(titanic_frame, target="Survived")
-    X, y = titanic_frame.drop(columns=["Survived"]), titanic_frame["Survived"]
-    members = [
-        (name, make_pipeline(schema, family, est, task="binary"))
-        for name, (est, family) in (
-            ("gbm", _estimator("lightgbm", "binary")),
-            ("lr", _estimator("linear", "binary")),
-            ("tree", _estimator("tree", "binary")),
-        )
-    ]
-    ensemble = VotingClassifier(members, voting="soft", weights=[0.5, 0.3, 0.2]).fit(X, y)
+    ensemble, schema, records = _titanic_voting(titanic_frame, {"gbm": 0.5, "lr": 0.3, "tree": 0.2})
     # what the search keeps when the refitted blend is too slow: fewer fitted members
     kept = DecisionThreshold.around(fitted_subset(ensemble, {"tree": 0.6, "lr": 0.4}), 0.35)
-    records = _records(X[schema.feature_columns()].head(200))
-    _check_same(kept, schema, records + _messy(records, schema.features()), "binary")
+    _check_same(kept, schema, records, "binary")
 
 
 def test_compile_pipeline_declines_what_it_does_not_know(titanic_frame) -> None:
