@@ -154,7 +154,8 @@ def test_search_refuses_text_column_without_usable_text_before_any_trial() -> No
 def test_optuna_space_tunes_text_features_only_for_text_models() -> None:
     import optuna
 
-    from modelloop.tuning._search import _distribution_params, _suggest
+    from modelloop.tuning._optuna import distribution_params as _distribution_params
+    from modelloop.tuning._optuna import suggest as _suggest
 
     trial = optuna.trial.FixedTrial(
         {"logistic_regression.C": 1.0, "logistic_regression.text_features": "embedding"}

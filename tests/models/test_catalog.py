@@ -148,7 +148,10 @@ def test_portfolio_configs_are_valid_parameters_for_every_task() -> None:
 
     for task in TASKS:
         configs = portfolio(task)
-        assert configs[0][0] in ("logistic_regression", "ridge")  # cheapest first
+        # the strongest first: gradient-boosted trees, then a cheap linear model
+        assert [name for name, _ in configs[:3]] == [
+            "lightgbm", "catboost", "ridge" if task == "regression" else "logistic_regression"
+        ]  # fmt: skip
         for name, params in configs:
             estimator = get_spec(name, task).make(task)
             estimator.set_params(**params)  # raises on a parameter the model lacks
@@ -164,3 +167,14 @@ def test_search_spaces_yield_settable_parameters() -> None:
         task = "regression" if name == "ridge" else "binary"
         params = space(study.ask())
         get_spec(name, task).make(task).set_params(**params)
+
+
+def test_catboost_classifies_many_classes_with_a_vector_of_labels() -> None:
+    import numpy as np
+
+    model = get_spec("catboost", "multiclass").make("multiclass").set_params(iterations=20)
+    X = np.repeat(np.arange(4.0), 10)[:, None]
+    y = np.repeat(["a", "b", "c", "d"], 10)
+    model.fit(X, y)
+    assert model.predict(X).tolist() == y.tolist()
+    assert model.predict_proba(X).shape == (40, 4)

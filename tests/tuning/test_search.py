@@ -36,14 +36,26 @@ def _rare_positive(rng=None):
 
 
 def _search_state(ds, metric: str, *, k: int):
-    """The state of a binary search on ``ds`` with ``k`` folds and no trials yet, for the
-    stages after the trials (the caller closes ``state.pool``)."""
-    from modelloop.tuning._search import _Search
+    """A binary search's trial runner on ``ds`` with ``k`` folds and no trials yet, for the
+    stages after the trials (the caller closes ``state.executor``)."""
+    from modelloop.models import THRESHOLD_METRICS
+    from modelloop.tuning._context import Clock, Policy, Problem
+    from modelloop.tuning._executors import LocalExecutor
+    from modelloop.tuning._runner import TrialRunner
 
     X, y = ds.features(), np.asarray(ds.target_series())
     folds = make_folds(pd.Series(y), "binary", k, seed=0)
-    return _Search(X, y, schema=ds.schema, task="binary", metric=metric, folds=folds, seed=0,
-                   n_jobs=1, deadline=None, emit=lambda e: None)  # fmt: skip
+    problem = Problem(X, y, len(y), ds.schema, "binary", metric, folds, 0)
+    policy = Policy(calibration=True, thresholding=metric in THRESHOLD_METRICS, ensemble=True)
+    return TrialRunner(problem, policy, LocalExecutor(problem.payload()), Clock.of(None))
+
+
+def _with(state, **policy):
+    """``state`` with some of its policy changed."""
+    from dataclasses import replace
+
+    state.policy = replace(state.policy, **policy)
+    return state
 
 
 def test_make_folds_stratifies_and_covers_every_row():
@@ -227,28 +239,37 @@ def test_grid_with_unknown_parameter_names_it_and_lists_valid_ones(binary_data):
         )
 
 
-def test_search_with_seed_and_max_trials_is_reproducible(binary_data):
+def test_search_with_seed_and_max_trials_is_reproducible_on_a_busy_machine(binary_data):
+    """With a trial budget no decision reads a clock: a run on a machine whose cores are all
+    busy makes the same trials, ensemble and final model as a run on an idle one (two
+    trials at a time, so the order Optuna hears of them must not depend on timing)."""
+    import subprocess
+    import sys
+
     X, y = binary_data.features(), binary_data.target_series()
 
     def run():
-        return search(
-            X,
-            y,
-            schema=binary_data.schema,
-            task="binary",
-            metric="roc_auc",
-            candidates=["logistic_regression", "lightgbm"],
-            cv=2,
-            max_trials=4,
-            seed=3,
-        )
+        return search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                      candidates=["logistic_regression", "lightgbm", "extra_trees"], cv=2,
+                      max_trials=6, seed=3, n_jobs=2, time_budget=600)  # fmt: skip
 
-    first, second = run(), run()
-    assert len([t for t in first.trials if t["stage"] != "ensemble"]) == 4
-    assert [t["stage"] for t in first.trials][:2] == ["portfolio", "portfolio"]
+    first = run()
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)
+    ]
+    try:
+        second = run()
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert len([t for t in first.trials if t["stage"] != "ensemble"]) == 6
+    assert [t["stage"] for t in first.trials][:3] == ["portfolio"] * 3
     strip = lambda r: [(t["name"], t["params"], t["fold_scores"]) for t in r.trials]  # noqa: E731
     assert strip(first) == strip(second)
-    assert first.best.name == second.best.name
+    assert first.best.name == second.best.name and first.final_fit == second.final_fit
+    assert [n for n in first.notes] == [n for n in second.notes]
+    np.testing.assert_array_equal(first.model.predict_proba(X), second.model.predict_proba(X))
 
 
 def test_search_rejects_nonpositive_budget(binary_data):
@@ -336,10 +357,11 @@ def test_search_excludes_every_trial_slower_than_max_latency(binary_data):
 
 
 def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
-    from modelloop.tuning._search import CandidateResult, _ensemble
+    from modelloop.tuning._ensemble import run_ensemble as _ensemble
+    from modelloop.tuning._records import CandidateResult
 
     state = _search_state(binary_data, "roc_auc", k=2)
-    y = state.y
+    y = state.problem.y
     rng = np.random.default_rng(0)
     truth = (y == "yes").astype(float)
     for i in range(2):  # two different, partly right models: their blend beats both
@@ -348,10 +370,10 @@ def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
                                              oof=np.column_stack([1 - p, p]), latency_ms=3.0))  # fmt: skip
     try:
         assert _ensemble(state) is not None
-        state.max_latency_ms = 5.0  # each member is within it; the two together are not
+        _with(state, max_latency_ms=5.0)  # each member is within it; the two together are not
         assert _ensemble(state) is None
     finally:
-        state.pool.close()
+        state.executor.close()
 
 
 def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
@@ -536,10 +558,11 @@ def test_search_rejects_bad_final_fit_options(binary_data, kwargs, message):
 
 
 def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data):
-    from modelloop.tuning._search import CandidateResult, _ensemble
+    from modelloop.tuning._ensemble import run_ensemble as _ensemble
+    from modelloop.tuning._records import CandidateResult
 
     state = _search_state(binary_data, "roc_auc", k=2)
-    y = state.y
+    y = state.problem.y
     rng = np.random.default_rng(0)
     truth = (y == "yes").astype(float)
     for i, speed in enumerate((30_000.0, 30_000.0, 12_000.0)):
@@ -549,25 +572,27 @@ def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data)
     try:
         free = _ensemble(state)
         assert free is not None and len(free.weights) == 3  # all three blend best
-        state.min_rows_per_s = 10_000.0
+        _with(state, min_rows_per_s=10_000.0)
         fast = _ensemble(state)
         assert fast is not None and fast.rows_per_s >= 10_000.0
         assert set(fast.weights) == {"m0", "m1"}  # 30k and 30k blend at 15k; with 12k, 5.5k
-        state.min_rows_per_s = 14_000.0  # 15k does not clear it by the 15 % margin
+        _with(state, min_rows_per_s=14_000.0)  # 15k does not clear it by the 15 % margin
         assert _ensemble(state) is None
     finally:
-        state.pool.close()
+        state.executor.close()
 
 
 def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
     from sklearn.ensemble import VotingClassifier
 
     from modelloop.models import DecisionThreshold, decision_threshold
-    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit
+    from modelloop.tuning._ensemble import run_ensemble as _ensemble
+    from modelloop.tuning._final import final_fit as _final_fit
+    from modelloop.tuning._records import CandidateResult
 
     rng = np.random.default_rng(0)
     state = _search_state(_rare_positive(rng), "f1", k=3)
-    X, y, folds, n = state.X, state.y, state.folds, len(state.y)
+    X, y, folds, n = state.problem.X, state.problem.y, state.problem.folds, len(state.problem.y)
     truth = (y == "rare").astype(float)
     for i, family in enumerate(("logistic_regression", "decision_tree")):
         # Partly right and too timid about the rare class: a threshold under 0.5 pays.
@@ -598,7 +623,7 @@ def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
             == np.where(proba[:, 1] >= threshold, "rare", "common").tolist()
         )
     finally:
-        state.pool.close()
+        state.executor.close()
 
 
 def _timed_like(table: dict[str, float], whole: float | None = None):
@@ -638,11 +663,14 @@ def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
 ):
     from sklearn.ensemble import VotingClassifier
 
-    from modelloop.tuning import _search as search_module
-    from modelloop.tuning._search import CandidateResult, _ensemble, _final_fit, _speed_check
+    from modelloop.tuning import _final as search_module
+    from modelloop.tuning._ensemble import run_ensemble as _ensemble
+    from modelloop.tuning._final import final_fit as _final_fit
+    from modelloop.tuning._final import speed_check as _speed_check
+    from modelloop.tuning._records import CandidateResult
 
     state = _search_state(binary_data, "roc_auc", k=2)
-    y, X = state.y, state.X
+    y, X = state.problem.y, state.problem.X
     rng = np.random.default_rng(0)
     truth = (y == "yes").astype(float)
     speeds = {"m0": 30_000.0, "m1": 30_000.0, "m2": 12_000.0}  # as the refitted members run
@@ -667,7 +695,7 @@ def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
         if whole is not None:
             speeds = {"m0": 60_000.0, "m1": 60_000.0, "m2": 60_000.0}
         monkeypatch.setattr(search_module, "measure_speed", _timed_like(speeds, whole))
-        state.min_rows_per_s = floor
+        _with(state, min_rows_per_s=floor)
         notes: list[str] = []
         faster, final, speed = _speed_check(state, model, chosen, by_name, notes)
         if kept is None and whole is None:  # 6.7k rows/s clears a 6k floor: nothing said
@@ -702,7 +730,7 @@ def test_a_refitted_blend_under_the_speed_floor_keeps_its_fastest_best_members(
         proba = faster.predict_proba(X)
         assert proba.shape == (len(y), 2) and np.allclose(proba.sum(axis=1), 1.0)
     finally:
-        state.pool.close()
+        state.executor.close()
 
 
 def test_search_times_its_final_model(binary_data):

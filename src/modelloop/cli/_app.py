@@ -7,6 +7,7 @@ internal error (exit 1). Tracebacks are shown only with ``--debug`` (or MODELLOO
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 
 import click
@@ -30,7 +31,7 @@ from modelloop.cli import (
     ui,
 )
 from modelloop.cli import store as store_cli
-from modelloop.cli._common import STATE, DebugOpt, err
+from modelloop.cli._common import STATE, DebugOpt, err, process_started
 from modelloop.cli.feedback import feedback_command
 from modelloop.cli.monitor import monitor_command
 from modelloop.cli.retrain import retrain_command
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
     STATE["debug"] = "--debug" in args
+    # The console script's commands count their time from the process's start; run
+    # in-process (argv given), from this call.
+    STATE["started"] = process_started() if argv is None else time.monotonic()
     try:
         status = command.main(args=args, prog_name="modelloop", standalone_mode=False)
     except click.exceptions.Exit as exc:

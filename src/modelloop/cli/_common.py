@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Set by the options below; read by the error handler in _app.main.
-STATE: dict[str, bool] = {"debug": False}
+STATE: dict[str, Any] = {"debug": False, "started": None}
 
 StoreOpt = Annotated[
     str | None,
@@ -47,6 +49,36 @@ HomeOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+
+def command_started() -> float:
+    """The ``time.monotonic()`` instant the running command started: the process's start
+    when the console script runs it (see ``process_started``), else when ``main`` was
+    called (the CLI run in-process, as the tests do)."""
+    started = STATE.get("started")
+    return time.monotonic() if started is None else float(started)
+
+
+def process_started() -> float:
+    """The ``time.monotonic()`` instant this process started (a command's time budget counts
+    from there: interpreter start-up and imports are part of what the user waits for).
+
+    Read from ``/proc`` where there is one; elsewhere, now.
+
+    >>> process_started() <= time.monotonic()
+    True
+    """
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            # the process start, in clock ticks after boot, is the 22nd field (after the
+            # parenthesised command name, which may hold spaces)
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/uptime", "rb") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+    return time.monotonic() - max(0.0, age)
 
 
 def make_settings(

@@ -16,6 +16,7 @@ from modelloop.cli._common import (
     DebugOpt,
     HomeOpt,
     StoreOpt,
+    command_started,
     err,
     make_settings,
     out,
@@ -184,7 +185,9 @@ def train_command(
     time_budget: Annotated[
         float,
         typer.Option(
-            help="Seconds for the whole run (search, ensemble, refit); a slow fit is stopped."
+            help="Seconds for the whole command (search, final fit, scoring, saving, "
+            "--report): it ends within the budget + 10 % (+ 3 s under 30 s); a slow fit "
+            "is stopped."
         ),
     ] = 120.0,
     max_trials: Annotated[
@@ -206,12 +209,21 @@ def train_command(
         typer.Option(help="Exclude models slower than this to predict one row."),
     ] = None,
     min_rows_per_second: Annotated[
-        float,
+        float | None,
         typer.Option(
             help="An ensemble takes members only while it predicts a batch at this many "
-            "rows per second or more (0: no floor)."
+            "rows per second or more (0: no floor).",
+            show_default="10000; no floor with --max-trials",
         ),
-    ] = 10_000.0,
+    ] = None,
+    max_model_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="Leave out models whose saved file would take more megabytes than this "
+            "(0: no limit).",
+            show_default="20",
+        ),
+    ] = None,
     final_fit: Annotated[
         str,
         typer.Option(
@@ -304,7 +316,8 @@ def train_command(
     A test split is held out; candidates are cross-validated on the rest; the best is
     refitted on all training rows, scored on the test split and registered.
     """
-    from modelloop.workflows import check_report_path, load_source, train
+    started = command_started()  # the budget covers the whole command
+    from modelloop.workflows import REPORT_SECONDS, check_report_path, load_source, train
 
     settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
     unsupervised = unsupervised_options(task, max_clusters, contamination, variance)
@@ -349,12 +362,15 @@ def train_command(
                 param_grid=grid,
                 max_latency_ms=max_latency_ms,
                 min_rows_per_second=min_rows_per_second,
+                max_model_mb=max_model_mb,
                 final_fit=final_fit,
                 seed=seed,
                 id_column=id_column,
                 rules=rules,
                 settings=settings,
                 on_event=on_event,
+                started=started,
+                time_after=REPORT_SECONDS if report_path is not None else 0.0,
             )
     if report_path is not None and not getattr(result, "summary", None):
         from modelloop.workflows import report
@@ -395,9 +411,11 @@ def train_command(
         )
     )
     if "predict_rows_per_second" in result.timings:
+        size = result.timings.get("model_mb")
         out.print(
             f"Final model speed: {result.timings['predict_rows_per_second']:,} rows/s on a "
-            f"10,000-row batch, {result.timings['predict_row_ms']} ms for one row."
+            f"10,000-row batch, {result.timings['predict_row_ms']} ms for one row"
+            + ("." if size is None else f"; size {size:.1f} MB.")
         )
     for r in board.to_dict(orient="records"):
         if r.get("members"):

@@ -189,7 +189,9 @@ def _lightgbm(task: str, seed: int, n_jobs: int) -> Any:
 def _catboost(task: str, seed: int, n_jobs: int) -> Any:
     import catboost
 
-    kind = catboost.CatBoostClassifier if _is_clf(task) else catboost.CatBoostRegressor
+    from modelloop.models._catboost import CatBoostVectorClassifier
+
+    kind = CatBoostVectorClassifier if _is_clf(task) else catboost.CatBoostRegressor
     return kind(
         iterations=500,
         learning_rate=0.08,
@@ -242,9 +244,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("lightgbm", "tree", _ALL, "LightGBM gradient boosting, 300 rounds", _lightgbm),
         ModelSpec("xgboost", "tree", _ALL, "XGBoost gradient boosting (hist), 300 rounds",
                   _xgboost),
-        # Not multiclass: CatBoost's multiclass predict() returns a column, not a vector.
-        ModelSpec("catboost", "tree", frozenset({"binary", "regression"}),
-                  "CatBoost gradient boosting, 500 rounds", _catboost),
+        ModelSpec("catboost", "tree", _ALL, "CatBoost gradient boosting, 500 rounds",
+                  _catboost),
         # Needs the optional 'deep' extra (PyTorch): listed only when torch is installed.
         ModelSpec("mlp_torch", "deep", _ALL,
                   "PyTorch tabular network: MLP with categorical embeddings", _mlp_torch),

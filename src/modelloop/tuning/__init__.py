@@ -3,11 +3,13 @@
 >>> from modelloop.tuning import make_folds, search  # doctest: +SKIP
 """
 
-from modelloop.tuning._budget import check_budget, minimum_budget
+from modelloop.tuning._budget import check_budget, minimum_budget, promised_seconds
 from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
 from modelloop.tuning._executors import connect as connect_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
 from modelloop.tuning._search import (
+    DEFAULT_MAX_MODEL_MB,
+    DEFAULT_MIN_ROWS_PER_S,
     FINAL_FITS,
     STRATEGIES,
     CandidateResult,
@@ -18,6 +20,8 @@ from modelloop.tuning._search import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_MODEL_MB",
+    "DEFAULT_MIN_ROWS_PER_S",
     "FINAL_FITS",
     "STRATEGIES",
     "CandidateResult",
@@ -32,6 +36,7 @@ __all__ = [
     "grid_configs",
     "make_folds",
     "minimum_budget",
+    "promised_seconds",
     "random_configs",
     "search",
 ]

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from modelloop.exceptions import ConfigurationError
 
-__all__ = ["Budget", "available_memory", "check_budget", "minimum_budget", "row_limits"]
+__all__ = [
+    "Budget",
+    "available_memory",
+    "check_budget",
+    "minimum_budget",
+    "promised_seconds",
+    "row_limits",
+]
 
 # Rows the search's trials cross-validate at most, and at least (when the data has them).
 SEARCH_ROWS_MAX = 1_000_000
@@ -21,6 +28,16 @@ _REFIT_MEMORY_FACTOR = 8.0
 
 # Starting the worker process and importing the libraries in it costs about this much.
 _STARTUP_S = 3.0
+
+
+def promised_seconds(time_budget: float) -> float:
+    """The wall time a run with ``time_budget`` seconds may take at most: the budget plus
+    10 %, or plus 3 s for budgets under 30 s (start-up, scoring, saving and report included).
+
+    >>> promised_seconds(60), promised_seconds(20)
+    (66.0, 23.0)
+    """
+    return round(time_budget * 1.1 if time_budget >= 30 else time_budget + 3.0, 6)
 
 
 def minimum_budget(n_rows: int, n_cols: int) -> float:

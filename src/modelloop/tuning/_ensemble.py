@@ -10,23 +10,39 @@ saw during fitting.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.utils import Bunch
 
 from modelloop.data import Task
-from modelloop.evaluation import get_metric, score
+from modelloop.evaluation import get_metric
+from modelloop.tuning._records import THRESHOLD, CandidateResult, rank
+from modelloop.tuning._scoring import fold_scores, oof_score, tune_threshold
+
+if TYPE_CHECKING:
+    from modelloop.tuning._runner import TrialRunner
+
+log = logging.getLogger("modelloop.tuning")
+
+POOL = 15  # the best trials greedy selection chooses from
+# The blend's speed is estimated from fold models; the refitted members are a little
+# bigger (10 % more boosting rounds, more rows) and the voting wrapper costs a little:
+# the estimate must clear --min-rows-per-second by this factor.
+SPEED_MARGIN = 1.15
 
 __all__ = [
     "EnsembleSelection",
+    "blend",
     "blend_rows_per_s",
     "build_ensemble",
     "fitted_subset",
-    "oof_score",
+    "run_ensemble",
     "select_ensemble",
 ]
 
@@ -43,17 +59,6 @@ class EnsembleSelection:
         return list(self.weights)
 
 
-def oof_score(
-    metric: str, y: np.ndarray, oof: np.ndarray, task: Task, classes: np.ndarray | None
-) -> float:
-    """The metric of out-of-fold predictions (probabilities, or values for regression)."""
-    if task == "regression":
-        return float(score(metric, y, y_pred=oof[:, 0]))
-    proba = oof / oof.sum(axis=1, keepdims=True)
-    pred = np.asarray(classes)[np.argmax(proba, axis=1)]
-    return float(score(metric, y, y_pred=pred, y_proba=proba, classes=classes))
-
-
 def select_ensemble(
     oofs: dict[str, np.ndarray],
     y: np.ndarray,
@@ -65,13 +70,16 @@ def select_ensemble(
     patience: int = 5,
     rows_per_s: dict[str, float | None] | None = None,
     min_rows_per_s: float | None = None,
+    sizes_mb: dict[str, float | None] | None = None,
+    max_mb: float | None = None,
 ) -> EnsembleSelection:
     """Greedy forward selection with replacement over candidates' out-of-fold predictions.
 
     With ``min_rows_per_s``, a candidate joins only while the blend's estimated batch speed
-    (``blend_rows_per_s`` of its distinct members' ``rows_per_s``) stays at or above it; a
-    candidate of unknown speed is not held back. The first pick, the best single candidate,
-    is always taken.
+    (``blend_rows_per_s`` of its distinct members' ``rows_per_s``) stays at or above it; with
+    ``max_mb``, only while its distinct members' ``sizes_mb`` add up to at most that. A
+    candidate of unknown speed or size is not held back. The first pick, the best single
+    candidate, is always taken.
 
     >>> import numpy as np
     >>> y = np.array([0.0, 1.0, 2.0, 3.0])
@@ -90,15 +98,18 @@ def select_ensemble(
     picks: list[str] = [first]
     total = oofs[first].astype(float).copy()
     best_score, best_len, stale = single[first], 1, 0
-    speeds = rows_per_s or {}
+    speeds, sizes = rows_per_s or {}, sizes_mb or {}
+
+    def fits(members: set[str]) -> bool:
+        fast = (
+            min_rows_per_s is None
+            or blend_rows_per_s([speeds.get(m) for m in members]) >= min_rows_per_s
+        )
+        small = max_mb is None or sum(sizes.get(m) or 0.0 for m in members) <= max_mb
+        return fast and small
+
     for _ in range(rounds - 1):
-        allowed = [
-            n
-            for n in names
-            if min_rows_per_s is None
-            or n in picks
-            or blend_rows_per_s([speeds.get(m) for m in {*picks, n}]) >= min_rows_per_s
-        ]
+        allowed = [n for n in names if n in picks or fits({*picks, n})]
         trial = {
             n: oof_score(metric, y, (total + oofs[n]) / (len(picks) + 1), task, classes)
             for n in allowed
@@ -174,3 +185,90 @@ def fitted_subset(voting, weights: dict[str, float]):
     subset.estimators_ = [fitted[n] for n in weights]
     subset.named_estimators_ = Bunch(**{n: fitted[n] for n in weights})
     return subset
+
+
+def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
+    """The ensemble stage: greedy selection over the best trials' out-of-fold predictions.
+
+    The blend is kept (and returned) only when it beats the best single trial, predicts
+    within ``--max-latency-ms`` and, as estimated from its members' trials, within the
+    speed floor; otherwise None.
+    """
+    problem, policy = runner.problem, runner.policy
+    ok = rank(runner.ok(), problem.greater)[:POOL]
+    if len(ok) < 2:
+        return None
+    floor = policy.min_rows_per_s
+    try:
+        selection = select_ensemble(
+            {c.name: c.oof for c in ok},
+            problem.y,
+            task=problem.task,
+            metric=problem.metric,
+            classes=problem.classes,
+            rows_per_s={c.name: c.rows_per_s for c in ok},
+            min_rows_per_s=None if floor is None else floor * SPEED_MARGIN,
+            sizes_mb={c.name: c.size_mb for c in ok},
+            max_mb=policy.max_model_mb,
+        )
+    except ValueError as exc:  # a metric undefined on these predictions: no blend
+        log.warning("The ensemble stage was skipped: %s", exc)
+        runner.emit("stage", message=f"Ensemble skipped: {exc}")
+        return None
+    if len(selection.weights) < 2:
+        return None
+    candidate = blend(runner, {c.name: c for c in ok}, selection.weights, "ensemble")
+    if rank([candidate, ok[0]], problem.greater)[0] is not candidate:
+        return None
+    limit = policy.max_latency_ms
+    if limit is not None and candidate.latency_ms is not None and candidate.latency_ms > limit:
+        # every member is within the limit, but together they are not
+        runner.emit(
+            "stage",
+            message=f"Ensemble left out: {candidate.latency_ms:.1f} ms per row > "
+            f"--max-latency-ms {limit:g}",
+        )
+        return None
+    return candidate
+
+
+def blend(
+    runner: TrialRunner,
+    by_name: dict[str, CandidateResult],
+    weights: dict[str, float],
+    name: str,
+    rows_per_s: float | None = None,
+) -> CandidateResult:
+    """The candidate for the blend of ``weights``' members: its cross-validated scores
+    (with its own decision threshold where one helps), summed latency and blended speed
+    (``rows_per_s`` when measured, else estimated from the members' trials)."""
+    problem = runner.problem
+    oof = sum(w * by_name[n].oof for n, w in weights.items())
+    scores = fold_scores(problem, oof)
+    refit_params: dict = {}
+    if runner.policy.thresholding:  # the blend's own threshold, cross-fitted like a trial's
+        tuned = tune_threshold(problem, oof, scores)
+        if tuned is not None:
+            scores, refit_params[THRESHOLD] = tuned
+    members = [by_name[n] for n in weights]
+    latency = [m.latency_ms for m in members]
+    speeds = [m.rows_per_s for m in members]
+    if rows_per_s is None and None not in speeds:
+        rows_per_s = blend_rows_per_s(speeds)
+    sizes = [m.size_mb for m in members]
+    return CandidateResult(
+        name,
+        "ensemble",
+        "ok",
+        cv_scores=scores,
+        fit_time=float(sum(m.fit_time for m in members)),
+        oof=oof,
+        members=" + ".join(f"{n} {w:.2f}" for n, w in weights.items()),
+        number=runner.next_number(),
+        stage="ensemble",
+        latency_ms=None if None in latency else float(sum(latency)),  # type: ignore[arg-type]
+        rows_per_s=rows_per_s,
+        weights=dict(weights),
+        refit_params=refit_params,
+        size_mb=None if None in sizes else float(sum(sizes)),  # type: ignore[arg-type]
+    )

@@ -4,8 +4,9 @@ An executor takes the search's training data once (``payload``) and then runs re
 it: ``'trial'`` (a :class:`~modelloop.tuning._worker.Job`, cross-validated) and
 ``'refit'`` (the winner on all rows). Two kinds exist:
 
-* :class:`LocalExecutor` -- today's behaviour: one spawned worker process, one request at a
-  time, killed and restarted when a request overruns its time limit (``slots == 1``).
+* :class:`LocalExecutor` -- ``slots`` spawned worker processes on this machine (one per
+  core by default), each running one request at a time; a worker whose request overruns its
+  time limit is killed and started again for the next one.
 * :class:`DaskExecutor` -- a ``distributed.Client`` on a scheduler (``tcp://host:8786``) or
   on a ``LocalCluster`` it starts (``local[:N]``). The data is scattered to every worker
   once; each trial is one Dask task; ``slots`` trials run at once. A trial past its time
@@ -32,8 +33,8 @@ from typing import Any, Protocol
 
 from modelloop.exceptions import ClusterError, ConfigurationError
 from modelloop.tuning._worker import (
+    Worker,
     WorkerError,
-    WorkerPool,
     WorkerTimeout,
     run_request,
 )
@@ -48,6 +49,8 @@ __all__ = [
     "parse_cluster",
 ]
 
+log = logging.getLogger("modelloop.tuning")
+
 CONNECT_TIMEOUT_S = 5.0
 _LOCAL_RE = re.compile(r"^local(?::(\d+))?$")
 _ADDRESS_RE = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+$")
@@ -56,9 +59,10 @@ _ADDRESS_RE = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+$")
 class Executor(Protocol):
     """What the search needs from the place its trials run.
 
-    ``run`` sends one request and waits at most ``timeout`` seconds. Executors with
-    ``slots > 1`` also offer ``submit`` / ``wait`` / ``result`` / ``cancel``, so the search
-    can keep every slot busy.
+    ``submit`` starts one request and returns a handle; ``wait`` returns the handles that
+    finished within a timeout; ``result`` gives a finished handle's value (or raises
+    ``WorkerError``); ``cancel`` stops one. ``run`` sends one request and waits for it.
+    ``slots`` requests run at once.
     """
 
     slots: int
@@ -67,15 +71,125 @@ class Executor(Protocol):
     @property
     def alive(self) -> bool: ...
 
+    def prepare(self) -> None: ...
+
+    def submit(self, kind: str, payload: Any, on_fold: Any = None) -> Any: ...
+
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]: ...
+
+    def result(self, handle: Any) -> Any: ...
+
+    def cancel(self, handle: Any) -> None: ...
+
     def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any: ...
 
     def close(self) -> None: ...
 
 
-class LocalExecutor(WorkerPool):
-    """One local worker process (see ``_worker.WorkerPool``): one trial at a time."""
+class _Job:
+    """A request in flight on one local worker."""
 
-    slots = 1
+    def __init__(self, worker: Worker, on_fold: Any) -> None:
+        self.worker, self.on_fold = worker, on_fold
+        self.done = False
+        self.value: Any = None
+        self.error: WorkerError | None = None
+
+
+class LocalExecutor:
+    """``slots`` local worker processes (see ``_worker.Worker``), one request each at a time.
+
+    A worker is started when a request first needs it (and again after it was killed), so a
+    search that never runs two trials at once starts one process.
+    """
+
+    def __init__(self, payload: dict[str, Any], slots: int = 1) -> None:
+        self.slots = max(1, int(slots))
+        self._workers = [Worker(payload) for _ in range(self.slots)]
+        self._busy: dict[int, _Job] = {}
+
+    @property
+    def startup_s(self) -> float:
+        return max(w.startup_s for w in self._workers)
+
+    @property
+    def alive(self) -> bool:
+        """Whether a worker is running and idle: a request can start without a restart."""
+        return any(w.alive and id(w) not in self._busy for w in self._workers)
+
+    def _idle(self) -> Worker:
+        idle = [w for w in self._workers if id(w) not in self._busy]
+        if not idle:
+            raise RuntimeError("every local worker is busy: wait for one first")
+        return next((w for w in idle if w.alive), idle[0])
+
+    def prepare(self) -> None:
+        """Start an idle worker's process now, if none is running, so that the next
+        request's time limit is not spent starting one."""
+        try:
+            self._idle().start(timeout=120.0)
+        except (WorkerError, WorkerTimeout) as exc:
+            # the request that needs it starts it again, and fails with the reason
+            log.warning("A worker process did not start: %s", exc)
+
+    def submit(self, kind: str, payload: Any, on_fold: Any = None) -> _Job:
+        """Start ``kind`` on an idle worker (starting its process first, if need be)."""
+        worker = self._idle()
+        job = _Job(worker, on_fold)
+        try:
+            worker.start(timeout=120.0)
+            worker.send(kind, payload)
+        except (WorkerError, WorkerTimeout, OSError) as exc:
+            worker.kill()
+            job.done, job.error = True, WorkerError(str(exc))
+            return job
+        self._busy[id(worker)] = job
+        return job
+
+    def wait(self, handles: list[_Job], timeout: float) -> list[_Job]:
+        """The handles among ``handles`` that finished within ``timeout`` seconds."""
+        from multiprocessing.connection import wait as wait_conns
+
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            finished = [h for h in handles if h.done]
+            if finished:
+                return finished
+            pending = {h.worker.conn: h for h in handles if h.worker.conn is not None}
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
+                return []
+            for conn in wait_conns(list(pending), timeout=min(left, 86_400)):
+                job = pending[conn]
+                try:
+                    done, value = job.worker.receive(job.on_fold)
+                except WorkerError as exc:
+                    done, value, job.error = True, None, exc
+                if done:
+                    job.done, job.value = True, value
+                    self._busy.pop(id(job.worker), None)
+
+    def result(self, handle: _Job) -> Any:
+        if handle.error is not None:
+            raise handle.error
+        return handle.value
+
+    def cancel(self, handle: _Job) -> None:
+        """Stop ``handle``'s request: its worker is killed (and restarted when next needed)."""
+        if not handle.done:
+            handle.worker.kill()
+            handle.done, handle.error = True, WorkerError("cancelled")
+        self._busy.pop(id(handle.worker), None)
+
+    def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any:
+        """One request on an idle worker, waited for at most ``timeout`` seconds (its start
+        included); ``WorkerTimeout`` when it overruns."""
+        return self._idle().run(kind, payload, timeout, on_fold)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.close()
+        self._busy.clear()
 
 
 def parse_cluster(spec: str) -> tuple[str, Any]:
@@ -186,8 +300,11 @@ class DaskExecutor:
     def alive(self) -> bool:
         return self.client.status == "running"
 
-    def submit(self, kind: str, payload: Any) -> Any:
-        """Start one request; returns its future."""
+    def prepare(self) -> None:
+        """Nothing to start: the cluster's workers are running."""
+
+    def submit(self, kind: str, payload: Any, on_fold: Any = None) -> Any:
+        """Start one request; returns its future (fold scores are not streamed back)."""
         if self._data.status != "finished":  # every worker holding the data died
             self._scatter()
         return self.client.submit(run_request, kind, payload, self._data, pure=False)
@@ -257,9 +374,9 @@ def _processing_on(key: Any, dask_scheduler: Any = None) -> str | None:
     return None if worker is None else worker.address
 
 
-def make_executor(payload: dict[str, Any], cluster: Any) -> Any:
-    """A ``LocalExecutor`` without ``cluster``, else a ``DaskExecutor`` on it (a spec string
-    or a ``distributed.Client``)."""
+def make_executor(payload: dict[str, Any], cluster: Any, slots: int = 1) -> Any:
+    """A ``LocalExecutor`` of ``slots`` worker processes without ``cluster``, else a
+    ``DaskExecutor`` on it (a spec string or a ``distributed.Client``)."""
     if not cluster:
-        return LocalExecutor(payload)
+        return LocalExecutor(payload, slots)
     return DaskExecutor(payload, cluster)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing as mp
+import pickle
 import sys
 import time
 import traceback
@@ -43,6 +44,7 @@ from modelloop.models import (
     log_target,
     predicted_labels,
 )
+from modelloop.tuning._records import TARGET_TRANSFORM, TEMPERATURE, THRESHOLD
 
 __all__ = [
     "BOOSTERS",
@@ -51,9 +53,10 @@ __all__ = [
     "THRESHOLD",
     "Job",
     "Outcome",
-    "WorkerPool",
+    "Worker",
     "build_pipeline",
     "measure_speed",
+    "model_size_mb",
     "refit_estimator_params",
     "run_request",
 ]
@@ -61,12 +64,6 @@ __all__ = [
 # Boosted trees that get early stopping on a slice of each training fold.
 BOOSTERS = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "catboost": "iterations"}
 _ES_ROUNDS = 50
-# Not an estimator parameter: a refit wraps the estimator in ``TemperatureScaled`` with it.
-TEMPERATURE = "proba_temperature"
-# Nor this: a refit wraps the (calibrated) estimator in ``DecisionThreshold`` with it.
-THRESHOLD = "decision_threshold"
-# Nor this: ``"log1p"`` wraps the estimator in ``LogTargetRegressor`` (fit on log1p(y)).
-TARGET_TRANSFORM = "target_transform"
 _ES_MIN_ROWS = 200
 
 
@@ -96,6 +93,7 @@ class Outcome:
     reason: str = ""
     latency_ms: float | None = None
     rows_per_s: float | None = None
+    size_mb: float | None = None  # the fold model's pickled size, scaled to all rows
     duration: float = 0.0
 
 
@@ -186,9 +184,14 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.nda
         )
     except ValueError:  # a class too rare to stratify
         X_fit, X_es, y_fit, y_es = train_test_split(X, y, test_size=0.1, random_state=ctx.seed)
-    pre = Pipeline(pipeline.steps[:-1]).fit(X_fit, y_fit)
+    # fit_transform, as Pipeline.fit does: a cross-fitted encoder (the target encoding of
+    # high-cardinality columns) gives each training row an encoding learned without its own
+    # label. fit() then transform() would encode every row with its own label in it, and a
+    # booster fed those columns learns the leak and scores far worse on unseen rows.
+    pre = Pipeline(pipeline.steps[:-1])
+    A = pre.fit_transform(X_fit, y_fit)
+    B = pre.transform(X_es)
     est = pipeline.steps[-1][1]
-    A, B = pre.transform(X_fit), pre.transform(X_es)
     wrapper = est if isinstance(est, LogTargetRegressor) else None
     if wrapper is not None:  # stop early on the scale the booster learns
         est, y_raw = clone(wrapper.regressor), y_fit
@@ -268,6 +271,12 @@ def measure_speed(
     return float(np.median(times) * 1000), float(10_000 / max(fastest, 1e-9))
 
 
+def model_size_mb(model: Any) -> float:
+    """Megabytes ``model`` takes when saved: its pickled size, which a skops file (arrays
+    stored as they are) matches closely."""
+    return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
+
+
 def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
     started = time.perf_counter()
     spec = get_metric(ctx.metric)
@@ -300,6 +309,7 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
         out.fold_scores.append(s)
         if i == 0 and job.measure_latency:
             out.latency_ms, out.rows_per_s = measure_speed(model, ctx.X.iloc[va], ctx.task)
+            out.size_mb = model_size_mb(model) * len(ctx.folds) / max(len(ctx.folds) - 1, 1)
         conn.send(("fold", (i, s)))
         mean = float(np.mean(out.fold_scores))
         if (
@@ -536,88 +546,108 @@ class WorkerError(Exception):
     """The job raised inside the worker (the worker itself is still usable)."""
 
 
-class WorkerPool:
-    """One worker process holding the training data; restarted after a stopped job."""
+class Worker:
+    """One worker process holding the training data; killed and restarted after a stopped job.
+
+    Used two ways: ``run`` sends one request and waits for its answer (the final fit), and
+    ``send`` / ``receive`` let an executor wait on several workers at once (the trials).
+    """
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self._payload = payload
         self._ctx = mp.get_context("spawn")
         self._proc: Any = None
-        self._conn: Any = None
+        self.conn: Any = None
         self.startup_s = 3.0  # measured at each start
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
-    def _start(self, timeout: float) -> None:
+    def start(self, timeout: float) -> None:
+        """Start the process (if it is not running) and send it the data."""
+        if self.alive:
+            return
+        self.kill()
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
         with _main_module_hidden():
             proc.start()
         self._proc = proc
         child.close()
-        self._conn = parent
+        self.conn = parent
         started = time.monotonic()
         try:
-            self._conn.send(("setup", self._payload))
+            self.conn.send(("setup", self._payload))
         except OSError:
             code = self._proc.exitcode
             self.kill()
             raise WorkerError(f"the worker process died as it started (exit code {code})") from None
-        self._receive(timeout, None)
+        self.wait(timeout, None)
         self.startup_s = time.monotonic() - started
 
-    def _receive(self, timeout: float, on_fold: Any) -> Any:
+    def send(self, kind: str, payload: Any) -> None:
+        """Send one request to the (started) process; its answer comes through ``receive``."""
+        self.conn.send((kind, payload))
+
+    def receive(self, on_fold: Any = None) -> tuple[bool, Any]:
+        """Read one message that is waiting: ``(False, None)`` for a fold score (passed to
+        ``on_fold``), ``(True, value)`` for the answer; ``WorkerError`` when the request
+        raised or the process died."""
+        try:
+            kind, value = self.conn.recv()
+        except (EOFError, OSError):
+            code = self._proc.exitcode if self._proc is not None else None
+            self.kill()
+            raise WorkerError(
+                f"the worker process died (exit code {code}; out of memory?)"
+            ) from None
+        if kind == "fold":
+            if on_fold is not None:
+                on_fold(*value)
+            return False, None
+        if kind == "error":
+            raise WorkerError(value[0])
+        return True, value
+
+    def wait(self, timeout: float, on_fold: Any = None) -> Any:
+        """The answer to the request in flight, within ``timeout`` seconds (else the process
+        is killed and ``WorkerTimeout`` raised)."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             left = deadline - time.monotonic()
             try:
                 # poll() takes milliseconds as a C int: beyond a day means "no limit".
-                ready = left > 0 and self._conn.poll(left if left < 86_400 else None)
+                ready = left > 0 and self.conn.poll(left if left < 86_400 else None)
             except (EOFError, OSError):
                 ready = True
             if not ready:
                 self.kill()
                 raise WorkerTimeout(f"stopped at its time limit of {timeout:.1f} s")
-            try:
-                kind, value = self._conn.recv()
-            except (EOFError, OSError):
-                code = self._proc.exitcode if self._proc is not None else None
-                self.kill()
-                raise WorkerError(
-                    f"the worker process died (exit code {code}; out of memory?)"
-                ) from None
-            if kind == "fold":
-                if on_fold is not None:
-                    on_fold(*value)
-                continue
-            if kind == "error":
-                raise WorkerError(value[0])
-            return value
+            done, value = self.receive(on_fold)
+            if done:
+                return value
 
     def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any:
         """Send one request and wait at most ``timeout`` seconds (worker start included)."""
         started = time.monotonic()
-        if self._proc is None or not self._proc.is_alive():
-            self._start(timeout)
-        left = timeout - (time.monotonic() - started)
-        self._conn.send((kind, payload))
-        return self._receive(left, on_fold)
+        self.start(timeout)
+        self.send(kind, payload)
+        return self.wait(timeout - (time.monotonic() - started), on_fold)
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.pid is not None:
             if self._proc.is_alive():
                 self._proc.kill()
             self._proc.join(timeout=5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+        if self.conn is not None:
+            self.conn.close()
+        self._proc = self.conn = None
 
     def close(self) -> None:
         if self._proc is not None and self._proc.is_alive():
             try:
-                self._conn.send(("stop", None))
+                self.conn.send(("stop", None))
                 self._proc.join(timeout=2)
             except (OSError, BrokenPipeError):
                 pass

@@ -22,7 +22,7 @@ from modelloop.workflows._predict import (
     predict_file,
 )
 from modelloop.workflows._predict_distributed import PredictFilesSummary, predict_files
-from modelloop.workflows._report import check_report_path, record_evaluation, report
+from modelloop.workflows._report import REPORT_SECONDS, check_report_path, record_evaluation, report
 from modelloop.workflows._retrain import RetrainResult, retrain
 from modelloop.workflows._train import TrainResult, train
 from modelloop.workflows._train_unsupervised import train_unsupervised
@@ -31,6 +31,7 @@ from modelloop.workflows._watch import RetrainPolicy, WatchEvent, policy_due, wa
 
 __all__ = [
     "DEMO_MODEL",
+    "REPORT_SECONDS",
     "DemoResult",
     "IngestResult",
     "LoadedModel",

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVALUATION_FILE",
+    "REPORT_SECONDS",
     "check_report_path",
     "keep_evaluation",
     "record_evaluation",
@@ -56,6 +57,8 @@ IMPORTANCE_ROWS = 2_000  # test rows permutation importance is computed on
 IMPORTANCE_REPEATS = 3
 PROFILE_ROWS = 200_000
 _NO_BUDGET_ALLOWANCE = 30.0  # seconds of extra work when training has no time budget
+REPORT_SECONDS = 4.0
+"""Seconds ``train --report`` keeps back from its time budget to write the report."""
 
 
 # ------------------------------------------------------------------------ at train time

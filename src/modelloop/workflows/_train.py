@@ -34,6 +34,7 @@ from modelloop.tuning import (
     check_budget,
     check_param_grid,
     check_search_options,
+    promised_seconds,
     search,
 )
 from modelloop.workflows._ingest import load_source
@@ -213,6 +214,39 @@ def register_and_finish(
     )
 
 
+class _Deadlines:
+    """How ``train`` shares its time budget between its steps (see ``train``'s promise).
+
+    The budget counts from ``started``. The search gets what is left of it less what the
+    steps after it need (scoring the test split, the report's data, registration and the
+    caller's ``time_after``); the search may overrun its own budget by a little (its final
+    fit's grace), and the report's data take what is left of the promised margin.
+    """
+
+    # What scoring, saving and registering need after the search, roughly: a fixed part
+    # and a share of the budget (measured: 1-3 s on the dev datasets).
+    _FIXED_S, _SHARE = 1.5, 0.04
+
+    def __init__(self, started: float, budget: float | None, after: float) -> None:
+        self.started, self.budget, self.after = started, budget, max(0.0, after)
+
+    def _left(self, seconds: float) -> float:
+        return self.started + seconds - time.monotonic()
+
+    def for_search(self) -> float | None:
+        """The search's own time budget (``None``: no limit)."""
+        if self.budget is None:
+            return None
+        reserve = self._FIXED_S + self._SHARE * self.budget + self.after
+        return max(self._left(self.budget) - reserve, 1.0)
+
+    def for_evaluation(self) -> float | None:
+        """Seconds the report's data may take: what is left of the promise, less saving."""
+        if self.budget is None:
+            return None
+        return self._left(promised_seconds(self.budget)) - self._FIXED_S - self.after
+
+
 def _check_options(
     task: str | None,
     cv: int,
@@ -222,6 +256,7 @@ def _check_options(
     strategy: str = "auto",
     final_fit: str = "auto",
     min_rows_per_second: float | None = None,
+    max_model_mb: float | None = None,
 ) -> None:
     if task is not None and task not in _TASKS:
         raise ConfigurationError(
@@ -238,8 +273,9 @@ def _check_options(
             f"time_budget must be a number of seconds > 0. Got {time_budget} instead."
         )
     check_search_options(
-        strategy, max_trials, final_fit, min_rows_per_second, name="min_rows_per_second"
-    )
+        strategy, max_trials, final_fit, min_rows_per_second, max_model_mb,
+        name="min_rows_per_second",
+    )  # fmt: skip
 
 
 def _split(
@@ -280,7 +316,8 @@ def train(
     search_strategy: str = "auto",
     param_grid: dict[str, Any] | None = None,
     max_latency_ms: float | None = None,
-    min_rows_per_second: float | None = 10_000.0,
+    min_rows_per_second: float | None = None,
+    max_model_mb: float | None = None,
     final_fit: str = "auto",
     seed: int | None = None,
     drop: Sequence[str] = (),
@@ -291,6 +328,8 @@ def train(
     settings: Settings | None = None,
     store: Store | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
+    started: float | None = None,
+    time_after: float = 0.0,
 ) -> TrainResult:
     """Train a model on a table with honest evaluation, record the run, optionally register.
 
@@ -311,14 +350,21 @@ def train(
     metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task.
     name : the registered model's name; registering defaults to on when a name is given.
     models : restrict the search to these catalog models (default: the task's portfolio).
-    time_budget : seconds for the whole of ``train`` (search, ensembling, refit). A
-        promise: a trial that would overrun is stopped. ``None``: no time limit.
-    max_trials : stop the search after this many trials (with ``seed``: reproducible).
+    time_budget : seconds for the whole of ``train``: loading, search, final fit, scoring,
+        the report's data and registration. A promise: the call returns within the budget
+        plus 10 % (plus 3 s under 30 s; ``tuning.promised_seconds``); a trial that would
+        overrun is stopped. ``None``: no time limit.
+    max_trials : stop the search after this many trials. With a trial budget the run is
+        deterministic: the same ``seed`` gives the same final model on an idle or a busy
+        machine (no decision reads a clock; the time budget stays a hard limit).
     search_strategy : 'auto' (portfolio, Optuna, ensemble), 'grid' or 'random'.
     param_grid : for 'grid' / 'random': estimator parameter names to lists of values.
     max_latency_ms : exclude models slower than this to predict one row.
     min_rows_per_second : an ensemble only takes members while it still predicts a batch
-        at this many rows per second or more (``None`` or 0: no floor).
+        at this many rows per second or more (0: no floor). ``None``: 10,000, or no floor
+        with ``max_trials`` (a measured speed would make the run depend on the machine).
+    max_model_mb : leave out models whose saved file would take more megabytes than this
+        (``None``: 20; 0: no limit).
     final_fit : 'auto', 'refit' or 'bag': refit the winner on all training rows, or keep
         its cross-validation fold models and average them ('auto' bags only when that
         scores better on held-out folds; see ``tuning.search``). ``final_fit`` in the
@@ -329,6 +375,10 @@ def train(
         ``source`` may also be ``'data:NAME@VERSION'``, a snapshot made by ``ingest``.
     id_column : a column that names each row (a customer id): never a feature; stored with
         the model so that the server logs it and delayed labels may name rows by it.
+    started : the ``time.monotonic()`` instant the budget counts from (default: the call;
+        the CLI passes its own start, so the promise covers the whole command).
+    time_after : seconds of the budget the caller needs once ``train`` returns (the CLI's
+        ``--report``): kept back from the search.
 
     Examples
     --------
@@ -352,11 +402,12 @@ def train(
         )
     _check_options(
         task, cv, test_size, time_budget, max_trials, search_strategy, final_fit,
-        min_rows_per_second,
+        min_rows_per_second, max_model_mb,
     )  # fmt: skip
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
+    clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
 
     emit(SearchEvent("stage", message="Loading data"))
     if isinstance(source, Dataset):
@@ -445,6 +496,7 @@ def train(
             "max_trials": max_trials,
             "max_latency_ms": max_latency_ms,
             "min_rows_per_second": min_rows_per_second,
+            "max_model_mb": max_model_mb,
             "final_fit": final_fit,
             "cv": cv,
             "test_size": test_size if test is None else None,
@@ -474,7 +526,7 @@ def train(
                 metric,
                 candidates,
                 cv,
-                None if time_budget is None else time_budget - (time.monotonic() - t0),
+                clock,
                 seed,
                 settings.effective_n_jobs(),
                 X_train,
@@ -488,6 +540,7 @@ def train(
                     "param_grid": param_grid,
                     "max_latency_ms": max_latency_ms,
                     "min_rows_per_s": min_rows_per_second,
+                    "max_model_mb": max_model_mb,
                     "final_fit": final_fit,
                     "cluster": settings.cluster,
                     "max_search_rows": settings.max_search_rows,
@@ -523,7 +576,7 @@ def train(
             X_test,
             y_test,
             seed=seed,
-            time_left=None if time_budget is None else time_budget - (time.monotonic() - t0),
+            time_left=clock.for_evaluation(),
         )
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         register_and_finish(
@@ -547,7 +600,7 @@ def _fit_and_evaluate(
     metric: str,
     candidates: list[str] | None,
     cv: int,
-    time_budget: float | None,
+    clock: _Deadlines,
     seed: int,
     n_jobs: int,
     X_train: pd.DataFrame,
@@ -558,8 +611,7 @@ def _fit_and_evaluate(
     options: dict[str, Any],
 ) -> TrainResult:
     t0 = time.monotonic()
-    # Keep back time for scoring the test split and writing the model to the store.
-    search_budget = None if time_budget is None else time_budget - 1.0 - 0.04 * time_budget
+    search_budget = clock.for_search()
     found = search(
         X_train,
         y_train,
@@ -568,12 +620,13 @@ def _fit_and_evaluate(
         metric=metric,
         candidates=candidates,
         cv=cv,
-        time_budget=None if search_budget is None else max(search_budget, 1.0),
+        time_budget=search_budget,
         max_trials=options["max_trials"],
         strategy=options["strategy"],
         param_grid=options["param_grid"],
         max_latency_ms=options["max_latency_ms"],
         min_rows_per_s=options.get("min_rows_per_s"),
+        max_model_mb=options.get("max_model_mb"),
         final_fit=options.get("final_fit", "auto"),
         cluster=options.get("cluster"),
         max_search_rows=options.get("max_search_rows"),
@@ -622,6 +675,7 @@ def _fit_and_evaluate(
                 if found.speed
                 else {}
             ),
+            **({"model_mb": found.size_mb} if found.size_mb is not None else {}),
         },
         notes=notes,
         best_params=found.best_params,
