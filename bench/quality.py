@@ -48,6 +48,7 @@ class Case:
     ids: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     read: tuple[tuple[str, str], ...] = ()
+    group: str | None = None  # rows of one group stay on one side of the split (then dropped)
 
 
 CASES = {
@@ -72,8 +73,62 @@ CASES = {
 }
 
 
+MORE = DATASETS / "more"
+
+# Twenty more tables (../shared/datasets/more, see its MANIFEST.md), for choosing defaults on
+# about thirty datasets rather than nine. Ids, near copies of the target and the original
+# train/test flag are dropped; parkinsons is split by patient.
+MORE_CASES = {
+    "bank_churn": Case("more/bank_churn.csv", "Exited", "binary", "roc_auc",
+                       ids=("RowNumber", "CustomerId")),
+    "spambase": Case("more/spambase.csv", "type", "binary", "roc_auc"),
+    "wage": Case("more/wage.csv", "wage", "regression", "rmse", drop=("logwage",)),
+    "life_expectancy": Case("more/life_expectancy.csv", "Life expectancy ", "regression", "rmse"),
+    "soybean": Case("more/soybean.csv", "Class", "multiclass", "log_loss"),
+    "orange_juice": Case("more/orange_juice.csv", "Purchase", "binary", "roc_auc"),
+    "cell_segmentation": Case("more/cell_segmentation.csv", "Class", "binary", "roc_auc",
+                              ids=("Cell",), drop=("Case",)),
+    "vowel": Case("more/vowel.csv", "Class", "multiclass", "log_loss"),
+    "sonar": Case("more/sonar.csv", "Class", "binary", "roc_auc"),
+    "ionosphere": Case("more/ionosphere.csv", "Class", "binary", "roc_auc"),
+    "concrete": Case("more/concrete.csv", "strength", "regression", "rmse"),
+    "wisconsin_breast_cancer": Case("more/wisconsin_breast_cancer.csv", "diagnosis", "binary",
+                                    "roc_auc", ids=("id",)),
+    "sms_spam": Case("more/sms_spam.csv", "type", "binary", "roc_auc"),
+    "mushrooms": Case("more/mushrooms.csv", "type", "binary", "roc_auc"),
+    "wine_quality_white": Case("more/wine_quality_white.csv", "quality", "multiclass",
+                               "log_loss", read=(("sep", ";"),)),
+    "bike_sharing": Case("more/bike_sharing.csv", "cnt", "regression", "rmse", ids=("instant",)),
+    "avocado": Case("more/avocado.csv", "AveragePrice", "regression", "rmse",
+                    ids=("Unnamed: 0",)),
+    "parkinsons": Case("more/parkinsons.csv", "total_UPDRS", "regression", "rmse",
+                       drop=("motor_UPDRS",), group="subject#"),
+    "hr_turnover": Case("more/hr_turnover.csv", "left", "binary", "roc_auc"),
+    "college_distance": Case("more/college_distance.csv", "education", "regression", "rmse",
+                             ids=("Unnamed: 0",)),
+}  # fmt: skip
+ALL_CASES = {**CASES, **MORE_CASES}
+
+
+def read_case(case: Case) -> pd.DataFrame:
+    """The case's table with its id and dropped columns removed (its group column kept)."""
+    frame = pd.read_csv(DATASETS / case.file, **dict(case.read))
+    return frame.drop(columns=[*case.ids, *case.drop])
+
+
 def split(frame: pd.DataFrame, case: Case, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """80/20: stratified for classification, by group where the case has groups (the group
+    column is then dropped)."""
     frame = frame.dropna(subset=[case.target]).reset_index(drop=True)
+    if case.group is not None:
+        from sklearn.model_selection import GroupShuffleSplit
+
+        groups = frame[case.group]
+        tr, te = next(
+            GroupShuffleSplit(1, test_size=0.2, random_state=seed).split(frame, groups=groups)
+        )
+        frame = frame.drop(columns=[case.group])
+        return frame.iloc[tr], frame.iloc[te]
     stratify = frame[case.target] if case.task != "regression" else None
     return train_test_split(frame, test_size=0.2, random_state=seed, stratify=stratify)
 
