@@ -12,12 +12,15 @@ callers who do not know modelloop::
     │   ├── SchemaMismatchError                 data does not match a model's input schema
     │   ├── RuleViolationError                  data breaks the user's validation rules
     │   ├── TargetError                         target all missing, a single class, ...
-    │   └── PayloadTooLargeError                a request body or row count over its limit
+    │   ├── PayloadTooLargeError                a request body or row count over its limit
+    │   ├── RewardConflictError                 a second, different reward for one decision
+    │   └── EventExpiredError                   a reward after its decision's reward wait
     ├── ConfigurationError (ValueError)         a setting or option with a bad value
     ├── NotFoundError (LookupError)             something asked for by name is not in the store
     │   ├── ModelNotFoundError                  no such model, version or alias
     │   ├── RunNotFoundError                    no such run
-    │   └── SnapshotNotFoundError               no such data snapshot or version
+    │   ├── SnapshotNotFoundError               no such data snapshot or version
+    │   └── EventNotFoundError                  no logged decision with that event id
     ├── AuthenticationError (PermissionError)   a missing or wrong API key
     ├── StoreError (RuntimeError)               the store cannot do what was asked
     │   └── ArtifactIntegrityError              an artifact file is missing or was changed
@@ -37,11 +40,14 @@ __all__ = [
     "ColumnNotFoundError",
     "ConfigurationError",
     "EmptyDataError",
+    "EventExpiredError",
+    "EventNotFoundError",
     "InvalidInputError",
     "ModelNotFoundError",
     "ModelloopError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RewardConflictError",
     "RuleViolationError",
     "RunNotFoundError",
     "SchemaMismatchError",
@@ -130,6 +136,18 @@ class ClusterError(ModelloopError, ConnectionError):
 
 class PayloadTooLargeError(InvalidInputError):
     """A request body, or its number of rows, is over the server's limit."""
+
+
+class RewardConflictError(InvalidInputError):
+    """A reward for a decision that already has a different one (the first reward stands)."""
+
+
+class EventExpiredError(InvalidInputError):
+    """A reward arriving after its decision's reward wait: the decision kept its default."""
+
+
+class EventNotFoundError(NotFoundError):
+    """No logged decision of the model has the event id a reward names."""
 
 
 class AuthenticationError(ModelloopError, PermissionError):

@@ -31,6 +31,7 @@ from modelloop.cli import (
     ui,
 )
 from modelloop.cli import store as store_cli
+from modelloop.cli._bandit import evaluate_policy_command
 from modelloop.cli._common import STATE, DebugOpt, err, process_started
 from modelloop.cli.feedback import feedback_command
 from modelloop.cli.monitor import monitor_command
@@ -81,6 +82,7 @@ app.command("monitor")(monitor_command)
 app.command("feedback")(feedback_command)
 app.command("retrain")(retrain_command)
 app.command("watch")(watch_command)
+app.command("evaluate-policy")(evaluate_policy_command)
 
 
 def main(argv: list[str] | None = None) -> int:

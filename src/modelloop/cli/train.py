@@ -138,6 +138,54 @@ def unsupervised_options(
     return given if task in _UNSUPERVISED_OPTIONS.values() else None
 
 
+_BANDIT_OPTIONS = (
+    "action", "reward", "propensity", "actions", "action_key", "learner", "baseline_action",
+    "exploration", "epsilon", "temperature", "min_propensity", "default_reward", "reward_wait",
+)  # fmt: skip
+
+
+def bandit_options(task: str | None, target: str | None, **given: Any) -> dict[str, Any] | None:
+    """The options of ``train_bandit`` given on the command line (None: not a bandit task).
+
+    They belong to ``--task bandit`` only, which needs ``--action`` and ``--reward`` and no
+    ``--target``; every mismatch is refused before any work.
+    """
+    present = {k: v for k, v in given.items() if v is not None}
+    if task != "bandit":
+        if present:
+            flag = "--" + next(iter(present)).replace("_", "-")
+            raise ConfigurationError(
+                f"{flag} applies to --task bandit only. Got --task {task or '(detected)'}; "
+                f"leave {flag} out or use --task bandit."
+            )
+        return None
+    if target is not None:
+        raise ConfigurationError(
+            "--task bandit learns a policy from --action and --reward columns, not a --target. "
+            f"Got --target {target}: name the reward with --reward {target}."
+        )
+    missing = [f"--{k}" for k in ("action", "reward") if k not in present]
+    if missing:
+        raise ConfigurationError(
+            f"--task bandit needs {' and '.join(missing)}: the log's column of the action taken "
+            "and of the reward that followed (e.g. --action item_id --reward click)."
+        )
+    text = present.pop("default_reward", None)
+    if text is not None:
+        if text.strip().lower() in ("none", "null", ""):
+            present["default_reward"] = None
+        else:
+            try:
+                present["default_reward"] = float(text)
+            except ValueError:
+                raise ConfigurationError(
+                    f"--default-reward must be a number or 'none'. Got {text!r}."
+                ) from None
+    if "actions" in present:
+        present["actions"] = str(present["actions"])
+    return present
+
+
 def split_names(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -165,7 +213,8 @@ def train_command(
         str | None,
         typer.Option(
             help="binary, multiclass or regression [default: detected from the target]; "
-            "clustering, reduce or anomaly (no target)."
+            "clustering, reduce or anomaly (no target); bandit (a decision policy from a "
+            "log: --action, --reward)."
         ),
     ] = None,
     metric: Annotated[
@@ -307,6 +356,82 @@ def train_command(
             show_default="0.95",
         ),
     ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="--task bandit: the log's column of the action taken."),
+    ] = None,
+    reward: Annotated[
+        str | None,
+        typer.Option(help="--task bandit: the column of the reward that followed (numbers)."),
+    ] = None,
+    propensity: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: the logging policy's probability of each logged action "
+            "(needed for off-policy estimates)."
+        ),
+    ] = None,
+    actions_table: Annotated[
+        Path | None,
+        typer.Option("--actions", help="--task bandit: a table of action features."),
+    ] = None,
+    action_key: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: the column of --actions naming the action [default: --action]."
+        ),
+    ] = None,
+    learner: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: reward (a reward model from the search), dr or ips "
+            "(counterfactual), rule (the existing rule of --baseline-action).",
+            show_default="reward",
+        ),
+    ] = None,
+    baseline_action: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: a context column naming the existing rule's action: serve "
+            "that rule (with exploration) while logging decisions."
+        ),
+    ] = None,
+    exploration: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: epsilon_greedy or softmax.", show_default="epsilon_greedy"
+        ),
+    ] = None,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(help="--task bandit: epsilon-greedy's share of exploration.", show_default="0.05"),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(help="--task bandit: softmax temperature (in reward units).", show_default="0.1"),
+    ] = None,
+    min_propensity: Annotated[
+        float | None,
+        typer.Option(
+            help="--task bandit: every candidate action's probability is at least this.",
+            show_default="0",
+        ),
+    ] = None,
+    default_reward: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: the reward of a served decision whose reward never came "
+            "('none': leave it out).",
+            show_default="0",
+        ),
+    ] = None,
+    reward_wait: Annotated[
+        str | None,
+        typer.Option(
+            help="--task bandit: how long a served decision waits for its reward (90s, 30m, 1h).",
+            show_default="1h",
+        ),
+    ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
     debug: DebugOpt = False,
@@ -314,12 +439,31 @@ def train_command(
     """Train models on DATA to predict --target, evaluate honestly and register the best.
 
     A test split is held out; candidates are cross-validated on the rest; the best is
-    refitted on all training rows, scored on the test split and registered.
+    refitted on all training rows, scored on the test split and registered. With
+    --task bandit, DATA is a log of decisions (--action, --reward, --propensity) and the
+    result is a decision policy, evaluated off-policy on the held-out rows.
     """
     started = command_started()  # the budget covers the whole command
     from modelloop.workflows import REPORT_SECONDS, check_report_path, load_source, train
 
     settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
+    bandit = bandit_options(
+        task, target, action=action, reward=reward, propensity=propensity,
+        actions=actions_table, action_key=action_key, learner=learner,
+        baseline_action=baseline_action, exploration=exploration, epsilon=epsilon,
+        temperature=temperature, min_propensity=min_propensity,
+        default_reward=default_reward, reward_wait=reward_wait,
+    )  # fmt: skip
+    if bandit is not None:
+        from modelloop.cli._bandit import train_bandit_command
+
+        train_bandit_command(
+            data, bandit, settings=settings, name=name, models=split_names(models), cv=cv,
+            test_size=test_size, time_budget=time_budget, max_trials=max_trials, seed=seed,
+            alias=alias or [], drop=drop or [], types=parse_types(types or []),
+            register=register, as_json=as_json,
+        )  # fmt: skip
+        return
     unsupervised = unsupervised_options(task, max_clusters, contamination, variance)
     if report_path is not None:  # an unwritable path fails before any training
         check_report_path(report_path)

@@ -23,6 +23,15 @@ from modelloop.models._catalog import (
     get_unsupervised_spec,
     unsupervised_catalog,
 )
+from modelloop.models._policy import (
+    EXPLORATIONS,
+    RewardPolicy,
+    RulePolicy,
+    action_probabilities,
+    check_exploration,
+    expected_reward,
+    sample_actions,
+)
 from modelloop.models._portfolio import BALANCED, SPACES, portfolio, search_space
 from modelloop.models._target import LOG1P, LogTargetRegressor, log_target, wants_log_target
 from modelloop.models._threshold import (
@@ -45,6 +54,7 @@ from modelloop.models._unsupervised import (
 
 __all__ = [
     "BALANCED",
+    "EXPLORATIONS",
     "LOG1P",
     "MODELS",
     "SPACES",
@@ -56,15 +66,20 @@ __all__ = [
     "FoldBag",
     "LogTargetRegressor",
     "ModelSpec",
+    "RewardPolicy",
+    "RulePolicy",
     "TabularNetClassifier",
     "TabularNetRegressor",
     "TemperatureScaled",
+    "action_probabilities",
     "apply_temperature",
     "catalog",
+    "check_exploration",
     "cross_fit_temperature",
     "cross_fit_threshold",
     "decision_threshold",
     "default_candidates",
+    "expected_reward",
     "fit_temperature",
     "fit_threshold",
     "get_spec",
@@ -74,6 +89,7 @@ __all__ = [
     "output_columns",
     "portfolio",
     "predicted_labels",
+    "sample_actions",
     "search_space",
     "unsupervised_catalog",
     "unsupervised_output",

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 
 from modelloop import __version__
 from modelloop.config import Settings
-from modelloop.serving import _routes_feedback, _routes_v1, _routes_v2
+from modelloop.serving import _routes_decide, _routes_feedback, _routes_v1, _routes_v2
 from modelloop.serving._errors import install_error_handlers
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
@@ -194,6 +194,7 @@ def create_app(
     app.include_router(_routes_v1.router)
     app.include_router(_routes_v2.router)
     app.include_router(_routes_feedback.router)
+    app.include_router(_routes_decide.router)
     from modelloop.serving.ui import create_ui  # the dashboard (its own error pages)
 
     app.mount("/ui", create_ui(settings, store, state=state))

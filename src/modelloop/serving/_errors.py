@@ -4,6 +4,8 @@ Every answer that is not a success has the body ``{"error": {"type": ..., "messa
 (plus ``details`` for validation errors). The status comes from the exception tree::
 
     PayloadTooLargeError      413      a body or row count over its limit
+    RewardConflictError       409      a second, different reward for one decision
+    EventExpiredError         410      a reward after its decision's reward wait
     AuthenticationError       401/403  no API key / a wrong one (or admin routes disabled)
     NotFoundError             404      no such model, version or alias
     InvalidInputError         422      bad values, missing columns, bad JSON
@@ -28,10 +30,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from modelloop.exceptions import (
     AuthenticationError,
     ConfigurationError,
+    EventExpiredError,
     InvalidInputError,
     ModelloopError,
     NotFoundError,
     PayloadTooLargeError,
+    RewardConflictError,
     StoreError,
 )
 from modelloop.serving._responses import JSONBytes
@@ -42,6 +46,8 @@ log = logging.getLogger("modelloop.serving")
 
 _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (PayloadTooLargeError, 413, "payload_too_large"),
+    (RewardConflictError, 409, "conflict"),
+    (EventExpiredError, 410, "expired"),
     (NotFoundError, 404, "not_found"),
     (InvalidInputError, 422, "invalid_input"),
     (ConfigurationError, 400, "bad_request"),

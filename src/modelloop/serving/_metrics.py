@@ -78,6 +78,13 @@ class ServingMetrics:
             "Prediction log entries dropped (queue or spool full, or store failure).",
             registry=r,
         )
+        self.rewards = Counter(
+            "modelloop_rewards",
+            "Rewards for logged decisions, by model and outcome (recorded, duplicate, "
+            "conflict, expired, unknown, rejected).",
+            ["model", "status"],
+            registry=r,
+        )
         self._answered: dict[tuple[str, str, str], AnsweredCounters] = {}
         self.swaps = Counter(
             "modelloop_model_swaps",

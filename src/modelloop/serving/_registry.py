@@ -23,6 +23,7 @@ from modelloop.evaluation import threshold_labels
 from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
 from modelloop.models import decision_threshold
 from modelloop.serving._batching import MicroBatcher
+from modelloop.serving._decide import ServedPolicy
 from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
 from modelloop.store import ModelVersionRecord, Store
@@ -75,6 +76,8 @@ class ServedModel:
     batcher: MicroBatcher | None = field(default=None, repr=False)
     rules: dict[str, Any] | None = None  # the training rules each request row must meet
     threshold: float | None = None  # a binary model's decision threshold (models.DecisionThreshold)
+    policy: ServedPolicy | None = None  # a decision policy (task 'bandit'): decide, not predict
+    decider: MicroBatcher | None = field(default=None, repr=False)
 
     def check_rules(self, rows: Sequence[dict[str, Any]], where: str) -> None:
         """Raise ``RuleViolationError`` (a 422) when a row breaks the model's rules."""
@@ -89,8 +92,18 @@ class ServedModel:
     def features(self) -> list[str]:
         return self.parser.features
 
+    def require_predictor(self) -> None:
+        """Refuse to predict with a decision policy: it decides (and logs) instead."""
+        if self.policy is not None:
+            raise ConfigurationError(
+                f"Model '{self.name}' is a decision policy: ask it for a decision with POST "
+                f"/v1/models/{self.name}/decide {{\"context\": {{...}}}} (each decision is logged "
+                "for its reward), not for a prediction."
+            )
+
     def predict_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[Any] | None]:
         """Predictions and (classifiers) ``{class: probability}`` dicts, one per row."""
+        self.require_predictor()
         X = self.prepare(rows)
         if self.task in UNSUPERVISED_TASKS:
             return _unsupervised_predictions(self.task, self.estimator, X), None
@@ -104,7 +117,19 @@ class ServedModel:
         return preds, [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
 
     def describe(self) -> dict[str, Any]:
+        extra = {}
+        if self.policy is not None:
+            info = self.policy.bandit
+            extra = {
+                "actions": list(self.policy.actions),
+                "decision": {
+                    k: info.get(k)
+                    for k in ("learner", "exploration", "epsilon", "temperature", "min_propensity")
+                },
+                "reward_wait_s": self.policy.reward_wait_s,
+            }
         return {
+            **extra,
             "version": self.version,
             "task": self.task,
             "classes": None if self.classes is None else list(self.classes),
@@ -147,12 +172,30 @@ def served_from_pipeline(
     record: ModelVersionRecord | None = None,
     n_threads: int = 1,
     rules: dict[str, Any] | None = None,
+    bandit: dict[str, Any] | None = None,
 ) -> ServedModel:
-    """A :class:`ServedModel` for a modelloop pipeline (SchemaEnforcer first)."""
+    """A :class:`ServedModel` for a modelloop pipeline (SchemaEnforcer first), or for a
+    decision policy (task 'bandit', with its ``bandit`` description)."""
     from modelloop.features import SchemaEnforcer
 
     limit_threads(pipeline, n_threads)
     features = schema.features()
+    if task == "bandit":
+        frozen = getattr(pipeline, "reward_model_", None)
+        limit_threads(getattr(frozen, "estimator", frozen), n_threads)
+        return ServedModel(
+            name=name,
+            version=version,
+            task=task,
+            classes=None,
+            schema=features,
+            parser=RowParser(features, name),
+            estimator=pipeline,
+            prepare=list,
+            record=record,
+            rules=rules,
+            policy=ServedPolicy(pipeline, bandit or {}),
+        )
     first = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
     # unsupervised models answer clusters / components / scores: the full pipeline serves them
     compiled = None if task in UNSUPERVISED_TASKS else compile_pipeline(pipeline, features)
@@ -257,6 +300,7 @@ class ModelRegistry:
             record=loaded.record,
             n_threads=self._n_threads,
             rules=loaded.rules,
+            bandit=loaded.bandit,
         )
         with self._lock:
             return self._loaded.setdefault(key, served)

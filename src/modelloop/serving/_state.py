@@ -13,12 +13,13 @@ from typing import Any
 from fastapi import Request
 
 from modelloop.config import Settings
-from modelloop.exceptions import ModelloopError
+from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelloopError
 from modelloop.serving._batching import MicroBatcher
 from modelloop.serving._errors import status_of
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry, ServedModel
+from modelloop.serving._schemas import RequestRejected
 from modelloop.store import key_text
 
 __all__ = ["Prediction", "RequestIds", "ServerState", "state_of"]
@@ -56,6 +57,79 @@ class ServerState:
             )
         return served.batcher
 
+    def decider(self, served: ServedModel) -> MicroBatcher:
+        """The micro-batcher of a policy's decisions (one scoring call per batch)."""
+        if served.decider is None:
+            policy = served.policy
+            if policy is None:  # pragma: no cover - callers check
+                raise ConfigurationError(f"Model '{served.name}' is not a decision policy.")
+
+            def decide(requests: list[Any]) -> tuple[list[Any], None]:
+                return policy.decide(requests), None
+
+            labels = self.metrics.batch_size.labels(model=served.name, version=str(served.version))
+            served.decider = MicroBatcher(
+                decide,
+                self.executor,
+                max_rows=max(1, self.settings.serve_max_batch),
+                wait_s=self.settings.serve_batch_wait_ms / 1000.0,
+                on_batch=labels.observe,
+                inline_rows=4,
+            )
+        return served.decider
+
+    async def decide(
+        self, served: ServedModel, context: Any, actions: Any, route: str = "decide"
+    ) -> tuple[str, Any, float]:
+        """Validate, decide (micro-batched), count and log one decision: ``(event id,
+        action, propensity)``. Every decision is logged (no sampling): its reward joins it."""
+        start = time.perf_counter()
+        version = str(served.version)
+        policy = served.policy
+        try:
+            if policy is None:
+                raise ConfigurationError(
+                    f"Model '{served.name}' is a {served.task} model, not a decision policy: "
+                    f"POST /v1/models/{served.name}/predict asks it for predictions."
+                )
+            if not isinstance(context, dict):
+                raise InvalidInputError(
+                    "Field 'context' must be an object of the context columns, e.g. "
+                    f'{{"context": {{...}}}}. Got {type(context).__name__}.'
+                )
+            rows = _one_context(served, context)
+            served.check_rules(rows, "context")
+            candidates = policy.candidates(actions)
+            [(action, propensity, dist)] = (
+                await self.decider(served).submit([(rows[0], candidates)])
+            )[0]
+        except ModelloopError as exc:
+            status, kind = status_of(exc)
+            self.metrics.errors.labels(model=served.name, type=kind).inc()
+            self.metrics.requests.labels(
+                model=served.name, version=version, route=route, status=str(status)
+            ).inc()
+            raise
+        elapsed = time.perf_counter() - start
+        self.metrics.answered(served.name, version, route).observe(elapsed, 1)
+        [event] = self.request_ids.take(1)
+        if self.predlog is not None:
+            self.predlog.submit(
+                [
+                    {
+                        "request_id": event,
+                        "model_name": served.name,
+                        "model_version": served.version,
+                        "created_at": datetime.fromtimestamp(time.time(), UTC),
+                        "latency_ms": elapsed * 1000.0,
+                        "inputs": _with_key(served, rows, [context])[0],
+                        "prediction": action,
+                        "probabilities": dist,
+                    }
+                ]
+            )
+        return event, action, propensity
+
     async def predict(
         self, served: ServedModel, raw_rows: list[Any], where: str, route: str
     ) -> Prediction:
@@ -63,6 +137,7 @@ class ServerState:
         start = time.perf_counter()
         version = str(served.version)
         try:
+            served.require_predictor()
             rows = served.parser.validate(raw_rows, where)
             served.check_rules(rows, where)
             unseen = served.parser.unseen(rows)
@@ -100,6 +175,18 @@ class ServerState:
         if shadow is not None:
             shadow(served, rows, ids)
         return Prediction(served, preds, probas, ids)
+
+
+def _one_context(served: ServedModel, context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The typed context, its problems named ``context.COLUMN`` (a decision has one row)."""
+    try:
+        return served.parser.validate([context], "context")
+    except RequestRejected as exc:
+        details = [
+            {**d, "field": str(d.get("field", "")).replace("context[0]", "context", 1)}
+            for d in (exc.details or [])
+        ]
+        raise RequestRejected(str(exc).replace("context[0]", "context", 1), details) from None
 
 
 def _log_entries(

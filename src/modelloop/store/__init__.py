@@ -22,6 +22,7 @@ from modelloop.store._feedback import FeedbackResult, check_label, key_text
 from modelloop.store._predictions import PredictionRecord
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
 from modelloop.store._refs import ModelRef, parse_ref
+from modelloop.store._rewards import RewardResult, check_reward
 from modelloop.store._snapshots import SnapshotRecord, parse_snapshot_ref
 from modelloop.store._store import RUN_STATUSES, Store
 
@@ -35,10 +36,12 @@ __all__ = [
     "ModelSummary",
     "ModelVersionRecord",
     "PredictionRecord",
+    "RewardResult",
     "RunRecord",
     "SnapshotRecord",
     "Store",
     "check_label",
+    "check_reward",
     "key_text",
     "parse_ref",
     "parse_snapshot_ref",

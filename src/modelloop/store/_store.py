@@ -1175,6 +1175,39 @@ class Store:
         with self._read() as conn:
             return select_labeled(conn, model_name, since=since, limit=limit)
 
+    # -- rewards of logged decisions (decision policies; see ._rewards) ------------------
+
+    def record_rewards(
+        self, model_name: str, items: Sequence[Any], *, wait_seconds: float
+    ) -> Any:
+        """Store rewards for logged decisions of ``model_name``, in one transaction.
+
+        ``items``: ``{"event_id": ..., "reward": ...}``. A reward comes once, within
+        ``wait_seconds`` of its decision; unknown, expired, duplicate, conflicting and
+        invalid items are reported, never raised: returns a ``RewardResult``.
+
+        Examples
+        --------
+        >>> store.record_rewards("offers", [{"event_id": "9f..", "reward": 1}],
+        ...                      wait_seconds=3600).recorded  # doctest: +SKIP
+        1
+        """
+        from datetime import timedelta
+
+        from modelloop.store._rewards import attach_rewards
+
+        def body(conn: sa.Connection) -> Any:
+            return attach_rewards(conn, model_name, items, wait=timedelta(seconds=wait_seconds))
+
+        return self._retry(f"record rewards for model '{model_name}'", body)
+
+    def reward_counts(self, model_name: str, *, since: Any = None) -> dict[str, int]:
+        """Logged decisions of ``model_name`` and how many have a reward."""
+        from modelloop.store._rewards import reward_counts
+
+        with self._read() as conn:
+            return reward_counts(conn, model_name, since=since)
+
     # -- data snapshots (written by ``modelloop ingest``; see ._snapshots) ---------------
 
     def write_snapshot(self, name: str, frame: Any, **info: Any) -> Any:

@@ -4,7 +4,10 @@
 >>> result = ml.train("titanic.csv", target="Survived")  # doctest: +SKIP
 """
 
+from modelloop.workflows._bandit import LEARNERS, BanditTrainResult, train_bandit
+from modelloop.workflows._bandit_log import BanditLog, read_bandit_log
 from modelloop.workflows._demo import DEMO_MODEL, DemoResult, demo_data_path, run_demo
+from modelloop.workflows._evaluate_policy import PolicyEvaluation, evaluate_policy, load_policy
 from modelloop.workflows._feedback import feedback, read_feedback
 from modelloop.workflows._ingest import (
     IngestResult,
@@ -31,11 +34,15 @@ from modelloop.workflows._watch import RetrainPolicy, WatchEvent, policy_due, wa
 
 __all__ = [
     "DEMO_MODEL",
+    "LEARNERS",
     "REPORT_SECONDS",
+    "BanditLog",
+    "BanditTrainResult",
     "DemoResult",
     "IngestResult",
     "LoadedModel",
     "MonitorResult",
+    "PolicyEvaluation",
     "PredictFilesSummary",
     "PredictSummary",
     "RetrainPolicy",
@@ -44,17 +51,20 @@ __all__ = [
     "WatchEvent",
     "check_report_path",
     "demo_data_path",
+    "evaluate_policy",
     "feedback",
     "ingest",
     "is_data_ref",
     "library_versions",
     "load_model",
+    "load_policy",
     "load_source",
     "monitor",
     "policy_due",
     "predict",
     "predict_file",
     "predict_files",
+    "read_bandit_log",
     "read_data_ref",
     "read_feedback",
     "record_evaluation",
@@ -62,6 +72,7 @@ __all__ = [
     "retrain",
     "run_demo",
     "train",
+    "train_bandit",
     "train_unsupervised",
     "watch",
 ]

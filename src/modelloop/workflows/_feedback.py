@@ -9,7 +9,7 @@ import pandas as pd
 
 from modelloop.config import Settings
 from modelloop.exceptions import ColumnNotFoundError, EmptyDataError, UnsupportedSourceError
-from modelloop.store import FeedbackResult, Store
+from modelloop.store import FeedbackResult, RewardResult, Store
 from modelloop.workflows._predict import load_model
 
 __all__ = ["feedback", "read_feedback"]
@@ -43,7 +43,7 @@ def read_feedback(path: str | Path) -> pd.DataFrame:
         )
     if not path.is_file():
         raise EmptyDataError(f"Feedback file {path} does not exist.")
-    text_ids = {"request_id": str, "key": str}
+    text_ids = {"request_id": str, "key": str, "event_id": str}
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
@@ -77,13 +77,28 @@ def _items(frame: pd.DataFrame, key_column: str | None, source: str) -> list[dic
     return out
 
 
+def _reward_items(frame: pd.DataFrame, source: str) -> list[dict[str, Any]]:
+    ident = next((c for c in ("event_id", "request_id") if c in frame.columns), None)
+    value = next((c for c in ("reward", "label") if c in frame.columns), None)
+    if ident is None or value is None:
+        raise ColumnNotFoundError(
+            f"{source} needs columns event_id and reward (the event id each decision was "
+            f"answered with, and its reward). Columns: {', '.join(map(str, frame.columns))}."
+        )
+    records = frame[[ident, value]].astype(object).where(frame[[ident, value]].notna(), None)
+    return [
+        {"event_id": None if r[ident] is None else str(r[ident]), "reward": r[value]}
+        for r in records.to_dict(orient="records")
+    ]
+
+
 def feedback(
     name: str,
     source: str | Path | pd.DataFrame,
     *,
     settings: Settings | None = None,
     store: Store | None = None,
-) -> FeedbackResult:
+) -> FeedbackResult | RewardResult:
     """Attach the labels in ``source`` (columns ``request_id,label``) to ``name``'s predictions.
 
     A model trained with ``id_column`` also takes a ``key`` (or that column's) column instead
@@ -103,6 +118,8 @@ def feedback(
     store = store or Store.from_settings(settings)
     try:
         model = load_model(name, store=store)  # the latest version: its task and classes
+        if model.task == "bandit":  # a decision policy: rewards for its logged decisions
+            return _rewards(store, name, model, frame, label)
         key_column = model.record.lineage.get("id_column")
         items = _items(frame, key_column, label)
         total = FeedbackResult(model_name=name, received=0, accepted=0, labeled=0)
@@ -119,6 +136,36 @@ def feedback(
     finally:
         if owns_store:
             store.close()
+
+
+def _rewards(
+    store: Store, name: str, model: Any, frame: pd.DataFrame, label: str
+) -> RewardResult:
+    """Rewards (columns event_id, reward) for the logged decisions of policy ``name``."""
+    items = _reward_items(frame, label)
+    wait = float((model.bandit or {}).get("reward_wait_s") or 3600.0)
+    parts = [
+        store.record_rewards(name, items[start : start + _BATCH], wait_seconds=wait)
+        for start in range(0, len(items), _BATCH)
+    ]
+    first = parts[0]
+    return RewardResult(
+        model_name=name,
+        received=sum(p.received for p in parts),
+        recorded=sum(p.recorded for p in parts),
+        duplicates=[e for p in parts for e in p.duplicates][:100],
+        conflicts=[e for p in parts for e in p.conflicts][:100],
+        expired=[e for p in parts for e in p.expired][:100],
+        unknown=[e for p in parts for e in p.unknown][:100],
+        rejected=[
+            {**r, "index": r["index"] + i * _BATCH} for i, p in enumerate(parts) for r in p.rejected
+        ],
+        details=first.details,
+        n_duplicates=sum(p.n_duplicates for p in parts),
+        n_conflicts=sum(p.n_conflicts for p in parts),
+        n_expired=sum(p.n_expired for p in parts),
+        n_unknown=sum(p.n_unknown for p in parts),
+    )
 
 
 def _add(a: FeedbackResult, b: FeedbackResult, offset: int) -> FeedbackResult:

@@ -34,6 +34,7 @@ class LoadedModel:
     task: str
     classes: list[Any] | None
     rules: dict[str, Any] | None = None  # what each row must meet (``train --rules``)
+    bandit: dict[str, Any] | None = None  # a decision policy's columns, actions, exploration
 
     @property
     def ref(self) -> str:
@@ -47,6 +48,11 @@ class LoadedModel:
         """
         if self.task in UNSUPERVISED_TASKS:
             return unsupervised_output(self.task, self.pipeline, frame)
+        if self.task == "bandit":  # a policy: its best action, and each action's chance
+            proba = self.pipeline.action_probabilities(frame)
+            best = {"action": self.pipeline.predict(frame)}
+            cols = {f"proba_{a}": proba[:, j] for j, a in enumerate(self.pipeline.actions_)}
+            return pd.DataFrame({**best, **cols}, index=frame.index)
         if self.task == "regression":
             return pd.DataFrame({"prediction": self.pipeline.predict(frame)}, index=frame.index)
         proba = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
@@ -67,6 +73,7 @@ def load_model(ref: str, *, store: Store) -> LoadedModel:
         task=bundle["task"],
         classes=bundle.get("classes"),
         rules=bundle.get("rules"),
+        bandit=bundle.get("bandit"),
     )
 
 
