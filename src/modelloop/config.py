@@ -29,7 +29,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "config_file_path", "environment"]
+__all__ = ["CONTRACTS", "Settings", "config_file_path", "environment"]
+
+CONTRACTS = ("sagemaker", "vertex", "azure")
+"""Cloud serving contracts ``modelloop serve`` can answer besides its own routes."""
 
 
 def environment() -> Mapping[str, str]:
@@ -56,7 +59,9 @@ class Settings(BaseSettings):
     Hyperparameters are not configuration: they are arguments of ``train``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="MODELLOOP_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MODELLOOP_", extra="ignore", populate_by_name=True
+    )
 
     home: Path = Field(
         default=Path(".modelloop"),
@@ -145,6 +150,52 @@ class Settings(BaseSettings):
     serve_schema_file: Path | None = Field(
         default=None, description="JSON input schema for the model file given to serve."
     )
+    serve_host: str = Field(
+        default="127.0.0.1",
+        description="Interface `modelloop serve` listens on (`--host`); the exported container "
+        "image sets 0.0.0.0.",
+    )
+    serve_port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `modelloop serve` listens on (`--port`)."
+    )
+    serve_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Worker processes of `modelloop serve` (`--workers`); 0: one per core.",
+    )
+    serve_contracts: str = Field(
+        default="auto",
+        description="Cloud serving contracts to answer besides modelloop's own routes: a "
+        "comma list of 'sagemaker', 'vertex', 'azure', or 'none'; 'auto' switches each on "
+        "when the platform's own environment variable is set (AIP_HTTP_PORT / "
+        "AIP_PREDICT_ROUTE, AZUREML_MODEL_DIR, SAGEMAKER_BIND_TO_PORT).",
+    )
+    # -- set by the cloud platforms themselves (no MODELLOOP_ prefix) ----------------------
+    aip_http_port: int | None = Field(
+        default=None,
+        validation_alias="AIP_HTTP_PORT",
+        description="Vertex AI: the port the container must listen on.",
+    )
+    aip_health_route: str | None = Field(
+        default=None,
+        validation_alias="AIP_HEALTH_ROUTE",
+        description="Vertex AI: the path of the health check.",
+    )
+    aip_predict_route: str | None = Field(
+        default=None,
+        validation_alias="AIP_PREDICT_ROUTE",
+        description="Vertex AI: the path predictions are posted to.",
+    )
+    azureml_model_dir: str | None = Field(
+        default=None,
+        validation_alias="AZUREML_MODEL_DIR",
+        description="Azure ML: set in every online deployment (the model's folder).",
+    )
+    sagemaker_bind_to_port: int | None = Field(
+        default=None,
+        validation_alias="SAGEMAKER_BIND_TO_PORT",
+        description="Amazon SageMaker: the port, in multi-container endpoints and pipelines.",
+    )
     # -- monitoring (``modelloop monitor``; alert rules, see README "Monitoring") ----------
     monitor_window: str = Field(
         default="10000",
@@ -187,6 +238,55 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    def serving_contracts(self) -> frozenset[str]:
+        """The cloud contracts ``modelloop serve`` answers (see ``serve_contracts``).
+
+        >>> sorted(Settings(serve_contracts="sagemaker,azure").serving_contracts())
+        ['azure', 'sagemaker']
+        >>> sorted(Settings(serve_contracts="auto", AIP_PREDICT_ROUTE="/p").serving_contracts())
+        ['vertex']
+        """
+        names = {n.strip().lower() for n in self.serve_contracts.split(",") if n.strip()}
+        unknown = names - {"auto", "none", *CONTRACTS}
+        if unknown:
+            from modelloop.exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                f"serve_contracts (MODELLOOP_SERVE_CONTRACTS) takes {', '.join(CONTRACTS)}, 'auto' or 'none'. Got "
+                f"{', '.join(sorted(unknown))}."
+            )
+        found = names & set(CONTRACTS)
+        if "auto" in names:
+            if self.aip_http_port is not None or self.aip_predict_route:
+                found.add("vertex")
+            if self.azureml_model_dir:
+                found.add("azure")
+            if self.sagemaker_bind_to_port is not None:
+                found.add("sagemaker")
+        return frozenset(found)
+
+    def resolved_port(self) -> int:
+        """The port to listen on: the platform's (Vertex AI, SageMaker pipelines), else
+        ``serve_port``."""
+        for port in (self.aip_http_port, self.sagemaker_bind_to_port):
+            if port is not None:
+                return int(port)
+        return self.serve_port
+
+    def resolved_host(self) -> str:
+        """``serve_host``; every interface when a cloud platform runs the server."""
+        if self.serve_host == "127.0.0.1" and (
+            self.aip_http_port is not None
+            or self.azureml_model_dir
+            or self.sagemaker_bind_to_port is not None
+        ):
+            return "0.0.0.0"
+        return self.serve_host
+
+    def resolved_workers(self) -> int:
+        """``serve_workers``, with 0 resolved to the number of cores."""
+        return self.serve_workers or (os.cpu_count() or 1)
 
     def resolved_store_url(self) -> str:
         """The store URL, defaulting to a SQLite file under ``home``."""

@@ -14,7 +14,8 @@ callers who do not know modelloop::
     │   ├── TargetError                         target all missing, a single class, ...
     │   ├── PayloadTooLargeError                a request body or row count over its limit
     │   ├── RewardConflictError                 a second, different reward for one decision
-    │   └── EventExpiredError                   a reward after its decision's reward wait
+    │   ├── EventExpiredError                   a reward after its decision's reward wait
+    │   └── ExportError                         a model (or a part of it) a format cannot hold
     ├── ConfigurationError (ValueError)         a setting or option with a bad value
     ├── NotFoundError (LookupError)             something asked for by name is not in the store
     │   ├── ModelNotFoundError                  no such model, version or alias
@@ -42,6 +43,7 @@ __all__ = [
     "EmptyDataError",
     "EventExpiredError",
     "EventNotFoundError",
+    "ExportError",
     "InvalidInputError",
     "ModelNotFoundError",
     "ModelloopError",
@@ -92,6 +94,10 @@ class RuleViolationError(InvalidInputError):
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ExportError(InvalidInputError):
+    """A model cannot be exported to a format: a part it cannot hold, or a bad output."""
 
 
 class TargetError(InvalidInputError):

@@ -92,6 +92,57 @@ def test_onnx_model_serves(tmp_path, tutorial_model) -> None:
         assert r.json()["probabilities"]["1"] == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.parametrize("zipmap", [False, True])
+def test_onnx_classifier_answers_its_own_labels(tmp_path, zipmap) -> None:
+    skl2onnx = pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 2))
+    labels = np.array([3, 5, 8])[np.argmax(features @ rng.normal(size=(2, 3)), axis=1)]
+    model = LogisticRegression().fit(features, labels)
+    onx = skl2onnx.convert_sklearn(
+        model,
+        initial_types=[("input", FloatTensorType([None, 2]))],
+        options={id(model): {"zipmap": zipmap}},
+    )
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onx.SerializeToString())
+    with _serve(tmp_path, path) as client:
+        rows = features[:12].tolist()
+        r = client.post("/predict", json={"features": rows})
+        assert r.status_code == 200
+        assert r.json()["prediction"] == model.predict(features[:12]).tolist()  # 5, not 1
+        assert set(r.json()["probabilities"][0]) == {"3", "5", "8"}
+
+
+def test_exported_onnx_model_serves_with_its_inputs_file(tmp_path) -> None:
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxmltools")
+    from modelloop.data import infer_schema
+    from modelloop.export import convert_onnx
+    from modelloop.features import make_pipeline
+    from modelloop.workflows import demo_data_path
+
+    frame = pd.read_csv(demo_data_path())[["Pclass", "Sex", "Age", "Embarked", "Survived"]]
+    schema = infer_schema(frame, target="Survived")
+    pipeline = make_pipeline(schema, "linear", LogisticRegression(), task="binary")
+    pipeline.fit(frame.drop(columns=["Survived"]), frame["Survived"])
+    path = tmp_path / "titanic.onnx"
+    path.write_bytes(convert_onnx(pipeline, schema, task="binary").SerializeToString())
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps({"schema": schema.to_dict(), "inputs": []}))
+    rows = frame.drop(columns=["Survived"]).head(20)
+    records = json.loads(rows.to_json(orient="records"))
+    with _serve(tmp_path, path, serve_schema_file=inputs) as client:
+        r = client.post("/v1/models/titanic/predict", json={"instances": records})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"] == pipeline.predict(rows).tolist()
+        got = [p["1"] for p in r.json()["probabilities"]]
+        np.testing.assert_allclose(got, pipeline.predict_proba(rows)[:, 1], atol=1e-5)
+
+
 def test_unknown_model_file_type_is_refused(tmp_path) -> None:
     path = tmp_path / "model.txt"
     path.write_text("x")

@@ -30,9 +30,9 @@ def test_store_open_refuses_older_schema_until_upgraded(
             name="r", dataset_hash=None, target=None, task=None, metric=None, params={}
         )
         _downgrade(store, "0005")
-    with pytest.raises(StoreError, match=r"revision '0005'.*needs '0007'.*modelloop store upgrade"):
+    with pytest.raises(StoreError, match=r"revision '0005'.*needs '0008'.*modelloop store upgrade"):
         Store(store_url, artifacts_dir)
-    assert Store.upgrade_schema(store_url) == ("0005", "0007")
+    assert Store.upgrade_schema(store_url) == ("0005", "0008")
     with Store(store_url, artifacts_dir) as store:
         assert store.get_run(run.id).id == run.id  # nothing lost by the migration
 
@@ -48,7 +48,7 @@ def test_store_open_refuses_schema_of_a_newer_modelloop(
 
 def test_store_upgrade_schema_is_idempotent(store_url: str, artifacts_dir: Path) -> None:
     Store(store_url, artifacts_dir).close()
-    assert Store.upgrade_schema(store_url) == ("0007", "0007")
+    assert Store.upgrade_schema(store_url) == ("0008", "0008")
 
 
 def test_store_unreachable_postgresql_is_one_clear_line(tmp_path: Path) -> None:

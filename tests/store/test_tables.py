@@ -28,6 +28,7 @@ TABLES = {
     "predictions",
     "data_snapshots",
     "trials",
+    "model_exports",
 }
 
 
@@ -41,7 +42,7 @@ def test_store_open_creates_schema_and_folders(store: Store) -> None:
 def test_store_open_is_at_migration_head(store: Store) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with store._engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == head == "0007"
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0008"
 
 
 def test_migrations_match_table_metadata(store: Store) -> None:

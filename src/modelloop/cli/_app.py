@@ -20,6 +20,7 @@ from modelloop.cli import (
     data,
     datasets,
     demo,
+    export,
     ingest,
     models,
     predict,
@@ -78,6 +79,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(store_cli.app, name="store")
 app.command("ui")(ui.ui_command)
 app.command("report")(report.report_command)
+app.command("export")(export.export_command)
 app.command("monitor")(monitor_command)
 app.command("feedback")(feedback_command)
 app.command("retrain")(retrain_command)

@@ -64,8 +64,9 @@ def show_command(
     with Store.from_settings(make_settings(store, home, debug)) as st:
         record = st.resolve(ref)
         versions = st.list_versions(record.name)
+        exports = st.list_exports(record.name, record.version)
     if as_json:
-        print_json(record.__dict__)
+        print_json({**record.__dict__, "exports": [e.__dict__ for e in exports]})
         return
     out.print(
         f"[bold]{record.name}[/] version {record.version}  task: {record.task}  aliases: {', '.join(record.aliases) or '—'}"
@@ -99,6 +100,23 @@ def show_command(
             ],
         )
     )
+    if exports:
+        out.print(
+            table(
+                "Exports",
+                ["format", "when", "sha256", "modelloop", "path"],
+                [
+                    [
+                        e.format,
+                        e.created_at.strftime("%Y-%m-%d %H:%M"),
+                        e.sha256[:16] + "…",
+                        e.modelloop_version,
+                        e.path,
+                    ]
+                    for e in exports
+                ],
+            )
+        )
     out.print(
         f"Versions of {record.name}: "
         + ", ".join(

@@ -19,9 +19,29 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def serve_command(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (at most one per core pays).")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on [default: 127.0.0.1, or MODELLOOP_SERVE_HOST; "
+            "0.0.0.0 when a cloud platform's variables are set].",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on [default: AIP_HTTP_PORT or SAGEMAKER_BIND_TO_PORT when "
+            "set, else MODELLOOP_SERVE_PORT, else 8000].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes; 0: one per core [default: MODELLOOP_SERVE_WORKERS, else 1].",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
         Path | None,
         typer.Option("--model", help="Serve this model file (.skops, .onnx, .joblib/.pkl) alone."),
@@ -72,9 +92,12 @@ def serve_command(
     from modelloop.cli._autoretrain import start_watcher
     from modelloop.serving import create_app, reuse_port_supported, run_workers
 
-    if workers < 1:
-        raise typer.BadParameter(f"--workers must be >= 1. Got {workers}.")
+    if workers is not None and workers < 0:
+        raise typer.BadParameter(f"--workers must be >= 0 (0: one per core). Got {workers}.")
     settings = make_settings(store, home, debug).with_overrides(
+        serve_host=host,
+        serve_port=port,
+        serve_workers=workers,
         serve_model_path=model,
         serve_trust=trust or None,
         serve_schema_file=schema,
@@ -84,6 +107,9 @@ def serve_command(
     for var in _THREAD_VARS:
         os.environ.setdefault(var, "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    host = host or settings.resolved_host()
+    port = port or settings.resolved_port()
+    workers = settings.resolved_workers()
     where = f"http://{host}:{port}"
     if shadow and workers != 1:
         raise typer.BadParameter(f"--shadow needs --workers 1. Got --workers {workers}.")

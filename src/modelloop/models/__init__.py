@@ -23,6 +23,7 @@ from modelloop.models._catalog import (
     get_unsupervised_spec,
     unsupervised_catalog,
 )
+from modelloop.models._output import model_output
 from modelloop.models._policy import (
     EXPLORATIONS,
     RewardPolicy,
@@ -86,6 +87,7 @@ __all__ = [
     "get_unsupervised_spec",
     "kdistance_elbow",
     "log_target",
+    "model_output",
     "output_columns",
     "portfolio",
     "predicted_labels",

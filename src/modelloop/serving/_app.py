@@ -29,6 +29,7 @@ from modelloop.serving._errors import install_error_handlers
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry
+from modelloop.serving._routes_cloud import cloud_router
 from modelloop.serving._schemas import add_model_paths
 from modelloop.serving._spool import SpoolWriter
 from modelloop.serving._state import ServerState
@@ -191,6 +192,10 @@ def create_app(
     )
     app.state.modelloop = state
     install_error_handlers(app)
+    cloud = cloud_router(settings)  # first: a platform's health route may be /health
+    if cloud is not None:
+        app.include_router(cloud)
+        log.info("cloud serving contracts: %s", ", ".join(sorted(settings.serving_contracts())))
     app.include_router(_routes_v1.router)
     app.include_router(_routes_v2.router)
     app.include_router(_routes_feedback.router)

@@ -35,6 +35,9 @@ def _read_schema_file(path: Path) -> Schema:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"Cannot read the schema file {path}: {exc}.") from None
     try:
+        if isinstance(data, dict) and isinstance(data.get("schema"), dict):
+            # inputs.json of `modelloop export --format onnx`
+            return Schema.from_dict(data["schema"])
         if isinstance(data, dict) and "columns" in data:
             return Schema.from_dict(data)
         if isinstance(data, dict):
@@ -83,7 +86,15 @@ def _load_object(path: Path, trust: bool) -> Any:
 
 
 class _OnnxModel:
-    """An ONNX graph with the scikit-learn predict / predict_proba surface."""
+    """An ONNX graph with the scikit-learn predict / predict_proba surface.
+
+    One input of fixed width takes the rows as a float matrix (columns ``f0 ..``); several
+    inputs take one column each, typed as the graph declares (text for ``tensor(string)``,
+    the empty string for a missing value). A classifier's labels are the graph's own
+    ``label`` output (a decision threshold inside the graph counts), its classes those the
+    graph names: modelloop's ``modelloop.classes`` metadata, else the class labels of its
+    classifier node, else the class indices.
+    """
 
     def __init__(self, path: Path) -> None:
         try:
@@ -97,7 +108,7 @@ class _OnnxModel:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
-        if len(inputs) == 1:
+        if len(inputs) == 1 and inputs[0].type != "tensor(string)":
             shape = inputs[0].shape
             n = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
             if n is None:
@@ -106,28 +117,61 @@ class _OnnxModel:
                 )
             self.input_name: str | None = inputs[0].name
             self.names = [f"f{i}" for i in range(n)]
+            self.types = ["tensor(float)"] * n
         else:
             self.input_name = None
             self.names = [i.name for i in inputs]
+            self.types = [i.type for i in inputs]
         outputs = self.session.get_outputs()
         self.label_name = outputs[0].name
         self.proba_name = outputs[1].name if len(outputs) > 1 else None
-        self.classes_: np.ndarray | None = None
+        self.classes_: np.ndarray | None = _onnx_classes(path)
 
-    def _run(self, X: np.ndarray) -> list[Any]:
-        X = np.asarray(X, dtype=np.float32)
+    def schema(self) -> Schema:
+        """Text inputs are categorical columns, the others numeric."""
+        return Schema(
+            tuple(
+                ColumnSchema(n, Role.CATEGORICAL, "object")
+                if t == "tensor(string)"
+                else ColumnSchema(n, Role.NUMERIC, "float64")
+                for n, t in zip(self.names, self.types, strict=True)
+            )
+        )
+
+    def _feeds(self, X: Any) -> dict[str, np.ndarray]:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.names)
         if self.input_name is not None:
-            feeds = {self.input_name: X}
-        else:
-            feeds = {n: X[:, [i]] for i, n in enumerate(self.names)}
-        return self.session.run(None, feeds)
+            return {self.input_name: frame[self.names].to_numpy(dtype=np.float32)}
+        feeds = {}
+        for name, kind in zip(self.names, self.types, strict=True):
+            values = frame[name]
+            if kind == "tensor(string)":
+                missing = values.isna().to_numpy()
+                text = np.array([str(v) for v in values.astype(object)], dtype=object)
+                text[missing] = ""
+                feeds[name] = text.reshape(-1, 1)
+            else:
+                dtype = {"tensor(double)": np.float64, "tensor(int64)": np.int64}.get(
+                    kind, np.float32
+                )
+                feeds[name] = values.to_numpy(dtype=dtype, na_value=np.nan).reshape(-1, 1)
+        return feeds
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def _run(self, X: Any) -> list[Any]:
+        return self.session.run(None, self._feeds(X))
+
+    def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self._run(X)[0]).ravel()
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_labeled(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's labels and probabilities, from one run."""
         out = self._run(X)
-        proba = out[1]
+        return np.asarray(out[0]).ravel(), self._proba(out[1])
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self._proba(self._run(X)[1])
+
+    def _proba(self, proba: Any) -> np.ndarray:
         if isinstance(proba, list):  # ZipMap output: a list of {class: p}
             keys = list(proba[0].keys())
             self.classes_ = np.asarray(keys)
@@ -136,6 +180,26 @@ class _OnnxModel:
         if self.classes_ is None:
             self.classes_ = np.arange(proba.shape[1])
         return proba
+
+
+def _onnx_classes(path: Path) -> np.ndarray | None:
+    """The class labels an ONNX classifier names, in the order of its probability columns."""
+    try:
+        import onnx
+    except ImportError:  # onnxruntime without onnx: class indices
+        return None
+    model = onnx.load(str(path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == "modelloop.classes":
+            return np.asarray(json.loads(prop.value))
+    found = None
+    for node in model.graph.node:  # the last classifier node labels the rows
+        for attr in node.attribute:
+            if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
+                found = np.asarray(list(attr.ints))
+            elif attr.name == "classlabels_strings" and attr.strings:
+                found = np.asarray([b.decode() for b in attr.strings])
+    return found
 
 
 def load_model_file(
@@ -152,11 +216,13 @@ def load_model_file(
     if not path.is_file():
         raise ConfigurationError(f"No model file at {path}.")
     model: Any = _OnnxModel(path) if path.suffix.lower() == ".onnx" else _load_object(path, trust)
+    onnx_schema = None
     if isinstance(model, _OnnxModel):
         names = model.names
-        named = False
+        named = True  # the graph's inputs are fed by name (see _OnnxModel._feeds)
         classifier = model.proba_name is not None
-        classes = None
+        classes = None if model.classes_ is None else model.classes_.tolist()
+        onnx_schema = model.schema()
     else:
         if not hasattr(model, "predict"):
             raise InvalidInputError(
@@ -173,7 +239,11 @@ def load_model_file(
             names = []
         classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
         classes = np.asarray(model.classes_).tolist() if classifier else None
-    schema = _read_schema_file(Path(schema_file)) if schema_file else _numeric_schema(names)
+    schema = (
+        _read_schema_file(Path(schema_file))
+        if schema_file
+        else onnx_schema or _numeric_schema(names)
+    )
     if not schema.feature_columns():
         raise ConfigurationError(
             f"Cannot tell the input columns of {path.name}; give them with --schema FILE "

@@ -110,6 +110,14 @@ class ServedModel:
         if self.task == "regression" or not hasattr(self.estimator, "predict_proba"):
             preds = np.asarray(self.estimator.predict(X)).ravel()
             return preds.tolist(), None
+        labeled = getattr(self.estimator, "predict_labeled", None)
+        if labeled is not None:  # a graph that labels rows itself (ONNX)
+            labels, proba = labeled(X)
+            classes = np.asarray(
+                self.classes if self.classes is not None else self.estimator.classes_
+            )
+            keys = [str(c) for c in classes.tolist()]
+            return labels.tolist(), [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
         proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
         classes = np.asarray(self.classes if self.classes is not None else self.estimator.classes_)
         preds = threshold_labels(proba, classes, self.threshold).tolist()

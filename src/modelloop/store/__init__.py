@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 from modelloop.store._artifacts import MODEL_FORMAT_VERSION, TRUSTED_MODULES
+from modelloop.store._exports import ExportRecord
 from modelloop.store._feedback import FeedbackResult, check_label, key_text
 from modelloop.store._predictions import PredictionRecord
 from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
@@ -31,6 +32,7 @@ __all__ = [
     "RUN_STATUSES",
     "TRUSTED_MODULES",
     "DatasetRecord",
+    "ExportRecord",
     "FeedbackResult",
     "ModelRef",
     "ModelSummary",

@@ -155,7 +155,7 @@ class Store:
         --------
         >>> import tempfile
         >>> Store.upgrade_schema(f"sqlite:///{tempfile.mkdtemp()}/m.db")
-        (None, '0007')
+        (None, '0008')
         """
         engine = _db.create_engine(url)
         try:
@@ -571,6 +571,7 @@ class Store:
         reference: Any = None,
         reference_hash: str | None = None,
         lineage: dict | None = None,
+        version: int | None = None,
     ) -> ModelVersionRecord:
         """Save ``model`` as the next version of ``name``; all-or-nothing.
 
@@ -578,7 +579,9 @@ class Store:
         ``'<name>.reference'`` (reused when a version of it has the same content hash
         ``reference_hash``) and named in the version's ``reference_snapshot``: monitoring
         compares production inputs with it and retraining starts from it. ``lineage``
-        (parent version, trigger, data used) is stored as given.
+        (parent version, trigger, data used) is stored as given. ``version`` keeps a version
+        number given elsewhere (an exported model's own store carries the number it had);
+        it must be above every version of ``name`` here.
 
         The model is written as a skops file, moved into ``artifacts_dir/models/<name>/``,
         then the registered model, the version row and its aliases are inserted in one
@@ -594,6 +597,10 @@ class Store:
         1
         """
         check_model_name(name)
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, int) or version < 1
+        ):
+            raise InvalidInputError(f"A model version is an integer >= 1. Got {version!r}.")
         if isinstance(aliases, str):
             aliases = (aliases,)
         alias_list = list(dict.fromkeys(check_alias(a) for a in aliases))
@@ -637,7 +644,7 @@ class Store:
         values.update(artifact_path=relative, sha256=sha256, size_bytes=size)
 
         def body(conn: sa.Connection) -> ModelVersionRecord:
-            return self._insert_version(conn, name, values, alias_list)
+            return self._insert_version(conn, name, values, alias_list, version)
 
         try:
             return self._retry(f"register model '{name}'", body)
@@ -702,7 +709,12 @@ class Store:
         return self.read_snapshot(self.get_snapshot(snapshot, version))
 
     def _insert_version(
-        self, conn: sa.Connection, name: str, values: dict[str, Any], alias_list: list[str]
+        self,
+        conn: sa.Connection,
+        name: str,
+        values: dict[str, Any],
+        alias_list: list[str],
+        wanted: int | None = None,
     ) -> ModelVersionRecord:
         stamp = _db.now()
         exists = conn.execute(
@@ -722,6 +734,13 @@ class Store:
             sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.name == name)
         ).scalar()
         version = (latest or 0) + 1
+        if wanted is not None:
+            if wanted < version:
+                raise InvalidInputError(
+                    f"Cannot register model '{name}' as version {wanted}: version "
+                    f"{latest} exists. Give a version above {latest}, or none."
+                )
+            version = wanted
         conn.execute(
             model_versions.insert().values(
                 name=name,
@@ -871,6 +890,23 @@ class Store:
         path = self._artifact_path(record)
         data = read_verified(path, record.sha256, what=what)
         return record, load_model_bytes(data, what=what, path=path)
+
+    def model_file(self, ref_or_record: str | ModelVersionRecord) -> Path:
+        """The path of a version's model file, after checking it against its sha256.
+
+        Examples
+        --------
+        >>> store.model_file("churn:2").suffix  # doctest: +SKIP
+        '.skops'
+        """
+        record = (
+            self.get_model_version(ref_or_record.name, ref_or_record.version)
+            if isinstance(ref_or_record, ModelVersionRecord)
+            else self.resolve(ref_or_record)
+        )
+        path = self._artifact_path(record)
+        read_verified(path, record.sha256, what=f"model '{record.name}' version {record.version}")
+        return path
 
     def list_models(self) -> list[ModelSummary]:
         """Every registered model with its latest version and aliases, by name."""
@@ -1240,6 +1276,52 @@ class Store:
         from modelloop.store._snapshots import read_snapshot
 
         return read_snapshot(self, record)
+
+    # -- exports (written by ``modelloop export``; see ._exports) ------------------------
+
+    def record_export(
+        self,
+        ref: str | ModelVersionRecord,
+        *,
+        format: str,
+        sha256: str,
+        path: str,
+        modelloop_version: str,
+        details: dict[str, Any] | None = None,
+    ) -> Any:
+        """Record that a model version was exported; returns the ``ExportRecord``.
+
+        Examples
+        --------
+        >>> store.record_export("churn:3", format="onnx", sha256="ab" * 32,
+        ...                     path="/tmp/churn.onnx", modelloop_version="0.1.0")  # doctest: +SKIP
+        """
+        from modelloop.store._exports import insert_export
+
+        record = ref if isinstance(ref, ModelVersionRecord) else self.resolve(ref)
+
+        def body(conn: sa.Connection) -> Any:
+            self._require_version(conn, record.name, record.version)
+            return insert_export(
+                conn,
+                name=record.name,
+                version=record.version,
+                format=format,
+                sha256=sha256,
+                path=path,
+                modelloop_version=modelloop_version,
+                details=details or {},
+            )
+
+        return self._retry(f"record an export of {record.ref}", body)
+
+    def list_exports(self, name: str, version: int | None = None) -> list[Any]:
+        """The exports of a model (of one version), oldest first (``ExportRecord``)."""
+        from modelloop.store._exports import select_exports
+
+        with self._read() as conn:
+            self._require_model(conn, name)
+            return select_exports(conn, name, version)
 
     # -- search trials (written by ``train``; see ._trials) ------------------------------
 

@@ -20,6 +20,7 @@ __all__ = [
     "datasets",
     "metadata",
     "model_aliases",
+    "model_exports",
     "model_versions",
     "predictions",
     "registered_models",
@@ -233,4 +234,23 @@ trials = sa.Table(
     sa.Column("rows_per_s", sa.Float, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index(None, "run_id", "number"),
+)
+
+# What ``modelloop export`` wrote from a model version (0008): the format, the sha256 of the
+# file (of the MANIFEST.sha256 listing every file, for a folder), where it was written and the
+# modelloop version that wrote it. ``details`` holds what each format adds (files, notes).
+model_exports = sa.Table(
+    "model_exports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("modelloop_version", sa.String(64), nullable=False),
+    sa.Column("details", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    sa.Index(None, "name", "version"),
 )

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelloop.config import Settings
-from modelloop.data import UNSUPERVISED_TASKS, Schema, iter_batches
+from modelloop.data import Schema, iter_batches
 from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
-from modelloop.models import predicted_labels, unsupervised_output
+from modelloop.models import model_output
 from modelloop.store import ModelVersionRecord, Store
 
 __all__ = ["LoadedModel", "PredictSummary", "load_model", "predict", "predict_file"]
@@ -46,21 +45,7 @@ class LoadedModel:
         Unsupervised models answer ``cluster``; ``pc1``..``pcK``; or ``anomaly_score`` and
         ``is_anomaly`` instead (see ``models.unsupervised_output``).
         """
-        if self.task in UNSUPERVISED_TASKS:
-            return unsupervised_output(self.task, self.pipeline, frame)
-        if self.task == "bandit":  # a policy: its best action, and each action's chance
-            proba = self.pipeline.action_probabilities(frame)
-            best = {"action": self.pipeline.predict(frame)}
-            cols = {f"proba_{a}": proba[:, j] for j, a in enumerate(self.pipeline.actions_)}
-            return pd.DataFrame({**best, **cols}, index=frame.index)
-        if self.task == "regression":
-            return pd.DataFrame({"prediction": self.pipeline.predict(frame)}, index=frame.index)
-        proba = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
-        classes = np.asarray(self.pipeline.classes_)
-        out = {"prediction": predicted_labels(self.pipeline, proba, classes)}
-        for i, c in enumerate(classes):
-            out[f"proba_{c}"] = proba[:, i]
-        return pd.DataFrame(out, index=frame.index)
+        return model_output(self.task, self.pipeline, frame)
 
 
 def load_model(ref: str, *, store: Store) -> LoadedModel:
