@@ -44,7 +44,7 @@ def export_command(
     and KServe contracts). kubernetes: Deployment, Service, HorizontalPodAutoscaler and a
     KServe InferenceService. kfp: the whole loop as a Kubeflow Pipelines v2 pipeline.
     """
-    from modelloop.workflows._export import export
+    from modelloop.workflows import export
 
     settings = make_settings(store, home, debug)
     result = export(ref, format, output, force=force, image=image, settings=settings)

@@ -281,6 +281,15 @@ def train_command(
             "held-out folds)."
         ),
     ] = "auto",
+    exportable: Annotated[
+        str | None,
+        typer.Option(
+            "--exportable",
+            help="onnx: search only models that convert to ONNX (and refuse text and date "
+            "columns up front), so that `modelloop export --format onnx` succeeds.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed for splits and models.")] = None,
     alias: Annotated[
         list[str] | None,
@@ -515,6 +524,7 @@ def train_command(
                 on_event=on_event,
                 started=started,
                 time_after=REPORT_SECONDS if report_path is not None else 0.0,
+                exportable=exportable,
             )
     if report_path is not None and not getattr(result, "summary", None):
         from modelloop.workflows import report

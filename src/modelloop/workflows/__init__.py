@@ -8,6 +8,7 @@ from modelloop.workflows._bandit import LEARNERS, BanditTrainResult, train_bandi
 from modelloop.workflows._bandit_log import BanditLog, read_bandit_log
 from modelloop.workflows._demo import DEMO_MODEL, DemoResult, demo_data_path, run_demo
 from modelloop.workflows._evaluate_policy import PolicyEvaluation, evaluate_policy, load_policy
+from modelloop.workflows._export import export
 from modelloop.workflows._feedback import feedback, read_feedback
 from modelloop.workflows._ingest import (
     IngestResult,
@@ -52,6 +53,7 @@ __all__ = [
     "check_report_path",
     "demo_data_path",
     "evaluate_policy",
+    "export",
     "feedback",
     "ingest",
     "is_data_ref",

@@ -299,6 +299,46 @@ def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict
     return score_all(task, y.to_numpy(), y_pred=pred, y_proba=proba, classes=classes)
 
 
+EXPORTABLE = ("onnx",)
+
+
+def _exportable_candidates(
+    fmt: str,
+    candidates: list[str] | None,
+    schema: Any,
+    task: str,
+    time_budget: float | None,
+) -> list[str]:
+    """The models to search so that the result exports to ``fmt``: the portfolio's models
+    (or ``candidates``) that convert; columns the format cannot take stop here."""
+    from modelloop.export import onnx_convertible, unconvertible_columns
+    from modelloop.models import portfolio
+
+    if fmt not in EXPORTABLE:
+        raise ConfigurationError(
+            f"exportable must be one of {', '.join(EXPORTABLE)}. Got {fmt!r}; the other "
+            "export formats take any model."
+        )
+    columns = unconvertible_columns(schema)
+    if columns:
+        shown = ", ".join(f"'{c}'" for c in columns)
+        raise ConfigurationError(
+            f"Column(s) {shown} are text or dates, which an ONNX graph of modelloop cannot "
+            f"take; drop them (--drop {columns[0]}) or give them another role "
+            f"(--types {columns[0]}=categorical) to train an exportable model."
+        )
+    if candidates:
+        refused = [c for c in candidates if not onnx_convertible(c)]
+        if refused:
+            raise ConfigurationError(
+                f"Model(s) {', '.join(refused)} do not convert to ONNX; leave them out of "
+                "--models, or drop --exportable onnx."
+            )
+        return candidates
+    wanted = [m for m, _ in portfolio(task, time_budget=time_budget) if onnx_convertible(m)]
+    return list(dict.fromkeys(wanted))
+
+
 def train(
     source: str | Path | pd.DataFrame | Dataset,
     target: str | None = None,
@@ -330,6 +370,7 @@ def train(
     on_event: Callable[[SearchEvent], None] | None = None,
     started: float | None = None,
     time_after: float = 0.0,
+    exportable: str | None = None,
 ) -> TrainResult:
     """Train a model on a table with honest evaluation, record the run, optionally register.
 
@@ -379,6 +420,9 @@ def train(
         the CLI passes its own start, so the promise covers the whole command).
     time_after : seconds of the budget the caller needs once ``train`` returns (the CLI's
         ``--report``): kept back from the search.
+    exportable : ``'onnx'``: search only models that convert to ONNX (the portfolio's, or
+        ``models``, filtered), and refuse up front columns an ONNX graph cannot take (text,
+        dates), so that ``modelloop export --format onnx`` succeeds on the result.
 
     Examples
     --------
@@ -453,6 +497,10 @@ def train(
     candidates = list(models) if models else None
     for candidate in candidates or ():
         get_spec(candidate, resolved_task)  # unknown names fail before any work
+    if exportable is not None:
+        candidates = _exportable_candidates(
+            exportable, candidates, dataset.schema, resolved_task, time_budget
+        )
     if search_strategy != "auto" and not candidates:
         raise ConfigurationError(
             f"search '{search_strategy}' needs models naming the model(s) to search, "
@@ -506,6 +554,7 @@ def train(
             "drop": list(drop),
             "types": dict(types or {}),
             "id_column": id_column,
+            "exportable": exportable,
             "n_train": len(X_train),
             "n_test": len(X_test),
         }
