@@ -33,6 +33,8 @@ def test_exportable_refuses_models_and_columns_that_do_not_convert(titanic) -> N
         _exportable_candidates("onnx", ["lightgbm", "catboost"], schema, "binary", 60.0)
     with pytest.raises(ConfigurationError, match="exportable must be one of onnx"):
         _exportable_candidates("pmml", None, schema, "binary", 60.0)
-    with pytest.raises(ConfigurationError, match=r"Column\(s\) 'Name' are text or dates.*--drop Name"):
+    with pytest.raises(
+        ConfigurationError, match=r"Column\(s\) 'Name' are text or dates.*--drop Name"
+    ):
         train(demo_data_path(), target="Survived", exportable="onnx", register=False,
               drop=["PassengerId"])  # fmt: skip

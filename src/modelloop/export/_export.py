@@ -34,6 +34,7 @@ class ExportContext:
     store: Store
     trained_with: dict[str, str]
     image: str
+    destination: Path
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,6 +147,7 @@ def export_model(
         store=store,
         trained_with=trained_with,
         image=image or default_image(record),
+        destination=Path(out).expanduser().absolute(),
         options=dict(options),
     )
     writer = _writer(fmt)
