@@ -18,5 +18,9 @@ debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,passwd,
     bookworm "$ROOT" http://deb.debian.org/debian >&2 || exit 0
 rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/*
 ln -sf /usr/bin/python3 "$ROOT"/usr/local/bin/python
-tar -C "$ROOT" -c . | podman import --change 'CMD ["/bin/bash"]' - "$IMAGE" >&2 || exit 0
+# This machine reaches PyPI through a proxy whose certificate authority only its own trust
+# store holds: the image trusts what this machine trusts, and pip is told to use it.
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT"/etc/ssl/certs/ca-certificates.crt
+tar -C "$ROOT" -c . | podman import --change 'CMD ["/bin/bash"]' \
+    --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' - "$IMAGE" >&2 || exit 0
 echo "$IMAGE"

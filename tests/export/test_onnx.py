@@ -193,7 +193,7 @@ def test_onnx_export_names_a_model_without_converter(store, titanic, tmp_path) -
     est.set_params(iterations=20)
     model, schema = fit_pipeline(titanic, "Survived", "binary", est, family)
     register(store, "titanic", model, schema, "binary", titanic)
-    with pytest.raises(ExportError, match=r"step 'model' \(CatBoostClassifier\) does not convert"):
+    with pytest.raises(ExportError, match=r"step 'model' \(CatBoost\w*Classifier\) does not convert"):
         export_model(store, "titanic", "onnx", tmp_path / "out")
     assert not onnx_convertible("catboost") and onnx_convertible("lightgbm")
     model, schema = fit_pipeline(titanic, "Survived", "binary", *_estimator("knn", "binary"))
