@@ -43,7 +43,9 @@ BANDIT = ["--task", "bandit", "--action", "offer", "--reward", "click"]
         ([*BANDIT, "--exploration", "boltzmann"], {}, "exploration must be one of"),
     ],
 )
-def test_train_bandit_bad_input_is_one_line_and_exit_2(cli, tmp_path, snapshot, args, changes, match):
+def test_train_bandit_bad_input_is_one_line_and_exit_2(
+    cli, tmp_path, snapshot, args, changes, match
+):
     log = _log(tmp_path / "log.csv", **changes)
     home = tmp_path / "home"
     before = snapshot(home)

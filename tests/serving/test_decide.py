@@ -204,3 +204,17 @@ def test_predict_on_a_policy_points_to_decide(client) -> None:
     info = client.get("/v1/models/offers").json()
     assert info["task"] == "bandit" and info["actions"] == ["a", "b", "c"]
     assert info["decision"]["epsilon"] == 0.1
+
+
+def test_dashboard_shows_decisions_rewards_and_policy_values(client, store) -> None:
+    events = [_decide(client, {"segment": "new", "x": 0.1})["event_id"] for _ in range(5)]
+    _logged(store, events[-1])
+    store.record_rewards(
+        "offers", [{"event_id": e, "reward": 1} for e in events], wait_seconds=3600
+    )
+    page = client.get("/ui/live/offers?fragment=true")
+    assert page.status_code == 200
+    html = page.text
+    assert "Decisions logged" in html and "Rewards received" in html
+    assert 'data-chart="rewards"' in html and "Reward rate and policy values" in html
+    assert "Decisions over time" in html and "Actions taken" in html

@@ -80,6 +80,31 @@ def _summary(result: Any) -> None:
         )
 
 
+def _decisions(d: Any) -> None:
+    """A decision policy's decisions, rewards, reward rate over time and value estimates."""
+    c = d.counts
+    out.print(
+        f"Decisions: {d.decisions} ({c['rewarded']} rewarded, {c['defaulted']} counted with the "
+        f"default reward, {c['pending']} waiting for their reward, {c['dropped']} without)."
+    )
+    out.print(
+        f"Reward rate: {fmt(d.reward_rate)}; expected at training (DR estimate): "
+        f"{fmt(d.expected_value)}."
+    )
+    if d.windows:
+        rows = [
+            [f"{w.start:%Y-%m-%d %H:%M}", f"{w.end:%Y-%m-%d %H:%M}", w.decisions, w.rewarded,
+             w.pending, w.reward_rate]
+            for w in d.windows
+        ]  # fmt: skip
+        columns = ["from", "to", "decisions", "rewarded", "pending", "reward rate"]
+        out.print(table("Reward rate over time", columns, rows))
+    if d.estimates is not None:
+        from modelloop.cli._bandit import print_off_policy
+
+        print_off_policy(d.estimates, "Value of the served version on these decisions")
+
+
 def monitor_command(
     model: Annotated[
         str, typer.Argument(help="NAME, NAME@ALIAS or NAME:VERSION of a registered model.")
@@ -128,6 +153,8 @@ def monitor_command(
         )
     )
     _summary(result)
+    if result.decisions is not None:
+        _decisions(result.decisions)
     if json_path is not None:
         json_path.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
         out.print(f"JSON report: {json_path}")

@@ -47,9 +47,17 @@ from modelloop.monitoring._performance import (
     monitored_metric,
     window_performance,
 )
+from modelloop.monitoring._rewards import (
+    STATUSES,
+    RewardReport,
+    RewardWindow,
+    reward_alert,
+    reward_report,
+)
 
 __all__ = [
     "NOT_ENOUGH_DATA",
+    "STATUSES",
     "Alert",
     "AlertRules",
     "DomainDrift",
@@ -57,6 +65,8 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
     "PerformanceReport",
+    "RewardReport",
+    "RewardWindow",
     "WebhookResult",
     "WindowPerformance",
     "adjust_pvalues",
@@ -68,6 +78,8 @@ __all__ = [
     "expected_accuracy",
     "expected_roc_auc",
     "monitored_metric",
+    "reward_alert",
+    "reward_report",
     "send_webhook",
     "window_performance",
     "with_windows",

@@ -324,6 +324,7 @@ def train_bandit(
     drop: Sequence[str] = (),
     types: dict[str, str] | None = None,
     n_bootstrap: int = 1000,
+    test: pd.DataFrame | None = None,
     lineage: dict[str, Any] | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
@@ -350,6 +351,8 @@ def train_bandit(
         ``default_reward`` (``None``: it is left out); a later reward for it is refused.
     models, cv, time_budget, max_trials : the reward model's search (see ``train``).
     test_size : share of the log held out for the off-policy estimates.
+    test : a separate log (same columns) to estimate the value on, instead of holding out
+        ``test_size`` of ``source`` (both DataFrames; retraining holds out recent decisions).
 
     Examples
     --------
@@ -372,6 +375,12 @@ def train_bandit(
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
     emit(SearchEvent("stage", message="Loading the log"))
+    n_source = None
+    if test is not None:
+        if not isinstance(source, pd.DataFrame) or not isinstance(test, pd.DataFrame):
+            raise ConfigurationError("A separate test log needs the log and the test as DataFrames.")
+        n_source = len(source)
+        source = pd.concat([source, test[list(source.columns)]], ignore_index=True)
     log = read_bandit_log(
         source,
         action=action,
@@ -404,7 +413,11 @@ def train_bandit(
                 f"{log.name}: it searches a model of pseudo-rewards over (row, action) pairs. "
                 f"Give at least {needed:g} s, or use learner 'reward'."
             )
-    train_rows, test_rows = _split(log.n, test_size, seed)
+    if n_source is None:
+        train_rows, test_rows = _split(log.n, test_size, seed)
+    else:
+        kept = log.kept if log.kept is not None else np.arange(log.n)
+        train_rows, test_rows = np.flatnonzero(kept < n_source), np.flatnonzero(kept >= n_source)
     if len(train_rows) < 10:
         raise InvalidInputError(
             f"{log.name} has {log.n} usable rows; learning a policy needs at least 10 for "

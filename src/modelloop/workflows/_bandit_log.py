@@ -59,6 +59,7 @@ class BanditLog:
     action_key: str | None = None
     actions_source: str | None = None
     notes: list[str] = field(default_factory=list)
+    kept: np.ndarray | None = None  # positions of the rows kept, in the table as read
 
     @property
     def n(self) -> int:
@@ -167,6 +168,7 @@ def read_bandit_log(
     keep = acts.notna().to_numpy().copy()
     if require_rewards:
         keep &= ~np.isnan(rewards)
+    kept = np.flatnonzero(keep)
     n_out = int((~keep).sum())
     if n_out:
         notes.append(f"{n_out} rows without a reward or an action were left out.")
@@ -231,6 +233,7 @@ def read_bandit_log(
         action_key=action_key if actions is not None else None,
         actions_source=table_source,
         notes=notes + list(dataset.schema.notes),
+        kept=kept,
     )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from modelloop.config import Settings
 from modelloop.data import UNSUPERVISED_TASKS
+from modelloop.evaluation import action_text, off_policy_report
 from modelloop.exceptions import EmptyDataError, InvalidInputError
 from modelloop.models import decision_threshold, predicted_labels
 from modelloop.monitoring import (
@@ -20,11 +21,14 @@ from modelloop.monitoring import (
     DriftConfig,
     DriftReport,
     PerformanceReport,
+    RewardReport,
     WebhookResult,
     alert_message,
     alerts,
     drift_report,
     monitored_metric,
+    reward_alert,
+    reward_report,
     send_webhook,
     window_performance,
     with_windows,
@@ -72,10 +76,12 @@ class MonitorResult:
     webhook: WebhookResult | None = None
     started: datetime | None = None
     ended: datetime | None = None
+    decisions: RewardReport | None = None  # a decision policy: decisions, rewards, values
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (what ``modelloop monitor --json`` writes)."""
         return {
+            **({"decisions": self.decisions.to_dict()} if self.decisions is not None else {}),
             "model": self.model,
             "window": self.window,
             "current_from": self.started.isoformat() if self.started else None,
@@ -195,8 +201,23 @@ def monitor(
     current = pd.DataFrame.from_records([r.inputs for r in records])
     labels = [r.label for r in records]
     times = [r.created_at for r in records]
-    report = _report(model, reference, current, labels, times, config)
+    decisions = None
+    if model.task == "bandit":  # contexts drift; rewards and values instead of a metric
+        report = drift_report(
+            reference[[c for c in reference.columns if c in current.columns]],
+            current,
+            model.schema,
+            config=config,
+        )
+        decisions = _decisions(model, records, current, settings.seed)
+    else:
+        report = _report(model, reference, current, labels, times, config)
     fired = alerts(report, rules)
+    if decisions is not None:
+        fired = [a for a in fired if a.rule != "metric_drop"]
+        dropped = reward_alert(decisions, rules.max_metric_drop)
+        if dropped is not None:
+            fired.append(dropped)
     hook = None
     if fired and notify and rules.webhook_url:
         hook = send_webhook(
@@ -204,7 +225,76 @@ def monitor(
             alert_message(model.ref, fired, report),
             timeout=rules.webhook_timeout,
         )
-    return MonitorResult(model.ref, what, report, fired, hook, times[0], times[-1])
+    return MonitorResult(model.ref, what, report, fired, hook, times[0], times[-1], decisions)
+
+
+def _decisions(
+    model: LoadedModel, records: list[Any], contexts: pd.DataFrame, seed: int
+) -> RewardReport:
+    """Decisions, rewards, reward rate over time and the served version's value estimates."""
+    bandit = model.bandit or {}
+    wait = timedelta(seconds=float(bandit.get("reward_wait_s") or 3600.0))
+    default = bandit.get("default_reward")
+    now = datetime.now(UTC)
+    status, rewards = [], []
+    for r in records:
+        if r.labeled_at is not None:
+            status.append("rewarded")
+            rewards.append(_number(r.label))
+        elif now - r.created_at <= wait:
+            status.append("pending")
+            rewards.append(None)
+        elif default is not None:
+            status.append("defaulted")
+            rewards.append(float(default))
+        else:
+            status.append("dropped")
+            rewards.append(None)
+    test = (model.record.metrics or {}).get("test") or {}
+    expected = test.get("value_dr")
+    estimates = None
+    resolved = [
+        i
+        for i, (s, r, rec) in enumerate(zip(status, rewards, records, strict=True))
+        if s in ("rewarded", "defaulted") and r is not None and _propensity(rec) is not None
+    ]
+    if len(resolved) >= 2:
+        policy = model.pipeline
+        needed = [str(c) for c in getattr(policy, "feature_names_in_", contexts.columns)]
+        frame = contexts.iloc[resolved].reindex(columns=needed).reset_index(drop=True)
+        proba = policy.action_probabilities(frame)
+        index = policy.action_index_
+        cols = [index.get(action_text(records[i].prediction)) for i in resolved]
+        target = [0.0 if c is None else float(proba[j, c]) for j, c in enumerate(cols)]
+        estimates = off_policy_report(
+            [rewards[i] for i in resolved],
+            [_propensity(records[i]) for i in resolved],
+            target,
+            n_bootstrap=300,
+            seed=seed,
+        )
+    return reward_report(
+        [r.created_at for r in records],
+        status,
+        rewards,
+        actions=[r.prediction for r in records],
+        expected_value=float(expected) if isinstance(expected, int | float) else None,
+        estimates=estimates,
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _propensity(record: Any) -> float | None:
+    probabilities = record.probabilities if isinstance(record.probabilities, dict) else {}
+    p = probabilities.get(action_text(record.prediction))
+    return float(p) if isinstance(p, int | float) and 0 < p <= 1 else None
 
 
 def _report(

@@ -265,6 +265,7 @@ def retrain(
     max_trials: int | None = None,
     challenger_alias: str | None = "challenger",
     trigger: str = "retrain",
+    learner: str | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
@@ -287,6 +288,11 @@ def retrain(
     challenger_alias : alias given to the new version whatever the verdict (``None``: none);
         ``serve --shadow NAME@challenger`` scores live traffic with it.
     trigger : recorded in the lineage: ``'retrain'`` (by hand) or ``'auto'`` (the watcher).
+    learner : a decision policy (task 'bandit') only: how the challenger learns ('reward',
+        'dr', 'ips'; default the champion's). A policy's challenger learns from its logged
+        decisions and is promoted when the lower bound of its doubly-robust interval beats
+        the champion's estimated value (see ``_retrain_bandit``); ``window`` and
+        ``recent_weight`` do not apply to it.
 
     Returns
     -------
@@ -313,6 +319,25 @@ def retrain(
     owns_store = store is None
     store = store or Store.from_settings(settings)
     try:
+        if store.get_model_version(name).task == "bandit":
+            if window is not None or recent_weight != 1.0:
+                raise ConfigurationError(
+                    f"Model '{name}' is a decision policy: --window and --recent-weight do not "
+                    "apply (it learns from every logged decision with a reward, holding out "
+                    "the most recent)."
+                )
+            from modelloop.workflows._retrain_bandit import retrain_policy
+
+            return retrain_policy(
+                store, settings, name, alias=alias, holdout=holdout, min_holdout=min_holdout,
+                min_improvement=float(min_improvement), time_budget=time_budget,
+                max_trials=max_trials, learner=learner, challenger_alias=challenger_alias,
+                trigger=trigger, emit=emit,
+            )  # fmt: skip
+        if learner is not None:
+            raise ConfigurationError(
+                f"learner applies to decision policies (task 'bandit') only; model '{name}' is not one."
+            )
         return _retrain(
             store,
             settings,

@@ -193,7 +193,7 @@ def _watched(store: Store, names: Sequence[str] | None) -> list[str]:
     return [
         m.name
         for m in store.list_models()
-        if m.n_versions and m.task in ("binary", "multiclass", "regression")
+        if m.n_versions and m.task in ("binary", "multiclass", "regression", "bandit")
     ]
 
 

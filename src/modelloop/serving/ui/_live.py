@@ -100,6 +100,8 @@ class Bucket:
     class_share: dict[str, float]
     labeled: int
     accuracy: float | None
+    reward_rate: float | None = None  # a decision policy: mean reward of resolved decisions
+    resolved: int = 0  # ... its decisions rewarded, or past their wait (the default reward)
 
 
 def _p95(values: list[float]) -> float | None:
@@ -117,11 +119,20 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def timeline(points: Sequence[Any], *, n_buckets: int = 30) -> tuple[list[Bucket], bool]:
+def timeline(
+    points: Sequence[Any],
+    *,
+    n_buckets: int = 30,
+    rewards: tuple[float, float | None] | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Bucket], bool]:
     """Slice logged predictions (``ActivityPoint``s, oldest first) into equal time buckets.
 
     Returns the buckets and whether predictions are numeric (regression: the mean
     prediction per bucket) rather than classes (the share of each class per bucket).
+    ``rewards`` (a decision policy's reward wait in seconds and default reward) makes the
+    labels rewards: each bucket gets the mean reward of its resolved decisions (rewarded,
+    or past the wait and counted with the default reward) instead of an accuracy.
 
     Examples
     --------
@@ -160,8 +171,12 @@ def timeline(points: Sequence[Any], *, n_buckets: int = 30) -> tuple[list[Bucket
             counts = Counter(str(p.prediction) for p in group)
             shares = {k: v / len(group) for k, v in counts.items()}
         labeled = [p for p in group if p.label is not None]
-        accuracy = None
-        if labeled and not numeric:
+        accuracy = reward_rate = None
+        resolved: list[float] = []
+        if rewards is not None:
+            resolved = _resolved(group, rewards, now)
+            reward_rate = sum(resolved) / len(resolved) if resolved else None
+        elif labeled and not numeric:
             accuracy = sum(str(p.label) == str(p.prediction) for p in labeled) / len(labeled)
         buckets.append(
             Bucket(
@@ -173,6 +188,24 @@ def timeline(points: Sequence[Any], *, n_buckets: int = 30) -> tuple[list[Bucket
                 class_share=shares,
                 labeled=len(labeled),
                 accuracy=accuracy,
+                reward_rate=reward_rate,
+                resolved=len(resolved),
             )
         )
     return buckets, numeric
+
+
+def _resolved(group: list[Any], rewards: tuple[float, float | None], now: Any) -> list[float]:
+    """The rewards of a slice's resolved decisions (a missing one past the wait: the default)."""
+    from datetime import UTC
+
+    wait, default = rewards
+    now = now or datetime.now(UTC)
+    out = []
+    for p in group:
+        value = _number(p.label)
+        if value is not None:
+            out.append(value)
+        elif default is not None and (now - p.created_at).total_seconds() > wait:
+            out.append(float(default))
+    return out

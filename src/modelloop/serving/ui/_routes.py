@@ -8,6 +8,7 @@ page at a time (keyset pages of ``Store.list_runs``), the live view reads at mos
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
@@ -488,18 +489,61 @@ def live_page(name: str, request: Request, fragment: bool = False) -> HTMLRespon
     served, serving, versions = _served(request, name)
     counters = counters_of(ui.state.metrics, name) if served else None
     points = ui.store.prediction_activity(name, limit=5000) if ui.store is not None else []
-    buckets, numeric = timeline(points)
+    policy = _policy_info(request, name, serving, versions)
+    rewards = None if policy is None else (policy["wait"], policy["default"])
+    buckets, numeric = timeline(points, rewards=rewards)
     context: dict[str, Any] = {
         "name": name,
         "counters": counters,
         "serving": serving,
         "n_logged": len(points),
         "last_at": points[-1].created_at if points else None,
-        "charts": live_charts(buckets, numeric),
+        "policy": policy,
+        "charts": live_charts(buckets, numeric, policy["values"] if policy else ()),
         "page": "live",
         **_drift_context(request, name, serving, versions),
     }
     return render(request, "live_panels.html" if fragment else "live.html", **context)
+
+
+def _policy_info(
+    request: Request, name: str, serving: dict[str, Any] | None, versions: list[Any]
+) -> dict[str, Any] | None:
+    """A decision policy's reward wait, default reward, counts and each version's estimated
+    value (its DR estimate at training); None for other models."""
+    records = versions or _store(request).list_versions(name)
+    if not records or records[-1].task != "bandit":
+        return None
+    record = records[-1]
+    if serving is not None:
+        record = next((r for r in records if r.version == serving["default_version"]), record)
+    counts = _store(request).reward_counts(name)
+    values = []
+    for r in records[-4:]:
+        value = ((r.metrics or {}).get("test") or {}).get("value_dr")
+        if isinstance(value, int | float):
+            values.append((f"v{r.version} estimated value (DR)", float(value)))
+    info: dict[str, Any] | None = None
+    state = _ui(request).state
+    if serving is not None and state is not None:  # the served policy knows its own terms
+        with contextlib.suppress(ModelNotFoundError):
+            policy = state.registry.get(name).policy
+            info = None if policy is None else policy.bandit
+    if info is None:
+        try:
+            info = _store(request).load_model(record)[1].get("bandit") or {}
+        except ModelloopError:  # a file that cannot be read: the log without the defaults
+            info = {"default_reward": None}
+    wait = float(info.get("reward_wait_s") or 3600.0)
+    expected = ((record.metrics or {}).get("test") or {}).get("value_dr")
+    return {
+        "wait": wait,
+        "default": info.get("default_reward", 0.0),
+        "values": values,
+        "expected": expected if isinstance(expected, int | float) else None,
+        "version": record.version,
+        **counts,
+    }
 
 
 def _served(request: Request, name: str) -> tuple[bool, dict[str, Any] | None, list[Any]]:

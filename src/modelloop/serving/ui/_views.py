@@ -187,8 +187,15 @@ def _best(metric: str, values: list[Any]) -> int | None:
     return pick(numbers, key=lambda item: item[1])[0]
 
 
-def live_charts(buckets: list[Bucket], numeric: bool) -> dict[str, Markup]:
-    """The live view's charts: predictions, latency, prediction mix, accuracy over time."""
+def live_charts(
+    buckets: list[Bucket], numeric: bool, values: Sequence[tuple[str, float]] = ()
+) -> dict[str, Markup]:
+    """The live view's charts: predictions, latency, prediction mix, accuracy over time.
+
+    For a decision policy (buckets with reward rates): decisions, the action mix, and the
+    reward rate over time beside ``values``, each policy version's estimated value
+    (``(label, value)``, drawn as dashed levels).
+    """
     if not buckets:
         empty = "no predictions logged yet"
         return {
@@ -229,13 +236,35 @@ def live_charts(buckets: list[Bucket], numeric: bool) -> dict[str, Markup]:
     else:
         classes = sorted({c for b in buckets for c in b.class_share})[:6]
         charts["predictions"] = line_chart(
-            "Predicted classes",
+            "Actions taken" if any(b.reward_rate is not None for b in buckets) else "Predicted classes",
             [
                 Series(f"class {c}", _pairs(xs, [b.class_share.get(c, 0.0) for b in buckets]))
                 for c in classes
             ],
             x_label=x_label,
             y_label="share of rows",
+            x_ticks=ticks,
+        )
+    if any(b.reward_rate is not None for b in buckets) or values:
+        levels = [
+            Series(label, [(xs[0], v), (xs[-1], v)] if len(xs) > 1 else [(xs[0], v)], dashed=True)
+            for label, v in values
+        ]
+        charts["rewards"] = line_chart(
+            "Reward rate and policy values",
+            [Series("reward rate", _pairs(xs, [b.reward_rate for b in buckets])), *levels],
+            x_label=x_label,
+            y_label="mean reward",
+            x_ticks=ticks,
+        )
+        charts["requests"] = line_chart(
+            "Decisions over time",
+            [
+                Series("decisions", list(zip(xs, [b.count for b in buckets], strict=True))),
+                Series("rewarded", list(zip(xs, [b.labeled for b in buckets], strict=True))),
+            ],
+            x_label=x_label,
+            y_label="decisions per slice",
             x_ticks=ticks,
         )
     if any(b.accuracy is not None for b in buckets):
