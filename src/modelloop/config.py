@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     artifacts_dir: Path | None = Field(
         default=None, description="Folder for artifact files; default: `home`/artifacts."
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Folder for caches that depend only on content (image embeddings); "
+        "default: $XDG_CACHE_HOME/modelloop, else ~/.cache/modelloop.",
+    )
     seed: int = Field(default=0, description="Default random seed for splits and models.")
     n_jobs: int = Field(
         default=0, description="Worker threads for model fitting; 0 means all cores."
@@ -297,6 +302,14 @@ class Settings(BaseSettings):
     def resolved_artifacts_dir(self) -> Path:
         """The artifact folder, defaulting to ``home/artifacts``."""
         return self.artifacts_dir if self.artifacts_dir is not None else self.home / "artifacts"
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache folder: ``cache_dir``, else ``$XDG_CACHE_HOME/modelloop``, else
+        ``~/.cache/modelloop``. Its entries are keyed by content, so homes may share it."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "modelloop"
 
     def effective_n_jobs(self) -> int:
         """``n_jobs`` with 0 resolved to the number of cores."""

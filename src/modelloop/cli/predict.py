@@ -84,4 +84,6 @@ def predict_command(
         batch_rows=batch_rows,
         settings=settings,
     )
+    for note in summary.notes:
+        out.print(f"note: {note}")
     out.print(f"Scored {summary.n_rows} rows with {summary.model} -> {summary.output}")

@@ -69,6 +69,12 @@ def search_display(enabled: bool, budget: float | None) -> Iterator[Any]:
     state: dict[str, Any] = {"task": None, "t0": time.monotonic(), "current": ""}
 
     def on_event(event: Any) -> None:
+        if event.kind == "progress":  # work before the search (embedding images)
+            if state.get("work") is None:
+                progress.start()
+                state["work"] = progress.add_task(event.message, total=event.total)
+            progress.update(state["work"], completed=event.fold, total=event.total)
+            return
         if event.kind == "start":
             progress.start()
             state["task"] = progress.add_task("Searching", total=budget or None)

@@ -11,6 +11,7 @@ from modelloop.data._schema import ColumnSchema, Role, Schema
 from modelloop.data._values import (
     as_text,
     boolean_codes,
+    is_missing_marker,
     normalize_datetimes,
     parse_dates,
     parse_numbers,
@@ -123,6 +124,23 @@ def _natural(raw: pd.Series) -> pd.Series:
     return nums
 
 
+def _image(raw: pd.Series) -> pd.Series:
+    """Image values as they are (bytes, data: URIs, paths); missing markers become NaN."""
+    values = raw.to_numpy(dtype=object, na_value=None)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if isinstance(v, bytes | bytearray | memoryview):
+            out[i] = bytes(v) if len(v) else np.nan
+        elif isinstance(v, str):
+            v = v.strip()
+            out[i] = np.nan if is_missing_marker(v) else v
+        elif v is None or (isinstance(v, float) and np.isnan(v)):
+            out[i] = np.nan
+        else:
+            out[i] = str(v)
+    return pd.Series(out, index=raw.index, dtype=object)
+
+
 def conform_column(raw: pd.Series, col: ColumnSchema, *, source: str, strict: bool) -> pd.Series:
     """One column coerced to what its :class:`ColumnSchema` says (see :func:`conform`)."""
     role = col.role
@@ -134,6 +152,8 @@ def conform_column(raw: pd.Series, col: ColumnSchema, *, source: str, strict: bo
         out = _datetime(raw, col, source, strict)
     elif role in (Role.CATEGORICAL, Role.TEXT):
         out = _categorical(raw, col)
+    elif role is Role.IMAGE:
+        out = _image(raw)
     else:
         out = _natural(raw)
     out.name = col.name

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from modelloop.data._schema import Schema
+from modelloop.data._images import value_digest
+from modelloop.data._schema import Role, Schema
 from modelloop.exceptions import TargetError
 
 if TYPE_CHECKING:
@@ -19,13 +21,21 @@ __all__ = ["MIN_ROWS_PER_CLASS", "Dataset", "SampleInfo", "content_hash", "make_
 MIN_ROWS_PER_CLASS = 10  # a stratified sample keeps at least this many rows of each class
 
 
-def content_hash(frame: pd.DataFrame) -> str:
-    """sha256 of column names, dtypes and values; row-index labels do not count."""
+def content_hash(frame: pd.DataFrame, image_columns: Sequence[str] = ()) -> str:
+    """sha256 of column names, dtypes and values; row-index labels do not count.
+
+    An image column counts by the content of its images (a path by its file's bytes), so
+    the same pictures in another folder hash alike and a changed picture does not.
+    """
     h = hashlib.sha256()
     h.update(f"{len(frame)}\0".encode())
     for name in frame.columns:
         col = frame[name]
         h.update(f"{name}\0{col.dtype}\0".encode())
+        if name in image_columns:
+            digests = [value_digest(v) or "" for v in col.tolist()]
+            h.update("\0".join(digests).encode())
+            continue
         h.update(pd.util.hash_pandas_object(col, index=False).to_numpy().tobytes())
     return h.hexdigest()
 
@@ -147,7 +157,7 @@ def make_dataset(
     return Dataset(
         frame=frame,
         schema=schema,
-        hash=content_hash(frame),
+        hash=content_hash(frame, schema.by_role(Role.IMAGE)),
         source=source,
         name=name,
         sample=sample,

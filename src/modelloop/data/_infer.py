@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.data._conform import conform_column
+from modelloop.data._images import is_image_path
 from modelloop.data._names import column_not_found
 from modelloop.data._schema import ColumnSchema, Role, Schema
 from modelloop.data._values import (
@@ -164,6 +165,8 @@ def _infer_column(
 
     if forced is not None:
         return _forced_column(name, raw, text, forced, n_unique, is_date, source)
+    if not is_target and _holds_images(raw):
+        return col(Role.IMAGE, note="image files (by their extension): an image column")
 
     if n_unique <= 1 and not is_target:
         if n_unique == 1 and 0.01 <= 1 - nn / max(len(text), 1) <= 0.99:
@@ -226,6 +229,18 @@ def _infer_column(
     return col(Role.CATEGORICAL, categories=_categories(text, n_unique))
 
 
+def _holds_images(raw: pd.Series) -> bool:
+    """Whether a column holds images: bytes, or file names with an image extension."""
+    if raw.dtype != object and not isinstance(raw.dtype, pd.StringDtype):
+        return False
+    values = raw.dropna()
+    values = values.iloc[:_SAMPLE] if len(values) > _SAMPLE else values
+    if values.empty:
+        return False
+    looks = values.map(lambda v: isinstance(v, bytes) or is_image_path(str(v).strip()))
+    return bool(looks.mean() >= NUMERIC_SHARE)
+
+
 def _forced_column(
     name: str,
     raw: pd.Series,
@@ -252,6 +267,8 @@ def _forced_column(
         fmt = _date_format(text) or "ISO8601"
     elif role in (Role.CATEGORICAL, Role.TEXT):
         categories = _categories(text, n_unique) if role is Role.CATEGORICAL else None
+    elif role is Role.IMAGE:
+        note = "image column (set by types=)"
     elif role is Role.IDENTIFIER:
         note = "identifier (set by types=): dropped from features"
     elif role is Role.CONSTANT:

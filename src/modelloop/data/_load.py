@@ -11,10 +11,11 @@ import pandas as pd
 from modelloop.data._dataset import Dataset, make_dataset
 from modelloop.data._html import read_html_table
 from modelloop.data._http import HttpOptions, fetch, is_http_url, read_json_api, redact_url
+from modelloop.data._image_folder import check_images, image_splits, read_image_folder
 from modelloop.data._infer import infer
 from modelloop.data._names import column_not_found
 from modelloop.data._sample import rows_to_keep, sample_file, sample_frame
-from modelloop.data._schema import Role
+from modelloop.data._schema import Role, Schema
 from modelloop.data._sources import (
     SUPPORTED,
     file_kind,
@@ -79,7 +80,10 @@ def _read(
     if not path.exists():
         raise InvalidInputError(f"{path} does not exist. Check the path.")
     if path.is_dir():
-        raise InvalidInputError(f"{path} is a folder; pass the path of one file in it.")
+        raise InvalidInputError(
+            f"{path} is a folder; pass the path of one file in it (load() reads folders of "
+            "images)."
+        )
     kind = file_kind(path)
     if delimiter is not None and len(delimiter) != 1:
         raise ConfigurationError(f"delimiter must be one character. Got {delimiter!r} instead.")
@@ -286,6 +290,7 @@ def load(
     if delimiter is not None and len(delimiter) != 1:
         raise ConfigurationError(f"delimiter must be one character. Got {delimiter!r} instead.")
     sample = None
+    folder_notes: list[str] = []
     streamed = None if nrows is not None else _streamable(source)
     plan = None
     if streamed is not None:
@@ -307,6 +312,15 @@ def load(
             reason=plan[1],
         )
         desc, default_name, label = str(streamed), file_kind(streamed).stem, streamed.name
+    elif (folder := _folder(source)) is not None:
+        frame, folder_notes = read_image_folder(folder)
+        desc, label = str(folder), folder.name + "/"
+        # a split's folder (photos/train) is named after the data set (photos)
+        default_name = (
+            folder.parent.name
+            if image_splits(folder.parent) is not None and folder in image_splits(folder.parent)
+            else folder.name
+        )
     else:
         frame, desc, default_name, label = _read(
             source,
@@ -345,7 +359,29 @@ def load(
     if nrows is not None:
         frame = frame.iloc[:nrows]
     schema, cleaned = infer(frame, target=target, types=types, source=label)
+    if schema.by_role(Role.IMAGE) or folder_notes:
+        base = Path(desc).parent if _is_local_file(source) else None
+        cleaned, image_notes = check_images(cleaned, schema, base=base, label=label)
+        schema = Schema(schema.columns, schema.target, (*schema.notes, *folder_notes, *image_notes))
     return make_dataset(cleaned, schema, source=desc, name=name or default_name, sample=sample)
+
+
+def _folder(source: Source) -> Path | None:
+    """The folder a source names (a folder of images), else None."""
+    if isinstance(source, pd.DataFrame) or not isinstance(source, str | Path):
+        return None
+    if isinstance(source, str) and is_url(source):
+        return None
+    path = Path(source).expanduser()
+    return path.resolve() if path.is_dir() else None
+
+
+def _is_local_file(source: Source) -> bool:
+    if isinstance(source, pd.DataFrame) or not isinstance(source, str | Path):
+        return False
+    if isinstance(source, str) and is_url(source):
+        return False
+    return Path(source).expanduser().is_file()
 
 
 def _streamable(source: Source) -> Path | None:

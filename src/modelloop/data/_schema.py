@@ -20,11 +20,14 @@ class Role(StrEnum):
     BOOLEAN = "boolean"
     DATETIME = "datetime"
     TEXT = "text"
+    IMAGE = "image"  # one image per row: a file path, a data: URI or bytes
     IDENTIFIER = "identifier"  # every value distinct and no signal: dropped, with a note
     CONSTANT = "constant"  # at most one distinct value: dropped
 
 
-FEATURE_ROLES = frozenset({Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT})
+FEATURE_ROLES = frozenset(
+    {Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT, Role.IMAGE}
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from modelloop.exceptions import ConfigurationError, InvalidInputError
 from modelloop.features._categorical import MissingCategory
 from modelloop.features._datetime import DatetimeFeatures
 from modelloop.features._enforcer import SchemaEnforcer
+from modelloop.features._image import IMAGE_COMPONENTS, ImageFeatures
 from modelloop.features._text import TextFeatures
 
 __all__ = [
@@ -131,7 +132,8 @@ def make_preprocessor(
     high = [c for c in categorical if c not in low]
     datetime = schema.by_role(Role.DATETIME)
     text = schema.by_role(Role.TEXT)
-    if not (numeric or boolean or categorical or datetime or text):
+    images = schema.by_role(Role.IMAGE)
+    if not (numeric or boolean or categorical or datetime or text or images):
         raise InvalidInputError(
             "The schema has no feature column to learn from: every column is the target, "
             "an identifier or constant."
@@ -187,6 +189,9 @@ def make_preprocessor(
             n_components=None if linear else TEXT_COMPONENTS, method=text_features
         )
         transformers.append((f"text{i}", features, [name]))
+    for i, name in enumerate(images):
+        embed = ImageFeatures(n_components=None if linear else IMAGE_COMPONENTS)
+        transformers.append((f"image{i}", embed, [name]))
 
     return ColumnTransformer(
         transformers,

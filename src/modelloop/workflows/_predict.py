@@ -13,7 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelloop.config import Settings
-from modelloop.data import Schema, iter_batches
+from modelloop.data import (
+    IMAGE_COLUMN,
+    Role,
+    Schema,
+    check_images,
+    iter_batches,
+    read_image_folder,
+)
 from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
 from modelloop.models import model_output
 from modelloop.store import ModelVersionRecord, Store
@@ -132,6 +139,7 @@ class PredictSummary:
     n_rows: int
     n_batches: int
     columns: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 class _Writer:
@@ -204,11 +212,21 @@ def predict_file(
     writer = _Writer(out_path)
     n_rows = n_batches = 0
     columns: tuple[str, ...] = ()
-    # Numeric features come typed from the reader, so the pipeline's SchemaEnforcer does
-    # not parse text again; --keep columns stay as read, to be copied out unchanged.
-    batches: Iterator[pd.DataFrame] = iter_batches(
-        source, batch_rows=batch_rows, schema=model.schema, raw=keep
-    )
+    notes: list[str] = []
+    images = model.schema.by_role(Role.IMAGE)
+    if Path(source).expanduser().is_dir():
+        frame, notes = _image_folder(Path(source).expanduser(), model)
+        keep = list(dict.fromkeys([*frame.columns, *keep]))  # the image path (and label)
+        batches: Iterator[pd.DataFrame] = (
+            frame.iloc[i : i + batch_rows] for i in range(0, len(frame), batch_rows)
+        )
+    else:
+        # Numeric features come typed from the reader, so the pipeline's SchemaEnforcer
+        # does not parse text again; --keep columns stay as read, to be copied out unchanged.
+        batches = iter_batches(source, batch_rows=batch_rows, schema=model.schema, raw=keep)
+        if images:  # image paths in a table are relative to the table's folder
+            base = Path(source).expanduser().resolve().parent
+            batches = (_resolved(b, images, base) for b in batches)
     try:
         for batch in batches:
             if n_batches == 0:
@@ -229,4 +247,37 @@ def predict_file(
     except BaseException:
         writer.abort()
         raise
-    return PredictSummary(model.ref, out_path, n_rows, n_batches, columns)
+    return PredictSummary(model.ref, out_path, n_rows, n_batches, columns, tuple(notes))
+
+
+def _image_folder(folder: Path, model: LoadedModel) -> tuple[pd.DataFrame, list[str]]:
+    """The images of a folder as rows for a model with one image column; bad ones left out."""
+    images = model.schema.by_role(Role.IMAGE)
+    if len(images) != 1:
+        raise SchemaMismatchError(
+            f"{folder} is a folder of images; model '{model.ref}' takes "
+            f"{'no image column' if not images else f'{len(images)} image columns'}, so it "
+            "cannot score one. Pass a table instead."
+        )
+    frame, notes = read_image_folder(folder)
+    frame = frame.rename(columns={IMAGE_COLUMN: images[0]})
+    schema = Schema((model.schema[images[0]],))
+    frame, checked = check_images(frame, schema, base=None, label=f"{folder.name}/")
+    # class folders give a label column: kept beside the predictions, under the target's name
+    if model.schema.target and "label" in frame.columns and model.schema.target != images[0]:
+        frame = frame.rename(columns={"label": model.schema.target})
+    return frame, notes + checked
+
+
+def _resolved(batch: pd.DataFrame, columns: list[str], base: Path) -> pd.DataFrame:
+    """``batch`` with relative image paths made absolute against ``base``."""
+    for name in columns:
+        if name in batch.columns:
+            batch[name] = [
+                str(base / v)
+                if isinstance(v, str) and v.strip() and not v.startswith("data:")
+                and not Path(v).expanduser().is_absolute()
+                else v
+                for v in batch[name].tolist()
+            ]  # fmt: skip
+    return batch

