@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     serve_max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Request body size in bytes, at most."
     )
+    serve_max_image_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Size of one image in a request (decoded), at most: larger gets HTTP 413.",
+    )
     serve_max_batch: int = Field(
         default=256, ge=1, description="Rows per micro-batch handed to one predict call."
     )

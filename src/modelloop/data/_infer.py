@@ -237,7 +237,11 @@ def _holds_images(raw: pd.Series) -> bool:
     values = values.iloc[:_SAMPLE] if len(values) > _SAMPLE else values
     if values.empty:
         return False
-    looks = values.map(lambda v: isinstance(v, bytes) or is_image_path(str(v).strip()))
+    looks = values.map(
+        lambda v: isinstance(v, bytes)
+        or is_image_path(str(v).strip())
+        or str(v).startswith("data:image/")
+    )
     return bool(looks.mean() >= NUMERIC_SHARE)
 
 

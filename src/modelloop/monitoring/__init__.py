@@ -32,6 +32,7 @@ from modelloop.monitoring._config import DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
 from modelloop.monitoring._domain import DomainDrift, domain_classifier
 from modelloop.monitoring._drift import (
+    MAX_IMAGE_ROWS,
     NOT_ENOUGH_DATA,
     DriftReport,
     FeatureDrift,
@@ -56,6 +57,7 @@ from modelloop.monitoring._rewards import (
 )
 
 __all__ = [
+    "MAX_IMAGE_ROWS",
     "NOT_ENOUGH_DATA",
     "STATUSES",
     "Alert",

@@ -22,6 +22,7 @@ from modelloop.monitoring._config import DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
 from modelloop.monitoring._domain import DomainDrift, domain_drift
 from modelloop.monitoring._encode import Encoded, encode, factorized_labels
+from modelloop.monitoring._images import expand_images
 from modelloop.monitoring._stats import (
     Counts,
     Grid,
@@ -39,6 +40,7 @@ from modelloop.monitoring._stats import (
 __all__ = ["DriftReport", "FeatureDrift", "drift_report"]
 
 NOT_ENOUGH_DATA = "not enough data"
+MAX_IMAGE_ROWS = 2_000  # rows of each window compared when the model takes images
 _HIST_BINS = 20
 _HIST_CATEGORIES = 15
 
@@ -450,15 +452,20 @@ def drift_report(
                 f"The {what} window has no rows: nothing to compare. "
                 "Choose a window that holds logged predictions (e.g. a longer --window)."
             )
-    ref = _sample(reference, config.max_rows, config.seed)
-    cur = _sample(current, config.max_rows, config.seed + 1)
+    cap = config.max_rows
+    if schema.by_role(Role.IMAGE):  # each image is decoded (and embedded): fewer rows
+        cap = min(cap, MAX_IMAGE_ROWS)
+    ref = _sample(reference, cap, config.seed)
+    cur = _sample(current, cap, config.seed + 1)
+    ref, cur, schema, embedded = expand_images(ref, cur, schema, embeddings=config.domain)
+    features = schema.feature_columns()
     columns = encode([schema[name] for name in features], ref, cur)
     raws = [_run_tests(_column(enc, schema[enc.name].categories or ()), config) for enc in columns]
     feature_drift = tuple(_verdicts(raws, config))
     prediction = None
     if reference_output is not None and current_output is not None:
         prediction = _output_drift(reference_output, current_output, config)
-    domain = domain_drift(columns, config) if config.domain else None
+    domain = domain_drift(columns + embedded, config) if config.domain else None
     return DriftReport(
         features=feature_drift,
         n_reference=len(reference),

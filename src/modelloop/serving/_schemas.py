@@ -66,7 +66,56 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
+def _image_value(value: Any) -> Any:
+    """An image field: base64 (a string, a data: URI, or {"b64": ...}) -> the 224 x 224
+    centre square the model scores, as a data: URI (also what the prediction log keeps).
+
+    A file path is never read: a string is base64 data or it is refused.
+    """
+    value = _missing_to_none(value)
+    if value is None:
+        return None
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        value = value["b64"]
+    if not isinstance(value, str):
+        raise ValueError(
+            'an image is a base64 string, a data:image/...;base64, URI or {"b64": "..."}; '
+            f"got {type(value).__name__}"
+        )
+    from modelloop.data import decode_base64_image
+    from modelloop.features import portable_image
+
+    try:
+        data = decode_base64_image(value, field="the value")
+        return portable_image(data, paths=False)
+    except InvalidInputError as exc:
+        raise ValueError(
+            str(exc).replace("An image of", "the value, an image of").rstrip(".")
+        ) from None
+
+
+def _image_size(value: Any) -> int:
+    """Bytes of the image a field holds once decoded (estimated from the base64 length)."""
+    if isinstance(value, dict) and isinstance(value.get("b64"), str):
+        value = value["b64"]
+    if not isinstance(value, str):
+        return 0
+    if value.startswith("data:"):
+        value = value[value.find(",") + 1 :]
+    return len(value) * 3 // 4
+
+
 def _field_type(role: Role, categories: tuple[str, ...] | None) -> Any:
+    if role is Role.IMAGE:
+        return Annotated[
+            str | None,
+            BeforeValidator(_image_value),
+            Field(
+                description="An image: base64 of the file (JPEG, PNG, GIF, WebP), as a "
+                'string, a data:image/...;base64, URI or {"b64": "..."}.',
+                json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
+            ),
+        ]
     if role is Role.NUMERIC:
         return Annotated[
             Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_finite_or_none)
@@ -117,13 +166,22 @@ class RowParser:
             for c in self.schema.columns
             if c.role is Role.CATEGORICAL and c.categories
         }
+        self.images = self.schema.by_role(Role.IMAGE)
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of one row."""
         return TypeAdapter(self.row_type).json_schema()
 
-    def validate(self, rows: Sequence[Any], where: str = "instances") -> list[dict[str, Any]]:
-        """Typed rows (dicts of feature columns); raises :class:`RequestRejected`."""
+    def validate(
+        self, rows: Sequence[Any], where: str = "instances", *, max_image_bytes: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Typed rows (dicts of feature columns); raises :class:`RequestRejected`.
+
+        Image fields become the data: URI of what the model scores; one larger than
+        ``max_image_bytes`` (decoded) raises :class:`PayloadTooLargeError` (HTTP 413).
+        """
+        if self.images and max_image_bytes is not None:
+            self._check_image_sizes(rows, where, max_image_bytes)
         try:
             return self._adapter.validate_python(rows)
         except ValidationError as exc:
@@ -133,6 +191,19 @@ class RowParser:
             raise RequestRejected(
                 validation_message(errors, (where,)), details_of(errors, (where,))
             ) from None
+
+    def _check_image_sizes(self, rows: Sequence[Any], where: str, limit: int) -> None:
+        for i, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                continue
+            for name in self.images:
+                size = _image_size(row.get(name))
+                if size > limit:
+                    raise PayloadTooLargeError(
+                        f"{where}[{i}].{name} is an image of about {size:,} bytes; this server "
+                        f"takes images of at most {limit:,} bytes "
+                        "(MODELLOOP_SERVE_MAX_IMAGE_BYTES). Send a smaller image."
+                    )
 
     def unseen(self, rows: Sequence[Mapping[str, Any]]) -> Counter[str]:
         """How many values of each categorical column were not seen in training."""

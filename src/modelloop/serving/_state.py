@@ -138,7 +138,9 @@ class ServerState:
         version = str(served.version)
         try:
             served.require_predictor()
-            rows = served.parser.validate(raw_rows, where)
+            rows = served.parser.validate(
+                raw_rows, where, max_image_bytes=self.settings.serve_max_image_bytes
+            )
             served.check_rules(rows, where)
             unseen = served.parser.unseen(rows)
             preds, probas = await self.batcher(served).submit(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,12 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
-from modelloop.data import UNSUPERVISED_TASKS
+from modelloop.data import UNSUPERVISED_TASKS, Role
 from modelloop.evaluation import action_text, off_policy_report
 from modelloop.exceptions import EmptyDataError, InvalidInputError
 from modelloop.models import decision_threshold, predicted_labels
 from modelloop.monitoring import (
+    MAX_IMAGE_ROWS,
     Alert,
     AlertRules,
     DriftConfig,
@@ -192,6 +194,17 @@ def monitor(
         if isinstance(spec, int)
         else f"the last {window or settings.monitor_window}"
     )
+    images = model.schema.by_role(Role.IMAGE)
+    if images:  # every image is decoded and embedded again: compare a bounded sample
+        if len(records) > MAX_IMAGE_ROWS:
+            records = records[-MAX_IMAGE_ROWS:]
+            what += f" (its latest {MAX_IMAGE_ROWS:,}: the model takes images)"
+        if len(reference) > MAX_IMAGE_ROWS:
+            rows = np.random.default_rng(config.seed).choice(
+                len(reference), MAX_IMAGE_ROWS, replace=False
+            )
+            reference = reference.iloc[np.sort(rows)].reset_index(drop=True)
+        _embed_reference(model, reference, images, settings)
     if not records:
         raise EmptyDataError(
             f"Model '{model.record.name}' has no logged predictions in {what}"
@@ -295,6 +308,22 @@ def _propensity(record: Any) -> float | None:
     probabilities = record.probabilities if isinstance(record.probabilities, dict) else {}
     p = probabilities.get(action_text(record.prediction))
     return float(p) if isinstance(p, int | float) and 0 < p <= 1 else None
+
+
+def _embed_reference(
+    model: LoadedModel, reference: pd.DataFrame, images: list[str], settings: Settings
+) -> None:
+    """Embed the reference images once; later checks read them from the cache."""
+    from modelloop.features import cache_embeddings, image_model_available
+
+    if not image_model_available():
+        return
+    values: list[Any] = []
+    for name in images:
+        if name in reference.columns:
+            values += [v for v in reference[name].tolist() if isinstance(v, str | bytes)]
+    key = hashlib.sha256(f"{model.record.name}\0{model.record.version}".encode()).hexdigest()
+    cache_embeddings(values, f"reference-{key[:32]}", n_threads=settings.effective_n_jobs())
 
 
 def _report(

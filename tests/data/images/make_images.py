@@ -15,7 +15,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
-FORMATS = [("jpg", "RGB"), ("png", "RGBA"), ("gif", "P"), ("webp", "RGB"), ("jpg", "L"), ("png", "RGB")]
+FORMATS = [
+    ("jpg", "RGB"),
+    ("png", "RGBA"),
+    ("gif", "P"),
+    ("webp", "RGB"),
+    ("jpg", "L"),
+    ("png", "RGB"),
+]
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:

