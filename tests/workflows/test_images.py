@@ -61,6 +61,15 @@ def test_predict_a_folder_of_images(trained: Any, tmp_path: Path) -> None:
     assert (out["label"] == out["prediction"]).mean() >= 0.75
 
 
+def test_the_report_shows_the_misclassified_images(trained: Any, tmp_path: Path) -> None:
+    import modelloop as ml
+
+    _, settings, _ = trained
+    page = ml.report("shapes", tmp_path / "report.html", settings=settings).read_text()
+    assert "Misclassified images" in page
+    assert "of 24 test images were misclassified" in page
+
+
 def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
@@ -100,6 +109,9 @@ def test_serve_monitor_and_retrain_images(trained: Any) -> None:
         big = base64.b64encode(b"\xff" * 120_000).decode()
         r = c.post("/v1/models/shapes/predict", json={"instances": [{"image": big}]})
         assert r.status_code == 413
+    with Store.from_settings(settings) as store, TestClient(create_app(settings, store)) as c:
+        page = c.get("/ui/live/shapes").text
+        assert 'data-panel="recent-images"' in page and "data:image/jpeg;width=" in page
     with Store.from_settings(settings) as store:
         logged = store.get_predictions("shapes")
         assert len(logged) == 21

@@ -198,6 +198,9 @@ figure.plot{margin:0;max-width:100%}figure.plot img{max-width:100%;height:auto}
 figcaption{font-size:.8rem;color:#555;max-width:640px}
 .muted{color:#666;font-size:.85rem}.warn{color:#8a4b00}
 ul.notes{margin:.3rem 0;padding-left:1.2rem;font-size:.9rem}
+.image-grid{display:flex;flex-wrap:wrap;gap:.6rem}
+.image-grid figure{margin:0;width:128px;font-size:.75rem;color:#333}
+.image-grid img{width:128px;height:128px;object-fit:cover;border:1px solid #e1e4e8;border-radius:4px}
 """
 
 
@@ -378,6 +381,7 @@ def evaluation_sections(
     importances: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     importance_note: str = "",
     learning_curve: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    image_errors: Mapping[str, Any] | None = None,
     n_boot: int = 200,
     seed: int = 0,
 ) -> list[Section]:
@@ -489,6 +493,8 @@ def evaluation_sections(
         }
     figures = "".join(_plot(name, *builders[name]) for name in plot_names)
     sections.append(Section("Test split plots", f'<div class="plots">{figures}</div>', id="plots"))
+    if image_errors:
+        sections.append(image_errors_section(image_errors, task))
 
     if importances is not None and len(importances):
         sections.append(
@@ -571,6 +577,9 @@ def evaluation_report(title: str, **data: Any) -> str:
     importances : ``feature``, ``importance``, ``std`` per input column.
     importance_note : how the importances were computed (rows, repeats).
     learning_curve : ``n_train``, ``train_score``, ``test_score`` per point.
+    image_errors : for models of images: ``{"column", "n_wrong", "n_rows", "items"}``, each
+        item a thumbnail ``data:`` URI (``image``) with ``true``, ``predicted`` and
+        ``confidence`` (or ``error`` for regression): a grid of the worst test images.
     n_boot, seed : bootstrap resamples and seed of the confidence intervals.
 
     Examples
@@ -584,3 +593,49 @@ def evaluation_report(title: str, **data: Any) -> str:
     """
     subtitle = str(data.pop("subtitle", ""))
     return render_html(title, evaluation_sections(**data), subtitle=subtitle)
+
+
+def image_errors_section(errors: Mapping[str, Any], task: str) -> Section:
+    """A grid of the test images the model got most wrong, with true and predicted values.
+
+    Examples
+    --------
+    >>> item = {"image": "data:image/jpeg;base64,AA==", "true": "ant", "predicted": "bee",
+    ...         "confidence": 0.91}
+    >>> s = image_errors_section({"column": "image", "n_wrong": 1, "n_rows": 9,
+    ...                           "items": [item]}, "binary")
+    >>> 'data-plot="misclassified_images"' in s.body and "ant" in s.body
+    True
+    """
+    items = list(errors.get("items") or [])
+    column = html.escape(str(errors.get("column", "image")))
+    figures = []
+    for item in items:
+        src = str(item.get("image", ""))
+        if not src.startswith("data:image/"):
+            continue
+        true, pred = html.escape(str(item.get("true"))), html.escape(str(item.get("predicted")))
+        if task == "regression":
+            caption = f"true {true}, predicted {pred}"
+        else:
+            confidence = item.get("confidence")
+            sure = f" ({float(confidence):.0%} sure)" if confidence is not None else ""
+            caption = f"true <b>{true}</b>, predicted <b>{pred}</b>{sure}"
+        figures.append(
+            f'<figure><img src="{html.escape(src, quote=True)}" alt="test image">'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    n_wrong, n_rows = errors.get("n_wrong", len(items)), errors.get("n_rows", "?")
+    what = (
+        f"{n_wrong} of {n_rows} test images were misclassified; the ones the model was "
+        "surest of are shown first."
+        if task != "regression"
+        else f"The {len(figures)} test images with the largest errors, of {n_rows}."
+    )
+    body = (
+        f'<p class="muted">Column \'{column}\'. {html.escape(what)}</p>'
+        + (f'<div class="image-grid" data-plot="misclassified_images">{"".join(figures)}</div>'
+           if figures else '<p>None: every test image was classified correctly.</p>')
+    )  # fmt: skip
+    title = "Misclassified images" if task != "regression" else "Largest errors on images"
+    return Section(title, body, id="image-errors")

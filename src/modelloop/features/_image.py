@@ -335,6 +335,8 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
     ----------
     n_components : int or None, default=None
         Size of the PCA block, or None for all 1,280 standardised features.
+    n_jobs : int or None, default=None
+        PyTorch CPU threads while embedding (None: PyTorch's setting; the server sets 1).
 
     Examples
     --------
@@ -344,8 +346,9 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
     (2, 2)
     """
 
-    def __init__(self, n_components: int | None = None) -> None:
+    def __init__(self, n_components: int | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any = None) -> ImageFeatures:
         self._fit(X)
@@ -363,7 +366,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
                 f"None. Got {self.n_components!r} instead."
             )
         values = self._values(X, reset=True)
-        E = embed_images(values)
+        E = embed_images(values, n_threads=self.n_jobs)
         present = ~np.isnan(E[:, 0])
         if not present.any():
             raise InvalidInputError(
@@ -387,7 +390,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "mean_")
-        E = embed_images(self._values(X, reset=False))
+        E = embed_images(self._values(X, reset=False), n_threads=self.n_jobs)
         missing = np.isnan(E[:, 0])
         E[missing] = self.mean_
         if self.pca_ is not None:

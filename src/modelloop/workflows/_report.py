@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
-from modelloop.data import profile, storable_frame
+from modelloop.data import Role, open_image, profile, storable_frame, to_data_uri
 from modelloop.evaluation import evaluation_report, learning_curve, permutation_importance
 from modelloop.exceptions import (
     InvalidInputError,
@@ -179,6 +179,7 @@ def record_evaluation(
         counts_by = target_values.value_counts()
         distribution = {"classes": {str(c): int(counts_by.get(c, 0)) for c in classes or []}}
 
+    image_errors = _image_errors(result, X_keep, predictions)
     payload = {
         "format": _FORMAT,
         "format_version": _FORMAT_VERSION,
@@ -196,6 +197,7 @@ def record_evaluation(
             "n_repeats": info.get("n_repeats"),
         },
         "learning_curve": None if curve is None else curve.to_dict(orient="records"),
+        "image_errors": image_errors,
         "notes": notes,
         "timings": steps,
     }
@@ -207,6 +209,53 @@ def record_evaluation(
         files[TEST_ROWS_FILE] = _parquet(storable_frame(X_keep))
     store.write_run_files(result.run_id, files)
     return time.monotonic() - t0
+
+
+_GRID_IMAGES = 24
+_THUMBNAIL = 128
+
+
+def _image_errors(
+    result: TrainResult, X: pd.DataFrame, predictions: pd.DataFrame
+) -> dict[str, Any] | None:
+    """Thumbnails of the test images the model got most wrong (first image column).
+
+    Classifiers: the misclassified rows, the most confident first; regression: the rows
+    with the largest absolute errors. Kept with the run while the files are at hand.
+    """
+    images = result.dataset.schema.by_role(Role.IMAGE)
+    if not images or images[0] not in X.columns:
+        return None
+    column = images[0]
+    y_true, y_pred = predictions["y_true"].to_numpy(), predictions["y_pred"].to_numpy()
+    if result.task == "regression":
+        badness = np.abs(y_true.astype(float) - y_pred.astype(float))
+        order = np.argsort(-badness)[:_GRID_IMAGES]
+        n_wrong = len(order)
+    else:
+        proba = predictions[[c for c in predictions.columns if c.startswith("proba_")]]
+        confidence = proba.to_numpy().max(axis=1)
+        wrong = np.flatnonzero(y_true.astype(str) != y_pred.astype(str))
+        order = wrong[np.argsort(-confidence[wrong])][:_GRID_IMAGES]
+        n_wrong = len(wrong)
+    items = []
+    values = X[column].tolist()
+    for i in order:
+        try:
+            info = open_image(values[i], reduce_to=_THUMBNAIL)
+        except (InvalidInputError, TypeError):
+            continue
+        thumb = info.image.copy()
+        thumb.thumbnail((_THUMBNAIL, _THUMBNAIL))
+        item = {
+            "image": to_data_uri(thumb, info.width, info.height, quality=80),
+            "true": _json_safe(y_true[i]),
+            "predicted": _json_safe(y_pred[i]),
+        }
+        if result.task != "regression":
+            item["confidence"] = float(confidence[i])
+        items.append(item)
+    return {"column": column, "n_wrong": int(n_wrong), "n_rows": len(values), "items": items}
 
 
 def _seconds(timings: dict[str, Any]) -> float:
@@ -432,6 +481,7 @@ def report(
         importances=table,
         importance_note=importance_note,
         learning_curve=payload.get("learning_curve"),
+        image_errors=payload.get("image_errors"),
         n_boot=n_boot,
     )
     _write_atomic(path, page)

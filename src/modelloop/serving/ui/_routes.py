@@ -501,6 +501,7 @@ def live_page(name: str, request: Request, fragment: bool = False) -> HTMLRespon
         "policy": policy,
         "charts": live_charts(buckets, numeric, policy["values"] if policy else ()),
         "page": "live",
+        "recent_images": _recent_images(ui.store, name, serving, versions, points),
         **_drift_context(request, name, serving, versions),
     }
     return render(request, "live_panels.html" if fragment else "live.html", **context)
@@ -544,6 +545,39 @@ def _policy_info(
         "version": record.version,
         **counts,
     }
+
+
+_RECENT_IMAGES = 12
+
+
+def _recent_images(
+    store: Any, name: str, serving: dict[str, Any] | None, versions: list[Any], points: list[Any]
+) -> list[dict[str, Any]]:
+    """The latest logged images of a model that takes images, with what it predicted."""
+    if store is None or not points:
+        return []
+    if serving is not None:
+        images = [c["name"] for c in serving.get("inputs", []) if c.get("role") == "image"]
+    elif versions:
+        columns = (versions[-1].schema or {}).get("columns", [])
+        images = [c["name"] for c in columns if c.get("role") == "image"]
+    else:
+        images = []
+    if not images:
+        return []
+    since = points[-min(_RECENT_IMAGES, len(points))].created_at
+    out = []
+    for record in reversed(store.get_predictions(name, since=since)[-_RECENT_IMAGES:]):
+        src = (record.inputs or {}).get(images[0])
+        if not isinstance(src, str) or not src.startswith("data:image/"):
+            continue
+        probabilities = record.probabilities or {}
+        sure = max(probabilities.values()) if probabilities else None
+        out.append(
+            {"src": src, "prediction": record.prediction, "confidence": sure,
+             "at": record.created_at, "label": record.label}
+        )  # fmt: skip
+    return out
 
 
 def _served(request: Request, name: str) -> tuple[bool, dict[str, Any] | None, list[Any]]:
