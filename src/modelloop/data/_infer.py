@@ -166,7 +166,7 @@ def _infer_column(
     if forced is not None:
         return _forced_column(name, raw, text, forced, n_unique, is_date, source)
     if not is_target and _holds_images(raw):
-        return col(Role.IMAGE, note="image files (by their extension): an image column")
+        return col(Role.IMAGE)
 
     if n_unique <= 1 and not is_target:
         if n_unique == 1 and 0.01 <= 1 - nn / max(len(text), 1) <= 0.99:

@@ -303,7 +303,15 @@ def cache_embeddings(
     before = set(_MEMO)
     known = _DISK.lookup([d for d in digests if d is not None])
     missing = {d for d in digests if d is not None and d not in known and d not in before}
-    vectors = embed_images(values, n_threads=n_threads, progress=progress)
+    try:
+        vectors = embed_images(values, n_threads=n_threads, progress=progress)
+    except BaseException:
+        # stopped (the time budget, Ctrl-C): keep what was embedded, so a rerun resumes
+        done = [d for d in missing if d in _MEMO]
+        if done:
+            with contextlib.suppress(OSError):
+                _DISK.write(f"{name}-partial", done, np.stack([_MEMO[d] for d in done]))
+        raise
     unique: dict[str, np.ndarray] = {}
     for d, v in zip(digests, vectors, strict=True):
         if d is not None:
