@@ -234,12 +234,15 @@ def main() -> None:
     parser.add_argument("--budgets", default="60,300")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md.")
+    parser.add_argument("--commit", help="The commit to report (default: git's HEAD here).")
     args = parser.parse_args()
     if not (DATA / "train").is_dir():
         sys.exit(f"hymenoptera not found at {DATA}")
     budgets = [int(b) for b in args.budgets.split(",")]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    commit = args.commit or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        check=False,
+    ).stdout.strip()  # fmt: skip
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-images-"))
     train, val = _split("train"), _split("val")

@@ -151,3 +151,24 @@ def test_the_network_names_ants_and_bees_as_imagenet_does(shared_datasets: Path)
             )
         hits[cls] = float((logits.argmax(1) == index).float().mean())
     assert hits["ants"] >= 0.6 and hits["bees"] >= 0.6, hits
+
+
+def test_the_tuned_last_layer_learns_the_target(fresh_cache: dict) -> None:
+    from modelloop.features import TunedImageFeatures
+
+    files = FILES[:4] + FILES[-4:]  # both classes
+    X = pd.DataFrame({"photo": files})
+    y = np.array([Path(f).parent.name for f in files])
+    tuned = TunedImageFeatures(n_views=2, epochs=2, random_state=0).fit(X, y)
+    frozen_head = _image_net.load_weights()["head"][0].numpy()
+    assert tuned.head_weight_.shape == frozen_head.shape
+    assert not np.allclose(tuned.head_weight_, frozen_head)  # it moved
+    out = tuned.transform(X.iloc[:3])
+    assert out.shape == (3, 1280) and np.isfinite(out).all()
+    np.testing.assert_allclose(out, tuned.transform(X.iloc[:3]))  # deterministic
+
+
+def test_the_finetune_family_needs_an_image_column() -> None:
+    schema = Schema((ColumnSchema("age", Role.NUMERIC, "float64"),))
+    with pytest.raises(ConfigurationError, match="has none"):
+        make_preprocessor(schema, "finetune")

@@ -2,7 +2,7 @@
 
 >>> from modelloop.features import FAMILIES
 >>> FAMILIES
-('linear', 'tree', 'deep')
+('linear', 'tree', 'deep', 'finetune')
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from modelloop.features._image import (
     portable_images,
 )
 from modelloop.features._image_net import IMAGE_MODEL, image_model_available
+from modelloop.features._image_tune import TunedImageFeatures
 from modelloop.features._preprocess import (
     FAMILIES,
     LOW_CARDINALITY,
@@ -44,6 +45,7 @@ __all__ = [
     "MissingCategory",
     "SchemaEnforcer",
     "TextFeatures",
+    "TunedImageFeatures",
     "cache_embeddings",
     "check_text_column",
     "embed_images",

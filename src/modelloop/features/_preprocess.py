@@ -17,6 +17,7 @@ from modelloop.features._categorical import MissingCategory
 from modelloop.features._datetime import DatetimeFeatures
 from modelloop.features._enforcer import SchemaEnforcer
 from modelloop.features._image import IMAGE_COMPONENTS, ImageFeatures
+from modelloop.features._image_tune import TunedImageFeatures
 from modelloop.features._text import TextFeatures
 
 __all__ = [
@@ -27,12 +28,14 @@ __all__ = [
     "make_preprocessor",
 ]
 
-FAMILIES = ("linear", "tree", "deep")
+FAMILIES = ("linear", "tree", "deep", "finetune")
 """Preprocessing families. ``linear``: scaled numbers, one-hot categories, sparse text
 (linear models, SVM, k-NN, MLP). ``tree``: unscaled numbers, ordinal codes, dense output
 (forests and gradient boosting). ``deep``: as ``tree``, with the ordinal codes of the
 low-cardinality categorical columns first, for a network that embeds them (the network
-scales the other columns itself)."""
+scales the other columns itself). ``finetune``: as ``linear``, with the last layer of the
+image network fine-tuned on the target for each image column (model
+``efficientnet_finetune``; data without an image column is refused)."""
 
 LOW_CARDINALITY = 15
 """Categorical columns with at most this many distinct values are one-hot / ordinal
@@ -123,7 +126,8 @@ def make_preprocessor(
         raise ConfigurationError(
             f"Task must be one of {', '.join(_TARGET_TYPES)} or None. Got {task!r}."
         )
-    linear = family == "linear"
+    tuned = family == "finetune"
+    linear = family in ("linear", "finetune")
     deep = family == "deep"
     numeric = schema.by_role(Role.NUMERIC)
     boolean = schema.by_role(Role.BOOLEAN)
@@ -189,8 +193,17 @@ def make_preprocessor(
             n_components=None if linear else TEXT_COMPONENTS, method=text_features
         )
         transformers.append((f"text{i}", features, [name]))
+    if tuned and not images:
+        raise ConfigurationError(
+            "The 'finetune' preprocessing (model efficientnet_finetune) fine-tunes an image "
+            "network on an image column; this data has none. Leave the model out."
+        )
     for i, name in enumerate(images):
-        embed = ImageFeatures(n_components=None if linear else IMAGE_COMPONENTS)
+        embed: Any = (
+            TunedImageFeatures(task=task)
+            if tuned
+            else ImageFeatures(n_components=None if linear else IMAGE_COMPONENTS)
+        )
         transformers.append((f"image{i}", embed, [name]))
 
     return ColumnTransformer(

@@ -21,6 +21,7 @@ from modelloop.models._catalog import (
     default_candidates,
     get_spec,
     get_unsupervised_spec,
+    is_available,
     unsupervised_catalog,
 )
 from modelloop.models._output import model_output
@@ -85,6 +86,7 @@ __all__ = [
     "fit_threshold",
     "get_spec",
     "get_unsupervised_spec",
+    "is_available",
     "kdistance_elbow",
     "log_target",
     "model_output",

@@ -217,6 +217,14 @@ def _xgboost(task: str, seed: int, n_jobs: int) -> Any:
     )
 
 
+def _finetune(task: str, seed: int, n_jobs: int) -> Any:
+    # the network is tuned in the preprocessing (features.TunedImageFeatures); a linear
+    # model reads its features beside the other columns
+    if _is_clf(task):
+        return linear_model.LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+    return linear_model.Ridge(alpha=1.0, random_state=seed)
+
+
 def _mlp_torch(task: str, seed: int, n_jobs: int) -> Any:
     from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor, require_torch
 
@@ -249,6 +257,9 @@ MODELS: dict[str, ModelSpec] = {
         # Needs the optional 'deep' extra (PyTorch): listed only when torch is installed.
         ModelSpec("mlp_torch", "deep", _ALL,
                   "PyTorch tabular network: MLP with categorical embeddings", _mlp_torch),
+        ModelSpec("efficientnet_finetune", "finetune", _ALL,
+                  "EfficientNet-Lite0, last layer fine-tuned on the image column, then "
+                  "logistic regression / ridge", _finetune),
     )
 }  # fmt: skip
 
@@ -290,6 +301,10 @@ def is_available(name: str) -> bool:
         from modelloop.models._torch import torch_available
 
         return torch_available()
+    if name == "efficientnet_finetune":
+        from modelloop.features import image_model_available
+
+        return image_model_available()
     return True
 
 

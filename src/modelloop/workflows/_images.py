@@ -14,12 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from modelloop.data import Dataset, Role, image_splits
+from modelloop.data import Dataset, Role, Task, image_splits
 from modelloop.exceptions import ConfigurationError
 from modelloop.features import IMAGE_MODEL, cache_embeddings, image_model_available
+from modelloop.models import is_available, portfolio
 from modelloop.tuning import SearchEvent
 
-__all__ = ["embed_dataset", "split_folder"]
+__all__ = ["FINETUNE_MIN_BUDGET", "embed_dataset", "finetune_candidates", "split_folder"]
+
+FINETUNE_MIN_BUDGET = 240.0
+"""Time budgets (seconds) from which ``efficientnet_finetune`` joins the candidates of a
+dataset with images: below, its views and epochs would take the time the others need."""
 
 # At most this share of the time budget may go to embedding the images.
 _MAX_BUDGET_SHARE = 0.6
@@ -89,3 +94,24 @@ def embed_dataset(
             f"{stats['seconds']:.1f} s ({rate:.1f} images/s); kept in the cache for the next run."
         ]
     return [f"The {IMAGE_MODEL} embeddings of all {n:,} images came from the cache."]
+
+
+def finetune_candidates(
+    dataset: Dataset, task: Task, time_budget: float | None
+) -> tuple[list[str] | None, str]:
+    """The search's candidates for a dataset with images: the portfolio, and the network
+    with its last layer fine-tuned when the budget allows (else ``None``: the portfolio).
+
+    Cross-validation then decides between frozen features (every portfolio model) and
+    the fine-tuned network; returns the candidates and a note saying what was added.
+    """
+    if not dataset.schema.by_role(Role.IMAGE) or not is_available("efficientnet_finetune"):
+        return None, ""
+    if time_budget is not None and time_budget < FINETUNE_MIN_BUDGET:
+        return None, ""
+    names = list(dict.fromkeys(m for m, _ in portfolio(task, time_budget=time_budget)))
+    return [*names, "efficientnet_finetune"], (
+        f"efficientnet_finetune ({IMAGE_MODEL} with its last layer fine-tuned on the images, "
+        "with augmentation) joined the candidates: cross-validation decides whether it beats "
+        "the frozen features."
+    )

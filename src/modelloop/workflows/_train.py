@@ -38,7 +38,7 @@ from modelloop.tuning import (
     promised_seconds,
     search,
 )
-from modelloop.workflows._images import embed_dataset, split_folder
+from modelloop.workflows._images import embed_dataset, finetune_candidates, split_folder
 from modelloop.workflows._ingest import load_source
 from modelloop.workflows._report import keep_evaluation
 from modelloop.workflows._versions import library_versions
@@ -545,6 +545,10 @@ def train(
         emit=emit,
     )
     embed_time = time.monotonic() - t0 - load_time
+    search_candidates = candidates
+    if candidates is None and search_strategy == "auto":
+        search_candidates, note = finetune_candidates(dataset, resolved_task, time_budget)
+        notes += [note] if note else []
 
     if test is None:
         X_train, X_test, y_train, y_test = _split(dataset, resolved_task, test_size, seed)
@@ -595,7 +599,7 @@ def train(
                 dataset,
                 resolved_task,
                 metric,
-                candidates,
+                search_candidates,
                 cv,
                 clock,
                 seed,
