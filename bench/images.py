@@ -52,7 +52,11 @@ from _report import write_section
 from modelloop.data import load, open_image, square_image
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets" / "images" / "hymenoptera"
+DATA = (
+    Path(os.environ.get("MODELLOOP_BENCH_DATASETS", ROOT.parent / "shared" / "datasets"))
+    / "images"
+    / "hymenoptera"
+)
 BIN = Path(sys.executable).parent
 
 

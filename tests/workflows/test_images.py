@@ -126,3 +126,16 @@ def test_serve_monitor_and_retrain_images(trained: Any) -> None:
         result = retrain("shapes", min_holdout=5, max_trials=1, settings=settings, store=store)
     assert result.challenger_version == 2
     assert result.challenger_metrics
+
+
+def test_finetuning_joins_the_candidates_when_the_budget_allows() -> None:
+    from modelloop.data import load
+    from modelloop.workflows._images import finetune_candidates
+
+    ds = load(SHAPES, target="label")
+    assert finetune_candidates(ds, "binary", 60.0) == (None, "")
+    names, note = finetune_candidates(ds, "binary", 300.0)
+    assert names[0] == "logistic_regression" and names[-1] == "efficientnet_finetune"
+    assert "cross-validation decides" in note
+    tabular = load(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "a"]}), target="y")
+    assert finetune_candidates(tabular, "binary", None) == (None, "")
