@@ -139,3 +139,51 @@ def test_finetuning_joins_the_candidates_when_the_budget_allows() -> None:
     assert "cross-validation decides" in note
     tabular = load(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "a"]}), target="y")
     assert finetune_candidates(tabular, "binary", None) == (None, "")
+
+
+@pytest.mark.slow
+def test_hymenoptera_train_to_val(shared_datasets: Path, tmp_path: Path) -> None:
+    """The shared ants-and-bees set: train/ -> val/, the placeholder skipped, >= 0.9 on val."""
+    import modelloop as ml
+    from modelloop.config import Settings
+
+    settings = Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache")
+    result = ml.train(
+        shared_datasets / "images" / "hymenoptera", target="label", name="hymenoptera",
+        models=["logistic_regression"], max_trials=1, time_budget=None, settings=settings,
+    )  # fmt: skip
+    assert result.dataset.n_rows == 244  # 245 files, imageNotFound.gif left out
+    assert any("imageNotFound.gif" in n for n in result.notes)
+    assert result.metrics["accuracy"] >= 0.9, result.metrics
+    again = ml.train(
+        shared_datasets / "images" / "hymenoptera", target="label", models=["logistic_regression"],
+        max_trials=1, time_budget=None, settings=settings,
+    )  # fmt: skip
+    assert any("came from the cache" in n for n in again.notes)
+
+
+@pytest.mark.slow
+def test_text_only_data_trains_serves_and_monitors(shared_datasets: Path, tmp_path: Path) -> None:
+    """The seed's spam detection: one text column and a label, through the same path."""
+    from fastapi.testclient import TestClient
+
+    import modelloop as ml
+    from modelloop.config import Settings
+    from modelloop.serving import create_app
+    from modelloop.store import Store
+    from modelloop.workflows import monitor
+
+    settings = Settings(home=tmp_path / "home")
+    result = ml.train(
+        shared_datasets / "more" / "sms_spam.csv", target="type", name="spam",
+        models=["logistic_regression"], max_trials=1, time_budget=None, settings=settings,
+    )  # fmt: skip
+    assert result.metrics["roc_auc"] > 0.95
+    texts = ["WINNER!! Claim your free prize now, call 09061701461", "See you at lunch?"] * 60
+    with Store.from_settings(settings) as store, TestClient(create_app(settings, store)) as c:
+        r = c.post("/v1/models/spam/predict", json={"instances": [{"text": t} for t in texts]})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"][:2] == ["spam", "ham"]
+    with Store.from_settings(settings) as store:
+        report = monitor("spam", store=store, settings=settings, notify=False).report
+    assert [f.name for f in report.features] == ["text"]
