@@ -419,11 +419,15 @@ def train_command(
     ] = None,
     epsilon: Annotated[
         float | None,
-        typer.Option(help="--task bandit: epsilon-greedy's share of exploration.", show_default="0.05"),
+        typer.Option(
+            help="--task bandit: epsilon-greedy's share of exploration.", show_default="0.05"
+        ),
     ] = None,
     temperature: Annotated[
         float | None,
-        typer.Option(help="--task bandit: softmax temperature (in reward units).", show_default="0.1"),
+        typer.Option(
+            help="--task bandit: softmax temperature (in reward units).", show_default="0.1"
+        ),
     ] = None,
     min_propensity: Annotated[
         float | None,
@@ -483,8 +487,12 @@ def train_command(
     if report_path is not None:  # an unwritable path fails before any training
         check_report_path(report_path)
     grid = parse_param_grid(param_grid)
+    from modelloop.workflows import split_folder
+
+    # photos/{train,val}/<class>/*.jpg: train on one folder, score the test metrics on the other
+    splits = split_folder(data) if table_name is None and query is None else None
     source = load_source(  # also data:NAME@VERSION snapshots (modelloop ingest)
-        data,
+        splits[0] if splits else data,
         settings=settings,
         target=target,
         drop=drop or (),
@@ -526,6 +534,7 @@ def train_command(
                 seed=seed,
                 id_column=id_column,
                 rules=rules,
+                test=splits[1] if splits else None,
                 settings=settings,
                 on_event=on_event,
                 started=started,

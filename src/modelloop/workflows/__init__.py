@@ -10,6 +10,7 @@ from modelloop.workflows._demo import DEMO_MODEL, DemoResult, demo_data_path, ru
 from modelloop.workflows._evaluate_policy import PolicyEvaluation, evaluate_policy, load_policy
 from modelloop.workflows._export import export
 from modelloop.workflows._feedback import feedback, read_feedback
+from modelloop.workflows._images import split_folder
 from modelloop.workflows._ingest import (
     IngestResult,
     ingest,
@@ -73,6 +74,7 @@ __all__ = [
     "report",
     "retrain",
     "run_demo",
+    "split_folder",
     "train",
     "train_bandit",
     "train_unsupervised",

@@ -138,9 +138,7 @@ def feedback(
             store.close()
 
 
-def _rewards(
-    store: Store, name: str, model: Any, frame: pd.DataFrame, label: str
-) -> RewardResult:
+def _rewards(store: Store, name: str, model: Any, frame: pd.DataFrame, label: str) -> RewardResult:
     """Rewards (columns event_id, reward) for the logged decisions of policy ``name``."""
     items = _reward_items(frame, label)
     wait = float((model.bandit or {}).get("reward_wait_s") or 3600.0)

@@ -464,9 +464,11 @@ def train(
     splits = split_folder(source) if test is None else None
     if splits is not None:  # photos/{train,val}/<class>/*.jpg: train on one, test on the other
         source, test = splits
+    pair = split_folder(Path(test).parent) if isinstance(test, str | Path) else None
+    if pair is not None and Path(test).resolve() == pair[1].resolve():
+        root = pair[0].parent.name
         split_notes.append(
-            f"Trained on {splits[0].name}/ and tested on {splits[1].name}/ of "
-            f"{splits[0].parent.name}/."
+            f"Trained on {root}/{pair[0].name}/ and tested on {root}/{pair[1].name}/."
         )
     if isinstance(source, Dataset):
         if rules is not None:  # a loaded dataset: its rows are checked as they were read
