@@ -160,3 +160,14 @@ def test_dask_executor_lost_worker_costs_only_its_trial(executor, client):
     client.wait_for_workers(2, timeout=60)
     again = executor.run("trial", Job(2, "logistic_regression", {}), 120)
     assert again.status == "ok"
+
+
+def test_a_failing_shutdown_step_is_logged_not_raised(caplog):
+    from modelloop.tuning._executors import _logged
+
+    def broken(**kwargs):
+        raise OSError("the scheduler is gone")
+
+    with caplog.at_level("WARNING", logger="modelloop.tuning"):
+        _logged("close the Dask client", broken, timeout=10)
+    assert "Could not close the Dask client: the scheduler is gone" in caplog.text

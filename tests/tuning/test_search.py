@@ -254,9 +254,7 @@ def test_search_with_seed_and_max_trials_is_reproducible_on_a_busy_machine(binar
                       max_trials=6, seed=3, n_jobs=2, time_budget=600)  # fmt: skip
 
     first = run()
-    burners = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)
-    ]
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
     try:
         second = run()
     finally:
@@ -739,3 +737,28 @@ def test_search_times_its_final_model(binary_data):
                  candidates=["logistic_regression"], cv=2, max_trials=1)  # fmt: skip
     assert set(res.speed) == {"latency_ms", "rows_per_s"}
     assert res.speed["latency_ms"] > 0 and res.speed["rows_per_s"] > 0
+
+
+def test_an_ensemble_that_cannot_be_scored_is_skipped_with_a_warning(
+    binary_data, monkeypatch, caplog
+):
+    from modelloop.tuning import _ensemble
+    from modelloop.tuning._records import CandidateResult
+
+    state = _search_state(binary_data, "roc_auc", k=2)
+    y = state.problem.y
+    p = np.full(len(y), 0.5)
+    for i in range(2):
+        state.results.append(CandidateResult(f"m{i}", "lightgbm", "ok", cv_scores=(0.8, 0.8),
+                                             oof=np.column_stack([1 - p, p])))  # fmt: skip
+
+    def undefined(*args, **kwargs):
+        raise ValueError("the metric is undefined on these predictions")
+
+    monkeypatch.setattr(_ensemble, "select_ensemble", undefined)
+    try:
+        with caplog.at_level("WARNING", logger="modelloop.tuning"):
+            assert _ensemble.run_ensemble(state) is None
+    finally:
+        state.executor.close()
+    assert "The ensemble stage was skipped: the metric is undefined" in caplog.text

@@ -169,7 +169,7 @@ def test_train_from_snapshot_records_lineage_and_checks_stored_rules(csv, settin
         target="churn",
         models=["logistic_regression"],
         cv=2,
-        time_budget=5,
+        max_trials=1,  # the snapshot's lineage is tested, not the budget: one quick trial
         settings=settings,
         store=store,
     )

@@ -24,7 +24,6 @@ where its trials ran.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -312,10 +311,14 @@ class DaskExecutor:
     def wait(self, futures: list[Any], timeout: float) -> list[Any]:
         """The futures that finished (or failed) within ``timeout`` seconds."""
         from distributed import wait
+        from distributed.client import CancelledError
 
-        # A future whose worker died may come back cancelled: that ends the wait too.
-        with contextlib.suppress(Exception):
+        try:
             wait(futures, timeout=max(timeout, 0.0), return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass  # nothing finished in time: the caller decides what that means
+        except CancelledError:
+            pass  # a future whose worker died came back cancelled: that ends the wait too
         return [f for f in futures if f.done() or f.status in ("cancelled", "lost")]
 
     def result(self, future: Any) -> Any:
@@ -344,8 +347,10 @@ class DaskExecutor:
             address = None
         future.cancel()
         if address:
-            with contextlib.suppress(Exception):
+            try:
                 self.client.restart_workers([address], timeout=30, raise_for_error=False)
+            except Exception as exc:  # the trial is cancelled either way; say why not restarted
+                log.warning("Could not restart the Dask worker at %s: %s", address, exc)
 
     def run(self, kind: str, payload: Any, timeout: float, on_fold: Any = None) -> Any:
         """One request, waited for at most ``timeout`` seconds (``on_fold`` is not called)."""
@@ -357,15 +362,24 @@ class DaskExecutor:
         return self.result(future)
 
     def close(self) -> None:
+        """Release the data (a caller's client stays open) or shut down what was started.
+
+        Shutting down cannot fail the search, whose results are made: a failure is logged.
+        """
         if not self._owns:
-            with contextlib.suppress(Exception):
-                self.client.cancel([self._data])
+            _logged("release the scattered data", self.client.cancel, [self._data])
             return
-        with contextlib.suppress(Exception):
-            self.client.close(timeout=10)
+        _logged("close the Dask client", self.client.close, timeout=10)
         if self._cluster is not None:
-            with contextlib.suppress(Exception):
-                self._cluster.close(timeout=10)
+            _logged("close the local Dask cluster", self._cluster.close, timeout=10)
+
+
+def _logged(what: str, call: Any, *args: Any, **kwargs: Any) -> None:
+    """``call(*args, **kwargs)``; a failure is logged at WARNING, not raised."""
+    try:
+        call(*args, **kwargs)
+    except Exception as exc:
+        log.warning("Could not %s: %s", what, exc)
 
 
 def _processing_on(key: Any, dask_scheduler: Any = None) -> str | None:
