@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ BAD = SHAPES.parent / "bad"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """'shapes' trained on a train/val split of the sample (bad files included)."""
     import modelloop as ml
     from modelloop.config import Settings
@@ -33,11 +34,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
         shutil.copytree(SHAPES, data / split)
     shutil.copy(BAD / "notes.jpg", data / "train" / "circles" / "notes.jpg")
     settings = Settings(home=root / "home", cache_dir=root / "cache", serve_max_body_bytes=100_000)
-    result = ml.train(
-        data, target="label", name="shapes", models=["logistic_regression"], max_trials=1,
-        cv=3, time_budget=None, settings=settings,
-    )  # fmt: skip
-    return result, settings, data
+    with pytest.MonkeyPatch.context() as mp:  # train exports the cache folder: undo it after
+        mp.setenv("MODELLOOP_CACHE_DIR", str(root / "cache"))
+        result = ml.train(
+            data, target="label", name="shapes", models=["logistic_regression"], max_trials=1,
+            cv=3, time_budget=None, settings=settings,
+        )  # fmt: skip
+        yield result, settings, data
 
 
 def test_train_on_a_split_folder_of_images(trained: Any) -> None:
@@ -48,6 +51,8 @@ def test_train_on_a_split_folder_of_images(trained: Any) -> None:
     assert "Trained on shapes/train/ and tested on shapes/val/" in notes
     assert "1 image(s) could not be used" in notes and "notes.jpg" in notes
     assert "embed_s" in result.timings
+    _, settings, _ = trained
+    assert list(settings.cache_dir.rglob(f"{result.dataset.hash}.digests.npy"))  # the shard
 
 
 def test_predict_a_folder_of_images(trained: Any, tmp_path: Path) -> None:

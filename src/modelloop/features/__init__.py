@@ -18,6 +18,7 @@ from modelloop.features._image import (
     image_pixels,
     portable_image,
     portable_images,
+    use_cache_dir,
 )
 from modelloop.features._image_net import IMAGE_MODEL, image_model_available
 from modelloop.features._image_tune import TunedImageFeatures
@@ -58,4 +59,5 @@ __all__ = [
     "portable_image",
     "portable_images",
     "sentence_model_available",
+    "use_cache_dir",
 ]

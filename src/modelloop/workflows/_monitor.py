@@ -314,10 +314,11 @@ def _embed_reference(
     model: LoadedModel, reference: pd.DataFrame, images: list[str], settings: Settings
 ) -> None:
     """Embed the reference images once; later checks read them from the cache."""
-    from modelloop.features import cache_embeddings, image_model_available
+    from modelloop.features import cache_embeddings, image_model_available, use_cache_dir
 
     if not image_model_available():
         return
+    use_cache_dir(settings.resolved_cache_dir())
     values: list[Any] = []
     for name in images:
         if name in reference.columns:

@@ -545,6 +545,7 @@ def train(
         time_budget=time_budget,
         started=t0,
         emit=emit,
+        cache_dir=settings.resolved_cache_dir(),
     )
     embed_time = time.monotonic() - t0 - load_time
     search_candidates = candidates
