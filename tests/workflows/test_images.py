@@ -35,7 +35,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     shutil.copy(BAD / "notes.jpg", data / "train" / "circles" / "notes.jpg")
     settings = Settings(home=root / "home", cache_dir=root / "cache", serve_max_body_bytes=100_000)
     with pytest.MonkeyPatch.context() as mp:  # train exports the cache folder: undo it after
-        mp.setenv("MODELLOOP_CACHE_DIR", str(root / "cache"))
+        mp.setenv("MODELLOOP_CACHE_DIR", str(root / "elsewhere"))  # the setting wins
         result = ml.train(
             data, target="label", name="shapes", models=["logistic_regression"], max_trials=1,
             cv=3, time_budget=None, settings=settings,
