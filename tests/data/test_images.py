@@ -153,3 +153,10 @@ def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_one_image_file_is_refused_with_the_folder_to_pass() -> None:
+    from modelloop.exceptions import UnsupportedSourceError
+
+    with pytest.raises(UnsupportedSourceError, match=r"is one image; .* Pass the folder"):
+        load(SHAPES / "circles" / "circles_00.jpg", target="label")

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from modelloop.data._images import IMAGE_EXTENSIONS
 from modelloop.data._values import MISSING_MARKERS
 from modelloop.exceptions import (
     EmptyDataError,
@@ -106,6 +107,12 @@ def file_kind(path: Path) -> FileKind:
     fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
     if fmt is None or (compression and fmt not in _STREAMABLE):
         ext = "".join(path.suffixes) or "(none)"
+        if suffixes and suffixes[-1] in IMAGE_EXTENSIONS:
+            raise UnsupportedSourceError(
+                f"{path.name} is one image; modelloop trains and predicts on a folder of "
+                f"images (photos/<class>/*{suffixes[-1]}) or a table with a column of image "
+                f"paths. Pass the folder: {path.parent}."
+            )
         raise UnsupportedSourceError(
             f"{path.name} has extension {ext}, which modelloop cannot read. Supported: {SUPPORTED}."
         )
