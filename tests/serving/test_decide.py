@@ -218,3 +218,21 @@ def test_dashboard_shows_decisions_rewards_and_policy_values(client, store) -> N
     assert "Decisions logged" in html and "Rewards received" in html
     assert 'data-chart="rewards"' in html and "Reward rate and policy values" in html
     assert "Decisions over time" in html and "Actions taken" in html
+
+
+def test_v2_infer_on_a_policy_decides_each_row(client, store) -> None:
+    body = {
+        "inputs": [
+            {"name": "segment", "shape": [2], "datatype": "BYTES", "data": ["new", "old"]},
+            {"name": "x", "shape": [2], "datatype": "FP64", "data": [0.0, 1.0]},
+        ],
+        "parameters": {"actions": ["a", "c"]},
+    }
+    r = client.post("/v2/models/offers/infer", json=body)
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: o for o in r.json()["outputs"]}
+    assert set(outputs) == {"action", "propensity", "event_id"}
+    assert set(outputs["action"]["data"]) <= {"a", "c"} and outputs["action"]["shape"] == [2]
+    assert _logged(store, outputs["event_id"]["data"][1]).inputs == {"segment": "old", "x": 1.0}
+    meta = client.get("/v2/models/offers").json()
+    assert [o["name"] for o in meta["outputs"]] == ["action", "propensity", "event_id"]

@@ -11,6 +11,7 @@ the column names ``pc1``..``pcK`` in its parameters) or ``anomaly_score`` (FP64)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -102,6 +103,8 @@ async def infer(name: str, request: Request) -> JSONBytes:
     served = state.registry.get(name)
     payload = parse_json(body)
     rows = _rows(payload, served, state.settings.serve_max_rows)
+    if served.policy is not None:  # a decision policy: one logged decision per row
+        return await _decide(state, served, payload, rows)
     p = await state.predict(served, rows, "inputs", route="v2")
     n = len(rows)
     is_number = all(isinstance(v, int | float) for v in p.predictions)
@@ -132,6 +135,48 @@ async def infer(name: str, request: Request) -> JSONBytes:
             "id": request_id,
             "outputs": outputs,
             "parameters": {"request_ids": p.request_ids},
+        }
+    )
+
+
+async def _decide(state: Any, served: Any, payload: dict[str, Any], rows: list[Any]) -> JSONBytes:
+    """Decisions for the rows of an inference request: outputs ``action``, ``propensity`` and
+    ``event_id`` (send rewards to ``POST /v1/models/NAME/reward``); ``parameters.actions``
+    names the candidates of every row."""
+    params = payload.get("parameters") if isinstance(payload.get("parameters"), dict) else {}
+    actions = params.get("actions")
+    answers = await asyncio.gather(
+        *(state.decide(served, row, actions, route="v2") for row in rows)
+    )
+    chosen = [a for _, a, _ in answers]
+    numeric = all(isinstance(a, int) and not isinstance(a, bool) for a in chosen)
+    n = len(rows)
+    request_id = payload.get("id") if isinstance(payload.get("id"), str) else uuid.uuid4().hex
+    return JSONBytes(
+        {
+            "model_name": served.name,
+            "model_version": str(served.version),
+            "id": request_id,
+            "outputs": [
+                {
+                    "name": "action",
+                    "shape": [n],
+                    "datatype": "INT64" if numeric else "BYTES",
+                    "data": chosen,
+                },
+                {
+                    "name": "propensity",
+                    "shape": [n],
+                    "datatype": "FP64",
+                    "data": [p for _, _, p in answers],
+                },
+                {
+                    "name": "event_id",
+                    "shape": [n],
+                    "datatype": "BYTES",
+                    "data": [e for e, _, _ in answers],
+                },
+            ],
         }
     )
 
@@ -197,7 +242,13 @@ async def metadata(name: str, request: Request) -> dict[str, Any]:
     registry = state_of(request).registry
     served = registry.get(name)
     outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-    if served.task in _METADATA_OUTPUTS:
+    if served.policy is not None:
+        outputs = [
+            {"name": "action", "datatype": "BYTES", "shape": [-1]},
+            {"name": "propensity", "datatype": "FP64", "shape": [-1]},
+            {"name": "event_id", "datatype": "BYTES", "shape": [-1]},
+        ]
+    elif served.task in _METADATA_OUTPUTS:
         outputs = list(_METADATA_OUTPUTS[served.task])
     elif served.task != "regression":
         outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})

@@ -4,7 +4,13 @@
 >>> result = ml.train("titanic.csv", target="Survived")  # doctest: +SKIP
 """
 
-from modelloop.workflows._bandit import LEARNERS, BanditTrainResult, train_bandit
+from modelloop.workflows._bandit import (
+    LEARNERS,
+    BanditTrainResult,
+    policy_evaluation,
+    quick_reward_q,
+    train_bandit,
+)
 from modelloop.workflows._bandit_log import BanditLog, read_bandit_log
 from modelloop.workflows._demo import DEMO_MODEL, DemoResult, demo_data_path, run_demo
 from modelloop.workflows._evaluate_policy import PolicyEvaluation, evaluate_policy, load_policy
@@ -64,9 +70,11 @@ __all__ = [
     "load_source",
     "monitor",
     "policy_due",
+    "policy_evaluation",
     "predict",
     "predict_file",
     "predict_files",
+    "quick_reward_q",
     "read_bandit_log",
     "read_data_ref",
     "read_feedback",
