@@ -89,3 +89,17 @@ def test_default_model_rules(store) -> None:
     configured = ModelRegistry(store, default_model="fares")
     configured.load_all()
     assert configured.default_name() == "fares"
+
+
+def test_limit_threads_leaves_a_fitted_catboost_model_as_it_is() -> None:
+    import numpy as np
+    from catboost import CatBoostClassifier
+    from sklearn.pipeline import Pipeline
+
+    from modelloop.serving._registry import limit_threads
+
+    X = np.random.default_rng(0).random((20, 2))
+    model = CatBoostClassifier(iterations=2, verbose=0, thread_count=2).fit(X, [0, 1] * 10)
+    pipeline = Pipeline([("model", model)])
+    limit_threads(pipeline, 1)  # CatBoost refuses set_params once fitted: no error, no change
+    assert model.get_params()["thread_count"] == 2

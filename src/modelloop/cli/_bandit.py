@@ -27,7 +27,9 @@ _NAMES = {
 }
 
 
-def print_off_policy(report: Any, title: str) -> None:
+def print_off_policy(
+    report: Any, title: str, *, logged: str = "the logging policy's value, the log's mean reward"
+) -> None:
     """The estimates with their intervals, the effective sample size and the warnings."""
     level = f"{report.confidence:.0%}"
     rows = [
@@ -41,7 +43,7 @@ def print_off_policy(report: Any, title: str) -> None:
     ]
     out.print(table(title, ["estimator", "value", f"{level} interval", "std. error"], rows))
     out.print(
-        f"Logging policy's value (the log's mean reward): {fmt(report.logging_value, 5)}; "
+        f"Mean reward logged ({logged}): {fmt(report.logging_value, 5)}; "
         f"effective sample size {report.ess:,.1f} of {report.n:,} rows; largest weight "
         f"{report.max_weight:,.1f}."
     )

@@ -93,16 +93,20 @@ def _decisions(d: Any) -> None:
     )
     if d.windows:
         rows = [
-            [f"{w.start:%Y-%m-%d %H:%M}", f"{w.end:%Y-%m-%d %H:%M}", w.decisions, w.rewarded,
+            [f"{w.start:%m-%d %H:%M:%S}", f"{w.end:%m-%d %H:%M:%S}", w.decisions, w.rewarded,
              w.pending, w.reward_rate]
             for w in d.windows
         ]  # fmt: skip
-        columns = ["from", "to", "decisions", "rewarded", "pending", "reward rate"]
+        columns = ["from (UTC)", "to", "decisions", "rewarded", "pending", "reward rate"]
         out.print(table("Reward rate over time", columns, rows))
     if d.estimates is not None:
         from modelloop.cli._bandit import print_off_policy
 
-        print_off_policy(d.estimates, "Value of the served version on these decisions")
+        print_off_policy(
+            d.estimates,
+            "Value of the served version on these decisions",
+            logged="the decisions' mean reward",
+        )
 
 
 def monitor_command(

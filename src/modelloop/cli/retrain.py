@@ -119,10 +119,17 @@ def retrain_command(
             [[k, v, result.challenger_metrics.get(k)] for k, v in result.champion_metrics.items()],
         )
     )
-    out.print(
-        f"Trained on {result.n_reference} reference + {result.n_production} production rows "
-        f"(window: {result.window or 'all'}, recent weight: {result.recent_weight:g})."
-    )
+    if result.metric == "value_dr":  # a decision policy: values estimated off-policy
+        out.print(
+            f"Learned from {result.n_reference} rows of the training log + "
+            f"{result.n_production} logged decisions; both policies estimated (doubly robust) on "
+            f"the {result.n_holdout} most recent decisions."
+        )
+    else:
+        out.print(
+            f"Trained on {result.n_reference} reference + {result.n_production} production rows "
+            f"(window: {result.window or 'all'}, recent weight: {result.recent_weight:g})."
+        )
     for note in result.notes:
         err.print(f"note: {escape(note)}")
     if result.promoted:

@@ -51,7 +51,7 @@ def limit_threads(estimator: Any, n_threads: int) -> None:
     for key in sorted(updates, key=lambda k: k.count("__"), reverse=True):
         try:
             estimator.set_params(**{key: n_threads})
-        except (ValueError, TypeError):
+        except Exception:  # a fitted CatBoost model refuses any change: it keeps its threads
             continue
 
 
