@@ -18,6 +18,20 @@ the same predictions.
     make bench-env-serving
     .venv/bin/python bench/serving.py [--seconds 5] [--concurrency 1,8,64]
         [--client wrk|httpx] [--client-cpus 0] [--server-cpus 1]
+    .venv/bin/python bench/serving.py --case own [--seconds 10] [--concurrency 1,8,64]
+
+Two comparisons, measuring different things:
+
+* ``--case pipeline`` (the default, above): modelloop's own full pipeline (schema check,
+  pandas preprocessing, estimator) served by the tutorial's Flask app through
+  ``model.predict``, about 20 ms a row, against ``modelloop serve``: what the server adds
+  on top of a modelloop model (validation, micro-batching, the compiled fast path).
+* ``--case own``: what a user who switches to modelloop sees with the model file they
+  already have. The same raw model file (``model.pkl``: a LightGBM classifier, and a
+  scikit-learn ``StandardScaler`` + ``LogisticRegression`` pipeline, fitted on the raw
+  numeric columns of wine_quality_red) served by the tutorial Flask app on its development
+  server, and by ``modelloop serve --model model.pkl --trust`` with its defaults (no
+  other flag), both on ``POST /predict {"features": [...]}``.
 
 ``--client-cpus`` / ``--server-cpus`` pin the load generator and every server process
 (all three servers alike) to CPU lists with ``taskset``; by default nothing is pinned and
@@ -74,6 +88,25 @@ def predict():
 if __name__ == "__main__":
     app.run(host="127.0.0.1", port={port})
 """
+
+
+def train_own(home: Path) -> dict[str, list[str]]:
+    """The user's own model files: raw estimators on wine_quality_red's numeric columns."""
+    from lightgbm import LGBMClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline as sk_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.read_csv(DATASETS / "wine_quality_red.csv", sep=";")
+    X, y = frame.drop(columns=["quality"]), frame["quality"]
+    home.mkdir(parents=True, exist_ok=True)
+    models = {
+        "lightgbm": LGBMClassifier(verbose=-1),
+        "sklearn_logistic": sk_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+    }
+    for name, est in models.items():
+        joblib.dump(est.fit(X, y), home / f"{name}.pkl")
+    return {"features": list(X.columns), "rows": X}
 
 
 def free_port() -> int:
@@ -155,7 +188,12 @@ def pinned(cmd: list[str], cpus: str | None) -> list[str]:
 
 
 def start(
-    kind: str, model: str, home: Path, workdir: Path, cpus: str | None = None, workers: int = 2
+    kind: str,
+    model: str,
+    home: Path,
+    workdir: Path,
+    cpus: str | None = None,
+    workers: int | None = 2,
 ) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -171,6 +209,11 @@ def start(
             cmd = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"]
         cwd = app_dir
         health = f"http://127.0.0.1:{port}/"
+    elif workers is None:  # a user's own file with the server's defaults: no other flag
+        cmd = [sys.executable, "-m", "modelloop", "serve", "--model", str(home / f"{model}.pkl"),
+               "--trust", "--port", str(port)]  # fmt: skip
+        cwd = workdir
+        health = f"http://127.0.0.1:{port}/health"
     else:
         cmd = [
             sys.executable,
@@ -202,7 +245,7 @@ def start(
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; its log ends:\n{errlog.read_text()[-3000:]}") from None
     if kind == "modelloop":  # every worker up: wrk opens its connections once, at the start
-        wait_listeners(port, workers, proc)
+        wait_listeners(port, workers or Settings().resolved_workers(), proc)
     return proc, f"http://127.0.0.1:{port}/predict"
 
 
@@ -335,7 +378,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,8,64")
-    parser.add_argument("--models", default="lightgbm,decision_tree")
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="default: lightgbm,decision_tree (pipeline); lightgbm,sklearn_logistic (own)",
+    )
     parser.add_argument(
         "--client",
         choices=("wrk", "httpx"),
@@ -350,7 +397,19 @@ def main() -> None:
         help="Servers to run (a quick look at one; the table needs all three for ratios).",
     )
     parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md.")
+    parser.add_argument(
+        "--case",
+        choices=("pipeline", "own"),
+        default="pipeline",
+        help="pipeline: modelloop pipelines (Flask, gunicorn, modelloop serve --workers 2); "
+        "own: a user's raw model file (Flask dev server vs modelloop serve --model, defaults).",
+    )
     args = parser.parse_args()
+    if args.case == "own":
+        args.models = args.models or "lightgbm,sklearn_logistic"
+        own_case(args)
+        return
+    args.models = args.models or "lightgbm,decision_tree"
     wrk = shutil.which("wrk")
     client = args.client or ("wrk" if wrk else "httpx")
     if client == "wrk" and wrk is None:
@@ -409,6 +468,80 @@ def main() -> None:
     if not args.no_write:  # a pinned run has its own section, beside the default one
         pinned_run = bool(args.client_cpus or args.server_cpus)
         write_section("serving-pinned" if pinned_run else "serving", table)
+
+
+def own_case(args: argparse.Namespace) -> None:
+    """A user's own model file: the tutorial's Flask app against modelloop serve --model."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: run `make bench-env-serving`")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    load_before = os.getloadavg()[0]
+    print(f"load average before: {load_before:.1f}", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ml-bench-own-"))
+    home = workdir / "files"
+    info = train_own(home)
+    rows = info["rows"].sample(200, random_state=0)
+    bodies = [json.dumps({"features": r}).encode() for r in rows.to_numpy().tolist()]
+    (workdir / "bodies.jsonl").write_bytes(b"\n".join(bodies) + b"\n")
+    results: list[dict] = []
+    try:
+        for model in args.models.split(","):
+            answers = {}
+            for kind in ("flask", "modelloop"):
+                proc, url = start(kind, model, home, workdir, workers=None)
+                try:
+                    answers[kind] = predictions(url, bodies[:50])
+                    for c in levels:
+                        res = drive_wrk(wrk, url, workdir, c, args.seconds, None)
+                        res.update(model=model, server=kind, concurrency=c)
+                        results.append(res)
+                        print(f"{model:18s} {kind:10s} c={c:<3d} {res['rps']:8.1f} req/s  "
+                              f"p50 {res['p50']:7.2f} ms  p99 {res['p99']:8.2f} ms  "
+                              f"errors {res['errors']}  load {os.getloadavg()[0]:.1f}",
+                              flush=True)  # fmt: skip
+                finally:
+                    stop(proc)
+            same = answers["flask"] == answers["modelloop"]
+            print(f"{model}: same predictions: {same}")
+            results.append({"model": model, "same": same})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()  # fmt: skip
+    by = {(r["model"], r["server"], r["concurrency"]): r for r in results if "server" in r}
+    lines = [
+        "## Serving a user's own model file: `bench/serving.py --case own`",
+        "",
+        f"`.venv/bin/python bench/serving.py --case own --seconds {args.seconds:g} "
+        f"--concurrency {args.concurrency} --models {args.models}` at commit {commit}; 2 cores, "
+        f"shared with other jobs: load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end. The same `model.pkl` (raw estimators fitted "
+        "on wine_quality_red's 11 numeric columns, 6 classes) served by (a) the tutorial's "
+        "Flask app on its development server (`joblib.load`, `model.predict([features])`) "
+        "and (m) `modelloop serve --model model.pkl --trust` with its defaults; wrk, one row "
+        'per request (`POST /predict {"features": [...]}`), keep-alive connections.',
+        "",
+        "| model | concurrency | server | req/s | p50 ms | p99 ms | errors | (m)/(a) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for model in args.models.split(","):
+        for c in levels:
+            a, m = by.get((model, "flask", c)), by.get((model, "modelloop", c))
+            for kind, r in (("flask (a)", a), ("modelloop (m)", m)):
+                if r is None:
+                    continue
+                ratio = f"{m['rps'] / a['rps']:.1f}x" if kind[0] == "m" and a and m else ""
+                lines.append(f"| {model} | {c} | {kind} | {r['rps']:.0f} | {r['p50']:.1f} | "
+                             f"{r['p99']:.1f} | {r['errors']} | {ratio} |")  # fmt: skip
+    same = {r["model"]: r["same"] for r in results if "same" in r}
+    lines.append("")
+    lines.append("Same predictions from both: "
+                 + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items()) + ".")  # fmt: skip
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("serving-own", table)
 
 
 def report(

@@ -169,9 +169,10 @@ class Settings(BaseSettings):
         default=8000, ge=1, le=65535, description="Port `modelloop serve` listens on (`--port`)."
     )
     serve_workers: int = Field(
-        default=1,
+        default=0,
         ge=0,
-        description="Worker processes of `modelloop serve` (`--workers`); 0: one per core.",
+        description="Worker processes of `modelloop serve` (`--workers`); 0 (the default): one "
+        "per core, each predicting on one thread.",
     )
     serve_contracts: str = Field(
         default="auto",

@@ -38,7 +38,8 @@ def serve_command(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes; 0: one per core [default: MODELLOOP_SERVE_WORKERS, else 1].",
+            help="Worker processes; 0: one per core [default: MODELLOOP_SERVE_WORKERS, else one "
+            "per core; 1 with --shadow].",
             show_default=False,
         ),
     ] = None,
@@ -109,6 +110,8 @@ def serve_command(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     host = host or settings.resolved_host()
     port = port or settings.resolved_port()
+    if shadow and workers is None and settings.serve_workers == 0:
+        settings = settings.with_overrides(serve_workers=1)  # a shadow needs one process
     workers = settings.resolved_workers()
     where = f"http://{host}:{port}"
     if shadow and workers != 1:

@@ -202,6 +202,27 @@ def _onnx_classes(path: Path) -> np.ndarray | None:
     return found
 
 
+class _Compiled:
+    """A booster model's fast functions (``serving._fastpath``) on float matrices."""
+
+    def __init__(self, model: Any, proba: Any, predict: Any) -> None:
+        self.model = model
+        self.classes_ = getattr(model, "classes_", None)
+        self.predict = predict
+        if proba is not None:
+            self.predict_proba = proba
+
+
+def _compiled(model: Any) -> _Compiled | None:
+    module = type(model).__module__
+    if not (module.startswith("lightgbm") or module.startswith("xgboost")):
+        return None
+    from modelloop.serving._fastpath import _estimator_functions
+
+    proba, predict = _estimator_functions(model)
+    return _Compiled(model, proba, predict)
+
+
 def load_model_file(
     path: str | Path, *, trust: bool = False, schema_file: str | Path | None = None
 ) -> ServedModel:
@@ -256,6 +277,20 @@ def load_model_file(
         frame = pd.DataFrame.from_records(list(rows), columns=order)
         frame = conform(frame, features, source="the request")[order]
         return frame if named else frame.to_numpy(dtype=float)
+
+    numeric = all(c.role is Role.NUMERIC for c in features.columns)
+    if numeric and not isinstance(model, _OnnxModel):
+        # Validated numeric rows (None when missing) go straight to a float matrix; a
+        # LightGBM or XGBoost model predicts on it with its booster, one thread.
+        compiled = _compiled(model)
+        as_frame = named and compiled is None
+
+        def prepare(rows: Sequence[dict[str, Any]]) -> Any:  # type: ignore[misc]
+            X = np.array([[row.get(c) for c in order] for row in rows], dtype=np.float64)
+            return pd.DataFrame(X, columns=order, copy=False) if as_frame else X
+
+        if compiled is not None:
+            model = compiled
 
     task = (
         ("binary" if classes is None or len(classes) == 2 else "multiclass")
