@@ -74,6 +74,7 @@ def dockerfile(ctx: Any) -> str:
         "PYTHONUNBUFFERED": "1",
         "PIP_NO_CACHE_DIR": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "MPLCONFIGDIR": "/tmp/matplotlib",  # the user's home is not writable
         "VIRTUAL_ENV": "/opt/venv",
         "PATH": "/opt/venv/bin:$PATH",
         "MODELLOOP_HOME": f"{APP_HOME}/home",
