@@ -169,7 +169,7 @@ def serve_process() -> Any:
 
     @contextmanager
     def run(
-        home: Path, *flags: str, start_timeout: float = 90.0, **popen: Any
+        home: Path, *flags: str, start_timeout: float = 240.0, **popen: Any
     ) -> Iterator[ServedProcess]:
         port = _free_port()
         cmd = [sys.executable, "-m", "modelloop", "serve", "--home", str(home), "--port", str(port)]
