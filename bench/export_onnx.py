@@ -67,7 +67,7 @@ def run(name: str, budget: float, exportable: bool) -> dict[str, object]:
     target, drop = TARGETS[name]
     home = Path(tempfile.mkdtemp(prefix=f"onnx-{name}-"))
     settings = Settings(home=home)
-    frame = pd.read_csv(DATASETS / f"{name}.csv")
+    frame = pd.read_csv(DATASETS / f"{name}.csv", sep=None, engine="python")  # wine: ';'
     from modelloop.data import infer_schema
 
     schema = infer_schema(frame.drop(columns=drop), target=target)
