@@ -149,6 +149,7 @@ def test_finetuning_joins_the_candidates_when_the_budget_allows() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # embeds 397 photos twice over on 2 shared cores
 def test_hymenoptera_train_to_val(shared_datasets: Path, tmp_path: Path) -> None:
     """The shared ants-and-bees set: train/ -> val/, the placeholder skipped, >= 0.9 on val."""
     import modelloop as ml
@@ -157,14 +158,15 @@ def test_hymenoptera_train_to_val(shared_datasets: Path, tmp_path: Path) -> None
     settings = Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache")
     result = ml.train(
         shared_datasets / "images" / "hymenoptera", target="label", name="hymenoptera",
-        models=["logistic_regression"], max_trials=1, time_budget=None, settings=settings,
+        models=["logistic_regression"], max_trials=1, final_fit="refit", time_budget=None,
+        settings=settings,
     )  # fmt: skip
     assert result.dataset.n_rows == 244  # 245 files, imageNotFound.gif left out
     assert any("imageNotFound.gif" in n for n in result.notes)
     assert result.metrics["accuracy"] >= 0.9, result.metrics
     again = ml.train(
         shared_datasets / "images" / "hymenoptera", target="label", models=["logistic_regression"],
-        max_trials=1, time_budget=None, settings=settings,
+        max_trials=1, final_fit="refit", time_budget=None, settings=settings,
     )  # fmt: skip
     assert any("came from the cache" in n for n in again.notes)
 
