@@ -380,3 +380,29 @@ def test_served_predictions_of_bagged_fold_models_equal_the_bag(titanic_frame, t
         np.testing.assert_allclose(preds, expected, rtol=1e-12, atol=0)
     else:
         assert preds == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "task"),
+    [("random_forest", "Survived", "binary"), ("extra_trees", "Pclass", "multiclass"),
+     ("extra_trees", "Fare", "regression"), ("random_forest", "Fare", "regression")],
+)  # fmt: skip
+def test_compile_pipeline_walks_a_forest_packed_for_few_rows(titanic_frame, kind, target, task):
+    from modelloop.models import get_spec
+
+    frame = titanic_frame.drop(columns=["Survived"] if target != "Survived" else [])
+    frame = frame.dropna(subset=[target])
+    schema = infer_schema(frame, target=target)
+    X, y = frame.drop(columns=[target]), frame[target]
+    forest = get_spec(kind, task).make(task).set_params(n_estimators=40)
+    pipeline = make_pipeline(schema, "tree", forest, task=task).fit(X, y)
+    records = _records(X[schema.feature_columns()].head(100))
+    _check_same(pipeline, schema, records, task)  # batches beyond the packed size too
+    compiled = compile_pipeline(pipeline, schema.features())
+    assert compiled is not None
+    _, predict = compiled._members[0][1:]
+    assert predict != pipeline[-1].predict  # the packed trees, not the forest's own loop
+    for record in records[:20]:  # one row at a time, as the server's small batches go
+        one = compiled.predict([record])
+        expected = pipeline.predict(pd.DataFrame([record]))
+        np.testing.assert_allclose(np.asarray(one, dtype=float), expected.astype(float))

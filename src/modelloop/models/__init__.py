@@ -24,6 +24,7 @@ from modelloop.models._catalog import (
     is_available,
     unsupervised_catalog,
 )
+from modelloop.models._forest import PackedForest, is_forest
 from modelloop.models._output import model_output
 from modelloop.models._policy import (
     EXPLORATIONS,
@@ -68,6 +69,7 @@ __all__ = [
     "FoldBag",
     "LogTargetRegressor",
     "ModelSpec",
+    "PackedForest",
     "RewardPolicy",
     "RulePolicy",
     "TabularNetClassifier",
@@ -87,6 +89,7 @@ __all__ = [
     "get_spec",
     "get_unsupervised_spec",
     "is_available",
+    "is_forest",
     "kdistance_elbow",
     "log_target",
     "model_output",
