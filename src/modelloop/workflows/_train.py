@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ from modelloop.workflows._report import keep_evaluation
 from modelloop.workflows._versions import library_versions
 
 __all__ = ["TrainResult", "train"]
+
+log = logging.getLogger("modelloop.workflows")
 
 _TASKS = ("binary", "multiclass", "regression")
 
@@ -207,8 +210,10 @@ def register_and_finish(
     """
     if register:
         emit(SearchEvent("stage", message=f"Registering model '{result.name}'"))
+        started = time.monotonic()
         record = store.register(result, name=result.name, aliases=aliases)
         result.version = record.version
+        result.timings["register_s"] = round(time.monotonic() - started, 3)
     store.finish_run(
         result.run_id,
         status="finished",
@@ -218,6 +223,23 @@ def register_and_finish(
         library_versions=library_versions(),
         **metrics,
     )
+
+
+def _import_in_background(modules: Sequence[str]) -> None:
+    """Import ``modules`` in a daemon thread, so that the step that needs them later (the
+    model file's writer) does not wait for them: importing skops walks every scikit-learn
+    module, seconds that the search, whose work runs in other processes, can hide."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:  # the step that needs it will say so
+                log.warning("Could not import %s ahead of time: %s", name, exc)
+
+    threading.Thread(target=run, name="modelloop-imports", daemon=True).start()
 
 
 class _Deadlines:
@@ -458,6 +480,7 @@ def train(
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
     clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
+    _import_in_background(("skops.io",))  # what saving the model needs, while the search runs
 
     emit(SearchEvent("stage", message="Loading data"))
     split_notes: list[str] = []
@@ -648,6 +671,7 @@ def train(
         if result.trials:
             store.record_trials(run.id, result.trials)
         emit(SearchEvent("stage", message="Saving evaluation data for reports"))
+        evaluating = time.monotonic()
         keep_evaluation(
             store,
             result,
@@ -658,6 +682,7 @@ def train(
             seed=seed,
             time_left=clock.for_evaluation(),
         )
+        result.timings["evaluation_s"] = round(time.monotonic() - evaluating, 3)
         result.timings["total_s"] = round(time.monotonic() - t0, 3)
         register_and_finish(
             store,
