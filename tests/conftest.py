@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# One trial at a time: the suite's models are small, and a second worker process per search
+# costs more start-up than it saves (the tests of parallel trials ask for two themselves).
+# Set before any Settings is made; subprocesses (the CLI, servers) inherit it.
+os.environ.setdefault("MODELLOOP_N_JOBS", "1")
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DATA_DIR = Path(__file__).resolve().parent / "data"
