@@ -190,6 +190,39 @@ def test_prediction_with_unseen_category_and_gzip_input_works(cli, small_home, t
     assert len(pd.read_parquet(tmp_path / "o.parquet")) == 2
 
 
+def test_predict_explain_adds_contributions_that_add_up(cli, small_home, tmp_path):
+    data = write(tmp_path / "p.csv", "x,colour\n1,red\n2,\n30,blue\n")
+    res = cli("predict", "toy", data, "-o", tmp_path / "o.csv", "--home", small_home, "--explain")
+    assert res.code == 0, res.err
+    assert "Explained: probability, linear: LogisticRegression" in " ".join(res.out.split())
+    out = pd.read_csv(tmp_path / "o.csv")
+    contribs = ["contrib_x", "contrib_colour"]
+    assert list(out.columns[-4:]) == ["output_value", "base_value", *contribs]
+    total = out["base_value"] + out[contribs].sum(axis=1)
+    assert (total - out["proba_yes"]).abs().max() < 1e-6  # 'yes' is the second class
+    assert set(out["explained_class"]) == {"yes"}
+
+
+def test_predict_explain_refuses_what_the_model_cannot_be_explained_as(
+    cli, small_home, tmp_path, snapshot
+):
+    before = snapshot(small_home)
+    data = write(tmp_path / "p.csv", "x,colour\n1,red\n")
+    args = ("predict", "toy", data, "-o", tmp_path / "o.csv", "--home", small_home, "--explain")
+    res = cli(*args, "--explain-output", "value")
+    assert_clean_error(
+        res,
+        "Model 'toy:1' (binary) cannot be explained as value:",
+        "Available: probability, log-odds.",
+    )
+    res = cli(*args, "--explain-class", "maybe")
+    assert_clean_error(res, "Model 'toy:1' has no class 'maybe' to explain. Classes: no, yes.")
+    res = cli(*args[:-1], "--explain-output", "log-odds")
+    assert_clean_error(res, "--explain-output and --explain-class need --explain.")
+    assert not (tmp_path / "o.csv").exists()
+    assert snapshot(small_home) == before
+
+
 def test_non_numeric_value_in_numeric_column_names_row(cli, small_home, tmp_path):
     data = write(tmp_path / "p.csv", "x,colour\n1,red\nforty,blue\n")
     res = cli("predict", "toy", data, "-o", tmp_path / "o.csv", "--home", small_home)

@@ -152,3 +152,13 @@ def output_of(model: Any, X: pd.DataFrame, task: str, output: str, classes: Any)
         return p
     p = np.clip(p, 1e-15, 1 - 1e-15)
     return np.log(p) - np.log1p(-p)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """One OpenMP / BLAS thread, as the search's workers fit: on a busy machine threads
+    that wait for a core make histogram boosting fits many times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

@@ -208,14 +208,16 @@ def test_explain_refuses_what_the_model_cannot_be_explained_as(frame) -> None:
     with pytest.raises(ConfigurationError, match=r"kinds:2 \(multiclass\) cannot be explained as "
                        r"log-odds: .*binary models\. Available: probability\."):  # fmt: skip
         explainer.explain(frame[FEATURES].head(2), output="log-odds")
-    with pytest.raises(ConfigurationError, match="has no class 'z' to explain. Classes: a, b, c"):
+    with pytest.raises(ConfigurationError, match=r"has no class 'z' to explain\. Classes: a, b, c"):
         explainer.explain(frame[FEATURES].head(2), target_class="z")
-    with pytest.raises(SchemaMismatchError, match="lack column.*'note'"):
+    with pytest.raises(SchemaMismatchError, match=r"lack column.*'note'"):
         explainer.explain(frame[FEATURES[:-1]].head(2))
     regressor = Explainer(fitted("ridge", "regression", frame), "regression", FEATURES, name="r:1")
     with pytest.raises(ConfigurationError, match="Available: value"):
         regressor.explain(frame[FEATURES].head(2), output="probability")
-    with pytest.raises(ConfigurationError, match=r"r:1 cannot be explained: .*needs reference rows"):
+    with pytest.raises(
+        ConfigurationError, match=r"r:1 cannot be explained: .*needs reference rows"
+    ):
         regressor.explain(frame[FEATURES].head(2))  # a linear model without background rows
     clusters = Explainer(object(), "clustering", FEATURES, name="seg:1")
     with pytest.raises(ConfigurationError, match=r"seg:1 \(clustering\) cannot be explained"):

@@ -42,6 +42,33 @@ def test_predict_file_streams_batches_and_keeps_columns(registered, settings, tm
     assert out["row"].astype(int).tolist() == list(range(200))
 
 
+def test_predict_file_explains_each_batch_and_model_explain_returns_a_frame(
+    registered, settings, tmp_path
+):
+    src = tmp_path / "in.csv"
+    registered.to_csv(src, index=False)
+    summary = ml.predict_file(
+        "reg", src, tmp_path / "out.parquet", batch_rows=70, ignore_extra=True,
+        explain=ml.workflows.ExplainOptions(), settings=settings,
+    )  # fmt: skip
+    assert summary.explained.startswith("value, linear: Ridge: exact linear contributions")
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(out.columns) == ["prediction", "output_value", "base_value", "contrib_a",
+                                 "contrib_b"]  # fmt: skip
+    total = out["base_value"] + out["contrib_a"] + out["contrib_b"]
+    np.testing.assert_allclose(total, out["prediction"], atol=1e-9)
+    # the base is the mean prediction over the training rows; 'a' drives the target most
+    assert abs(out["base_value"].iloc[0] - out["prediction"].mean()) < 0.5
+    assert out["contrib_a"].abs().mean() > out["contrib_b"].abs().mean()
+    rows = registered.drop(columns=["target"]).head(5)
+    frame = ml.workflows.explain("reg", rows, settings=settings)
+    np.testing.assert_allclose(frame.to_numpy(), out.iloc[:5, 1:].to_numpy(), atol=1e-12)
+    assert frame.attrs["output"] == "value" and frame.attrs["method"] == "linear"
+    with Store.from_settings(settings) as store:
+        loaded = load_model("reg", store=store)
+        assert loaded.explain(rows).equals(frame)
+
+
 def test_predict_file_rejects_unknown_output_format(registered, settings, tmp_path):
     src = tmp_path / "in.csv"
     registered.to_csv(src, index=False)

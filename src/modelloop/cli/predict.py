@@ -38,6 +38,30 @@ def predict_command(
         bool, typer.Option("--ignore-extra", help="Ignore columns the model does not know.")
     ] = False,
     batch_rows: Annotated[int, typer.Option(help="Rows read and scored at a time.")] = 100_000,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also explain each row: contrib_<column> columns (each input column's "
+            "contribution) and base_value, adding up to output_value.",
+        ),
+    ] = False,
+    explain_output: Annotated[
+        str | None,
+        typer.Option(
+            help="What --explain explains: 'probability' (classifiers' default), 'log-odds' "
+            "(binary models) or 'value' (regression).",
+            show_default=False,
+        ),
+    ] = None,
+    explain_class: Annotated[
+        str | None,
+        typer.Option(
+            help="The class whose output --explain explains (default: the second class of a "
+            "binary model, each row's predicted class of a multiclass model).",
+            show_default=False,
+        ),
+    ] = None,
     cluster: Annotated[
         str | None,
         typer.Option(
@@ -53,11 +77,17 @@ def predict_command(
     """Score DATA with a registered model and write a prediction per row.
 
     The output has the --keep columns, a `prediction` column and, for classifiers, one
-    `proba_<class>` column per class. Files are read and written in chunks.
+    `proba_<class>` column per class. Files are read and written in chunks. With --explain
+    it also has `explained_class` (classifiers), `output_value`, `base_value` and one
+    `contrib_<column>` per input column, with base_value + sum(contrib_*) = output_value.
     """
-    from modelloop.workflows import predict_file, predict_files
+    from modelloop.exceptions import ConfigurationError
+    from modelloop.workflows import ExplainOptions, predict_file, predict_files
 
     settings = make_settings(store, home, debug)
+    if not explain and (explain_output is not None or explain_class is not None):
+        raise ConfigurationError("--explain-output and --explain-class need --explain.")
+    options = ExplainOptions(explain_output, explain_class) if explain else None
     if cluster or any(ch in str(data) for ch in "*?[") or not output.suffix:
         many = predict_files(
             model,
@@ -67,6 +97,7 @@ def predict_command(
             ignore_extra=ignore_extra,
             cluster=cluster,
             batch_rows=batch_rows,
+            explain=options,
             settings=settings,
         )
         where = f" on {many.cluster}" if many.cluster else ""
@@ -82,8 +113,11 @@ def predict_command(
         keep=keep or (),
         ignore_extra=ignore_extra,
         batch_rows=batch_rows,
+        explain=options,
         settings=settings,
     )
     for note in summary.notes:
         out.print(f"note: {note}")
     out.print(f"Scored {summary.n_rows} rows with {summary.model} -> {summary.output}")
+    if summary.explained:
+        out.print(f"Explained: {summary.explained}")

@@ -58,9 +58,10 @@ class Attribution:
         """``base + values.sum(columns)``: what is explained, per row and output."""
         return self.base + self.values.sum(axis=1)
 
-    def scaled(self, factor: float) -> Attribution:
+    def scaled(self, factor: float, note: str | None = None) -> Attribution:
+        methods = self.methods if note is None else [f"{m}, {note}" for m in self.methods]
         return Attribution(
-            self.values * factor, self.base * factor, self.space, self.methods, self.exact,
+            self.values * factor, self.base * factor, self.space, methods, self.exact,
             self.kinds,
         )  # fmt: skip
 
@@ -130,9 +131,15 @@ def to_probability(a: Attribution) -> Attribution:
         )
         values = np.stack([-v1, v1], axis=2)
         base = np.stack([1.0 - b1, b1], axis=1)
+        note = "log-odds to probability by the rescale rule"
     else:
         values, base = _chained(a.values, a.base, _softmax, _softmax_jvp)
-    return Attribution(values, base, "probability", a.methods, False, a.kinds)
+        note = "margins to probabilities by the chain rule through the softmax"
+    return Attribution(values, base, "probability", _noted(a.methods, note), False, a.kinds)
+
+
+def _noted(methods: list[str], note: str) -> list[str]:
+    return [f"{m}, {note}" for m in methods]
 
 
 def log_odds(a: Attribution) -> Attribution:
@@ -153,7 +160,8 @@ def log_odds(a: Attribution) -> Attribution:
         return 1.0 / (p * (1 - p))
 
     v1, b1 = _rescaled(a.values[:, :, 1], a.base[:, 1], logit, dlogit)
-    return Attribution(v1[:, :, None], b1[:, None], "margin", a.methods, False, a.kinds)
+    methods = _noted(a.methods, "probability to log-odds by the rescale rule")
+    return Attribution(v1[:, :, None], b1[:, None], "margin", methods, False, a.kinds)
 
 
 def tempered(a: Attribution, temperature: float) -> Attribution:
@@ -167,7 +175,7 @@ def tempered(a: Attribution, temperature: float) -> Attribution:
     if t == 1.0:
         return a
     if a.space == "margin":
-        return a.scaled(1.0 / t)
+        return a.scaled(1.0 / t, f"temperature {t:.3g} (log-odds divided by it)")
     if a.space != "probability":
         raise ValueError(f"A temperature applies to class probabilities. Got {a.space!r}.")
 
@@ -182,7 +190,8 @@ def tempered(a: Attribution, temperature: float) -> Attribution:
         return s * (u - (s * u).sum(axis=-1, keepdims=True))
 
     values, base = _chained(a.values, a.base, g, jvp)
-    return Attribution(values, base, "probability", a.methods, False, a.kinds)
+    methods = _noted(a.methods, f"temperature {t:.3g} by the chain rule")
+    return Attribution(values, base, "probability", methods, False, a.kinds)
 
 
 def expm1_clipped(a: Attribution, low: float, high: float) -> Attribution:
@@ -197,4 +206,5 @@ def expm1_clipped(a: Attribution, low: float, high: float) -> Attribution:
         return np.where((z >= low) & (z <= high), np.exp(np.abs(z)), 0.0)
 
     v, b = _rescaled(a.values[:, :, 0], a.base[:, 0], g, dg)
-    return Attribution(v[:, :, None], b[:, None], "value", a.methods, False, a.kinds)
+    methods = _noted(a.methods, "log1p target to value by the rescale rule (expm1)")
+    return Attribution(v[:, :, None], b[:, None], "value", methods, False, a.kinds)

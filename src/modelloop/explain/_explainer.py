@@ -144,29 +144,54 @@ def _plain(value: Any) -> Any:
 
 
 class _Context:
-    """What building the explainer of a model needs: its input columns and background."""
+    """What building the explainer of a model needs: its input columns and background.
+
+    ``background`` may be a frame or a function returning one (read only when a part of
+    the model needs it: tree models never do).
+    """
 
     def __init__(
         self,
         columns: list[str],
-        background: pd.DataFrame | None,
+        background: Any,
         permutations: int,
         background_rows: int,
         seed: int,
+        name: str,
     ) -> None:
         self.columns = columns
-        self.background = background
+        self._background = background
         self.permutations = permutations
         self.background_rows = background_rows
         self.seed = seed
+        self.name = name
+
+    @property
+    def background(self) -> pd.DataFrame | None:
+        if callable(self._background):
+            self._background = self._background()
+        frame = self._background
+        if frame is None:
+            return None
+        if not isinstance(frame, pd.DataFrame):
+            frame = pd.DataFrame(frame)
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ConfigurationError(f"the background rows lack column(s) {', '.join(missing[:5])}")
+        frame = frame[self.columns]
+        if len(frame) > LINEAR_BACKGROUND_ROWS:
+            frame = frame.sample(LINEAR_BACKGROUND_ROWS, random_state=self.seed)
+        self._background = frame
+        return frame
 
     def require_background(self, what: str) -> pd.DataFrame:
-        if self.background is None or self.background.empty:
+        background = self.background
+        if background is None or background.empty:
             raise ConfigurationError(
                 f"{what} needs reference rows to compare with, and none were given (a model "
-                "registered without its training rows, or an empty background)."
+                "registered without its training rows, or an empty background)"
             )
-        return self.background
+        return background
 
 
 def _estimator_name(model: Any) -> str:
@@ -246,24 +271,15 @@ def _wrapped(estimator: Any, background: Any) -> tuple[Any, list[Any]]:
             estimator = estimator.estimator_
         elif isinstance(estimator, TemperatureScaled):
             t = float(estimator.temperature)
-            links.append(lambda a, t=t: _with_method(tempered(a, t), f"temperature {t:.3g}"))
+            links.append(lambda a, t=t: tempered(a, t))
             estimator = estimator.estimator_
         elif isinstance(estimator, LogTargetRegressor):
             low, high = estimator.z_range_
-            links.append(
-                lambda a, lo=low, hi=high: _with_method(
-                    expm1_clipped(a, lo, hi), "log1p target: expm1 by the rescale rule"
-                )
-            )
+            links.append(lambda a, lo=low, hi=high: expm1_clipped(a, lo, hi))
             estimator = estimator.regressor_
         else:
             break
     return leaf_explainer(estimator, background), links[::-1]
-
-
-def _with_method(a: Attribution, note: str) -> Attribution:
-    a.methods = [f"{m}, {note}" for m in a.methods]
-    return a
 
 
 class _PermutationNode:
@@ -324,9 +340,7 @@ class _PermutationNode:
                 rows = rows[self.columns]
         values, base = self.shapley.explain(rows)
         space = "probability" if self.classifier else "value"
-        return Attribution(
-            values, base, space, [self.name], self.shapley.exact, {"permutation"}
-        )
+        return Attribution(values, base, space, [self.name], self.shapley.exact, {"permutation"})
 
 
 class _BlendNode:
@@ -413,7 +427,9 @@ def _node(model: Any, ctx: _Context) -> Any:
                           [float(model.temperature)], "temperature-scaled")  # fmt: skip
     if isinstance(model, VotingClassifier | VotingRegressor):
         members = [_node(m, ctx) for m in model.estimators_]
-        weights = np.ones(len(members)) if model.weights is None else np.asarray(model.weights, float)
+        weights = (
+            np.ones(len(members)) if model.weights is None else np.asarray(model.weights, float)
+        )
         weights = weights / weights.sum()
         classes = np.asarray(model.classes_) if isinstance(model, VotingClassifier) else None
         return _BlendNode(members, weights, classes, None, None, "soft-voting blend")
@@ -454,9 +470,10 @@ class Explainer:
     model : a fitted pipeline, soft-voting blend, ``FoldBag`` or wrapped model
     task : ``'binary'``, ``'multiclass'`` or ``'regression'``
     columns : the model's input columns (its schema's feature columns)
-    background : reference rows (training data); the linear form measures from their mean,
-        the model-agnostic method averages over a sample of ``background_rows`` of them.
-        Tree models need none.
+    background : reference rows (training data), or a function returning them (called
+        only when needed); the linear form measures from the mean of up to 1,000 of them,
+        the model-agnostic method averages over a sample of ``background_rows``. Tree
+        models need none.
     name : what error messages call the model, e.g. ``'churn:3'``
     permutations, background_rows, seed : of the model-agnostic method
 
@@ -475,7 +492,7 @@ class Explainer:
         task: str,
         columns: list[str],
         *,
-        background: pd.DataFrame | None = None,
+        background: Any = None,
         name: str = "the model",
         permutations: int = PERMUTATIONS,
         background_rows: int = BACKGROUND_ROWS,
@@ -485,26 +502,27 @@ class Explainer:
         self.task = task
         self.columns = list(columns)
         self.name = name
-        if background is not None:
-            background = background[[c for c in self.columns if c in background.columns]]
-            if len(background) > LINEAR_BACKGROUND_ROWS:
-                background = background.sample(LINEAR_BACKGROUND_ROWS, random_state=seed)
-            missing = [c for c in self.columns if c not in background.columns]
-            if missing:
-                raise ConfigurationError(
-                    f"The background rows of {name} lack column(s) {', '.join(missing[:5])}."
-                )
-        self.ctx = _Context(self.columns, background, permutations, background_rows, seed)
+        self.ctx = _Context(self.columns, background, permutations, background_rows, seed, name)
         self._root: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to Dask workers: built again there
+        state = dict(self.__dict__)
+        state["_lock"] = None
+        state["_root"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return explainable_outputs(self.task)
 
-    def check(self, output: str | None = None) -> str:
+    def check(self, output: str | None = None, target_class: Any = None) -> str:
         """The output to explain (``None``: the default), or one clear error naming the
-        model and what is available."""
+        model and what is available (also for a ``target_class`` the model lacks)."""
         available = self.outputs
         if not available:
             raise ConfigurationError(
@@ -523,7 +541,19 @@ class Explainer:
                 f"Model {self.name} ({self.task}) cannot be explained as {output}: {why}. "
                 f"Available: {', '.join(available)}."
             )
+        if target_class is not None:
+            if self.task == "regression":
+                raise ConfigurationError(
+                    f"Model {self.name} is a regression model: it has no class to explain."
+                )
+            _index_of(np.asarray(self.model.classes_), target_class, self.name)
         return output
+
+    def prepare(self) -> Explainer:
+        """Build the explainer's parts now (TreeSHAP explainers, background samples), so
+        that a model that cannot be explained fails here, before any row is scored."""
+        self._built()
+        return self
 
     def _built(self) -> Any:
         if self._root is None:
@@ -533,7 +563,7 @@ class Explainer:
                         self._root = _node(self.model, self.ctx)
                     except ConfigurationError as exc:
                         raise ConfigurationError(
-                            f"Model {self.name} cannot be explained: {exc}"
+                            f"Model {self.name} cannot be explained: {exc}."
                         ) from None
                     except ValueError as exc:
                         raise ConfigurationError(
@@ -560,7 +590,7 @@ class Explainer:
             An output or class the model cannot be explained for (naming what is
             available), or a model that cannot be explained at all.
         """
-        output = self.check(output)
+        output = self.check(output, target_class)
         missing = [c for c in self.columns if c not in X.columns]
         if missing:
             from modelloop.exceptions import SchemaMismatchError
@@ -579,7 +609,7 @@ class Explainer:
             a = to_probability(a) if output == "probability" else log_odds(a)
             if output == "log-odds":
                 if target_class is not None and _index_of(classes, target_class, self.name) != 1:
-                    a = a.scaled(-1.0)  # the log-odds of the first class
+                    a = a.scaled(-1.0, "of the first class")
                     explained = classes[0]
                 else:
                     explained = classes[1]
@@ -616,6 +646,4 @@ def _index_of(classes: np.ndarray, target: Any, name: str) -> int:
         if c == target or str(c) == str(target):
             return i
     shown = ", ".join(str(c) for c in classes.tolist())
-    raise ConfigurationError(
-        f"Model {name} has no class {target!r} to explain. Classes: {shown}."
-    )
+    raise ConfigurationError(f"Model {name} has no class {target!r} to explain. Classes: {shown}.")

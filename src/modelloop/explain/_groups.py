@@ -165,8 +165,7 @@ def _by_names(transformer: Any, cols: list[str], n_out: int, name: str) -> list[
         names = [str(n) for n in transformer.get_feature_names_out(cols)]
     except Exception as exc:
         raise ValueError(
-            f"Cannot tell which input column each output of transformer {name!r} comes from: "
-            f"{exc}"
+            f"Cannot tell which input column each output of transformer {name!r} comes from: {exc}"
         ) from exc
     if len(names) != n_out:
         raise ValueError(

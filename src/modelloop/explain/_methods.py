@@ -16,6 +16,7 @@ additive space (see :mod:`modelloop.explain._attribution`):
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -119,7 +120,9 @@ class _ShapTree(_Leaf):
     kind = "tree_shap"
 
     def __init__(self, est: Any, classifier: bool, boosted: bool) -> None:
-        import shap
+        with warnings.catch_warnings():  # shap's plotting colours warn on import
+            warnings.simplefilter("ignore")
+            import shap
 
         self.explainer = shap.TreeExplainer(est)
         self.space = ("margin" if boosted else "probability") if classifier else "value"
@@ -162,7 +165,9 @@ class _Linear(_Leaf):
         if sparse.issparse(Xt):
             csr = sparse.csr_matrix(Xt, dtype=float)
             # per output: X * coef (sparse) minus the dense mean term, grouped by the caller
-            terms = [(csr.multiply(self.coef[j]).tocsr(), self.coef[j] * self.mean) for j in range(k)]
+            terms = [
+                (csr.multiply(self.coef[j]).tocsr(), self.coef[j] * self.mean) for j in range(k)
+            ]
             return terms, base
         X = np.asarray(Xt, dtype=float)
         values = (X - self.mean)[:, :, None] * self.coef.T[None, :, :]

@@ -114,7 +114,9 @@ class PermutationShapley:
     def description(self) -> str:
         b, m = self.n_background, len(self.players)
         if self.exact:
-            return f"exact Shapley values (all {2**m} coalitions of {m} columns, {b} background rows)"
+            return (
+                f"exact Shapley values (all {2**m} coalitions of {m} columns, {b} background rows)"
+            )
         return (
             f"permutation Shapley values ({len(self.orders)} antithetic orderings of {m} "
             f"columns, {b} background rows)"

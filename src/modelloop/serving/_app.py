@@ -24,7 +24,13 @@ from starlette.types import ASGIApp
 
 from modelloop import __version__
 from modelloop.config import Settings
-from modelloop.serving import _routes_decide, _routes_feedback, _routes_v1, _routes_v2
+from modelloop.serving import (
+    _routes_decide,
+    _routes_explain,
+    _routes_feedback,
+    _routes_v1,
+    _routes_v2,
+)
 from modelloop.serving._errors import install_error_handlers
 from modelloop.serving._metrics import ServingMetrics
 from modelloop.serving._predlog import PredictionLog
@@ -178,6 +184,9 @@ def create_app(
             if state.predlog is not None:
                 state.predlog.close()
             state.executor.shutdown(wait=True)
+            explaining = state.extras.get("explain_executor")
+            if explaining is not None:
+                explaining.shutdown(wait=True)
             if owns_store and store is not None:
                 store.close()
             if limiter is not None:
@@ -197,6 +206,7 @@ def create_app(
         app.include_router(cloud)
         log.info("cloud serving contracts: %s", ", ".join(sorted(settings.serving_contracts())))
     app.include_router(_routes_v1.router)
+    app.include_router(_routes_explain.router)
     app.include_router(_routes_v2.router)
     app.include_router(_routes_feedback.router)
     app.include_router(_routes_decide.router)

@@ -78,6 +78,33 @@ class ServedModel:
     threshold: float | None = None  # a binary model's decision threshold (models.DecisionThreshold)
     policy: ServedPolicy | None = None  # a decision policy (task 'bandit'): decide, not predict
     decider: MicroBatcher | None = field(default=None, repr=False)
+    # the whole fitted model and its training rows (or a function reading them): what
+    # explanations start from; None for a model file served alone
+    pipeline: Any = field(default=None, repr=False)
+    reference: Any = field(default=None, repr=False)
+    _explainer: Any = field(default=None, repr=False)
+
+    def explainer(self) -> Any:
+        """The model's :class:`modelloop.explain.Explainer` (made on first use).
+
+        Raises ``ConfigurationError`` (a 400) for a model that cannot be explained here.
+        """
+        if self.pipeline is None:
+            raise ConfigurationError(
+                f"Model '{self.ref}' is served from the file {self.source} and cannot be "
+                "explained: explanations need a model trained and registered by modelloop."
+            )
+        if self._explainer is None:
+            from modelloop.explain import Explainer
+
+            self._explainer = Explainer(
+                self.pipeline,
+                self.task,
+                self.schema.feature_columns(),
+                background=self.reference,
+                name=f"'{self.ref}'",
+            )
+        return self._explainer
 
     def check_rules(self, rows: Sequence[dict[str, Any]], where: str) -> None:
         """Raise ``RuleViolationError`` (a 422) when a row breaks the model's rules."""
@@ -181,9 +208,11 @@ def served_from_pipeline(
     n_threads: int = 1,
     rules: dict[str, Any] | None = None,
     bandit: dict[str, Any] | None = None,
+    reference: Any = None,
 ) -> ServedModel:
     """A :class:`ServedModel` for a modelloop pipeline (SchemaEnforcer first), or for a
-    decision policy (task 'bandit', with its ``bandit`` description)."""
+    decision policy (task 'bandit', with its ``bandit`` description); ``reference`` (its
+    training rows, or a function reading them) is used by explanations."""
     from modelloop.features import SchemaEnforcer
 
     limit_threads(pipeline, n_threads)
@@ -203,6 +232,7 @@ def served_from_pipeline(
             record=record,
             rules=rules,
             policy=ServedPolicy(pipeline, bandit or {}),
+            pipeline=pipeline,
         )
     first = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
     # unsupervised models answer clusters / components / scores: the full pipeline serves them
@@ -228,6 +258,8 @@ def served_from_pipeline(
         record=record,
         rules=rules,
         threshold=None if task in UNSUPERVISED_TASKS else decision_threshold(pipeline),
+        pipeline=pipeline,
+        reference=reference,
     )
 
 
@@ -309,6 +341,7 @@ class ModelRegistry:
             n_threads=self._n_threads,
             rules=loaded.rules,
             bandit=loaded.bandit,
+            reference=loaded.reference,
         )
         with self._lock:
             return self._loaded.setdefault(key, served)

@@ -7,6 +7,12 @@ output (and ``predict_proba`` of shape ``[n, n_classes]`` for classifiers). Mode
 a target answer ``cluster`` (INT64, -1 for noise), ``components`` (FP64 ``[n, k]``, with
 the column names ``pc1``..``pcK`` in its parameters) or ``anomaly_score`` (FP64) and
 ``is_anomaly`` (BOOL).
+
+With the request parameter ``"explain": true`` (and optionally ``"explain_output"``:
+``probability``, ``log-odds`` or ``value``, and ``"explain_class"``) the answer also has
+``base_value`` (FP64 ``[n]``), ``output_value`` (FP64 ``[n]``, base plus contributions),
+``contributions`` (FP64 ``[n, n_features]``, the input columns in its parameters' ``columns``,
+with the ``output`` explained and the ``method``) and, for classifiers, ``explained_class``.
 """
 
 from __future__ import annotations
@@ -94,9 +100,118 @@ def _rows(payload: Any, served: ServedModel, max_rows: int) -> list[dict[str, An
     return rows
 
 
-@router.post("/models/{name}/infer")
+def _explain_options(payload: dict[str, Any]) -> tuple[bool, str | None, Any]:
+    params = payload.get("parameters")
+    if params is None:
+        return False, None, None
+    if not isinstance(params, dict):
+        raise InvalidInputError("'parameters' must be an object.")
+    explain = params.get("explain", False)
+    if not isinstance(explain, bool):
+        raise InvalidInputError(f"Parameter 'explain' must be true or false. Got {explain!r}.")
+    output = params.get("explain_output")
+    if output is not None and not isinstance(output, str):
+        raise InvalidInputError(f"Parameter 'explain_output' must be a string. Got {output!r}.")
+    if not explain and (output is not None or params.get("explain_class") is not None):
+        raise InvalidInputError("'explain_output' and 'explain_class' need \"explain\": true.")
+    return explain, output, params.get("explain_class")
+
+
+def _explanation_outputs(e: Any, n: int) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any]] = []
+    if e.explained_class is not None:
+        classes = [c.item() if hasattr(c, "item") else c for c in e.explained_class.tolist()]
+        is_number = all(isinstance(c, int | float) for c in classes)
+        outputs.append(
+            {
+                "name": "explained_class",
+                "shape": [n],
+                "datatype": "FP64" if is_number else "BYTES",
+                "data": classes,
+            }
+        )
+    outputs += [
+        {
+            "name": "output_value",
+            "shape": [n],
+            "datatype": "FP64",
+            "data": e.output_values.tolist(),
+        },
+        {"name": "base_value", "shape": [n], "datatype": "FP64", "data": e.base.tolist()},
+        {
+            "name": "contributions",
+            "shape": [n, len(e.columns)],
+            "datatype": "FP64",
+            "data": e.values.ravel().tolist(),
+            "parameters": {
+                "columns": list(e.columns),
+                "output": e.output,
+                "method": e.method,
+                "detail": e.detail,
+                "exact": e.exact,
+            },
+        },
+    ]
+    return outputs
+
+
+_INFER_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "inputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "data"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "shape": {"type": "array", "items": {"type": "integer"}},
+                                    "datatype": {"type": "string"},
+                                    "data": {"type": "array"},
+                                },
+                            },
+                        },
+                        "parameters": {
+                            "type": "object",
+                            "properties": {
+                                "explain": {
+                                    "type": "boolean",
+                                    "description": "Also answer each input column's "
+                                    "contribution per row (outputs base_value, output_value, "
+                                    "contributions, explained_class).",
+                                },
+                                "explain_output": {
+                                    "type": "string",
+                                    "enum": ["probability", "log-odds", "value"],
+                                },
+                                "explain_class": {"description": "The class explained."},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "Outputs: predict (and predict_proba); with explain, also "
+            "base_value [n], output_value [n], contributions [n, n_features] (parameters: "
+            "columns, output, method, detail, exact) and explained_class [n] for classifiers.",
+        }
+    },
+}
+
+
+@router.post("/models/{name}/infer", openapi_extra=_INFER_DOC)
 async def infer(name: str, request: Request) -> JSONBytes:
-    """Predict (Open Inference Protocol)."""
+    """Predict (Open Inference Protocol); with the parameter ``explain``, also explain."""
     state = state_of(request)
     check_key(request, state.settings, admin=False)
     body = await read_body(request, state.settings.serve_max_body_bytes)
@@ -105,7 +220,16 @@ async def infer(name: str, request: Request) -> JSONBytes:
     rows = _rows(payload, served, state.settings.serve_max_rows)
     if served.policy is not None:  # a decision policy: one logged decision per row
         return await _decide(state, served, payload, rows)
-    p = await state.predict(served, rows, "inputs", route="v2")
+    explain, explain_output, explain_class = _explain_options(payload)
+    explanation = None
+    if explain:
+        from modelloop.serving._routes_explain import explain_rows
+
+        p, explanation = await explain_rows(
+            state, served, rows, "inputs", "v2", explain_output, explain_class
+        )
+    else:
+        p = await state.predict(served, rows, "inputs", route="v2")
     n = len(rows)
     is_number = all(isinstance(v, int | float) for v in p.predictions)
     outputs: list[dict[str, Any]] = _unsupervised_outputs(served.task, p.predictions, n) or [
@@ -127,6 +251,8 @@ async def infer(name: str, request: Request) -> JSONBytes:
                 "parameters": {"classes": classes},
             }
         )
+    if explanation is not None:
+        outputs += _explanation_outputs(explanation, n)
     request_id = payload.get("id") if isinstance(payload.get("id"), str) else uuid.uuid4().hex
     return JSONBytes(
         {

@@ -336,7 +336,8 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
 
     Every served version gets its row type under ``components/schemas``; the routes
     ``/v1/models/NAME/predict``, ``.../aliases/ALIAS/predict``, ``.../versions/V/predict``
-    (for the versions the server has loaded) and ``/v2/models/NAME/infer`` appear once per
+    (for the versions the server has loaded), ``/v1/models/NAME/explain`` and
+    ``/v2/models/NAME/infer`` appear once per
     model with that version's request body, and ``POST /predict`` shows the default model's
     column order.
     """
@@ -348,6 +349,7 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
             "/v1/models/{name}/predict",
             "/v1/models/{name}/aliases/{alias}/predict",
             "/v1/models/{name}/versions/{version}/predict",
+            "/v1/models/{name}/explain",
             "/v2/models/{name}/infer",
             "/predict",
         )
@@ -370,7 +372,8 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
         op = copy.deepcopy(op)
         op["summary"] = summary
         op["operationId"] = op_id
-        op["parameters"] = []
+        # the path parameters are filled in; query parameters (explain's) stay
+        op["parameters"] = [q for q in op.get("parameters", []) if q.get("in") == "query"]
         op["tags"] = ["models: " + served.name]
         if template.startswith("/v2"):
             inputs = ", ".join(
@@ -418,6 +421,13 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
                 f"Predict with {name} version {version}",
                 f"predict_{slug}_v{version}",
             )
+        add(
+            "/v1/models/{name}/explain",
+            f"{base}/explain",
+            served,
+            f"Explain {name}'s predictions (version {served.version} now)",
+            f"explain_{slug}",
+        )
         add(
             "/v2/models/{name}/infer",
             f"/v2/models/{name}/infer",

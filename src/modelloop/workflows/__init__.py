@@ -26,8 +26,10 @@ from modelloop.workflows._ingest import (
 )
 from modelloop.workflows._monitor import MonitorResult, monitor
 from modelloop.workflows._predict import (
+    ExplainOptions,
     LoadedModel,
     PredictSummary,
+    explain,
     load_model,
     predict,
     predict_file,
@@ -47,6 +49,7 @@ __all__ = [
     "BanditLog",
     "BanditTrainResult",
     "DemoResult",
+    "ExplainOptions",
     "IngestResult",
     "LoadedModel",
     "MonitorResult",
@@ -60,6 +63,7 @@ __all__ = [
     "check_report_path",
     "demo_data_path",
     "evaluate_policy",
+    "explain",
     "export",
     "feedback",
     "ingest",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,36 @@ from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, Unsup
 from modelloop.models import model_output
 from modelloop.store import ModelVersionRecord, Store
 
-__all__ = ["LoadedModel", "PredictSummary", "load_model", "predict", "predict_file"]
+__all__ = [
+    "ExplainOptions",
+    "LoadedModel",
+    "PredictSummary",
+    "explain",
+    "load_model",
+    "predict",
+    "predict_file",
+]
 
 _OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 @dataclass(frozen=True)
+class ExplainOptions:
+    """What ``--explain`` explains: ``output`` (``'probability'``, ``'log-odds'`` or
+    ``'value'``; ``None``: the model's default) for ``target_class`` (``None``: the second
+    class of a binary model, each row's predicted class of a multiclass one)."""
+
+    output: str | None = None
+    target_class: Any = None
+
+
+@dataclass(frozen=True)
 class LoadedModel:
-    """A registered model version, loaded and checked: its record, pipeline and schema."""
+    """A registered model version, loaded and checked: its record, pipeline and schema.
+
+    ``reference`` gives the rows the model was trained on (a frame, or a function that
+    reads them from the store when an explanation first needs them).
+    """
 
     record: ModelVersionRecord
     pipeline: Any
@@ -41,10 +63,50 @@ class LoadedModel:
     classes: list[Any] | None
     rules: dict[str, Any] | None = None  # what each row must meet (``train --rules``)
     bandit: dict[str, Any] | None = None  # a decision policy's columns, actions, exploration
+    reference: Any = field(default=None, repr=False, compare=False)
+    _explainer: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def ref(self) -> str:
         return f"{self.record.name}:{self.record.version}"
+
+    def explainer(self) -> Any:
+        """The model's :class:`modelloop.explain.Explainer` (made once, then reused)."""
+        if not self._explainer:
+            from modelloop.explain import Explainer
+
+            self._explainer.append(
+                Explainer(
+                    self.pipeline,
+                    self.task,
+                    self.schema.feature_columns(),
+                    background=self.reference,
+                    name=f"'{self.ref}'",
+                )
+            )
+        return self._explainer[0]
+
+    def explain(
+        self, frame: pd.DataFrame, *, output: str | None = None, target_class: Any = None
+    ) -> pd.DataFrame:
+        """Per-row contributions of each input column to the model's output.
+
+        Columns: ``explained_class`` (classifiers), ``output_value`` (the explained
+        probability, log-odds or value), ``base_value`` and one ``contrib_<column>`` per
+        input column, with ``base_value + sum(contrib_*) == output_value``. ``attrs`` says
+        which output and method (see :class:`modelloop.explain.Explanation`).
+
+        >>> import modelloop as ml
+        >>> ml.workflows.load_model("titanic", store=store).explain(rows)  # doctest: +SKIP
+        """
+        explanation = self.explainer().explain(frame, output=output, target_class=target_class)
+        return explanation.frame(index=frame.index)
+
+    def with_reference(self) -> LoadedModel:
+        """The same model with its reference rows read now (to send it to other processes)."""
+        if not callable(self.reference):
+            return self
+        return replace(self, reference=self.reference(), _explainer=[])
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions for raw rows: a ``prediction`` column, plus ``proba_<class>`` columns.
@@ -56,8 +118,17 @@ class LoadedModel:
 
 
 def load_model(ref: str, *, store: Store) -> LoadedModel:
-    """Resolve ``name``, ``name@alias`` or ``name:version`` and load it (sha256 checked)."""
+    """Resolve ``name``, ``name@alias`` or ``name:version`` and load it (sha256 checked).
+
+    Its reference rows are read from ``store`` only if an explanation needs them.
+    """
     record, bundle = store.load_model(ref)
+
+    def reference() -> pd.DataFrame | None:
+        if not record.reference_snapshot:
+            return None
+        return store.reference_data(record)
+
     return LoadedModel(
         record=record,
         pipeline=bundle["pipeline"],
@@ -66,7 +137,59 @@ def load_model(ref: str, *, store: Store) -> LoadedModel:
         classes=bundle.get("classes"),
         rules=bundle.get("rules"),
         bandit=bundle.get("bandit"),
+        reference=reference,
     )
+
+
+def score_rows(
+    model: LoadedModel, frame: pd.DataFrame, explain: ExplainOptions | None
+) -> pd.DataFrame:
+    """``model.predict_frame(frame)``, followed by the explanation columns when asked
+    (their ``attrs`` -- output, method -- kept on the result)."""
+    out = model.predict_frame(frame)
+    if explain is None:
+        return out
+    contributions = model.explain(frame, output=explain.output, target_class=explain.target_class)
+    both = pd.concat([out, contributions], axis=1)
+    both.attrs = dict(contributions.attrs)
+    return both
+
+
+def describe_explanation(attrs: dict[str, Any]) -> str:
+    """One line on what an explanation explains and how, from its frame's ``attrs``.
+
+    >>> describe_explanation({"output": "probability", "method": "tree_shap",
+    ...                       "detail": "LGBMClassifier: TreeSHAP (LightGBM pred_contrib)"})
+    'probability, tree_shap: LGBMClassifier: TreeSHAP (LightGBM pred_contrib)'
+    """
+    return f"{attrs.get('output')}, {attrs.get('method')}: {attrs.get('detail')}"
+
+
+def check_explain(model: LoadedModel, explain: ExplainOptions | None) -> None:
+    """Fail before any row is read when the model cannot be explained as asked."""
+    if explain is not None:
+        model.explainer().check(explain.output)
+
+
+def explain(
+    ref: str | LoadedModel,
+    data: pd.DataFrame,
+    *,
+    output: str | None = None,
+    target_class: Any = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """Explain the predictions of a registered model for the rows of ``data``.
+
+    See :meth:`LoadedModel.explain` for the columns.
+
+    >>> import modelloop as ml
+    >>> ml.workflows.explain("titanic@production", frame)  # doctest: +SKIP
+    """
+    model = _resolve_model(ref, settings, store)  # its reference rows are read when needed
+    _check_columns(list(data.columns), model, "the data", (), True)
+    return model.explain(data, output=output, target_class=target_class)
 
 
 def _resolve_model(
@@ -114,17 +237,19 @@ def predict(
     *,
     keep: Sequence[str] = (),
     ignore_extra: bool = True,
+    explain: ExplainOptions | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
 ) -> pd.DataFrame:
-    """Predict a DataFrame with a registered model.
+    """Predict a DataFrame with a registered model (with ``explain``: and explain it).
 
     >>> import modelloop as ml
     >>> ml.predict("titanic@production", frame)  # doctest: +SKIP
     """
     model = _resolve_model(ref, settings, store)
     _check_columns(list(data.columns), model, "the data", keep, ignore_extra)
-    out = model.predict_frame(data)
+    check_explain(model, explain)
+    out = score_rows(model, data, explain)
     if keep:
         out = pd.concat([data[list(keep)], out], axis=1)
     return out
@@ -140,6 +265,7 @@ class PredictSummary:
     n_batches: int
     columns: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    explained: str | None = None  # with explain: what was explained, and how
 
 
 class _Writer:
@@ -194,6 +320,7 @@ def predict_file(
     keep: Sequence[str] = (),
     ignore_extra: bool = False,
     batch_rows: int = 100_000,
+    explain: ExplainOptions | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
 ) -> PredictSummary:
@@ -205,13 +332,18 @@ def predict_file(
     (unsupervised models: ``cluster``, ``pc1``..``pcK`` or ``anomaly_score`` and
     ``is_anomaly`` instead). It
     is written to ``<output>.partial`` and moved into place only when every row is scored.
+    With ``explain`` each row is also explained: ``explained_class`` (classifiers),
+    ``output_value``, ``base_value`` and one ``contrib_<column>`` per input column (see
+    :meth:`LoadedModel.explain`).
     """
     out_path = _output_path(output)
     model = _resolve_model(ref, settings, store)  # predict_files passes it loaded
+    check_explain(model, explain)
     source_name = Path(source).name
     writer = _Writer(out_path)
     n_rows = n_batches = 0
     columns: tuple[str, ...] = ()
+    explained = None
     notes: list[str] = []
     images = model.schema.by_role(Role.IMAGE)
     if Path(source).expanduser().is_dir():
@@ -231,14 +363,16 @@ def predict_file(
         for batch in batches:
             if n_batches == 0:
                 _check_columns(list(batch.columns), model, source_name, keep, ignore_extra)
-            scored = model.predict_frame(batch)
+            out = score_rows(model, batch, explain)
+            if explained is None and explain is not None:
+                explained = describe_explanation(out.attrs)
             if keep:
-                scored = pd.concat(
-                    [batch[list(keep)].reset_index(drop=True), scored.reset_index(drop=True)],
+                out = pd.concat(
+                    [batch[list(keep)].reset_index(drop=True), out.reset_index(drop=True)],
                     axis=1,
                 )
-            writer.write(scored)
-            columns = tuple(scored.columns)
+            writer.write(out)
+            columns = tuple(out.columns)
             n_rows += len(batch)
             n_batches += 1
         if n_batches == 0:
@@ -247,7 +381,9 @@ def predict_file(
     except BaseException:
         writer.abort()
         raise
-    return PredictSummary(model.ref, out_path, n_rows, n_batches, columns, tuple(notes))
+    return PredictSummary(
+        model.ref, out_path, n_rows, n_batches, columns, tuple(notes), explained
+    )
 
 
 def _image_folder(folder: Path, model: LoadedModel) -> tuple[pd.DataFrame, list[str]]:

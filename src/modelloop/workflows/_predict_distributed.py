@@ -27,10 +27,13 @@ from modelloop.data import Role, numbers_or_none
 from modelloop.exceptions import SchemaMismatchError, UnsupportedSourceError
 from modelloop.store import Store
 from modelloop.workflows._predict import (
+    ExplainOptions,
     LoadedModel,
     _check_columns,
     _resolve_model,
+    check_explain,
     predict_file,
+    score_rows,
 )
 
 __all__ = ["PredictFilesSummary", "expand_sources", "predict_files"]
@@ -117,8 +120,13 @@ def _typed_numbers(frame: pd.DataFrame, schema: Any, keep: Sequence[str]) -> pd.
     return frame.assign(**typed) if typed else frame
 
 
-def _score_partition(frame: pd.DataFrame, model: LoadedModel, keep: Sequence[str]) -> pd.DataFrame:
-    scored = model.predict_frame(_typed_numbers(frame, model.schema, keep))
+def _score_partition(
+    frame: pd.DataFrame,
+    model: LoadedModel,
+    keep: Sequence[str],
+    explain: ExplainOptions | None = None,
+) -> pd.DataFrame:
+    scored = score_rows(model, _typed_numbers(frame, model.schema, keep), explain)
     if keep:
         scored = pd.concat([frame[list(keep)], scored], axis=1)
     return scored.reset_index(drop=True)
@@ -150,6 +158,7 @@ def predict_files(
     cluster: Any = None,
     batch_rows: int = 100_000,
     blocksize: str = "64MB",
+    explain: ExplainOptions | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
 ) -> PredictFilesSummary:
@@ -163,6 +172,7 @@ def predict_files(
     cluster : ``'local[:N]'``, a scheduler address or a ``distributed.Client``; without it
         the files are streamed one after the other in this process.
     batch_rows, blocksize : rows per batch locally; bytes per CSV partition on a cluster.
+    explain : also explain each row (see ``predict_file``).
 
     Examples
     --------
@@ -176,11 +186,14 @@ def predict_files(
     kind = _kind(files)
     out, partial = _output_dir(output)
     model = _resolve_model(ref, settings, store)
+    check_explain(model, explain)
     partial.mkdir()
     try:
         if cluster:
+            if explain is not None:  # the workers get the reference rows with the model
+                model = model.with_reference()
             n_rows, n_parts, columns = _on_cluster(
-                model, files, kind, partial, keep, ignore_extra, cluster, blocksize
+                model, files, kind, partial, keep, ignore_extra, cluster, blocksize, explain
             )
         else:
             n_rows, n_parts, columns = 0, 0, ()
@@ -192,6 +205,7 @@ def predict_files(
                     keep=keep,
                     ignore_extra=ignore_extra,
                     batch_rows=batch_rows,
+                    explain=explain,
                 )
                 n_rows += summary.n_rows
                 n_parts += 1
@@ -204,7 +218,7 @@ def predict_files(
     return PredictFilesSummary(model.ref, out, len(files), n_rows, n_parts, columns, spec)
 
 
-def _on_cluster(model, files, kind, partial, keep, ignore_extra, cluster, blocksize):
+def _on_cluster(model, files, kind, partial, keep, ignore_extra, cluster, blocksize, explain):
     import dask
     import dask.dataframe as dd
 
@@ -225,9 +239,9 @@ def _on_cluster(model, files, kind, partial, keep, ignore_extra, cluster, blocks
         head = frame.get_partition(0).head(5, compute=True)
         if head.empty:
             raise SchemaMismatchError(f"{source} has no rows to predict.")
-        meta = _score_partition(head, model, keep).iloc[:0]
+        meta = _score_partition(head, model, keep, explain).iloc[:0]
         shared = dask.delayed(model, pure=True)  # sent to each worker once, not per partition
-        scored = frame.map_partitions(_score_partition, shared, list(keep), meta=meta)
+        scored = frame.map_partitions(_score_partition, shared, list(keep), explain, meta=meta)
         scored.to_parquet(partial, write_index=False, compute=True)
         n_rows = sum(pq_rows(p) for p in partial.glob("*.parquet"))
         return n_rows, len(list(partial.glob("*.parquet"))), tuple(meta.columns)

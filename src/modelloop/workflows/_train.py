@@ -85,6 +85,31 @@ class TrainResult:
     # clustering / reduce / anomaly: cluster sizes and profiles, explained variance or the
     # anomaly threshold, a 2-D projection (see workflows._train_unsupervised)
     summary: dict[str, Any] = field(default_factory=dict)
+    _explainer: Any = field(default=None, repr=False, compare=False)
+
+    def explain(
+        self, frame: pd.DataFrame, *, output: str | None = None, target_class: Any = None
+    ) -> pd.DataFrame:
+        """Per-row contributions of each input column to ``model``'s output for ``frame``:
+        ``explained_class`` (classifiers), ``output_value``, ``base_value`` and one
+        ``contrib_<column>`` per input column (see ``LoadedModel.explain``). The training
+        rows are the background sample where a method needs one.
+
+        >>> result = ml.train("titanic.csv", target="Survived")  # doctest: +SKIP
+        >>> result.explain(frame.head())  # doctest: +SKIP
+        """
+        if self._explainer is None:
+            from modelloop.explain import Explainer
+
+            self._explainer = Explainer(
+                self.model,
+                self.task,
+                self.dataset.schema.feature_columns(),
+                background=self.dataset.frame,
+                name=f"'{self.name}'" if self.name else "the trained model",
+            )
+        explanation = self._explainer.explain(frame, output=output, target_class=target_class)
+        return explanation.frame(index=frame.index)
 
     @property
     def cluster_profile(self) -> dict[str, Any] | None:
