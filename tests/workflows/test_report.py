@@ -97,6 +97,7 @@ def test_report_embeds_every_expected_plot(trained, task, ref, tmp_path):
     page = out.read_text(encoding="utf-8")
     expected = set(REGRESSION_PLOTS if task == "regression" else CLASSIFIER_PLOTS)
     expected |= {"target_distribution", "permutation_importance", "optimization_history"}
+    expected |= {"contribution_importance", "contribution_summary", "dependence"}
     expected |= {"learning_curve"}  # no time budget: there is time for one
     assert expected <= embedded_plots(page)
     assert not re.search(r"https?://", page)
@@ -129,6 +130,37 @@ def test_train_keeps_the_evaluation_beside_the_run(trained):
     assert 1 <= payload["importance"]["n_repeats"] <= 3
     assert payload["importance"]["n_rows"] <= 2_000
     assert "evaluation_s" in result.timings
+
+
+@pytest.mark.slow
+def test_explanations_are_kept_even_when_no_time_is_left(trained, tmp_path):
+    from dataclasses import replace
+
+    from modelloop.workflows import record_evaluation
+
+    settings, results = trained
+    result = results["binary"]
+    X, y = result.dataset.features(), result.dataset.target_series()
+    with Store.from_settings(settings) as store:
+        run = store.create_run(
+            name="m_binary", dataset_hash=result.dataset.hash, target="y", task="binary",
+            metric=result.metric, params={},
+        )  # fmt: skip
+        record_evaluation(store, replace(result, run_id=run.id), X, y, X, y, time_left=0.0)
+        payload = json.loads(store.read_run_file(run.id, "evaluation.json"))
+        rows = pd.read_parquet(io.BytesIO(store.read_run_file(run.id, "explanations.parquet")))
+        store.finish_run(run.id, status="finished")
+    info = payload["explanations"]
+    assert payload["importance"]["table"] == []  # permutation importance had no time
+    assert info["output"] == "probability" and info["method"] == "linear"
+    assert info["explained"] == "probability of class yes"
+    assert info["n_rows"] == len(rows) >= 25
+    assert info["importance"][0]["feature"] == "x1"  # the signal's main column
+    contribs = rows[[c for c in rows.columns if c.startswith("contrib:")]].sum(axis=1)
+    np.testing.assert_allclose(rows["base_value"] + contribs, rows["output_value"], atol=1e-9)
+    page = report(run.id, tmp_path / "r.html", settings=settings, n_boot=5).read_text()
+    assert {"contribution_importance", "contribution_summary", "dependence"} <= embedded_plots(page)
+    assert "Each input column's contribution to the probability of class yes" in page
 
 
 def test_report_unknown_reference_is_a_clear_error(trained, tmp_path):

@@ -29,6 +29,9 @@ __all__ = [
     "OKABE_ITO",
     "calibration_figure",
     "confusion_matrix_figure",
+    "contribution_importance_figure",
+    "contribution_summary_figure",
+    "dependence_figure",
     "importance_figure",
     "learning_curve_figure",
     "optimization_history_figure",
@@ -430,6 +433,184 @@ def importance_figure(
     ax.set_xlabel(f"drop in {metric or 'score'} when the column is shuffled")
     ax.set_ylabel("input column")
     ax.set_title("Permutation importance (test split)")
+    return fig
+
+
+def contribution_importance_figure(
+    mean_abs: Mapping[str, float], *, output: str = "output", top: int = 20
+) -> Figure:
+    """Horizontal bars of the mean absolute contribution of each input column, largest first.
+
+    Examples
+    --------
+    >>> fig = contribution_importance_figure({"Sex": 0.16, "Pclass": 0.08}, output="probability")
+    >>> fig.axes[0].get_xlabel()
+    'mean |contribution| to the probability'
+    """
+    items = sorted(
+        ((str(k), float(v)) for k, v in mean_abs.items() if np.isfinite(float(v))),
+        key=lambda kv: kv[1],
+        reverse=True,
+    )[:top]
+    if not items:
+        raise InvalidInputError("mean_abs needs at least one column with a finite value.")
+    items = items[::-1]
+    fig, ax = _figure(6.4, max(2.4, 0.32 * len(items) + 1.4))
+    ax.barh([k for k, _ in items], [v for _, v in items], color=OKABE_ITO[0])
+    ax.set_xlabel(f"mean |contribution| to the {output}")
+    ax.set_ylabel("input column")
+    ax.set_title("Global importance: mean |contribution| (test rows)")
+    return fig
+
+
+def _colour_values(values: pd.Series | None) -> tuple[np.ndarray | None, bool]:
+    """Each value's rank in [0, 1] for a colour scale (NaN for missing / non-numeric)."""
+    if values is None:
+        return None, False
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().sum() < max(2, 0.5 * values.notna().sum()):
+        return None, False
+    ranks = numbers.rank(pct=True).to_numpy(dtype=float)
+    return ranks, True
+
+
+def _swarm_offsets(x: np.ndarray, width: float = 0.38, bins: int = 60) -> np.ndarray:
+    """Vertical offsets that spread points of one row like a beeswarm: points in the same
+    narrow x bin alternate above and below, as far as the bin is crowded."""
+    if len(x) == 0:
+        return np.zeros(0)
+    low, high = float(np.min(x)), float(np.max(x))
+    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    which = np.clip(np.digitize(x, edges) - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    crowd = max(int(counts.max()), 1)
+    offsets = np.zeros(len(x))
+    for b in np.flatnonzero(counts):
+        members = np.flatnonzero(which == b)
+        k = np.arange(len(members))
+        sign = np.where(k % 2 == 0, 1.0, -1.0)
+        offsets[members] = sign * ((k + 1) // 2) / crowd * width * 2
+    return offsets
+
+
+def contribution_summary_figure(
+    contributions: pd.DataFrame,
+    values: pd.DataFrame | None = None,
+    *,
+    output: str = "output",
+    top: int = 12,
+) -> Figure:
+    """The beeswarm summary: one row per input column (most important on top), one point per
+    explained row at its contribution, coloured by the column's value (low to high) where
+    the column is numeric.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"age": [0.1, -0.2, 0.05], "city": [0.0, 0.02, -0.01]})
+    >>> v = pd.DataFrame({"age": [30, 70, 40], "city": ["a", "b", "a"]})
+    >>> contribution_summary_figure(c, v, output="probability").axes[0].get_xlabel()
+    'contribution to the probability'
+    """
+    if contributions.empty:
+        raise InvalidInputError("contributions needs at least one row and one column.")
+    order = contributions.abs().mean().sort_values(ascending=False).index[:top][::-1]
+    fig, ax = _figure(7.2, max(2.8, 0.42 * len(order) + 1.6))
+    from matplotlib import colormaps
+
+    cmap = colormaps["cividis"]
+    rng = np.random.default_rng(0)
+    coloured = False
+    for i, col in enumerate(order):
+        x = contributions[col].to_numpy(dtype=float)
+        keep = np.isfinite(x)
+        if keep.sum() > _MAX_POINTS:
+            keep &= rng.random(len(x)) < _MAX_POINTS / keep.sum()
+        ranks, numeric = _colour_values(None if values is None else values.get(col))
+        y = i + _swarm_offsets(x[keep])
+        if numeric and ranks is not None:
+            r = ranks[keep]
+            colours = np.where(
+                np.isnan(r)[:, None], np.array([[0.6, 0.6, 0.6, 1.0]]), cmap(np.nan_to_num(r))
+            )
+            coloured = True
+        else:
+            colours = np.tile(np.array([[0.6, 0.6, 0.6, 1.0]]), (int(keep.sum()), 1))
+        ax.scatter(x[keep], y, s=9, c=colours, linewidths=0, alpha=0.85)
+    ax.axvline(0.0, color=_REFERENCE, linewidth=0.8)
+    ax.set_yticks(range(len(order)), [str(c) for c in order])
+    ax.set_xlabel(f"contribution to the {output}")
+    ax.set_ylabel("input column")
+    ax.set_title("Contributions per row (test rows)")
+    if coloured:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, pad=0.01, aspect=30)
+        bar.set_ticks([0, 1], labels=["low", "high"])
+        bar.set_label("column value (rank); grey: missing or not numeric")
+    return fig
+
+
+def dependence_figure(
+    contributions: pd.DataFrame,
+    values: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    output: str = "output",
+) -> Figure:
+    """One panel per column: its contribution against its value (numeric columns as a
+    scatter, the others as a strip per category, most frequent categories first).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"age": [0.1, -0.2, 0.05]})
+    >>> v = pd.DataFrame({"age": [30, 70, 40]})
+    >>> dependence_figure(c, v, ["age"]).axes[0].get_xlabel()
+    'age'
+    """
+    columns = [c for c in columns if c in contributions and c in values]
+    if not columns:
+        raise InvalidInputError("dependence_figure needs at least one column with values.")
+    ncols = min(2, len(columns))
+    nrows = int(np.ceil(len(columns) / ncols))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4 * ncols / 1.3, 3.4 * nrows), dpi=100, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    rng = np.random.default_rng(0)
+    for ax, col in zip(axes, columns, strict=False):
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        y = contributions[col].to_numpy(dtype=float)
+        raw = values[col]
+        numbers = pd.to_numeric(raw, errors="coerce")
+        if numbers.notna().sum() >= max(2, 0.5 * raw.notna().sum()):
+            x = numbers.to_numpy(dtype=float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            ax.scatter(x[ok], y[ok], s=10, color=OKABE_ITO[0], alpha=0.7, linewidths=0)
+            missing = ~np.isfinite(x) & np.isfinite(y)
+            if missing.any():
+                ax.scatter(
+                    np.full(missing.sum(), np.nanmin(x) if ok.any() else 0.0), y[missing],
+                    s=14, marker="x", color=OKABE_ITO[3], label="missing",
+                )  # fmt: skip
+                ax.legend(loc="best", fontsize=8)
+        else:
+            text = raw.astype(object).where(raw.notna(), "(missing)").astype(str)
+            shown = text.value_counts().index[:12].tolist()
+            for i, level in enumerate(shown):
+                sel = (text == level).to_numpy() & np.isfinite(y)
+                jitter = rng.uniform(-0.25, 0.25, sel.sum())
+                ax.scatter(i + jitter, y[sel], s=10, color=OKABE_ITO[i % 7], alpha=0.7,
+                           linewidths=0)  # fmt: skip
+            ax.set_xticks(range(len(shown)), [s if len(s) <= 14 else s[:13] + "…" for s in shown],
+                          rotation=30, ha="right")  # fmt: skip
+        ax.axhline(0.0, color=_REFERENCE, linewidth=0.8)
+        ax.set_xlabel(str(col))
+        ax.set_ylabel(f"contribution to the {output}")
+        ax.set_title(f"{col}: contribution by value", fontsize=10)
+    for ax in axes[len(columns) :]:
+        ax.set_visible(False)
     return fig
 
 

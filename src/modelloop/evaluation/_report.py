@@ -68,6 +68,9 @@ REGRESSION_PLOTS = ("predicted_vs_actual", "residuals", "residual_histogram")
 #: Plots of both, each drawn when its data is there.
 COMMON_PLOTS = (
     "target_distribution",
+    "contribution_importance",
+    "contribution_summary",
+    "dependence",
     "permutation_importance",
     "optimization_history",
     "learning_curve",
@@ -380,6 +383,9 @@ def evaluation_sections(
     trials: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     importances: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     importance_note: str = "",
+    explanations: Mapping[str, Any] | None = None,
+    contributions: pd.DataFrame | None = None,
+    contribution_values: pd.DataFrame | None = None,
     learning_curve: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     image_errors: Mapping[str, Any] | None = None,
     n_boot: int = 200,
@@ -496,6 +502,14 @@ def evaluation_sections(
     if image_errors:
         sections.append(image_errors_section(image_errors, task))
 
+    if explanations:
+        sections.append(
+            Section(
+                "Explanations: what the model relies on",
+                _explanation_body(explanations, contributions, contribution_values),
+                id="explanations",
+            )
+        )
     if importances is not None and len(importances):
         sections.append(
             Section(
@@ -555,6 +569,68 @@ def evaluation_sections(
     return sections
 
 
+def _explanation_body(
+    info: Mapping[str, Any], contributions: pd.DataFrame | None, values: pd.DataFrame | None
+) -> str:
+    """Global importance (always, when explanations were computed), the beeswarm summary and
+    dependence plots of the most important columns (when the rows were kept)."""
+    output = str(info.get("output") or "output")
+    explained = str(info.get("explained") or output)
+    mean_abs = {r["feature"]: r["mean_abs"] for r in info.get("importance") or []}
+    n_rows = info.get("n_rows")
+    intro = (
+        f"<p>Each input column's contribution to the {html.escape(explained)}, on "
+        f"{n_rows} test rows: a row's base value plus its contributions is its "
+        f"{html.escape(output)}. Method: {html.escape(str(info.get('detail') or info.get('method')))}"
+        f".</p>"
+    )
+    plots = []
+    if mean_abs:
+        plots.append(
+            _plot(
+                "contribution_importance",
+                lambda: _plots.contribution_importance_figure(mean_abs, output=output),
+                "Mean absolute contribution of each input column: how much the model's "
+                "output moves with it, on average.",
+            )
+        )
+    if contributions is not None and not contributions.empty:
+        plots.append(
+            _plot(
+                "contribution_summary",
+                lambda: _plots.contribution_summary_figure(contributions, values, output=output),
+                "One point per test row and column: where it pushed the output (right: up), "
+                "coloured by the column's value.",
+            )
+        )
+        ranked = contributions.abs().mean().sort_values(ascending=False).index
+        top = [c for c in ranked if values is not None and _plottable(values.get(c))][:4]
+        if top:
+            plots.append(
+                _plot(
+                    "dependence",
+                    lambda: _plots.dependence_figure(contributions, values, top, output=output),
+                    "How the contribution of the most important columns changes with their "
+                    "value (columns of free text or with many distinct values are left out).",
+                )
+            )
+    return (
+        intro
+        + '<div class="plots">'
+        + "".join(plots)
+        + "</div>"
+        + _notes(list(info.get("notes") or []))
+    )
+
+
+def _plottable(values: pd.Series | None) -> bool:
+    """A column a dependence plot can show: mostly numbers, or at most 30 distinct values."""
+    if values is None or values.notna().sum() == 0:
+        return False
+    numbers = pd.to_numeric(values, errors="coerce")
+    return bool(numbers.notna().sum() >= 0.5 * values.notna().sum() or values.nunique() <= 30)
+
+
 def evaluation_report(title: str, **data: Any) -> str:
     """One self-contained HTML page evaluating a trained model on its test split.
 
@@ -576,6 +652,11 @@ def evaluation_report(title: str, **data: Any) -> str:
     trials : ``number``, ``score``, ``duration``, ``model``, ``status`` per trial.
     importances : ``feature``, ``importance``, ``std`` per input column.
     importance_note : how the importances were computed (rows, repeats).
+    explanations : what the explanations of test rows explain (``output``, ``explained``,
+        ``method``, ``detail``, ``n_rows``) and ``importance``: ``feature``, ``mean_abs`` per
+        input column.
+    contributions, contribution_values : the explained rows' contributions and values, one
+        column per input column (for the summary and dependence plots).
     learning_curve : ``n_train``, ``train_score``, ``test_score`` per point.
     image_errors : for models of images: ``{"column", "n_wrong", "n_rows", "items"}``, each
         item a thumbnail ``data:`` URI (``image``) with ``true``, ``predicted`` and

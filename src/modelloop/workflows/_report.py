@@ -2,8 +2,9 @@
 
 What the page needs is saved when the model is trained (:func:`record_evaluation`, called
 by ``train``): the test split's true values, predictions and probabilities, a sample of
-the test rows, permutation importance, a learning curve when the time budget allowed it
-and the data profile. They are kept beside the run in the store (``artifacts/runs/<id>/``,
+the test rows, explanations of test rows (always: each input column's contributions, see
+:mod:`modelloop.explain`), permutation importance, a learning curve when the time budget
+allowed it and the data profile. They are kept beside the run in the store (``artifacts/runs/<id>/``,
 sha256-checked). ``report`` reads them back, with the run's leaderboard and trials, and
 hands plain data to :func:`modelloop.evaluation.evaluation_report`.
 """
@@ -50,12 +51,15 @@ __all__ = [
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.parquet"
 TEST_ROWS_FILE = "test_rows.parquet"
+EXPLANATIONS_FILE = "explanations.parquet"
 _FORMAT = "modelloop-evaluation"
 _FORMAT_VERSION = 1
 MAX_SAVED_ROWS = 50_000  # test rows kept for a report
 IMPORTANCE_ROWS = 2_000  # test rows permutation importance is computed on
 IMPORTANCE_REPEATS = 3
 PROFILE_ROWS = 200_000
+EXPLAIN_ROWS = 500  # test rows explained for the report, time allowing
+EXPLAIN_CHUNKS = (25, 75, 150, 250)  # rows explained per step; the first always is
 _NO_BUDGET_ALLOWANCE = 30.0  # seconds of extra work when training has no time budget
 REPORT_SECONDS = 4.0
 """Seconds ``train --report`` keeps back from its time budget to write the report."""
@@ -111,10 +115,17 @@ def record_evaluation(
     # Each extra step may take about a quarter of the time the search took, within the
     # time the budget has left.
     share = max(2.0, 0.25 * _seconds(result.timings))
+    steps = {"predict_s": round(time.monotonic() - t0, 3)}
+    # Explanations come first and are never skipped: at least a first chunk of test rows is
+    # explained whatever the budget says (a few seconds for the slowest models), more as
+    # time allows.
+    remaining = left()
+    allowance = share if remaining is None else max(3.0, min(share, 0.3 * remaining))
+    explanations, explained_rows = _explain_test_rows(result, X_keep, rng, allowance, notes)
+    steps["explain_s"] = round(time.monotonic() - t0 - sum(steps.values()), 3)
     remaining = left()
     # Registration still has to fit in the budget: spend at most ~65% of what is left.
     allowance = share if remaining is None else max(0.0, min(share, 0.3 * remaining))
-    steps = {"predict_s": round(time.monotonic() - t0, 3)}
     if allowance < 4 * steps["predict_s"]:
         # Its unshuffled baseline alone costs one predict: without room for a few more,
         # it would overrun the budget and still show nothing.
@@ -198,6 +209,7 @@ def record_evaluation(
         },
         "learning_curve": None if curve is None else curve.to_dict(orient="records"),
         "image_errors": image_errors,
+        "explanations": explanations,
         "notes": notes,
         "timings": steps,
     }
@@ -207,6 +219,8 @@ def record_evaluation(
     }
     with contextlib.suppress(Exception):  # odd columns: the report does not need the rows
         files[TEST_ROWS_FILE] = _parquet(storable_frame(X_keep))
+    if explained_rows is not None:
+        files[EXPLANATIONS_FILE] = _parquet(explained_rows)
     store.write_run_files(result.run_id, files)
     return time.monotonic() - t0
 
@@ -256,6 +270,75 @@ def _image_errors(
             item["confidence"] = float(confidence[i])
         items.append(item)
     return {"column": column, "n_wrong": int(n_wrong), "n_rows": len(values), "items": items}
+def _explain_test_rows(
+    result: TrainResult,
+    X: pd.DataFrame,
+    rng: np.random.Generator,
+    allowance: float,
+    notes: list[str],
+) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+    """Explanations of a sample of test rows: their summary for ``evaluation.json`` and a
+    frame of the rows' contributions (``contrib:<column>``) and values (``value:<column>``).
+
+    The first chunk of rows is always explained; more chunks follow while ``allowance``
+    seconds last, up to :data:`EXPLAIN_ROWS` rows.
+    """
+    started = time.monotonic()
+    order = rng.permutation(len(X))[:EXPLAIN_ROWS]
+    parts = []
+    done = 0
+    try:
+        for size in EXPLAIN_CHUNKS:
+            if done >= len(order) or (parts and time.monotonic() - started > allowance):
+                break
+            rows = X.iloc[order[done : done + size]]
+            parts.append(result.explain(rows))
+            done += len(rows)
+    except Exception as exc:  # a model that cannot be explained still gets its report
+        notes.append(f"No explanations: {exc}")
+        return None, None
+    if not parts:
+        return None, None
+    frame = pd.concat(parts)
+    attrs = parts[0].attrs
+    columns = [c.removeprefix("contrib_") for c in frame.columns if c.startswith("contrib_")]
+    contributions = frame[[f"contrib_{c}" for c in columns]].to_numpy(dtype=float)
+    mean_abs = np.abs(contributions).mean(axis=0)
+    ranked = sorted(zip(columns, mean_abs.tolist(), strict=True), key=lambda kv: -kv[1])
+    if result.task == "regression":
+        explained = "predicted value"
+    elif result.task == "binary" and frame["explained_class"].nunique() == 1:
+        explained = f"probability of class {frame['explained_class'].iloc[0]!s}"
+    else:
+        explained = "probability of each row's predicted class"
+    if done < min(len(X), EXPLAIN_ROWS):
+        notes.append(
+            f"Explanations cover {done} test rows: explaining more did not fit in the time allowed."
+        )
+    summary = {
+        "output": attrs.get("output"),
+        "explained": explained,
+        "method": attrs.get("method"),
+        "detail": attrs.get("detail"),
+        "exact": attrs.get("exact"),
+        "n_rows": done,
+        "seconds": round(time.monotonic() - started, 3),
+        "importance": [{"feature": c, "mean_abs": v} for c, v in ranked],
+    }
+    rows = pd.DataFrame(
+        {
+            "base_value": frame["base_value"].to_numpy(dtype=float),
+            "output_value": frame["output_value"].to_numpy(dtype=float),
+        }
+    )
+    if "explained_class" in frame:
+        rows["explained_class"] = frame["explained_class"].astype(str).to_numpy()
+    for j, c in enumerate(columns):
+        rows[f"contrib:{c}"] = contributions[:, j]
+    values = storable_frame(X.iloc[order[:done]][columns])
+    for c in columns:
+        rows[f"value:{c}"] = values[c].to_numpy()
+    return summary, rows
 
 
 def _seconds(timings: dict[str, Any]) -> float:
@@ -410,8 +493,9 @@ def report(
     ``'churn'`` (latest version), ``'churn@production'``, ``'churn:3'``. The page is one
     file with everything embedded (it loads nothing from any host): the data profile, CV
     versus test metrics with bootstrap confidence intervals, the test-split plots,
-    permutation importance, the leaderboard, the search history and, when the time
-    budget allowed one, a learning curve.
+    explanations (global importance from each input column's contributions on test rows,
+    a summary plot and dependence plots), permutation importance, the leaderboard, the
+    search history and, when the time budget allowed one, a learning curve.
 
     Raises
     ------
@@ -445,6 +529,7 @@ def report(
             for t in store.list_trials(run.id)
         ]
         summary = _summary(store, run, version, payload)
+        contributions, values = _explained_rows(store, run)
     finally:
         if owns_store:
             store.close()
@@ -480,12 +565,30 @@ def report(
         trials=trials,
         importances=table,
         importance_note=importance_note,
+        explanations=payload.get("explanations"),
+        contributions=contributions,
+        contribution_values=values,
         learning_curve=payload.get("learning_curve"),
         image_errors=payload.get("image_errors"),
         n_boot=n_boot,
     )
     _write_atomic(path, page)
     return path
+
+
+def _explained_rows(
+    store: Store, run: RunRecord
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The explained test rows' contributions and values, one column per input column (or
+    ``None``s for a run trained before they were kept)."""
+    if EXPLANATIONS_FILE not in store.run_files(run.id):
+        return None, None
+    rows = pd.read_parquet(io.BytesIO(store.read_run_file(run.id, EXPLANATIONS_FILE)))
+    contributions = rows[[c for c in rows.columns if c.startswith("contrib:")]]
+    values = rows[[c for c in rows.columns if c.startswith("value:")]]
+    contributions.columns = [c.removeprefix("contrib:") for c in contributions.columns]
+    values.columns = [c.removeprefix("value:") for c in values.columns]
+    return contributions, values
 
 
 def _write_atomic(path: Path, text: str) -> None:
