@@ -27,6 +27,7 @@ from modelloop.config import Settings
 from modelloop.exceptions import ModelloopError
 from modelloop.serving._errors import error_body, status_of, validation_message
 from modelloop.serving.ui._drift import DriftCache
+from modelloop.serving.ui._explain import ExplainerCache
 from modelloop.serving.ui._reports import ReportCache
 from modelloop.store import Store
 
@@ -46,6 +47,7 @@ class UIContext:
     templates: Environment
     reports: ReportCache | None
     drift: DriftCache | None = None
+    explainers: ExplainerCache | None = None
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -202,6 +204,7 @@ def create_ui(
         templates=_environment(),
         reports=ReportCache(store) if store is not None else None,
         drift=DriftCache(store, settings, ttl=drift_ttl) if store is not None else None,
+        explainers=ExplainerCache(store, state) if store is not None else None,
     )
     _install_error_pages(app)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")

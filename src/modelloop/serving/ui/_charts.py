@@ -15,7 +15,7 @@ from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["PALETTE", "Series", "bar_chart", "line_chart"]
+__all__ = ["PALETTE", "Series", "bar_chart", "line_chart", "waterfall_chart"]
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 _W, _H = 560, 260
@@ -230,3 +230,93 @@ def _legend(names: Sequence[str]) -> str:
         )
         x += 6 * len(text) + 32
     return "".join(parts)
+
+
+def waterfall_chart(
+    title: str,
+    base: float,
+    contributions: Sequence[tuple[str, float]],
+    *,
+    value_label: str,
+    top: int = 12,
+) -> Markup:
+    """An SVG waterfall: from ``base``, each column's contribution as a bar that moves the
+    running total (up in vermillion, down in blue), largest first; the smallest are summed
+    into one bar, and the last line is the output (``base`` plus every contribution).
+
+    Examples
+    --------
+    >>> svg = waterfall_chart("Why", 0.38, [("Sex", -0.2), ("Age", 0.05)], value_label="p")
+    >>> svg.count("<rect"), "0.23" in svg
+    (2, True)
+    """
+    items = [(str(k), float(v)) for k, v in contributions if math.isfinite(float(v))]
+    items.sort(key=lambda kv: -abs(kv[1]))
+    if len(items) > top:
+        rest = items[top - 1 :]
+        items = [*items[: top - 1], (f"{len(rest)} other columns", sum(v for _, v in rest))]
+    output = base + sum(v for _, v in items)
+    totals = [base]
+    for _, v in items:
+        totals.append(totals[-1] + v)
+    low, high = _span(totals)
+    label_w, value_w = 170, 58
+    plot_w = _W - label_w - _RIGHT - value_w
+    rows = len(items) + 2  # base, the bars, the output
+    row_h = min(24.0, (max(_H, 60 + 22 * rows) - _TOP - 30) / rows)
+    height = _TOP + rows * row_h + 30
+
+    def px(x: float) -> float:
+        return label_w + (x - low) / (high - low) * plot_w
+
+    parts = []
+    for t in _ticks(low, high):
+        x = px(t)
+        parts.append(
+            f'<line class="grid" x1="{x:.1f}" y1="{_TOP - 4}" x2="{x:.1f}" '
+            f'y2="{_TOP + rows * row_h:.1f}"/><text class="tick" x="{x:.1f}" '
+            f'y="{_TOP + rows * row_h + 12:.1f}" text-anchor="middle">{_fmt(t)}</text>'
+        )
+
+    def label(y: float, text: str, value: str, bold: bool = False) -> str:
+        weight = ' font-weight="600"' if bold else ""
+        short = text if len(text) <= 26 else text[:25] + "…"
+        return (
+            f'<text class="tick"{weight} x="{label_w - 6}" y="{y + row_h * 0.62:.1f}" '
+            f'text-anchor="end">{escape(short)}</text><text class="tick"{weight} '
+            f'x="{_W - _RIGHT}" y="{y + row_h * 0.62:.1f}" text-anchor="end">{value}</text>'
+        )
+
+    def marker(y: float, x: float, what: str) -> str:
+        return (
+            f'<line x1="{px(x):.1f}" y1="{y + 2:.1f}" x2="{px(x):.1f}" y2="{y + row_h - 2:.1f}" '
+            f'stroke="#000" stroke-width="2"><title>{escape(what)}: {_fmt(x)}</title></line>'
+        )
+
+    parts.append(label(_TOP, "base value", _fmt(base), bold=True) + marker(_TOP, base, "base"))
+    for i, (name, v) in enumerate(items):
+        y = _TOP + (i + 1) * row_h
+        start, end = totals[i], totals[i + 1]
+        left, width = px(min(start, end)), max(abs(px(end) - px(start)), 1.0)
+        colour = PALETTE[5] if v > 0 else PALETTE[0]
+        parts.append(
+            label(y, name, ("+" if v > 0 else "") + _fmt(v))
+            + f'<rect data-column="{escape(name)}" x="{left:.1f}" y="{y + row_h * 0.15:.1f}" '
+            f'width="{width:.1f}" height="{row_h * 0.7:.1f}" fill="{colour}">'
+            f"<title>{escape(name)}: {'+' if v > 0 else ''}{_fmt(v)}</title></rect>"
+            f'<line class="grid" x1="{px(end):.1f}" y1="{y + row_h * 0.85:.1f}" '
+            f'x2="{px(end):.1f}" y2="{y + row_h * 1.15:.1f}" stroke="#8c96a3"/>'
+        )
+    y = _TOP + (len(items) + 1) * row_h
+    parts.append(label(y, value_label, _fmt(output), bold=True) + marker(y, output, value_label))
+    parts.append(
+        f'<text class="axis-label" x="{label_w + plot_w / 2}" y="{height - 4:.0f}" '
+        f'text-anchor="middle">{escape(value_label)}</text>'
+    )
+    return Markup(
+        f'<svg class="chart waterfall" viewBox="0 0 {_W} {height:.0f}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f'<text class="chart-title" x="{_LEFT}" y="18">{escape(title)}</text>'
+        + "".join(parts)
+        + "</svg>"
+    )

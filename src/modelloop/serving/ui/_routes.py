@@ -35,6 +35,7 @@ from modelloop.serving.ui._drift import (
     drift_charts,
     top_features,
 )
+from modelloop.serving.ui._explain import explain_logged, global_importance, recent_predictions
 from modelloop.serving.ui._live import counters_of, timeline
 from modelloop.serving.ui._views import (
     compare_rows,
@@ -135,6 +136,7 @@ def version_page(name: str, version: int, request: Request) -> HTMLResponse:
         sections=metric_sections(record.metrics),
         columns=(record.schema or {}).get("columns", []),
         report=reports is not None and reports.available,
+        importance=global_importance(store, record),
         page="models",
     )
 
@@ -500,6 +502,7 @@ def live_page(name: str, request: Request, fragment: bool = False) -> HTMLRespon
         "last_at": points[-1].created_at if points else None,
         "policy": policy,
         "charts": live_charts(buckets, numeric, policy["values"] if policy else ()),
+        "recent": recent_predictions(ui.store, name) if ui.store is not None else [],
         "page": "live",
         "recent_images": _recent_images(ui.store, name, serving, versions, points),
         **_drift_context(request, name, serving, versions),
@@ -658,3 +661,27 @@ def drift_report_page(name: str, request: Request) -> HTMLResponse:
             response.headers["Retry-After"] = "5"
         return response
     return HTMLResponse(html)
+
+
+@router.get("/live/{name}/predictions/{request_id}", response_class=HTMLResponse)
+def prediction_page(
+    name: str, request_id: str, request: Request, output: str | None = None
+) -> Response:
+    """One logged prediction: its inputs and outputs, and a waterfall of each input column's
+    contribution (``?output=log-odds`` for a binary model's log-odds)."""
+    ui = _ui(request)
+    store = _store(request)
+    records = store.get_predictions(name, request_id=request_id, limit=1)
+    if not records:
+        raise ModelNotFoundError(
+            f"Model '{name}' has no logged prediction with request id '{request_id}'."
+        )
+    record = records[0]
+    if ui.explainers is None:
+        raise ConfigurationError("This dashboard has no store to load models from.")
+    explanation = explain_logged(ui.explainers, record, output)
+    if wants_json(request):
+        body = {k: v for k, v in explanation.items() if k != "chart"}
+        return JSONResponse({"request_id": request_id, "model": name,
+                             "version": record.model_version, **body})  # fmt: skip
+    return render(request, "prediction.html", name=name, record=record, e=explanation, page="live")
