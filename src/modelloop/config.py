@@ -221,6 +221,13 @@ class Settings(BaseSettings):
     monitor_metric_drop: float | None = Field(
         default=0.05, ge=0.0, description="Alert at this relative drop vs the training metric."
     )
+    monitor_attribution_shift: float | None = Field(
+        default=0.15,
+        gt=0.0,
+        le=1.0,
+        description="Alert when the shares of the model's mean |contribution| per input column "
+        "move this much (total variation distance) from the reference.",
+    )
     monitor_webhook_url: str | None = Field(
         default=None, description="POST a JSON message here when an alert fires."
     )

@@ -86,6 +86,7 @@ def test_monitor_quiet_window_raises_no_alert(trained):
     assert report.performance.metric == "roc_auc" and report.performance.source == "estimated"
     assert report.performance.training is not None
     assert len(report.windows) == 5 and all("drift_share" in w for w in report.windows)
+    assert report.attribution is not None and report.attribution.drifted is False
 
 
 def test_monitor_shifted_window_alerts_and_measures_labels(trained):
@@ -151,3 +152,52 @@ def test_monitor_model_without_reference_data_is_a_clear_error(settings):
         store.register_model("bare", bundle, run_id=None, schema=schema, task="binary", metrics={})
         with pytest.raises(NotFoundError, match="bare:1 has no reference data"):
             monitor("bare", store=store, settings=settings)
+
+
+def _reasons_data(n: int, seed: int, spread: float = 1.0) -> pd.DataFrame:
+    """'a' drives the label; c1..c3 are noise the model barely uses."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"c{i}": rng.normal(size=n) for i in range(1, 4)})
+    frame["a"] = rng.normal(0.0, spread, n)
+    frame["b"] = rng.choice(["x", "y", "z"], n)
+    logit = 2.0 * frame["a"] + (frame["b"] == "x")
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+def test_monitor_alerts_when_the_models_reasons_shift_though_few_inputs_drift(settings):
+    from sklearn.linear_model import LogisticRegression
+
+    from modelloop.data import infer_schema
+    from modelloop.features import make_pipeline
+
+    frame = _reasons_data(600, 0)
+    features = ["c1", "c2", "c3", "a", "b"]
+    schema = infer_schema(frame, target="label")
+    pipeline = make_pipeline(schema, "linear", LogisticRegression(), task="binary")
+    pipeline.fit(frame[features], frame["label"])
+    bundle = {"pipeline": pipeline, "schema": schema.to_dict(), "task": "binary", "classes": [0, 1]}
+    rules = AlertRules(max_domain_auc=None, max_metric_drop=None)
+    with Store.from_settings(settings) as store:
+        store.register_model("reasons", bundle, run_id=None, schema=schema.to_dict(),
+                             task="binary", metrics={"test": {}}, reference=frame)  # fmt: skip
+        # the one column the model leans on narrows: 1 of 5 inputs drifts, its weight falls
+        current = _reasons_data(400, 1, spread=0.25)
+        store.log_predictions(
+            [
+                {"request_id": f"r{i}", "model_name": "reasons", "model_version": 1,
+                 "inputs": {c: row[c] for c in features}, "prediction": 0,
+                 "created_at": datetime.now(UTC) - timedelta(seconds=400 - i)}
+                for i, row in enumerate(current.to_dict(orient="records"))
+            ]
+        )  # fmt: skip
+        shifted = monitor("reasons", store=store, settings=settings, window="1000", rules=rules)
+    report = shifted.report
+    assert report.drift_share < 0.3  # the input drift rule stays quiet
+    assert [a.rule for a in shifted.alerts] == ["attribution_drift"]
+    shift = report.attribution
+    assert shift.drifted and shift.distance >= 0.15 and shift.p_value <= 0.05
+    assert shift.moved[0].name == "a" and shift.moved[0].change < 0
+    assert "a " in shifted.alerts[0].message and "->" in shifted.alerts[0].message
+    assert shift.output == "probability" and "LogisticRegression" in shift.method
+    assert report.to_dict()["attribution"]["columns"][0]["name"] in features

@@ -9,6 +9,8 @@ reads the store and calls it):
   a domain classifier for multivariate drift;
 * :func:`window_performance` -- expected accuracy / ROC AUC from calibrated probabilities
   (no labels needed) beside the measured metric where labels exist;
+* :func:`attribution_drift` -- whether what the model relies on (each input column's share of
+  its mean absolute contribution) moved between the reference and recent traffic;
 * :func:`alerts` and :func:`send_webhook` -- rules from the config, and the message.
 
 >>> import numpy as np, pandas as pd
@@ -28,6 +30,11 @@ from modelloop.monitoring._alerts import (
     alerts,
     send_webhook,
 )
+from modelloop.monitoring._attribution import (
+    AttributionDrift,
+    ColumnAttribution,
+    attribution_drift,
+)
 from modelloop.monitoring._config import DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
 from modelloop.monitoring._domain import DomainDrift, domain_classifier
@@ -37,6 +44,7 @@ from modelloop.monitoring._drift import (
     DriftReport,
     FeatureDrift,
     drift_report,
+    with_attribution,
     with_windows,
 )
 from modelloop.monitoring._html import drift_html
@@ -62,6 +70,8 @@ __all__ = [
     "STATUSES",
     "Alert",
     "AlertRules",
+    "AttributionDrift",
+    "ColumnAttribution",
     "DomainDrift",
     "DriftConfig",
     "DriftReport",
@@ -74,6 +84,7 @@ __all__ = [
     "adjust_pvalues",
     "alert_message",
     "alerts",
+    "attribution_drift",
     "domain_classifier",
     "drift_html",
     "drift_report",
@@ -84,5 +95,6 @@ __all__ = [
     "reward_report",
     "send_webhook",
     "window_performance",
+    "with_attribution",
     "with_windows",
 ]

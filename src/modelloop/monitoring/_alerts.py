@@ -1,8 +1,9 @@
 """Alert rules on a drift report, and the webhook that tells someone.
 
 Rules come from :class:`~modelloop.config.Settings` (``monitor_*`` fields): the share of
-drifted feature columns, the domain classifier's AUC, and the drop of the followed metric
-against its training-time value. A webhook failure is reported in the result, never
+drifted feature columns, the domain classifier's AUC, the drop of the followed metric
+against its training-time value, and the shift of what the model relies on (attribution
+drift, which may fire while every input column looks stable). A webhook failure is reported in the result, never
 raised: monitoring must not crash because a chat server is down.
 """
 
@@ -35,6 +36,7 @@ class AlertRules:
     max_drift_share: float | None = 0.3
     max_domain_auc: float | None = 0.55
     max_metric_drop: float | None = 0.05
+    max_attribution_shift: float | None = 0.15
     webhook_url: str | None = None
     webhook_timeout: float = 5.0
 
@@ -45,6 +47,7 @@ class AlertRules:
             max_drift_share=settings.monitor_drift_share,
             max_domain_auc=settings.monitor_domain_auc,
             max_metric_drop=settings.monitor_metric_drop,
+            max_attribution_shift=settings.monitor_attribution_shift,
             webhook_url=settings.monitor_webhook_url,
             webhook_timeout=settings.monitor_webhook_timeout,
         )
@@ -64,7 +67,8 @@ class Alert:
 
 
 def alerts(report: DriftReport, rules: AlertRules) -> list[Alert]:
-    """The rules that ``report`` breaks, in a fixed order (drift share, domain, metric).
+    """The rules that ``report`` breaks, in a fixed order (drift share, domain, metric,
+    attribution).
 
     Examples
     --------
@@ -124,6 +128,26 @@ def alerts(report: DriftReport, rules: AlertRules) -> list[Alert]:
                 f"{perf.metric} is {perf.current_value:.4f} ({perf.source}) against "
                 f"{perf.training:.4f} at training time: {drop:.1%} worse "
                 f"(>= {rules.max_metric_drop:.0%}).",
+            )
+        )
+    shift = report.attribution
+    if (
+        rules.max_attribution_shift is not None
+        and shift is not None
+        and shift.drifted
+        and shift.distance >= rules.max_attribution_shift
+    ):
+        moved = ", ".join(
+            f"{c.name} {c.reference_share:.0%} -> {c.current_share:.0%}" for c in shift.moved[:3]
+        )
+        fired.append(
+            Alert(
+                "attribution_drift",
+                shift.distance,
+                rules.max_attribution_shift,
+                f"What the model relies on shifted: shares of mean |contribution| moved by "
+                f"{shift.distance:.3f} (>= {rules.max_attribution_shift:.3f}, p="
+                f"{shift.p_value:.3g}): {moved}.",
             )
         )
     return fired

@@ -48,6 +48,12 @@ class DriftConfig:
         Fewer rows than this in either window: the domain classifier says "not enough data".
     domain : bool
         Run the domain classifier at all.
+    attribution_shift : float
+        Total variation distance between the reference's and the current window's shares of
+        mean |contribution| per input column at or above which the model's reasons drifted
+        (also significant at ``alpha``; see ``attribution_drift``).
+    attribution_rows : int
+        Rows per window explained for attribution drift (fewer when explaining is slow).
     seed : int
         Seed of the samples and of the domain classifier.
 
@@ -71,6 +77,8 @@ class DriftConfig:
     domain_auc: float = 0.55
     domain_min_rows: int = 100
     domain: bool = True
+    attribution_shift: float = 0.15
+    attribution_rows: int = 500
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -81,6 +89,12 @@ class DriftConfig:
         for name in ("min_rows", "small_sample", "max_rows", "domain_rows", "domain_min_rows"):
             if int(getattr(self, name)) < 2:
                 raise ConfigurationError(f"{name} must be >= 2. Got {getattr(self, name)}.")
+        if not 0 < self.attribution_shift <= 1:
+            raise ConfigurationError(
+                f"attribution_shift must be in (0, 1]. Got {self.attribution_shift}."
+            )
+        if int(self.attribution_rows) < 2:
+            raise ConfigurationError(f"attribution_rows must be >= 2. Got {self.attribution_rows}.")
         if not 0.5 <= self.domain_auc <= 1:
             raise ConfigurationError(f"domain_auc must be in [0.5, 1]. Got {self.domain_auc}.")
 

@@ -37,7 +37,7 @@ from modelloop.monitoring._stats import (
     wasserstein_normalized,
 )
 
-__all__ = ["DriftReport", "FeatureDrift", "drift_report"]
+__all__ = ["DriftReport", "FeatureDrift", "drift_report", "with_attribution", "with_windows"]
 
 NOT_ENOUGH_DATA = "not enough data"
 MAX_IMAGE_ROWS = 2_000  # rows of each window compared when the model takes images
@@ -90,7 +90,8 @@ class DriftReport:
     ``features`` has one entry per feature column; ``prediction`` compares the model's
     outputs (``None`` when none were given); ``domain`` is the domain classifier's verdict
     on whole rows; ``performance`` is filled by callers that estimate the model's metric
-    (:func:`~modelloop.monitoring.estimate_performance`).
+    (:func:`~modelloop.monitoring.estimate_performance`); ``attribution`` by callers that
+    explain both windows (:func:`~modelloop.monitoring.attribution_drift`).
     """
 
     features: tuple[FeatureDrift, ...]
@@ -102,6 +103,7 @@ class DriftReport:
     performance: Any = None
     windows: tuple[dict[str, Any], ...] = ()
     seconds: float = 0.0
+    attribution: Any = None
 
     @property
     def drifted_features(self) -> list[str]:
@@ -151,6 +153,7 @@ class DriftReport:
                 "prediction": self.prediction.to_dict() if self.prediction else None,
                 "domain": self.domain.to_dict() if self.domain else None,
                 "performance": perf,
+                "attribution": self.attribution.to_dict() if self.attribution else None,
                 "windows": list(self.windows),
                 "config": self.config.to_dict(),
                 "seconds": self.seconds,
@@ -476,6 +479,11 @@ def drift_report(
         performance=performance,
         seconds=time.perf_counter() - started,
     )
+
+
+def with_attribution(report: DriftReport, attribution: Any) -> DriftReport:
+    """A copy of ``report`` carrying an :class:`AttributionDrift` verdict."""
+    return replace(report, attribution=attribution)
 
 
 def with_windows(report: DriftReport, windows: Sequence[dict[str, Any]]) -> DriftReport:

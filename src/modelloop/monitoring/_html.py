@@ -110,6 +110,9 @@ def _summary(report: DriftReport, alerts: Sequence[Alert]) -> str:
         p = report.prediction
         stat = "—" if p.statistic is None else f"{p.statistic:.3f}"
         rows.append({"what": "prediction drift", "value": f"{p.test} {stat} ({p.verdict})"})
+    shift = report.attribution
+    if shift is not None:
+        rows.append({"what": "what the model relies on", "value": shift.verdict})
     perf = report.performance
     if perf is not None:
         value = "—" if perf.current_value is None else f"{perf.current_value:.4f}"
@@ -160,6 +163,8 @@ def drift_html(
     else:
         body = '<p class="muted">No feature drifted.</p>'
     sections.append(Section("Reference vs current", body))
+    if report.attribution is not None:
+        sections.append(Section("What the model relies on", _attribution_body(report.attribution)))
     if report.windows:
         metric = report.performance.metric if report.performance is not None else None
         fig = _time_figure(report.windows, metric)
@@ -170,6 +175,27 @@ def drift_html(
             )
         )
     return render_html(title, sections, subtitle=subtitle)
+
+
+def _attribution_body(shift: Any) -> str:
+    rows = [
+        {
+            "column": c.name,
+            "reference mean |contribution|": c.reference,
+            "current mean |contribution|": c.current,
+            "reference share": c.reference_share,
+            "current share": c.current_share,
+            "change": c.change,
+        }
+        for c in shift.moved
+    ]
+    intro = (
+        f'<p class="muted">Each input column\'s share of the mean absolute contribution to '
+        f"the {html.escape(shift.output or 'output')} ({html.escape(shift.method or '')}), on "
+        f"{shift.n_reference} reference and {shift.n_current} current rows explained. "
+        f"{html.escape(shift.verdict)}.</p>"
+    )
+    return intro + table_to_html(rows, digits=4)
 
 
 def _window_rows(windows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from modelloop.config import Settings
 from modelloop.data import UNSUPERVISED_TASKS, Role
 from modelloop.evaluation import action_text, off_policy_report
-from modelloop.exceptions import EmptyDataError, InvalidInputError
+from modelloop.exceptions import EmptyDataError, InvalidInputError, ModelloopError
 from modelloop.models import decision_threshold, predicted_labels
 from modelloop.monitoring import (
     MAX_IMAGE_ROWS,
@@ -27,12 +28,14 @@ from modelloop.monitoring import (
     WebhookResult,
     alert_message,
     alerts,
+    attribution_drift,
     drift_report,
     monitored_metric,
     reward_alert,
     reward_report,
     send_webhook,
     window_performance,
+    with_attribution,
     with_windows,
 )
 from modelloop.store import Store
@@ -45,6 +48,8 @@ _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.I)
 _MAX_WINDOWS = 8
 _MIN_WINDOW_ROWS = 100
 _REFERENCE_OUTPUT_ROWS = 20_000
+_ATTRIBUTION_SECONDS = 30.0  # explaining both windows stops here (fewer rows when slow)
+_ATTRIBUTION_CHUNK = 50
 
 
 def parse_window(window: str | int) -> int | timedelta:
@@ -177,7 +182,9 @@ def monitor(
     settings = settings or Settings()
     spec = parse_window(window if window is not None else settings.monitor_window)
     config = config or DriftConfig(
-        domain_auc=settings.monitor_domain_auc or DriftConfig.domain_auc, seed=settings.seed
+        domain_auc=settings.monitor_domain_auc or DriftConfig.domain_auc,
+        attribution_shift=settings.monitor_attribution_shift or DriftConfig.attribution_shift,
+        seed=settings.seed,
     )
     rules = rules or AlertRules.from_settings(settings)
     owns = store is None
@@ -406,4 +413,52 @@ def _report(
         current_output=cur_out,
         performance=performance,
     )
-    return with_windows(report, windows)
+    report = with_windows(report, windows)
+    return with_attribution(report, _attribution(model, reference, current, config))
+
+
+def _attribution(
+    model: LoadedModel, reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig
+) -> Any:
+    """Attribution drift between samples of the reference and the current window, explained
+    in alternating chunks for at most ``_ATTRIBUTION_SECONDS`` (``None`` for a model that
+    cannot be explained: unsupervised, or without what its method needs)."""
+    if model.task in UNSUPERVISED_TASKS:
+        return None
+    features = model.schema.feature_columns()
+    if any(c not in reference.columns or c not in current.columns for c in features):
+        return None
+    explainer = replace(model, reference=reference, _explainer=[]).explainer()
+    rng = np.random.default_rng(config.seed)
+    windows = []
+    for frame in (reference, current):
+        n = min(len(frame), config.attribution_rows)
+        windows.append(frame.iloc[np.sort(rng.choice(len(frame), n, replace=False))][features])
+    parts: list[list[np.ndarray]] = [[], []]
+    started = time.monotonic()
+    explanation = None
+    try:
+        for start in range(0, max(len(w) for w in windows), _ATTRIBUTION_CHUNK):
+            for i, window in enumerate(windows):
+                chunk = window.iloc[start : start + _ATTRIBUTION_CHUNK]
+                if len(chunk):
+                    explanation = explainer.explain(chunk)
+                    parts[i].append(explanation.values)
+            if time.monotonic() - started > _ATTRIBUTION_SECONDS:
+                break
+    except ModelloopError:
+        return None
+    if explanation is None:
+        return None
+    ref_values, cur_values = (np.vstack(p) for p in parts)
+    return attribution_drift(
+        ref_values,
+        cur_values,
+        features,
+        threshold=config.attribution_shift,
+        alpha=config.alpha,
+        min_rows=config.min_rows,
+        seed=config.seed,
+        output=explanation.output,
+        method=explanation.detail,
+    )
