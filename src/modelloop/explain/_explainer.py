@@ -571,6 +571,12 @@ class Explainer:
                         ) from None
         return self._root
 
+    def attribution(self, X: pd.DataFrame) -> Attribution:
+        """The contributions in the model's own additive space, before any link: TreeSHAP's
+        log-odds or class margins, a linear model's decision function, a blend's class
+        probabilities (``Attribution.space`` says which), one output per class."""
+        return self._built().attribute(X[self.columns])
+
     def explain(
         self, X: pd.DataFrame, *, output: str | None = None, target_class: Any = None
     ) -> Explanation:
