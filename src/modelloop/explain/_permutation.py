@@ -61,7 +61,7 @@ class PermutationShapley:
     >>> f = lambda rows: (2 * rows["a"] + rows["b"]).to_numpy()[:, None]
     >>> values, base = PermutationShapley(f, frame, ["a", "b"]).explain(
     ...     pd.DataFrame({"a": [3.0], "b": [0.0]}))
-    >>> values[0, :, 0].round(6).tolist(), base[0, 0].round(6)
+    >>> values[0, :, 0].round(6).tolist(), float(base[0, 0].round(6))
     ([4.0, -2.0], 4.0)
     """
 

@@ -104,8 +104,8 @@ def attribution_drift(
     >>> ref = rng.normal(size=(300, 3)) * [3.0, 1.0, 1.0]   # leans on the first column
     >>> cur = rng.normal(size=(300, 3)) * [1.0, 1.0, 3.0]   # now on the third
     >>> d = attribution_drift(ref, cur, ["a", "b", "c"])
-    >>> d.drifted, round(d.distance, 1), d.moved[0].name
-    (True, 0.4, 'a')
+    >>> d.drifted, round(d.distance, 1), sorted(c.name for c in d.moved[:2])
+    (True, 0.4, ['a', 'c'])
     >>> attribution_drift(ref, ref[::-1], ["a", "b", "c"]).drifted
     False
     """
