@@ -8,6 +8,7 @@ import re
 import struct
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
@@ -91,6 +92,23 @@ def _extras():
             {"n_train": 50, "train_score": 0.95, "test_score": 0.7},
             {"n_train": 100, "train_score": 0.9, "test_score": 0.78},
         ],
+        "explanations": {
+            "output": "probability",
+            "explained": "probability of class 1",
+            "method": "tree_shap",
+            "detail": "LGBMClassifier: TreeSHAP",
+            "n_rows": 40,
+            "importance": [
+                {"feature": "age", "mean_abs": 0.1},
+                {"feature": "plan", "mean_abs": 0.02},
+            ],
+        },
+        "contributions": pd.DataFrame(
+            {"age": np.linspace(-0.2, 0.2, 40), "plan": np.tile([0.02, -0.01], 20)}
+        ),
+        "contribution_values": pd.DataFrame(
+            {"age": np.linspace(20, 60, 40), "plan": np.tile(["basic", "pro"], 20)}
+        ),
         "n_boot": 20,
     }
 

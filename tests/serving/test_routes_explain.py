@@ -81,7 +81,7 @@ def test_explain_route_answers_contributions_adding_up_to_the_probability(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["output"] == "probability" and body["method"] == "tree_shap"
-    assert "LightGBM pred_contrib" in body["detail"]
+    assert "LGBMClassifier: TreeSHAP" in body["detail"]
     assert len(body["explanations"]) == 4 and len(body["request_ids"]) == 4
     for proba, e in zip(body["probabilities"], body["explanations"], strict=True):
         assert e["explained_class"] == 1

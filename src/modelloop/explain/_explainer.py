@@ -194,6 +194,22 @@ class _Context:
         return background
 
 
+class _Inputs:
+    """The rows being explained: their frame and, where a caller has them encoded already
+    (the server's fast path), a function giving a member pipeline's encoded matrix."""
+
+    def __init__(self, frame: pd.DataFrame, encoded: Any = None) -> None:
+        self.frame = frame
+        self.encoded = encoded
+
+    def encoded_for(self, pipeline: Any, pre: Any) -> Any:
+        if self.encoded is not None:
+            X = self.encoded(pipeline)
+            if X is not None:
+                return X
+        return pre.transform(self.frame)
+
+
 def _estimator_name(model: Any) -> str:
     while isinstance(model, Pipeline):
         model = model.steps[-1][1]
@@ -208,6 +224,7 @@ class _PipelineNode:
     """Encoded-feature contributions of the pipeline's estimator, summed per input column."""
 
     def __init__(self, pipeline: Pipeline, ctx: _Context) -> None:
+        self.pipeline = pipeline
         self.pre = Pipeline(pipeline.steps[:-1])
         self.estimator = pipeline.steps[-1][1]
         transformer = pipeline.steps[-2][1]
@@ -220,8 +237,8 @@ class _PipelineNode:
             background = self.pre.transform(rows.head(LINEAR_BACKGROUND_ROWS))
         self.chain = _wrapped(self.estimator, background)
 
-    def attribute(self, X: pd.DataFrame) -> Attribution:
-        Xt = self.pre.transform(X)
+    def attribute(self, inputs: _Inputs) -> Attribution:
+        Xt = inputs.encoded_for(self.pipeline, self.pre)
         leaf, links = self.chain
         raw, base = leaf.contributions(Xt)
         values = self._grouped(raw)
@@ -300,6 +317,8 @@ class _PermutationNode:
         background = background[ctx.columns]
         self.columns = ctx.columns
         self.classifier = is_classifier(model) or hasattr(model, "predict_proba")
+        self.pipeline = model
+        self.encoded = False
         self.pre: Any = None
         groups = None
         if (
@@ -309,6 +328,7 @@ class _PermutationNode:
         ):
             self.pre = Pipeline(model.steps[:-1])
             self.model = model.steps[-1][1]
+            self.encoded = True
             sources = feature_groups(model.steps[-2][1])
             position = {c: j for j, c in enumerate(ctx.columns)}
             groups = np.array([position[s] for s in sources], dtype=int)
@@ -332,12 +352,12 @@ class _PermutationNode:
             return np.asarray(self.model.predict_proba(inputs), dtype=float)
         return np.asarray(self.model.predict(inputs), dtype=float).reshape(n, -1)
 
-    def attribute(self, X: pd.DataFrame) -> Attribution:
-        rows: Any = X[self.columns]
-        if self.pre is not None:
-            rows = self.pre.transform(rows)
-            if isinstance(rows, pd.DataFrame):
-                rows = rows[self.columns]
+    def attribute(self, inputs: _Inputs) -> Attribution:
+        rows: Any = inputs.frame[self.columns]
+        if self.encoded:
+            rows = inputs.encoded_for(self.pipeline, self.pre)
+        elif self.pre is not None:
+            rows = self.pre.transform(rows)[self.columns]
         values, base = self.shapley.explain(rows)
         space = "probability" if self.classifier else "value"
         return Attribution(values, base, space, [self.name], self.shapley.exact, {"permutation"})
@@ -367,14 +387,14 @@ class _BlendNode:
         self.temperatures = temperatures
         self.label = label
 
-    def attribute(self, X: pd.DataFrame) -> Attribution:
+    def attribute(self, inputs: _Inputs) -> Attribution:
         total_values: np.ndarray | None = None
         total_base: np.ndarray | None = None
         methods: list[str] = []
         kinds: set[str] = set()
         exact = True
         for i, (member, w) in enumerate(zip(self.members, self.weights, strict=True)):
-            a = member.attribute(X)
+            a = member.attribute(inputs)
             if self.classes is not None:
                 t = None if self.temperatures is None else self.temperatures[i]
                 if t is not None:
@@ -571,14 +591,19 @@ class Explainer:
                         ) from None
         return self._root
 
-    def attribution(self, X: pd.DataFrame) -> Attribution:
+    def attribution(self, X: pd.DataFrame, *, encoded: Any = None) -> Attribution:
         """The contributions in the model's own additive space, before any link: TreeSHAP's
         log-odds or class margins, a linear model's decision function, a blend's class
         probabilities (``Attribution.space`` says which), one output per class."""
-        return self._built().attribute(X[self.columns])
+        return self._built().attribute(_Inputs(X[self.columns], encoded))
 
     def explain(
-        self, X: pd.DataFrame, *, output: str | None = None, target_class: Any = None
+        self,
+        X: pd.DataFrame,
+        *,
+        output: str | None = None,
+        target_class: Any = None,
+        encoded: Any = None,
     ) -> Explanation:
         """Contributions of each input column to each row's output.
 
@@ -589,6 +614,10 @@ class Explainer:
             ``'value'`` (regression); see :func:`explainable_outputs`
         target_class : the class whose output is explained; default: the second class of
             a binary model, each row's predicted class of a multiclass model
+        encoded : optional ``f(pipeline) -> matrix or None``: the encoded features of these
+            rows for a member pipeline of the model, where the caller has them already (the
+            server's fast path builds them without pandas); ``None`` encodes with the
+            pipeline
 
         Raises
         ------
@@ -606,7 +635,7 @@ class Explainer:
                 f"that model {self.name} needs."
             )
         root = self._built()
-        a = root.attribute(X[self.columns])
+        a = root.attribute(_Inputs(X[self.columns], encoded))
         explained_class = None
         if self.task == "regression":
             values, base = a.values[:, :, 0], a.base[:, 0]

@@ -4,12 +4,12 @@ Each explainer here takes the matrix the estimator predicts from and returns, pe
 contribution per encoded feature and output and a base value, in the estimator's own
 additive space (see :mod:`modelloop.explain._attribution`):
 
-- gradient boosting (LightGBM, XGBoost, CatBoost): the libraries' own TreeSHAP
-  (``pred_contrib`` / ``pred_contribs`` / ``ShapValues``), path-dependent, on the
-  log-odds (classifiers) or the value;
-- scikit-learn's trees, forests and histogram gradient boosting: ``shap.TreeExplainer``
-  (path-dependent TreeSHAP), on the class probabilities for trees and forests, on the
-  log-odds for gradient boosting;
+- trees (LightGBM, XGBoost, scikit-learn's trees, forests and histogram gradient
+  boosting): path-dependent TreeSHAP from per-leaf tables (see ``_treeshap``), on the
+  log-odds or class margins of boosting, the class probabilities of trees and forests, or
+  the value; where the tables would not pay (mostly very deep trees, LightGBM's own
+  categorical splits) the libraries' own TreeSHAP (``pred_contrib``, ``pred_contribs``)
+  or ``shap.TreeExplainer``; CatBoost's own ``ShapValues``;
 - linear models: the exact form ``coef * (x - mean)``, the mean over a background sample
   of reference rows (the interventional Shapley values of a linear function).
 """
@@ -41,16 +41,37 @@ def _class_name(est: Any) -> str:
     return type(est).__name__
 
 
+def _tables(est: Any, kind: str, **kwargs: Any) -> Any:
+    """modelloop's TreeSHAP tables of ``est`` (see ``_treeshap``), or ``None`` when its trees
+    are of a kind they do not read or mostly too deep for them."""
+    from modelloop.explain._treeshap import parse_trees
+
+    try:
+        tables = parse_trees(est, kind, **kwargs)
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None
+    return tables if tables.cheap else None
+
+
+_TABLES = "TreeSHAP (path-dependent, per-leaf tables)"
+
+
 class _LightGBM(_Leaf):
     kind = "tree_shap"
 
     def __init__(self, est: Any, classifier: bool) -> None:
         self.est = est
         self.space = "margin" if classifier else "value"
-        self.name = f"{_class_name(est)}: TreeSHAP (LightGBM pred_contrib)"
+        self.tables = _tables(est, "lightgbm")
+        how = _TABLES if self.tables is not None else "TreeSHAP (LightGBM pred_contrib)"
+        self.name = f"{_class_name(est)}: {how}"
 
     def contributions(self, Xt: Any) -> tuple[Any, np.ndarray]:
-        out = np.asarray(self.est.predict(Xt, pred_contrib=True), dtype=float)
+        X = np.asarray(Xt, dtype=float)
+        # LightGBM reads a missing value as 0 at some splits: its own TreeSHAP knows which
+        if self.tables is not None and not np.isnan(X).any():
+            return self.tables.contributions(X)
+        out = np.asarray(self.est.predict(X, pred_contrib=True), dtype=float)
         n, width = out.shape
         f = self.est.n_features_in_
         k = width // (f + 1)
@@ -64,27 +85,33 @@ class _XGBoost(_Leaf):
     def __init__(self, est: Any, classifier: bool) -> None:
         self.est = est
         self.space = "margin" if classifier else "value"
-        self.name = f"{_class_name(est)}: TreeSHAP (XGBoost pred_contribs)"
         try:  # trees beyond the early-stopping round are not used by predict
             best = est.best_iteration
             self.iterations = (0, int(best) + 1)
         except (AttributeError, TypeError, ValueError):
             self.iterations = (0, 0)
+        self.tables = _tables(est, "xgboost", iterations=self.iterations)
+        how = _TABLES if self.tables is not None else "TreeSHAP (XGBoost pred_contribs)"
+        self.name = f"{_class_name(est)}: {how}"
 
     def contributions(self, Xt: Any) -> tuple[Any, np.ndarray]:
         import xgboost
 
         booster = self.est.get_booster()
         matrix = xgboost.DMatrix(np.asarray(Xt, dtype=np.float32), nthread=1)
-        out = np.asarray(
-            booster.predict(matrix, pred_contribs=True, iteration_range=self.iterations),
-            dtype=float,
-        )
-        if out.ndim == 2:
-            out = out[:, None, :]
-        values, base = out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
-        # XGBoost adds contributions up in float32: give the rounding (~1e-7) to the base,
-        # so that base + contributions is the margin the model predicts from.
+        if self.tables is not None:
+            values, base = self.tables.contributions(Xt)
+        else:
+            out = np.asarray(
+                booster.predict(matrix, pred_contribs=True, iteration_range=self.iterations),
+                dtype=float,
+            )
+            if out.ndim == 2:
+                out = out[:, None, :]
+            values, base = out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
+        # The base margin is not in the trees, and XGBoost adds its trees up in float32:
+        # the base takes both (the rounding is ~1e-7), so that base + contributions is the
+        # margin the model predicts from.
         margin = np.asarray(
             booster.predict(matrix, output_margin=True, iteration_range=self.iterations),
             dtype=float,
@@ -114,26 +141,31 @@ class _CatBoost(_Leaf):
         return out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
 
 
-class _ShapTree(_Leaf):
-    """scikit-learn trees and forests (probabilities) and histogram boosting (log-odds)."""
+class _SklearnTrees(_Leaf):
+    """scikit-learn's trees and forests (probabilities) and histogram boosting (log-odds)."""
 
     kind = "tree_shap"
 
     def __init__(self, est: Any, classifier: bool, boosted: bool) -> None:
-        with warnings.catch_warnings():  # shap's plotting colours warn on import
-            warnings.simplefilter("ignore")
-            import shap
-
-        self.explainer = shap.TreeExplainer(est)
+        self.est = est
         self.space = ("margin" if boosted else "probability") if classifier else "value"
-        self.name = f"{_class_name(est)}: TreeSHAP (shap.TreeExplainer)"
-        self.n_features = est.n_features_in_
+        self.tables = _tables(est, "hist_gbm" if boosted else "sklearn_tree")
+        self.explainer = None
+        how = _TABLES
+        if self.tables is None:
+            with warnings.catch_warnings():  # shap's plotting colours warn on import
+                warnings.simplefilter("ignore")
+                import shap
+
+            self.explainer = shap.TreeExplainer(est)
+            how = "TreeSHAP (shap.TreeExplainer)"
+        self.name = f"{_class_name(est)}: {how}"
 
     def contributions(self, Xt: Any) -> tuple[Any, np.ndarray]:
-        values = np.asarray(
-            self.explainer.shap_values(np.asarray(Xt, dtype=float), check_additivity=False),
-            dtype=float,
-        )
+        X = np.asarray(Xt, dtype=float)
+        if self.tables is not None:
+            return self.tables.contributions(X)
+        values = np.asarray(self.explainer.shap_values(X, check_additivity=False), dtype=float)
         if values.ndim == 2:
             values = values[:, :, None]
         expected = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=float))
@@ -222,7 +254,7 @@ def leaf_explainer(est: Any, background: Any = None) -> _Leaf | None:
     if kind == "catboost":
         return _CatBoost(est, classifier)
     if kind in ("hist_gbm", "sklearn_tree"):
-        return _ShapTree(est, classifier, boosted=kind == "hist_gbm")
+        return _SklearnTrees(est, classifier, boosted=kind == "hist_gbm")
     if kind == "linear":
         if not (hasattr(est, "coef_") and hasattr(est, "intercept_")):
             raise ValueError(f"{type(est).__name__} is not a fitted linear model")

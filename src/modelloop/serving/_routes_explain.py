@@ -155,10 +155,49 @@ async def explain_rows(
     prediction = await state.predict(served, rows, where, route=route)
     valid = served.parser.validate(rows, where)
     frame = pd.DataFrame.from_records(valid, columns=served.features)
-    explanation = await loop.run_in_executor(
-        executor, partial(explainer.explain, frame, output=output, target_class=target_class)
-    )
+    explain = partial(
+        explainer.explain, frame, output=output, target_class=target_class,
+        encoded=_encoded(served, valid),
+    )  # fmt: skip
+    explanation = await loop.run_in_executor(executor, explain)
     return prediction, explanation
+
+
+def _encoded(served: ServedModel, rows: list[dict[str, Any]]) -> Any:
+    """The fast path's encoded matrix of each member pipeline for ``rows`` (the numbers the
+    pipeline's own preprocessing would give, without pandas), or ``None``."""
+    from modelloop.serving._fastpath import CompiledModel
+
+    compiled = served.estimator
+    if not isinstance(compiled, CompiledModel):
+        return None
+    index = {id(p): i for i, p in enumerate(_members(served.pipeline))}
+    cache: dict[int, Any] = {}
+
+    def encoded(pipeline: Any) -> Any:
+        i = index.get(id(pipeline))
+        if i is None:
+            return None
+        if i not in cache:
+            cache[i] = compiled.matrix(rows, i)
+        return cache[i]
+
+    return encoded
+
+
+def _members(model: Any) -> list[Any]:
+    """The pipelines of a model in the order the fast path compiles them."""
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    from modelloop.models import DecisionThreshold, FoldBag
+
+    if isinstance(model, DecisionThreshold):
+        model = model.estimator_
+    if isinstance(model, FoldBag):
+        return list(model.estimators)
+    if isinstance(model, VotingClassifier | VotingRegressor):
+        return list(model.estimators_)
+    return [model]
 
 
 def answer(p: Prediction, explanation: Any, top: int | None) -> dict[str, Any]:

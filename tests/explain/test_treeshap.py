@@ -1,0 +1,85 @@
+"""modelloop's TreeSHAP tables give the libraries' own TreeSHAP values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelloop.explain._methods import leaf_kind
+from modelloop.explain._treeshap import _quadrature, _shares, parse_trees
+
+from .conftest import FEATURES, fitted
+
+
+def _native(est, Xt):
+    """The library's own TreeSHAP: (values (n, features, outputs), base (n, outputs))."""
+    kind = leaf_kind(est)
+    if kind == "lightgbm":
+        out = np.asarray(est.predict(Xt, pred_contrib=True))
+        k = out.shape[1] // (est.n_features_in_ + 1)
+        out = out.reshape(len(Xt), k, -1)
+        return out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
+    if kind == "xgboost":
+        import xgboost
+
+        out = est.get_booster().predict(xgboost.DMatrix(np.asarray(Xt, np.float32)),
+                                        pred_contribs=True)  # fmt: skip
+        out = out[:, None, :] if out.ndim == 2 else out
+        return out[:, :, :-1].transpose(0, 2, 1), None
+    import warnings
+
+    with warnings.catch_warnings():  # shap's plotting colours warn on import
+        warnings.simplefilter("ignore")
+        import shap
+
+    explainer = shap.TreeExplainer(est)
+    values = np.asarray(explainer.shap_values(np.asarray(Xt, float), check_additivity=False))
+    values = values[:, :, None] if values.ndim == 2 else values
+    return values, np.broadcast_to(np.atleast_1d(explainer.expected_value), values[:, 0].shape)
+
+
+CASES = [
+    (name, task)
+    for task in ("binary", "multiclass", "regression")
+    for name in ("lightgbm", "xgboost", "random_forest", "extra_trees", "decision_tree",
+                 "hist_gradient_boosting")
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "task"), CASES, ids=[f"{n}-{t}" for n, t in CASES])
+def test_tables_equal_the_libraries_treeshap(name, task, frame) -> None:
+    model = fitted(name, task, frame)
+    est = model[-1]
+    # trees grown to purity have mostly deep leaves (no tables): fewer rows keep it quick
+    Xt = model[:-1].transform(frame[FEATURES].head(15 if name == "extra_trees" else 60))
+    tables = parse_trees(est, leaf_kind(est))
+    values, base = tables.contributions(Xt)
+    native, native_base = _native(est, Xt)
+    scale = max(1.0, float(np.abs(native).max()))
+    np.testing.assert_allclose(values, native, atol=2e-6 * scale)  # XGBoost adds in float32
+    if native_base is not None:
+        np.testing.assert_allclose(base, native_base, atol=1e-9 * scale)
+
+
+def test_shares_are_exact_shapley_weights_for_every_pattern() -> None:
+    # brute force: (o_j - z_j) * sum over subsets S of the other features of
+    # |S|! (d-|S|-1)! / d! * prod_S o * prod_rest z
+    from itertools import combinations
+    from math import factorial
+
+    rng = np.random.default_rng(0)
+    d = 5
+    z = rng.uniform(0.1, 0.9, d)
+    t, w = _quadrature(d)
+    for pattern in range(2**d):
+        o = np.array([(pattern >> j) & 1 for j in range(d)], dtype=float)
+        got = _shares(o, z, t, w)
+        for j in range(d):
+            others = [k for k in range(d) if k != j]
+            total = 0.0
+            for size in range(d):
+                for S in combinations(others, size):
+                    rest = [k for k in others if k not in S]
+                    weight = factorial(size) * factorial(d - size - 1) / factorial(d)
+                    total += weight * np.prod(o[list(S)]) * np.prod(z[rest])
+            assert got[j] == pytest.approx((o[j] - z[j]) * total, abs=1e-12)
