@@ -1,4 +1,6 @@
-"""Screenshots of the dashboard's main pages for the README (docs/img/ui-*.png).
+"""Screenshots of the dashboard's main pages for the README (docs/img/ui-*.png), and of the
+explanations: a logged prediction's waterfall (docs/img/ui-waterfall.png) and the report's
+explanation plots (docs/img/report-explanations.png).
 
 Builds a throwaway store (two quick training runs on the bundled Titanic data), serves it
 with ``modelloop serve``'s app on a free port, sends a few real prediction requests so the
@@ -149,6 +151,22 @@ def _shoot(driver, url: str, path: Path, width: int) -> None:  # type: ignore[no
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def _shoot_element(driver, url: str, selector: str, path: Path, width: int) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot of the first element matching ``selector`` on the page at ``url``."""
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(width, 2400)
+    driver.get(url)
+    deadline = time.monotonic() + 60
+    while not driver.find_elements(By.CSS_SELECTOR, selector) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    element = driver.find_element(By.CSS_SELECTOR, selector)
+    driver.execute_script("arguments[0].scrollIntoView();", element)
+    time.sleep(0.3)
+    element.screenshot(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
@@ -156,7 +174,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["models", "run", "compare", "live"],
+        choices=["models", "run", "compare", "live", "waterfall", "report"],
         help="photograph only these pages (default: all)",
     )
     args = parser.parse_args()
@@ -195,6 +213,15 @@ def main() -> None:
                 for page, address in pages.items():
                     if not args.only or page in args.only:
                         _shoot(driver, address, args.out / f"ui-{page}.png", width)
+                if not args.only or "waterfall" in args.only:
+                    logged = store.get_predictions("titanic", limit=40)
+                    rid = logged[-1].request_id
+                    address = f"{url}/ui/live/titanic/predictions/{rid}"
+                    _shoot(driver, address, args.out / "ui-waterfall.png", width)
+                if not args.only or "report" in args.only:
+                    address = f"{url}/ui/runs/{titanic[0].id}/report"
+                    out = args.out / "report-explanations.png"
+                    _shoot_element(driver, address, "section#explanations", out, 1100)
             finally:
                 driver.quit()
         finally:

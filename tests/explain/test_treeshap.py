@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from modelloop.explain._methods import leaf_kind
-from modelloop.explain._treeshap import _quadrature, _shares, parse_trees
+from modelloop.explain._treeshap import ObliviousTables, _quadrature, _shares, parse_trees
 
 from .conftest import FEATURES, fitted
 
@@ -18,6 +18,12 @@ def _native(est, Xt):
         out = np.asarray(est.predict(Xt, pred_contrib=True))
         k = out.shape[1] // (est.n_features_in_ + 1)
         out = out.reshape(len(Xt), k, -1)
+        return out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
+    if kind == "catboost":
+        from catboost import Pool
+
+        out = np.asarray(est.get_feature_importance(Pool(np.asarray(Xt, float)), type="ShapValues"))
+        out = out[:, None, :] if out.ndim == 2 else out
         return out[:, :, :-1].transpose(0, 2, 1), out[:, :, -1]
     if kind == "xgboost":
         import xgboost
@@ -41,8 +47,8 @@ def _native(est, Xt):
 CASES = [
     (name, task)
     for task in ("binary", "multiclass", "regression")
-    for name in ("lightgbm", "xgboost", "random_forest", "extra_trees", "decision_tree",
-                 "hist_gradient_boosting")
+    for name in ("lightgbm", "xgboost", "catboost", "random_forest", "extra_trees",
+                 "decision_tree", "hist_gradient_boosting")
 ]  # fmt: skip
 
 
@@ -52,7 +58,8 @@ def test_tables_equal_the_libraries_treeshap(name, task, frame) -> None:
     est = model[-1]
     # trees grown to purity have mostly deep leaves (no tables): fewer rows keep it quick
     Xt = model[:-1].transform(frame[FEATURES].head(15 if name == "extra_trees" else 60))
-    tables = parse_trees(est, leaf_kind(est))
+    kind = leaf_kind(est)
+    tables = ObliviousTables(est) if kind == "catboost" else parse_trees(est, kind)
     values, base = tables.contributions(Xt)
     native, native_base = _native(est, Xt)
     scale = max(1.0, float(np.abs(native).max()))

@@ -154,7 +154,7 @@ def test_explanations_are_kept_even_when_no_time_is_left(trained, tmp_path):
     assert payload["importance"]["table"] == []  # permutation importance had no time
     assert info["output"] == "probability" and info["method"] == "linear"
     assert info["explained"] == "probability of class yes"
-    assert info["n_rows"] == len(rows) >= 25
+    assert info["n_rows"] == len(rows) >= 5  # the first rows, whatever the budget says
     assert info["importance"][0]["feature"] == "x1"  # the signal's main column
     contribs = rows[[c for c in rows.columns if c.startswith("contrib:")]].sum(axis=1)
     np.testing.assert_allclose(rows["base_value"] + contribs, rows["output_value"], atol=1e-9)

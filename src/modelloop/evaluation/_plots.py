@@ -464,8 +464,9 @@ def contribution_importance_figure(
 
 
 def _colour_values(values: pd.Series | None) -> tuple[np.ndarray | None, bool]:
-    """Each value's rank in [0, 1] for a colour scale (NaN for missing / non-numeric)."""
-    if values is None:
+    """Each value's rank in [0, 1] for a colour scale (NaN for missing / non-numeric); an
+    object column (text, categories) is not coloured."""
+    if values is None or not pd.api.types.is_numeric_dtype(values.dtype):
         return None, False
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().sum() < max(2, 0.5 * values.notna().sum()):
@@ -584,7 +585,8 @@ def dependence_figure(
         y = contributions[col].to_numpy(dtype=float)
         raw = values[col]
         numbers = pd.to_numeric(raw, errors="coerce")
-        if numbers.notna().sum() >= max(2, 0.5 * raw.notna().sum()):
+        numeric = pd.api.types.is_numeric_dtype(raw.dtype)
+        if numeric and numbers.notna().sum() >= max(2, 0.5 * raw.notna().sum()):
             x = numbers.to_numpy(dtype=float)
             ok = np.isfinite(x) & np.isfinite(y)
             ax.scatter(x[ok], y[ok], s=10, color=OKABE_ITO[0], alpha=0.7, linewidths=0)

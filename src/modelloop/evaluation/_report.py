@@ -506,7 +506,9 @@ def evaluation_sections(
         sections.append(
             Section(
                 "Explanations: what the model relies on",
-                _explanation_body(explanations, contributions, contribution_values),
+                _explanation_body(
+                    explanations, contributions, contribution_values, _roles(profile)
+                ),
                 id="explanations",
             )
         )
@@ -569,11 +571,29 @@ def evaluation_sections(
     return sections
 
 
+def _roles(profile: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each column's role from the data profile (``numeric``, ``categorical``, ...)."""
+    columns = (profile or {}).get("columns") or []
+    return {str(c.get("column")): str(c.get("role")) for c in columns if c.get("column")}
+
+
 def _explanation_body(
-    info: Mapping[str, Any], contributions: pd.DataFrame | None, values: pd.DataFrame | None
+    info: Mapping[str, Any],
+    contributions: pd.DataFrame | None,
+    values: pd.DataFrame | None,
+    roles: Mapping[str, str] | None = None,
 ) -> str:
     """Global importance (always, when explanations were computed), the beeswarm summary and
-    dependence plots of the most important columns (when the rows were kept)."""
+    dependence plots of the most important columns (when the rows were kept). ``roles``
+    (from the profile) say which columns are numbers: only those are coloured by value or
+    drawn as a scatter; text and many-valued categorical columns get no dependence plot."""
+    roles = dict(roles or {})
+    if values is not None and roles:
+        numeric = {c for c, r in roles.items() if r in ("numeric", "boolean")}
+        values = values.copy()
+        for c in values.columns:
+            if c in roles and c not in numeric:
+                values[c] = values[c].astype(object)  # never read as numbers
     output = str(info.get("output") or "output")
     explained = str(info.get("explained") or output)
     mean_abs = {r["feature"]: r["mean_abs"] for r in info.get("importance") or []}
@@ -604,7 +624,13 @@ def _explanation_body(
             )
         )
         ranked = contributions.abs().mean().sort_values(ascending=False).index
-        top = [c for c in ranked if values is not None and _plottable(values.get(c))][:4]
+        top = [
+            c
+            for c in ranked
+            if values is not None
+            and roles.get(c, "") != "text"
+            and _plottable(values.get(c), numeric=roles.get(c) in (None, "numeric", "boolean"))
+        ][:4]
         if top:
             plots.append(
                 _plot(
@@ -623,12 +649,15 @@ def _explanation_body(
     )
 
 
-def _plottable(values: pd.Series | None) -> bool:
-    """A column a dependence plot can show: mostly numbers, or at most 30 distinct values."""
+def _plottable(values: pd.Series | None, *, numeric: bool = True) -> bool:
+    """A column a dependence plot can show: mostly numbers (when it may be numeric), or at
+    most 30 distinct values."""
     if values is None or values.notna().sum() == 0:
         return False
+    if values.nunique() <= 30:
+        return True
     numbers = pd.to_numeric(values, errors="coerce")
-    return bool(numbers.notna().sum() >= 0.5 * values.notna().sum() or values.nunique() <= 30)
+    return bool(numeric and numbers.notna().sum() >= 0.5 * values.notna().sum())
 
 
 def evaluation_report(title: str, **data: Any) -> str:

@@ -123,12 +123,28 @@ class _CatBoost(_Leaf):
     kind = "tree_shap"
 
     def __init__(self, est: Any, classifier: bool) -> None:
+        from modelloop.explain._treeshap import ObliviousTables
+
         self.est = est
         self.space = "margin" if classifier else "value"
-        self.name = f"{_class_name(est)}: TreeSHAP (CatBoost ShapValues)"
+        try:
+            self.tables: Any = ObliviousTables(est)
+        except (ValueError, KeyError, TypeError, OSError):
+            self.tables = None
+        how = (
+            "TreeSHAP (path-dependent, tabled per row pattern of each oblivious tree)"
+            if self.tables is not None
+            else "TreeSHAP (CatBoost ShapValues)"
+        )
+        self.name = f"{_class_name(est)}: {how}"
 
     def contributions(self, Xt: Any) -> tuple[Any, np.ndarray]:
         from catboost import Pool
+
+        X = np.asarray(Xt, dtype=float)
+        # where a missing value goes is CatBoost's per-feature setting: its own TreeSHAP
+        if self.tables is not None and not np.isnan(X).any():
+            return self.tables.contributions(X)
 
         out = np.asarray(
             self.est.get_feature_importance(
@@ -218,9 +234,10 @@ def leaf_kind(est: Any) -> str | None:
     """
     from sklearn import ensemble, tree
 
-    module = type(est).__module__
+    # a subclass counts (modelloop's CatBoost classifier subclasses CatBoost's)
+    modules = [c.__module__ for c in type(est).__mro__]
     for library in ("lightgbm", "xgboost", "catboost"):
-        if module.startswith(library):
+        if any(m.startswith(library) for m in modules):
             return library
     if isinstance(
         est, ensemble.HistGradientBoostingClassifier | ensemble.HistGradientBoostingRegressor
@@ -234,7 +251,7 @@ def leaf_kind(est: Any) -> str | None:
         return "sklearn_tree"
     # scikit-learn's linear models (LogisticRegression, Ridge, LassoCV, ...): a classifier's
     # probabilities are the sigmoid / softmax of its decision function
-    if module.startswith("sklearn.linear_model"):
+    if any(m.startswith("sklearn.linear_model") for m in modules):
         return "linear"
     return None
 

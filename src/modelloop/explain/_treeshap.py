@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TreeTables", "parse_trees"]
+__all__ = ["ObliviousTables", "TreeTables", "parse_trees"]
 
 _TABLE_ENTRIES = 4_000_000  # table values kept per model (32 MB of float64)
 _MAX_TABLE_DEPTH = 12
@@ -415,3 +415,122 @@ def parse_trees(model: Any, kind: str, *, iterations: tuple[int, int] = (0, 0)) 
         k = parsed[0].values.shape[1]
         return TreeTables(parsed, n_features, k, 0.0, float32=True)
     raise ValueError(f"unknown tree kind {kind!r}")
+
+
+class ObliviousTables:
+    """Path-dependent TreeSHAP of CatBoost's oblivious trees, tabled per row pattern.
+
+    Every level of an oblivious tree splits on one feature for all its nodes, so a row's
+    shares in a tree of depth ``d`` depend only on the ``d`` bits "x > border" of its levels:
+    the explainer tables the tree's contributions for each of the ``2**d`` patterns once
+    (``d`` is 6 by default), and a row costs one comparison per level and one lookup per tree.
+    """
+
+    cheap = True
+
+    def __init__(self, model: Any) -> None:
+        import os
+        import tempfile
+
+        from scipy import sparse
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.json")
+            model.save_model(path, format="json")
+            with open(path, encoding="utf-8") as fh:
+                dump = json.load(fh)
+        flat = {
+            int(f["feature_index"]): int(f["flat_feature_index"])
+            for f in dump["features_info"].get("float_features", [])
+        }
+        scale, bias = dump.get("scale_and_bias", [1.0, [0.0]])
+        bias = np.atleast_1d(np.asarray(bias, dtype=float))
+        trees = dump["oblivious_trees"]
+        self.n_features = int(model.n_features_in_)
+        self.n_outputs = len(bias)
+        k = self.n_outputs
+        depth = max((len(t["splits"]) for t in trees), default=0)
+        self.depth = depth
+        n_trees = len(trees)
+        self.feature = np.zeros((n_trees, depth), dtype=np.int64)
+        self.border = np.full((n_trees, depth), np.inf)  # padding levels: the bit is always 0
+        self.tables = np.zeros((n_trees, 2**depth, depth, k))
+        targets = np.full((n_trees, depth), self.n_features, dtype=np.int64)  # a spare column
+        self.base = bias.copy()
+        for i, tree in enumerate(trees):
+            splits = tree["splits"]
+            if any(s.get("split_type") != "FloatFeature" for s in splits):
+                raise ValueError("a categorical split of CatBoost's own")
+            d = len(splits)
+            features = [flat.get(int(s["float_feature_index"]), int(s["float_feature_index"]))
+                        for s in splits]  # fmt: skip
+            self.feature[i, :d] = features
+            self.border[i, :d] = [float(np.float32(s["border"])) for s in splits]
+            values = scale * np.asarray(tree["leaf_values"], dtype=float).reshape(2**d, k)
+            weights = np.asarray(tree["leaf_weights"], dtype=float)
+            total = weights.sum() if weights.sum() > 0 else 1.0
+            self.base += (weights / total) @ values
+            unique = list(dict.fromkeys(features))
+            targets[i, : len(unique)] = unique
+            self.tables[i, : 2**d, : len(unique)] = _oblivious_table(
+                features, unique, values, weights
+            )
+        self.cells = n_trees * depth
+        rows = np.arange(self.cells * k)
+        cols = (targets.reshape(-1, 1) * k + np.arange(k)).ravel()
+        self.weight = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(rows), (self.n_features + 1) * k)
+        )
+        self.bits = (2.0 ** np.arange(depth)).astype(np.float32)
+        self.offsets = (np.arange(n_trees) * 2**depth).astype(np.float32)
+
+    def contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float32).astype(float)
+        n, k = len(X), self.n_outputs
+        out = np.zeros((n, (self.n_features + 1) * k))
+        flat_tables = self.tables.reshape(-1, self.depth * k)
+        step = max(1, _CHUNK_ENTRIES // max(self.cells * k, 1))
+        for start in range(0, n, step):
+            rows = X[start : start + step]
+            bits = rows[:, self.feature] > self.border  # (r, trees, depth)
+            index = bits.astype(np.float32) @ self.bits + self.offsets  # (r, trees)
+            shares = np.take(flat_tables, index.astype(np.int64), axis=0)  # (r, trees, d*k)
+            out[start : start + step] = shares.reshape(len(rows), -1) @ self.weight
+        values = out.reshape(n, self.n_features + 1, k)[:, : self.n_features]
+        return values, np.broadcast_to(self.base, (n, k)).copy()
+
+
+def _oblivious_table(
+    features: list[int], unique: list[int], values: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """An oblivious tree's contributions per row pattern: (patterns, unique features, outputs).
+
+    Level ``i`` is bit ``i`` of a leaf's index (1: ``x > border``); the root is the last
+    level. A feature met at several levels is one feature of the path (its shares multiply).
+    """
+    d = len(features)
+    leaves = np.arange(2**d)
+    leaf_bits = (leaves[:, None] >> np.arange(d)) & 1  # (leaves, d)
+    # cover of the node a leaf passes at each level: leaves sharing its bits from the root
+    # (level d - 1) down to that level
+    covers = np.zeros((2**d, d + 1))
+    for i in range(d + 1):  # i levels decided, from the root
+        keys = leaves & (((1 << d) - 1) ^ ((1 << (d - i)) - 1))
+        covers[:, i] = np.bincount(keys, weights=weights, minlength=2**d)[keys]
+    ratio = np.divide(covers[:, 1:], covers[:, :-1], out=np.zeros((2**d, d)),
+                      where=covers[:, :-1] > 0)  # fmt: skip
+    # ratio[:, i] is the share at the (i+1)-th level from the root, which is level d-1-i
+    level_ratio = ratio[:, ::-1]  # (leaves, level)
+    m = len(unique)
+    position = [unique.index(f) for f in features]
+    z = np.ones((2**d, m))
+    for level, j in enumerate(position):
+        z[:, j] *= level_ratio[:, level]
+    patterns = (leaves[:, None] >> np.arange(d)) & 1  # (patterns, d)
+    agree = patterns[:, None, :] == leaf_bits[None, :, :]  # (patterns, leaves, d)
+    o = np.ones((2**d, 2**d, m))
+    for level, j in enumerate(position):
+        o[:, :, j] *= agree[:, :, level]
+    t, w = _quadrature(m)
+    shares = _shares(o, np.broadcast_to(z[None], o.shape), t, w)  # (patterns, leaves, m)
+    return np.einsum("plm,lk->pmk", shares, values)

@@ -59,7 +59,7 @@ IMPORTANCE_ROWS = 2_000  # test rows permutation importance is computed on
 IMPORTANCE_REPEATS = 3
 PROFILE_ROWS = 200_000
 EXPLAIN_ROWS = 500  # test rows explained for the report, time allowing
-EXPLAIN_CHUNKS = (25, 75, 150, 250)  # rows explained per step; the first always is
+EXPLAIN_FIRST = 5  # test rows always explained, whatever the budget says
 _NO_BUDGET_ALLOWANCE = 30.0  # seconds of extra work when training has no time budget
 REPORT_SECONDS = 4.0
 """Seconds ``train --report`` keeps back from its time budget to write the report."""
@@ -120,7 +120,7 @@ def record_evaluation(
     # explained whatever the budget says (a few seconds for the slowest models), more as
     # time allows.
     remaining = left()
-    allowance = share if remaining is None else max(3.0, min(share, 0.3 * remaining))
+    allowance = share if remaining is None else max(0.5, min(share, 0.3 * remaining))
     explanations, explained_rows = _explain_test_rows(result, X_keep, rng, allowance, notes)
     steps["explain_s"] = round(time.monotonic() - t0 - sum(steps.values()), 3)
     remaining = left()
@@ -280,17 +280,24 @@ def _explain_test_rows(
     """Explanations of a sample of test rows: their summary for ``evaluation.json`` and a
     frame of the rows' contributions (``contrib:<column>``) and values (``value:<column>``).
 
-    The first chunk of rows is always explained; more chunks follow while ``allowance``
-    seconds last, up to :data:`EXPLAIN_ROWS` rows.
+    The first :data:`EXPLAIN_FIRST` rows are always explained (for tree and linear models
+    that takes milliseconds); more follow, in chunks sized from the time those took, while
+    ``allowance`` seconds last, up to :data:`EXPLAIN_ROWS` rows.
     """
     started = time.monotonic()
     order = rng.permutation(len(X))[:EXPLAIN_ROWS]
     parts = []
     done = 0
     try:
-        for size in EXPLAIN_CHUNKS:
-            if done >= len(order) or (parts and time.monotonic() - started > allowance):
+        while done < len(order):
+            spent = time.monotonic() - started
+            if parts and spent >= allowance:
                 break
+            if not parts:
+                size = EXPLAIN_FIRST
+            else:  # rows that fit in the time left, at the rate seen so far
+                size = int((allowance - spent) / max(spent / done, 1e-6))
+                size = min(max(size, 1), 2 * done, len(order) - done)
             rows = X.iloc[order[done : done + size]]
             parts.append(result.explain(rows))
             done += len(rows)
