@@ -49,7 +49,7 @@ _MAX_WINDOWS = 8
 _MIN_WINDOW_ROWS = 100
 _REFERENCE_OUTPUT_ROWS = 20_000
 _ATTRIBUTION_SECONDS = 30.0  # explaining both windows stops here (fewer rows when slow)
-_ATTRIBUTION_CHUNK = 50
+_ATTRIBUTION_CHUNK = 25
 
 
 def parse_window(window: str | int) -> int | timedelta:
