@@ -237,16 +237,22 @@ def _dominant_share(img: Any) -> tuple[float, bool]:
 
 
 def square_image(img: Any, size: int) -> Any:
-    """The centre square of ``img``, its shorter side resized to ``size`` (bilinear)."""
+    """The centre square of ``img`` resized to ``size`` x ``size`` (bilinear).
+
+    Only the square is resampled, so a very long or very large picture costs no more
+    than its square does.
+    """
     from PIL import Image
 
     w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    if (nw, nh) != (w, h):
-        img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    left, upper = (nw - size) // 2, (nh - size) // 2
-    return img.crop((left, upper, left + size, upper + size))
+    side = min(w, h)
+    left, upper = (w - side) // 2, (h - side) // 2
+    return img.resize(
+        (size, size),
+        Image.Resampling.BILINEAR,
+        box=(left, upper, left + side, upper + side),
+        reducing_gap=3.0,
+    )
 
 
 def image_stats(pixels: np.ndarray, width: int, height: int) -> dict[str, float]:

@@ -63,7 +63,7 @@ __all__ = [
 IMAGE_COMPONENTS = 64
 """Principal components of the embedding that tree models get (linear models get all 1,280)."""
 
-_MODEL_TAG = f"efficientnet-lite0-{_WEIGHTS_SHA256[:12]}-square224"
+_MODEL_TAG = f"efficientnet-lite0-{_WEIGHTS_SHA256[:12]}-square224-box"
 _BATCH = 32
 _MEMO_SIZE = 20_000  # embeddings remembered per process (about 100 MB)
 _MEMO: dict[str, np.ndarray] = {}
