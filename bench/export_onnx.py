@@ -167,8 +167,9 @@ def main() -> None:
     how = "--any-model" if args.any_model else "--exportable onnx"
     text = (
         "## ONNX export of trained models: `bench/export_onnx.py`\n\n"
-        f"`.venv/bin/python bench/export_onnx.py --time-budget {args.time_budget:g}"
-        f"{' --any-model' if args.any_model else ''}` at commit {commit}, load average "
+        f"`.venv/bin/python bench/export_onnx.py --time-budget {args.time_budget:g} "
+        f"--datasets {args.datasets}{' --any-model' if args.any_model else ''}` at commit "
+        f"{commit}, load average "
         f"{load:.1f} before and {os.getloadavg()[0]:.1f} after (2 cores, shared). Each dataset: "
         f"`train` with the default search ({how}), text and date columns left out (ONNX graphs "
         "of modelloop take numbers, booleans and categories), `export --format onnx`, then "
