@@ -140,7 +140,8 @@ def main() -> None:
                             if res.get("serve_ms") is None
                             else f"served {res['serve_ms']:.1f} ms "
                         )
-                        + f"load {res['load']:.1f}  ({res['detail']})",
+                        + f"load {res['load']:.1f}  ({res['detail']})"
+                        + (f" {res['timings']}" if res.get("timings") else ""),
                         flush=True,
                     )
             rows.append(row)

@@ -28,10 +28,10 @@ def test_store_upgrade_migrates_an_old_store_and_unblocks_commands(cli, tmp_path
     assert "modelloop store upgrade" in blocked.err
     done = cli("store", "upgrade", "--home", home)
     assert done.code == 0, done.err
-    assert "from revision 0005 to 0007" in done.out
+    assert "from revision 0005 to 0008" in done.out
     assert cli("runs", "list", "--home", home).code == 0
     again = cli("store", "upgrade", "--home", home)
-    assert "up to date (schema revision 0007)" in again.out
+    assert "up to date (schema revision 0008)" in again.out
 
 
 def test_store_upgrade_names_an_unreachable_database(cli, tmp_path: Path) -> None:
