@@ -239,6 +239,8 @@ def test_grid_with_unknown_parameter_names_it_and_lists_valid_ones(binary_data):
         )
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the second run shares the cores with three busy processes
 def test_search_with_seed_and_max_trials_is_reproducible_on_a_busy_machine(binary_data):
     """With a trial budget no decision reads a clock: a run on a machine whose cores are all
     busy makes the same trials, ensemble and final model as a run on an idle one (two

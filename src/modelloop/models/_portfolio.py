@@ -1,11 +1,11 @@
 """Portfolio configurations and Optuna search spaces for the catalog's models.
 
-The *portfolio* is a short list of strong, diverse configurations per task, the strongest
-first: the search evaluates it before any model-based tuning (two at a time on two cores), so
-a short budget still ends with a good model. Gradient-boosted trees (LightGBM, then CatBoost,
-whose defaults are the strongest single models on most of the tables we measure) lead; a
-linear model and extra trees follow because they are cheap and err differently, which is
-what an ensemble needs. Boosted trees get many rounds: the search stops them early on a slice of each
+The *portfolio* is a short list of strong, diverse configurations per task: the search
+evaluates it in order before any model-based tuning (two at a time on two cores). A linear
+model comes first because it takes a second and so guarantees a model on any budget and any
+machine; gradient-boosted trees follow (LightGBM, then CatBoost, whose defaults are the
+strongest single models on most of the tables we measure), then extra trees, which are
+cheap and err differently, as an ensemble needs. Boosted trees get many rounds: the search stops them early on a slice of each
 training fold and refits with the number of rounds that worked.
 
 A *search space* maps an Optuna trial to estimator parameters (names as the estimator's
@@ -31,9 +31,9 @@ network's cross-validation would take the time the other models need."""
 
 _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "classification": (
+        ("logistic_regression", {}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.05}),
         ("catboost", {"iterations": 3000, "learning_rate": 0.06}),
-        ("logistic_regression", {}),
         ("extra_trees", {"min_samples_leaf": 2}),
         ("xgboost", {**_BOOST, "learning_rate": 0.05, "max_depth": 6}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.03, "num_leaves": 127,
@@ -46,9 +46,9 @@ _PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
         ("mlp_torch", _NET),
     ),
     "regression": (
+        ("ridge", {}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.05}),
         ("catboost", {"iterations": 3000, "learning_rate": 0.06}),
-        ("ridge", {}),
         ("extra_trees", {"min_samples_leaf": 2, "max_features": 0.5}),
         ("xgboost", {**_BOOST, "learning_rate": 0.05, "max_depth": 6}),
         ("lightgbm", {**_BOOST, "learning_rate": 0.03, "num_leaves": 127,
@@ -88,7 +88,7 @@ def portfolio(task: str, *, time_budget: float | None = None) -> list[tuple[str,
     Examples
     --------
     >>> [name for name, _ in portfolio("binary")][:3]
-    ['lightgbm', 'catboost', 'logistic_regression']
+    ['logistic_regression', 'lightgbm', 'catboost']
     """
     _check_task(task)
     key = "regression" if task == "regression" else "classification"

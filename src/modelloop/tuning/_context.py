@@ -70,9 +70,11 @@ class Problem:
     def k(self) -> int:
         return len(self.folds)
 
-    def payload(self) -> dict[str, Any]:
-        """What a worker process needs (see ``_worker._Context``)."""
+    def payload(self, preload: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What a worker process needs (see ``_worker._Context``); ``preload``: modules it
+        imports as it starts."""
         return {
+            "preload": preload,
             "X": self.X,
             "y": self.y_all,
             "n_search": self.n_search,

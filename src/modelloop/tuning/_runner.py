@@ -65,6 +65,7 @@ class TrialRunner:
         self.stage = ""
         self.in_flight = 0
         self._numbers = 0
+        self._owed = False  # a trial was started past the deadline, no model existing yet
         self._names: dict[str, int] = {}
         self._frame_bytes = int(problem.X.memory_usage(deep=True).sum())
 
@@ -126,10 +127,17 @@ class TrialRunner:
         What is left of the budget, less what the final fit needs and a worker restart (a
         trial stopped at its limit takes its worker with it). Before any model exists, the
         first fits may use the promised margin over the budget: better a little late than
-        no model at all. ``cap`` bounds one trial once a model exists.
+        no model at all; once the deadline has passed, only one more trial is started
+        without a model. ``cap`` bounds one trial once a model exists.
         """
         timeout = self.clock.left() - self.reserve(self)
         if not self.ok():
+            if timeout < 1.0:
+                # Past the deadline without a model: one trial more may use the grace,
+                # then the search ends (each further try would cost a worker's restart).
+                if self._owed:
+                    return None
+                self._owed = True
             timeout = max(timeout, 1.0) + self.clock.grace
         else:
             if self.executor.alive:

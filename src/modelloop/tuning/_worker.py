@@ -483,6 +483,16 @@ def _main_module_hidden() -> Iterator[None]:
             main.__file__ = path
 
 
+def _preload(modules: Any) -> None:
+    """Import the model libraries the search will use while the worker starts, so that a
+    trial's time limit is not spent importing them (seconds on a busy machine)."""
+    import importlib
+
+    for name in modules:
+        with contextlib.suppress(ImportError):  # the trial that needs it says what failed
+            importlib.import_module(name)
+
+
 def _serve(conn: Any) -> None:
     """The worker's loop: 'setup' once, then 'trial' and ``_REQUESTS`` until 'stop'."""
     ctx: _Context | None = None
@@ -500,6 +510,7 @@ def _serve(conn: Any) -> None:
                 from threadpoolctl import threadpool_limits
 
                 threadpool_limits(limits=ctx.n_jobs)
+                _preload(payload.get("preload", ()))
                 conn.send(("ready", None))
             elif kind == "trial":
                 conn.send(("done", _run_trial(ctx, payload, conn)))
