@@ -227,3 +227,99 @@ def test_a_challenger_that_is_not_better_is_not_promoted(settings: Any) -> None:
         assert store.get_model_version(MODEL, alias="production").version == 1
         challenger = store.get_model_version(MODEL, alias="challenger")
         assert challenger.version == 2 and challenger.lineage["evaluation"]["promoted"] is False
+
+
+def test_the_loop_closes_on_yes_no_dates_text_and_missing_values(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """train -> serve -> predict over HTTP -> feedback -> monitor -> retrain -> v2 answers.
+
+    ``tests/data/files/accounts.csv`` (900 rows, generated with a fixed seed) has a yes/no
+    column (``default``), a date (``signup``), free text (``note``), a category (``plan``),
+    a number (``balance``), missing values in each of them and a key (``account``). Its
+    first 500 rows follow one relation to ``churn``, the last 400 another. The logged
+    requests hold ``"default": "no"`` as sent; the retrain must read them the way the
+    model's schema does (as the reference rows are), not as a third and fourth value.
+    """
+    import httpx
+    import uvicorn
+
+    from modelloop.cli import main
+    from modelloop.config import Settings
+    from modelloop.serving import create_app
+    from modelloop.store import Store
+
+    table = pd.read_csv(data_dir / "files" / "accounts.csv")
+    assert set(table["default"].dropna()) == {"no", "yes"} and table.isna().any().sum() >= 4
+    home = tmp_path / "home"
+    before = tmp_path / "before.csv"
+    table.iloc[:500].to_csv(before, index=False)
+    code = main(
+        ["train", str(before), "--target", "churn", "--name", "accounts", "--alias",
+         "production", "--id-column", "account", "--models", "logistic_regression",
+         "--max-trials", "1", "--cv", "2", "--time-budget", "60", "--home", str(home)]
+    )  # fmt: skip
+    assert code == 0
+    settings = Settings(home=home, serve_poll_seconds=0.2)
+    store = Store.from_settings(settings)
+    schema = store.get_model_version("accounts").schema
+    roles = {c["name"]: c["role"] for c in schema["columns"]}
+    assert roles["default"] == "boolean" and roles["signup"] == "datetime"
+    assert roles["note"] == "text"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, store), host="127.0.0.1", port=_free_port(), log_level="warning"
+        )
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    base = f"http://127.0.0.1:{server.config.port}"
+    after = table.iloc[500:]
+    rows = json.loads(after.drop(columns=["churn"]).to_json(orient="records"))
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            ids: list[str] = []
+            for start in range(0, len(rows), 50):
+                r = client.post(
+                    "/v1/models/accounts/predict", json={"instances": rows[start : start + 50]}
+                )
+                assert r.status_code == 200, r.text
+                assert r.json()["version"] == 1
+                ids.extend(r.json()["request_ids"])
+            deadline = time.monotonic() + 30
+            while {p.request_id for p in store.get_predictions("accounts")} < set(ids):
+                assert time.monotonic() < deadline, "the server did not log the predictions"
+                time.sleep(0.1)
+            logged = store.get_predictions("accounts")[0].inputs
+            assert logged["default"] in ("no", "yes")  # the log keeps what was sent
+
+            labels = tmp_path / "labels.csv"
+            pd.DataFrame({"request_id": ids, "label": after["churn"].tolist()}).to_csv(
+                labels, index=False
+            )
+            assert main(["feedback", "accounts", str(labels), "--home", str(home)]) == 0
+            assert main(["monitor", "accounts", "--home", str(home)]) == 1  # it alerts
+            assert main(["retrain", "accounts", "--home", str(home)]) == 0
+            v2 = store.get_model_version("accounts", alias="production")
+            assert v2.version == 2 and v2.lineage["evaluation"]["promoted"] is True
+            v2_roles = {c["name"]: c for c in v2.schema["columns"]}
+            assert v2_roles["default"]["role"] == "boolean"
+            assert v2_roles["default"]["categories"] == ["no", "yes"]
+
+            deadline = time.monotonic() + 30
+            while True:  # the running server switches to v2 by itself
+                answer = client.post("/v1/models/accounts/predict", json={"instances": rows[:3]})
+                assert answer.status_code == 200, answer.text
+                if answer.json()["version"] == 2:
+                    break
+                assert time.monotonic() < deadline, "the server did not switch to version 2"
+                time.sleep(0.1)
+            assert answer.json()["predictions"][0] in ("no", "yes")
+    finally:
+        server.should_exit = True
+        serving.join(30)
+        store.close()

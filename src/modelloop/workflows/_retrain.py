@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
-from modelloop.data import content_hash, load
+from modelloop.data import ColumnSchema, Role, Schema, conform, content_hash, load
 from modelloop.evaluation import sign
 from modelloop.exceptions import (
     ConfigurationError,
@@ -187,16 +187,48 @@ def _production_frame(records: list[Any], target: str, columns: list[str]) -> pd
 
 
 def _align(
-    production: pd.DataFrame, reference: pd.DataFrame, id_column: str | None
+    production: pd.DataFrame,
+    reference: pd.DataFrame,
+    schema: Schema,
+    id_column: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Logged values (JSON: numbers as floats, keys as text) in the reference's number types.
+    """Logged rows typed as the model's schema reads them, so they stack with the reference.
 
-    A key column that does not read as numbers on both sides becomes text on both, so the
-    two frames stack into one table (and one Parquet snapshot).
+    The prediction log keeps each value as the client sent it: ``"no"``/``"yes"`` for a
+    boolean column, dates as text, numbers as JSON floats, keys as text. The reference rows
+    were typed by the schema when the champion was trained (booleans 0/1, datetime64, ...).
+    Every feature column of the logged rows goes through the schema's own typing
+    (:func:`~modelloop.data.conform`, the same the pipeline's first step applies), so a
+    column holds one representation on both sides. A key column that does not read as
+    numbers on both sides becomes text on both.
     """
     production = production.copy()
+    features: list[ColumnSchema] = [
+        c
+        for c in schema.columns
+        if c.is_feature
+        and c.name in production.columns
+        and c.name not in (id_column, schema.target)
+    ]
+    typed = {c.name for c in features}
+    if features:
+        frame = conform(
+            production[[c.name for c in features]],
+            Schema(tuple(features)),
+            source="the prediction log",
+            require=False,
+            strict=False,
+        )
+        for column in frame.columns:
+            production[column] = frame[column].to_numpy()
     for column in production.columns:
         if column not in reference.columns or reference[column].dtype.kind not in "iuf":
+            continue
+        if column in typed:
+            if reference[column].dtype.kind in "iu":  # whole numbers kept whole, NaN-free
+                values = production[column]
+                if not values.isna().any():
+                    production[column] = values.astype(reference[column].dtype)
             continue
         try:
             values = pd.to_numeric(production[column], errors="raise")
@@ -207,6 +239,26 @@ def _align(
                 reference = reference.assign(**{column: reference[column].map(key_text)})
                 production[column] = production[column].map(key_text)
     return production, reference
+
+
+def _keep_encoding(inferred: Schema, champion: Schema) -> Schema:
+    """The challenger's schema, reading raw values as the champion's did.
+
+    The challenger's rows are typed already (booleans as 0/1, dates as datetime64), so
+    inferring its schema again loses how the raw values were written: the true/false words
+    of a boolean column (``no``/``yes``) and the text format of a date column. Those come
+    from the champion, so the challenger accepts the same requests.
+    """
+    known = {c.name: c for c in champion.columns}
+    columns = []
+    for col in inferred.columns:
+        old = known.get(col.name)
+        if old is not None and old.role is col.role is Role.BOOLEAN:
+            col = replace(col, categories=old.categories)
+        elif old is not None and old.role is col.role is Role.DATETIME and old.format:
+            col = replace(col, format=old.format)
+        columns.append(col)
+    return replace(inferred, columns=tuple(columns))
 
 
 def _duplicate(frame: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
@@ -433,8 +485,9 @@ def _retrain(
         )
     columns = list(reference.columns)
     id_column = champion.lineage.get("id_column")
+    champion_schema = Schema.from_dict(champion.schema)
     production, reference = _align(
-        _production_frame(labeled, target, columns), reference, id_column
+        _production_frame(labeled, target, columns), reference, champion_schema, id_column
     )
     held = production.iloc[n - n_hold :].reset_index(drop=True)
     train_rows = production.iloc[: n - n_hold]
@@ -461,6 +514,7 @@ def _retrain(
     dataset = load(weighted, target=target, types=roles, name=f"{name} (retrain)")
     dataset = replace(
         dataset,
+        schema=_keep_encoding(dataset.schema, champion_schema),
         source=f"retrain of {champion.ref}: {champion.reference_snapshot} + {n_prod} "
         "labeled production rows",
     )
