@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,21 @@ def settings(tmp_path: Path):
     from modelloop.config import Settings
 
     return Settings(home=tmp_path / "home")
+
+
+HOSTILE_DIR = Path(__file__).resolve().parent / "store" / "hostile"
+HOSTILE_MARKER = "HOSTILE_MARKER"
+
+
+@pytest.fixture
+def hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh working directory holding the pickle some hostile files reach for.
+
+    A hostile file that ran would create ``HOSTILE_MARKER`` here; tests check it never does.
+    """
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "payload.pkl").write_bytes((HOSTILE_DIR / "payload.pkl").read_bytes())
+    monkeypatch.chdir(cwd)
+    yield cwd
+    assert not (cwd / HOSTILE_MARKER).exists(), "a hostile model file ran its code"

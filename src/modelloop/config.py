@@ -53,6 +53,25 @@ def config_file_path() -> Path | None:
     return local if local.is_file() else None
 
 
+# Settings only an explicit keyword (a command-line flag) may set: a variable left in the
+# environment or a config file in the working directory must not switch the trust check off.
+_KEYWORD_ONLY = frozenset({"trust"})
+
+
+class _Without(PydanticBaseSettingsSource):
+    """A settings source with the keyword-only settings left out."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._inner().items() if k not in _KEYWORD_ONLY}
+
+
 class Settings(BaseSettings):
     """Where modelloop keeps its things and how it behaves by default.
 
@@ -84,6 +103,12 @@ class Settings(BaseSettings):
         default=0, description="Worker threads for model fitting; 0 means all cores."
     )
     debug: bool = Field(default=False, description="Show tracebacks on errors.")
+    trust: bool = Field(
+        default=False,
+        description="Load model files that hold code or types outside modelloop's allow list "
+        "(pickles, custom classes, functions). Set only by --trust (a keyword argument): never "
+        "read from the environment or a config file.",
+    )
     # -- scale-out (issue 7) ---------------------------------------------------------------
     cluster: str | None = Field(
         default=None,
@@ -153,9 +178,6 @@ class Settings(BaseSettings):
     )
     serve_model_path: Path | None = Field(
         default=None, description="Serve this model file instead of the store's models."
-    )
-    serve_trust: bool = Field(
-        default=False, description="Allow pickle/joblib model files (unpickling runs code)."
     )
     serve_schema_file: Path | None = Field(
         default=None, description="JSON input schema for the model file given to serve."
@@ -251,10 +273,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _Without(env_settings)]
         path = config_file_path()
         if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_Without(TomlConfigSettingsSource(settings_cls, toml_file=path)))
         return tuple(sources)
 
     def serving_contracts(self) -> frozenset[str]:

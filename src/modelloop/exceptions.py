@@ -11,11 +11,13 @@ callers who do not know modelloop::
     │   ├── ColumnNotFoundError (KeyError)      a named column (target, id, ...) is absent
     │   ├── SchemaMismatchError                 data does not match a model's input schema
     │   ├── RuleViolationError                  data breaks the user's validation rules
+    │   ├── UntrustedModelError                 a model file names code modelloop does not trust
     │   ├── TargetError                         target all missing, a single class, ...
     │   ├── PayloadTooLargeError                a request body or row count over its limit
     │   ├── RewardConflictError                 a second, different reward for one decision
     │   ├── EventExpiredError                   a reward after its decision's reward wait
-    │   └── ExportError                         a model (or a part of it) a format cannot hold
+    │   ├── ExportError                         a model (or a part of it) a format cannot hold
+    │   └── MalformedRequestError               a request body that cannot be parsed at all
     ├── ConfigurationError (ValueError)         a setting or option with a bad value
     ├── NotFoundError (LookupError)             something asked for by name is not in the store
     │   ├── ModelNotFoundError                  no such model, version or alias
@@ -24,7 +26,8 @@ callers who do not know modelloop::
     │   └── EventNotFoundError                  no logged decision with that event id
     ├── AuthenticationError (PermissionError)   a missing or wrong API key
     ├── StoreError (RuntimeError)               the store cannot do what was asked
-    │   └── ArtifactIntegrityError              an artifact file is missing or was changed
+    │   ├── ArtifactIntegrityError              an artifact file is missing or was changed
+    │   └── ModelUnavailableError               a served model's file could not be loaded
     ├── TrainingError (RuntimeError)            no candidate model could be fitted
     └── ClusterError (ConnectionError)          a Dask scheduler cannot be reached or used
 
@@ -45,7 +48,9 @@ __all__ = [
     "EventNotFoundError",
     "ExportError",
     "InvalidInputError",
+    "MalformedRequestError",
     "ModelNotFoundError",
+    "ModelUnavailableError",
     "ModelloopError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -58,6 +63,7 @@ __all__ = [
     "TargetError",
     "TrainingError",
     "UnsupportedSourceError",
+    "UntrustedModelError",
 ]
 
 
@@ -100,6 +106,11 @@ class ExportError(InvalidInputError):
     """A model cannot be exported to a format: a part it cannot hold, or a bad output."""
 
 
+class UntrustedModelError(InvalidInputError):
+    """A model file holds a class, function or method outside modelloop's allow list (or is
+    a pickle), and ``--trust`` was not given: loading it could run code."""
+
+
 class TargetError(InvalidInputError):
     """The target column cannot be learned from (all missing, one class, ...)."""
 
@@ -132,6 +143,11 @@ class ArtifactIntegrityError(StoreError):
     """An artifact file is missing, or its sha256 differs from the one recorded."""
 
 
+class ModelUnavailableError(StoreError):
+    """A model the server should serve could not be loaded (its file is missing, changed or
+    refused by the trust check); the server answers 503 for it and serves the others."""
+
+
 class TrainingError(ModelloopError, RuntimeError):
     """Training could not produce a model."""
 
@@ -154,6 +170,10 @@ class EventExpiredError(InvalidInputError):
 
 class EventNotFoundError(NotFoundError):
     """No logged decision of the model has the event id a reward names."""
+
+
+class MalformedRequestError(InvalidInputError):
+    """A request body that is not JSON, or nested deeper than the server parses (HTTP 400)."""
 
 
 class AuthenticationError(ModelloopError, PermissionError):

@@ -76,3 +76,49 @@ def test_small_batches_run_on_the_event_loop_and_large_ones_in_the_executor() ->
     asyncio.run(main())
     assert threads[0] == threading.main_thread().name
     assert threads[1].startswith("pool")
+
+
+def test_a_slow_model_that_is_not_compiled_never_blocks_health(tmp_path) -> None:
+    """A one-row request to a model outside the fast path runs in the thread pool: while
+    its predict call is stuck, /health (on the event loop) still answers."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from modelloop.config import Settings
+    from modelloop.data import ColumnSchema, Role, Schema
+    from modelloop.serving import ModelRegistry, ServedModel, create_app
+    from modelloop.serving._schemas import RowParser
+
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    class Stuck:
+        def predict(self, X: list) -> list[float]:
+            started.set()
+            release.wait(20)  # a slow k-NN, SVM or text model, at its worst
+            finished.set()
+            return [1.0] * len(X)
+
+    schema = Schema((ColumnSchema("x", Role.NUMERIC, "float64"),))
+    served = ServedModel("slow", 1, "regression", None, schema, RowParser(schema, "slow"),
+                         Stuck(), list)  # fmt: skip
+    assert served.compiled is False
+    app = create_app(Settings(home=tmp_path / "h", serve_log_predictions=False),
+                     registry=ModelRegistry(None, fixed=served))  # fmt: skip
+    answers: list[int] = []
+    with TestClient(app) as client:
+        request = threading.Thread(
+            target=lambda: answers.append(
+                client.post("/v1/models/slow/predict", json={"instances": [{"x": 1}]}).status_code
+            )
+        )
+        request.start()
+        assert started.wait(30)
+        try:
+            health = client.get("/health")  # would wait for predict if it ran on the loop
+            assert not finished.is_set(), "/health waited for a slow model's predict call"
+            assert health.status_code == 200
+        finally:
+            release.set()
+            request.join(30)
+    assert answers == [200]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sklearn.linear_model import LogisticRegression
 
 from modelloop.config import Settings
-from modelloop.exceptions import ConfigurationError, UnsupportedSourceError
+from modelloop.exceptions import UnsupportedSourceError, UntrustedModelError
 from modelloop.serving import create_app, load_model_file
 
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
@@ -33,14 +33,14 @@ def _serve(tmp_path: Path, path: Path, **extra: object) -> TestClient:
 def test_joblib_model_needs_trust(tmp_path, tutorial_model) -> None:
     path = tmp_path / "model.pkl"
     joblib.dump(tutorial_model, path)
-    with pytest.raises(ConfigurationError, match="Pass --trust"):
+    with pytest.raises(UntrustedModelError, match="Pass --trust"):
         load_model_file(path)
 
 
 def test_joblib_model_serves_the_tutorial_route(tmp_path, tutorial_model) -> None:
     path = tmp_path / "model.pkl"
     joblib.dump(tutorial_model, path)
-    with _serve(tmp_path, path, serve_trust=True) as client:
+    with _serve(tmp_path, path, trust=True) as client:
         r = client.post("/predict", json={"features": [0.95, 0.05]})
         assert r.status_code == 200
         assert r.json()["prediction"] == int(tutorial_model.predict([[0.95, 0.05]])[0])

@@ -71,7 +71,11 @@ def test_tutorial_predict_takes_features_in_schema_order(client, store, passenge
 
 
 def test_health_models_and_metrics(client, passenger) -> None:
-    assert client.get("/health").json() == {"status": "ok", "models": ["fares", "titanic"]}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "models": ["fares", "titanic"],
+        "problems": [],
+    }
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert models["titanic"]["versions"] == [1, 2]
     assert models["titanic"]["aliases"] == {"production": 1}

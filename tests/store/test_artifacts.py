@@ -13,7 +13,7 @@ import pytest
 import skops.io as sio
 import sqlalchemy as sa
 
-from modelloop.exceptions import ArtifactIntegrityError, StoreError
+from modelloop.exceptions import ArtifactIntegrityError, StoreError, UntrustedModelError
 from modelloop.store import MODEL_FORMAT_VERSION, ModelVersionRecord, Store
 from modelloop.store._tables import model_versions
 
@@ -144,7 +144,7 @@ def test_load_model_refuses_untrusted_function(store: Store, register, pipeline)
         "model": FunctionTransformer(func=eval),
     }
     _replace_artifact(store, record, evil)
-    with pytest.raises(StoreError, match=r"holds types modelloop does not trust: builtins\.eval"):
+    with pytest.raises(UntrustedModelError, match=r"does not trust: builtins\.eval"):
         store.load_model("churn")
 
 
@@ -153,7 +153,7 @@ def test_load_model_refuses_untrusted_module(store: Store, register, pipeline) -
     _replace_artifact(
         store, record, {"format": "modelloop-model", "format_version": 1, "model": Fraction(1, 3)}
     )
-    with pytest.raises(StoreError, match=r"does not trust: fractions\.Fraction"):
+    with pytest.raises(UntrustedModelError, match=r"does not trust: fractions\.Fraction"):
         store.load_model("churn")
 
 

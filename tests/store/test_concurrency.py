@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 
 from modelloop.store import Store
 
-_MODEL = DummyClassifier().fit([[0], [1]], [0, 1])
+_MODEL = LogisticRegression().fit([[0], [1]], [0, 1])
 
 
 def _register(store: Store, name: str) -> int:
@@ -57,10 +57,10 @@ def test_store_threads_writing_runs_and_predictions_lose_nothing(store: Store) -
 _CHILD = textwrap.dedent(
     """
     import sys
-    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
     from modelloop.store import Store
 
-    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    model = LogisticRegression().fit([[0], [1]], [0, 1])
     with Store(sys.argv[1], sys.argv[2]) as store:
         for _ in range(int(sys.argv[3])):
             v = store.register_model(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 
 from modelloop.exceptions import (
     InvalidInputError,
@@ -204,7 +204,7 @@ def test_sweep_orphan_artifacts(store: Store, register, pipeline) -> None:
 def test_concurrent_registrations_from_threads_get_distinct_versions(
     store: Store, register
 ) -> None:
-    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    model = LogisticRegression().fit([[0], [1]], [0, 1])
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
@@ -231,10 +231,10 @@ def test_concurrent_registrations_from_threads_get_distinct_versions(
 _WORKER = textwrap.dedent(
     """
     import sys
-    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
     from modelloop.store import Store
 
-    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    model = LogisticRegression().fit([[0], [1]], [0, 1])
     with Store(sys.argv[1], sys.argv[2]) as store:
         for _ in range(int(sys.argv[3])):
             store.register_model("shared", model, run_id=None, schema={}, task=None,

@@ -139,12 +139,12 @@ def test_monitor_without_logged_predictions_is_a_clear_error(trained):
 
 
 def test_monitor_model_without_reference_data_is_a_clear_error(settings):
-    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
 
     with Store.from_settings(settings) as store:
         schema = {"columns": [{"name": "a", "role": "numeric", "dtype": "float64"}], "target": None}
         bundle = {
-            "pipeline": DummyClassifier(),
+            "pipeline": LogisticRegression(),
             "schema": schema,
             "task": "binary",
             "classes": [0, 1],

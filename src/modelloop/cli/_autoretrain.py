@@ -51,6 +51,8 @@ def watcher_command(settings: Settings, every_labels: int, interval: float) -> l
     ]
     if settings.store_url:
         cmd += ["--store", settings.store_url]
+    if settings.trust:
+        cmd.append("--trust")
     return cmd
 
 

@@ -49,6 +49,14 @@ HomeOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Load model files that hold code or types outside modelloop's allow list "
+        "(loading them can run code): only for models you made yourself.",
+    ),
+]
 
 
 def command_started() -> float:
@@ -82,10 +90,13 @@ def process_started() -> float:
 
 
 def make_settings(
-    store: str | None = None, home: Path | None = None, debug: bool = False
+    store: str | None = None, home: Path | None = None, debug: bool = False, trust: bool = False
 ) -> Settings:
-    """Settings with CLI flags on top of environment, config file and defaults."""
-    settings = Settings().with_overrides(store_url=store, home=home)
+    """Settings with CLI flags on top of environment, config file and defaults.
+
+    ``trust`` comes from ``--trust`` only (see ``Settings.trust``).
+    """
+    settings = Settings().with_overrides(store_url=store, home=home, trust=trust or None)
     STATE["debug"] = STATE["debug"] or debug or settings.debug
     return settings
 

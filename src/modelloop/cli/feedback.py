@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings, out, print_json
+from modelloop.cli._common import (
+    DebugOpt,
+    HomeOpt,
+    StoreOpt,
+    TrustOpt,
+    err,
+    make_settings,
+    out,
+    print_json,
+)
 from modelloop.exceptions import InvalidInputError
 from modelloop.store import RewardResult
 
@@ -25,6 +34,7 @@ def feedback_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Attach true labels to earlier predictions of NAME (by request id or key).
@@ -34,7 +44,7 @@ def feedback_command(
     """
     from modelloop.workflows import feedback
 
-    result = feedback(name, file, settings=make_settings(store, home, debug))
+    result = feedback(name, file, settings=make_settings(store, home, debug, trust))
     if isinstance(result, RewardResult):  # a decision policy: rewards for its decisions
         _print_rewards(result, name, file, as_json)
         return

@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, fmt, make_settings, out, table
+from modelloop.cli._common import (
+    DebugOpt,
+    HomeOpt,
+    StoreOpt,
+    TrustOpt,
+    err,
+    fmt,
+    make_settings,
+    out,
+    table,
+)
 from modelloop.exceptions import InvalidInputError
 
 
@@ -133,6 +143,7 @@ def monitor_command(
     ] = False,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Compare a model's logged production inputs with its training rows.
@@ -144,7 +155,7 @@ def monitor_command(
     from modelloop.monitoring import drift_html
     from modelloop.workflows import monitor
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug, trust)
     _check_output(json_path, "--json", (".json",))
     _check_output(html_path, "--html", (".html", ".htm"))
     result = monitor(model, settings=settings, window=window, notify=not no_notify)

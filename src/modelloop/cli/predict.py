@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, make_settings, out
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, TrustOpt, make_settings, out
 
 
 def predict_command(
@@ -72,6 +72,7 @@ def predict_command(
     ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Score DATA with a registered model and write a prediction per row.
@@ -84,10 +85,10 @@ def predict_command(
     from modelloop.exceptions import ConfigurationError
     from modelloop.workflows import ExplainOptions, predict_file, predict_files
 
-    settings = make_settings(store, home, debug)
     if not explain and (explain_output is not None or explain_class is not None):
         raise ConfigurationError("--explain-output and --explain-class need --explain.")
     options = ExplainOptions(explain_output, explain_class) if explain else None
+    settings = make_settings(store, home, debug, trust)
     if cluster or any(ch in str(data) for ch in "*?[") or not output.suffix:
         many = predict_files(
             model,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, make_settings, out
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, TrustOpt, make_settings, out
 
 
 def report_command(
@@ -26,6 +26,7 @@ def report_command(
     ] = 200,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write one self-contained HTML evaluation report of a run or a model version.
@@ -37,6 +38,6 @@ def report_command(
     """
     from modelloop.workflows import report
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug, trust)
     path = report(ref, output, settings=settings, n_boot=bootstrap)
     out.print(f"Report of {ref} written to {path}")

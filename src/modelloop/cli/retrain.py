@@ -11,6 +11,7 @@ from modelloop.cli._common import (
     DebugOpt,
     HomeOpt,
     StoreOpt,
+    TrustOpt,
     err,
     make_settings,
     out,
@@ -80,6 +81,7 @@ def retrain_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Train a challenger on reference + labeled production rows; promote it only if better.
@@ -90,7 +92,7 @@ def retrain_command(
     """
     from modelloop.workflows import retrain
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug, trust)
     with search_display(enabled=not as_json, budget=time_budget) as on_event:
         result = retrain(
             name,

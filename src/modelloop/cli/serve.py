@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import tempfile
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings
 
@@ -48,7 +50,12 @@ def serve_command(
         typer.Option("--model", help="Serve this model file (.skops, .onnx, .joblib/.pkl) alone."),
     ] = None,
     trust: Annotated[
-        bool, typer.Option("--trust", help="Allow a pickle/joblib --model file (runs its code).")
+        bool,
+        typer.Option(
+            "--trust",
+            help="Load model files that hold code or types outside modelloop's allow list "
+            "(a pickle/joblib --model file, custom classes): only files you made yourself.",
+        ),
     ] = False,
     schema: Annotated[
         Path | None, typer.Option("--schema", help="JSON input schema for the --model file.")
@@ -91,7 +98,13 @@ def serve_command(
     import uvicorn
 
     from modelloop.cli._autoretrain import start_watcher
-    from modelloop.serving import create_app, reuse_port_supported, run_workers
+    from modelloop.serving import (
+        check_models,
+        check_port_free,
+        create_app,
+        reuse_port_supported,
+        run_workers,
+    )
 
     if workers is not None and workers < 0:
         raise typer.BadParameter(f"--workers must be >= 0 (0: one per core). Got {workers}.")
@@ -100,7 +113,7 @@ def serve_command(
         serve_port=port,
         serve_workers=workers,
         serve_model_path=model,
-        serve_trust=trust or None,
+        trust=trust or None,
         serve_schema_file=schema,
         serve_default_model=default_model,
         serve_log_predictions=False if no_log else None,
@@ -120,8 +133,10 @@ def serve_command(
         raise typer.BadParameter(
             "--auto-retrain and --shadow need models from a store, not --model."
         )
+    check_port_free(host, port)  # one line now, not an Errno 98 after "serving on"
     if workers == 1:
         app = create_app(settings)  # fails here, before listening, on a bad --model/--store
+        _report(check_models(app))  # a store no model of which loads: one line, exit 2
         if shadow:
             from modelloop.serving import install_shadow
 
@@ -136,7 +151,6 @@ def serve_command(
         "MODELLOOP_HOME": str(settings.home),
         "MODELLOOP_STORE_URL": settings.store_url,
         "MODELLOOP_SERVE_MODEL_PATH": str(model) if model else None,
-        "MODELLOOP_SERVE_TRUST": "1" if settings.serve_trust else None,
         "MODELLOOP_SERVE_SCHEMA_FILE": str(schema) if schema else None,
         "MODELLOOP_SERVE_DEFAULT_MODEL": default_model,
         "MODELLOOP_SERVE_LOG_PREDICTIONS": "0" if no_log else None,
@@ -144,7 +158,15 @@ def serve_command(
     for key, value in env.items():
         if value is not None:
             os.environ[key] = value
-    create_app(settings)  # check the configuration once, in the parent
+    checked = create_app(settings)  # check store and models once, in the parent
+    try:
+        _report(check_models(checked))
+    finally:
+        opened = checked.state.modelloop.registry.store
+        if opened is not None:
+            opened.close()
+        del checked
+        gc.collect()  # the models the check loaded; each worker loads its own
     ingester = _start_spool(settings)
     if auto_retrain:
         start_watcher(settings, every_labels=retrain_every_labels, interval=retrain_interval)
@@ -152,6 +174,9 @@ def serve_command(
     # (started after this) keep their values in files in one fresh directory.
     metrics_dir = tempfile.mkdtemp(prefix="modelloop-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    factory = "modelloop.serving:" + (
+        "trusted_app_from_settings" if settings.trust else "app_from_settings"
+    )
     status = 0
     try:
         if reuse_port_supported():  # one socket per worker: the kernel balances connections
@@ -159,6 +184,7 @@ def serve_command(
                 host,
                 port,
                 workers,
+                app=factory,
                 on_started=lambda: err.print(
                     f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)"
                 ),
@@ -166,7 +192,7 @@ def serve_command(
         else:  # the workers share uvicorn's one socket
             err.print(f"modelloop serving on {where} with {workers} workers (docs: {where}/docs)")
             uvicorn.run(
-                "modelloop.serving:app_from_settings",
+                factory,
                 factory=True,
                 host=host,
                 port=port,
@@ -182,6 +208,12 @@ def serve_command(
                 ingester.directory.rmdir()
     if status:
         raise typer.Exit(status)
+
+
+def _report(problems: list[Any]) -> None:
+    for p in problems:
+        serving = f" (serving version {p.serving} meanwhile)" if p.serving else ""
+        err.print(f"[yellow]warning:[/] {escape(p.reason)}{serving}")
 
 
 def _start_spool(settings: Any) -> Any:

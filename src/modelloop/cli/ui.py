@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, TrustOpt, err, make_settings
 
 
 def ui_command(
@@ -14,6 +14,7 @@ def ui_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run the web dashboard (models, runs, comparisons, live view) without serving models.
@@ -26,7 +27,7 @@ def ui_command(
 
     from modelloop.serving.ui import ui_app
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug, trust)
     app = ui_app(settings)  # fails here, before listening, on a bad --store
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     err.print(f"modelloop dashboard on http://{host}:{port}/ui")

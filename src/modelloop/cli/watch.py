@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings, out
+from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, TrustOpt, err, make_settings, out
 from modelloop.cli.retrain import (
     HoldoutOpt,
     MaxTrialsOpt,
@@ -59,6 +59,7 @@ def watch_command(
     ] = False,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: TrustOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Check the retrain policy every --interval seconds and retrain when it is due.
@@ -68,7 +69,7 @@ def watch_command(
     """
     from modelloop.workflows import RetrainPolicy, WatchEvent, watch
 
-    settings = make_settings(store, home, debug)
+    settings = make_settings(store, home, debug, trust)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

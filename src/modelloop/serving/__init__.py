@@ -10,20 +10,28 @@ individually and written to the store's prediction log off the hot path.
 >>> app = create_app(settings, store)  # doctest: +SKIP
 """
 
-from modelloop.serving._app import app_from_settings, create_app
+from modelloop.serving._app import (
+    app_from_settings,
+    check_models,
+    create_app,
+    trusted_app_from_settings,
+)
 from modelloop.serving._byom import load_model_file
 from modelloop.serving._registry import ModelRegistry, ServedModel
 from modelloop.serving._shadow import ShadowScorer, install_shadow
-from modelloop.serving._workers import reuse_port_supported, run_workers
+from modelloop.serving._workers import check_port_free, reuse_port_supported, run_workers
 
 __all__ = [
     "ModelRegistry",
     "ServedModel",
     "ShadowScorer",
     "app_from_settings",
+    "check_models",
+    "check_port_free",
     "create_app",
     "install_shadow",
     "load_model_file",
     "reuse_port_supported",
     "run_workers",
+    "trusted_app_from_settings",
 ]

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from modelloop import __version__
 from modelloop.config import Settings
+from modelloop.exceptions import StoreError
 from modelloop.serving import (
     _routes_decide,
     _routes_explain,
@@ -41,7 +42,7 @@ from modelloop.serving._spool import SpoolWriter
 from modelloop.serving._state import ServerState
 from modelloop.store import Store
 
-__all__ = ["app_from_settings", "create_app"]
+__all__ = ["app_from_settings", "check_models", "create_app", "trusted_app_from_settings"]
 
 log = logging.getLogger("modelloop.serving")
 
@@ -68,7 +69,10 @@ def _poll(state: ServerState, stop: threading.Event) -> None:
     while not stop.wait(interval):
         try:
             changes = state.registry.refresh()
-        except Exception:  # the store may be briefly unavailable: try again next time
+        except StoreError as exc:  # the store may be briefly unavailable: try again next time
+            log.warning("could not refresh models from the store: %s", exc)
+            continue
+        except Exception:  # a bug: keep polling, but with its traceback in the log
             log.exception("could not refresh models from the store")
             continue
         for change in changes:
@@ -130,7 +134,7 @@ def create_app(
 
         fixed = load_model_file(
             settings.serve_model_path,
-            trust=settings.serve_trust,
+            trust=settings.trust,
             schema_file=settings.serve_schema_file,
         )
         registry = ModelRegistry(None, fixed=fixed, default_model=settings.serve_default_model)
@@ -151,10 +155,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = _limit_native_threads()
-        registry.load_all()
+        registry.load_all()  # a model that cannot be loaded is logged, not fatal
         for name in registry.names():
             served = registry.get(name)
             log.info("serving %s version %d (%s)", name, served.version, served.task)
+        problems = registry.problems()
+        if problems:
+            log.warning(
+                "%d model version(s) cannot be served (see GET /health): %s",
+                len(problems),
+                ", ".join(f"{p.model}:{p.version}" for p in problems),
+            )
         if store is not None and settings.serve_log_predictions and settings.serve_log_sample > 0:
             write = (
                 store.log_predictions
@@ -217,6 +228,25 @@ def create_app(
     return app
 
 
+def check_models(app: FastAPI) -> list[Any]:
+    """Load the app's models now, before the server listens; returns what cannot be served.
+
+    What ``modelloop serve`` runs first, so that a store that cannot be read, or one whose
+    every model is broken, stops it with one line instead of a traceback from uvicorn's
+    lifespan. A model that cannot be loaded while others can is reported, not fatal.
+    """
+    from modelloop.exceptions import ModelUnavailableError
+
+    registry: ModelRegistry = app.state.modelloop.registry
+    registry.load_all()
+    problems = registry.problems()
+    if problems and not registry.names():
+        first = problems[0].reason
+        more = f" ({len(problems) - 1} more model version(s) too)" if len(problems) > 1 else ""
+        raise ModelUnavailableError(f"No model can be served. {first}{more}")
+    return problems
+
+
 def _limit_native_threads() -> Any:
     """Keep BLAS/OpenMP pools at one thread per worker (workers already use every core)."""
     try:
@@ -231,3 +261,14 @@ def app_from_settings() -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     log.info("worker %d starting", os.getpid())
     return create_app(Settings())
+
+
+def trusted_app_from_settings() -> FastAPI:
+    """:func:`app_from_settings` for ``modelloop serve --trust --workers N``.
+
+    ``trust`` is never read from the environment (a stray variable must not switch the
+    trust check off), so the supervisor names this factory instead of setting one.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    log.info("worker %d starting (--trust)", os.getpid())
+    return create_app(Settings(trust=True))

@@ -6,10 +6,13 @@ with its own slice. A lone request goes at once (no added latency); when the pre
 held several requests, the drain waits up to ``wait_s`` for more to fill the next one. A
 failing batch is retried request by request, so one bad request fails alone.
 
-Small batches (at most ``inline_rows`` rows; a compiled model predicts them in well under a
-millisecond) run on the event loop itself: a hop to a thread and back costs more than the
-prediction. Requests arriving meanwhile wait in the socket buffers and form the next batch.
-Larger batches run in the executor, so the loop keeps answering health checks.
+Small batches (at most ``inline_rows`` rows) of a model known to be fast (compiled by the
+fast path: it predicts them in well under a millisecond) run on the event loop itself: a hop
+to a thread and back costs more than the prediction. Requests arriving meanwhile wait in the
+socket buffers and form the next batch. Larger batches, and every batch of a model that is
+not compiled (text, k-NN, SVM, torch, unsupervised models, a model file served with
+``--model``), run in the executor, so the loop keeps answering health checks and other
+models while one is slow.
 """
 
 from __future__ import annotations

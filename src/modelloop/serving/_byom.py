@@ -1,8 +1,10 @@
 """Bring your own model: serve a model file that is not in the store.
 
 ``modelloop serve --model PATH`` takes a scikit-learn model or Pipeline saved with
-joblib/pickle (only with ``--trust``: unpickling runs code), a skops file (only types from
-libraries modelloop trusts, unless ``--trust``), or an ONNX file (onnxruntime). The input
+joblib/pickle (only with ``--trust``: unpickling runs code), a skops file (through the one
+trust check of :mod:`modelloop.store`: only the exact classes modelloop's pipelines are made
+of, unless ``--trust``), or an ONNX file (onnxruntime). A file whose content is not what its
+name says (a pickle renamed ``.skops`` or ``.onnx``) is refused. The input
 schema comes from ``--schema FILE`` (a ``Schema.to_dict()`` JSON, or ``{"column": "role"}``),
 else from the model: ``feature_names_in_``, the ONNX graph's inputs, or ``n_features_in_``
 (columns ``f0 .. f{n-1}``), all numeric. Rows reach the model as a DataFrame when it was fit
@@ -23,10 +25,9 @@ from modelloop.data import ColumnSchema, Role, Schema, conform
 from modelloop.exceptions import ConfigurationError, InvalidInputError, UnsupportedSourceError
 from modelloop.serving._registry import ServedModel, limit_threads
 from modelloop.serving._schemas import RowParser
+from modelloop.store import file_kind, is_pickle_name, load_pickle, load_skops
 
 __all__ = ["load_model_file"]
-
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl")
 
 
 def _read_schema_file(path: Path) -> Schema:
@@ -56,30 +57,18 @@ def _numeric_schema(names: Sequence[str]) -> Schema:
     return Schema(tuple(ColumnSchema(str(n), Role.NUMERIC, "float64") for n in names))
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read the model file {path}: {exc}.") from None
+
+
 def _load_object(path: Path, trust: bool) -> Any:
-    suffix = path.suffix.lower()
-    if suffix in _PICKLE_SUFFIXES:
-        if not trust:
-            raise ConfigurationError(
-                f"{path.name} is a pickle/joblib file; loading it runs any code it holds. "
-                "Pass --trust if you made it yourself, or save the model with skops."
-            )
-        import joblib
-
-        return joblib.load(path)
-    if suffix == ".skops":
-        import skops.io as sio
-
-        from modelloop.store import TRUSTED_MODULES
-
-        untrusted = sio.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if t.split(".")[0] not in TRUSTED_MODULES]
-        if refused and not trust:
-            raise ConfigurationError(
-                f"{path.name} holds types modelloop does not trust: {', '.join(refused)}. "
-                "Pass --trust to load it anyway."
-            )
-        return sio.load(path, trusted=untrusted)
+    if is_pickle_name(path):
+        return load_pickle(path, what=path.name, trust=trust)
+    if path.suffix.lower() == ".skops":
+        return load_skops(_read(path), what=path.name, trust=trust)
     raise UnsupportedSourceError(
         f"Cannot serve '{path.name}': a model file must end in .onnx, .skops, .joblib or .pkl."
     )
@@ -103,10 +92,24 @@ class _OnnxModel:
             raise ConfigurationError(
                 "Serving an ONNX file needs onnxruntime: pip install onnxruntime."
             ) from None
+        data = _read(path)
+        kind = file_kind(data[:16])
+        if kind != "other":
+            what = "a pickle" if kind == "pickle" else "a zip archive (a skops file?)"
+            raise InvalidInputError(
+                f"{path.name} is not an ONNX model file: it is {what}. Give a file its own "
+                "extension (.pkl/.joblib with --trust, .skops)."
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, Fail, ...)
+            raise InvalidInputError(
+                f"{path.name} is not a valid ONNX model file: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
+            ) from None
         inputs = self.session.get_inputs()
         if len(inputs) == 1 and inputs[0].type != "tensor(string)":
             shape = inputs[0].shape

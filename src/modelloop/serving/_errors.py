@@ -6,10 +6,12 @@ Every answer that is not a success has the body ``{"error": {"type": ..., "messa
     PayloadTooLargeError      413      a body or row count over its limit
     RewardConflictError       409      a second, different reward for one decision
     EventExpiredError         410      a reward after its decision's reward wait
+    MalformedRequestError     400      a body that is not JSON, or nested too deeply
     AuthenticationError       401/403  no API key / a wrong one (or admin routes disabled)
     NotFoundError             404      no such model, version or alias
     InvalidInputError         422      bad values, missing columns, bad JSON
     ConfigurationError        400      a request asking for something the server cannot do
+    ModelUnavailableError     503      the model's file could not be loaded (see /health)
     StoreError                503      the store failed (try again)
     ModelloopError            400      anything else raised on purpose
     anything else             500      a bug: logged with its traceback
@@ -32,7 +34,9 @@ from modelloop.exceptions import (
     ConfigurationError,
     EventExpiredError,
     InvalidInputError,
+    MalformedRequestError,
     ModelloopError,
+    ModelUnavailableError,
     NotFoundError,
     PayloadTooLargeError,
     RewardConflictError,
@@ -48,9 +52,11 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (PayloadTooLargeError, 413, "payload_too_large"),
     (RewardConflictError, 409, "conflict"),
     (EventExpiredError, 410, "expired"),
+    (MalformedRequestError, 400, "malformed_request"),
     (NotFoundError, 404, "not_found"),
     (InvalidInputError, 422, "invalid_input"),
     (ConfigurationError, 400, "bad_request"),
+    (ModelUnavailableError, 503, "model_unavailable"),
     (StoreError, 503, "store_unavailable"),
     (ModelloopError, 400, "bad_request"),
 )

@@ -6,6 +6,14 @@ alias points at (else the latest) and every aliased version, each as a :class:`S
 table; a moved alias gets its new version loaded *before* the alias map is switched, so
 requests already running finish on the old version and none fails. The server calls
 ``refresh`` from a background thread every ``serve_poll_seconds`` and from the admin routes.
+
+One broken model never takes the others down. A version whose file cannot be loaded
+(missing, changed since it was registered, refused by the trust check) is recorded with the
+reason, logged once, and reported by :meth:`ModelRegistry.problems` (``/health``,
+``/v2/health/ready``, the dashboard); every other model is served. When a model's default
+version is broken, the version served before (if any) stays in service; otherwise the model
+answers 503. A broken version is tried again when its file or record changes, or on
+``refresh(force=True)`` (``POST /v1/admin/reload``).
 """
 
 from __future__ import annotations
@@ -20,7 +28,14 @@ import numpy as np
 
 from modelloop.data import UNSUPERVISED_TASKS, Schema, enforce_rules
 from modelloop.evaluation import threshold_labels
-from modelloop.exceptions import ConfigurationError, InvalidInputError, ModelNotFoundError
+from modelloop.exceptions import (
+    ArtifactIntegrityError,
+    ConfigurationError,
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    StoreError,
+)
 from modelloop.models import decision_threshold
 from modelloop.serving._batching import MicroBatcher
 from modelloop.serving._decide import ServedPolicy
@@ -28,7 +43,7 @@ from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 from modelloop.serving._schemas import RowParser
 from modelloop.store import ModelVersionRecord, Store
 
-__all__ = ["ModelRegistry", "ServedModel", "limit_threads"]
+__all__ = ["ModelRegistry", "Problem", "ServedModel", "limit_threads"]
 
 log = logging.getLogger("modelloop.serving")
 DEFAULT_ALIAS = "production"
@@ -105,6 +120,9 @@ class ServedModel:
                 name=f"'{self.ref}'",
             )
         return self._explainer
+    # compiled by the fast path: a small batch predicts in well under a millisecond, so it
+    # may run on the event loop (see MicroBatcher); anything else runs in the thread pool
+    compiled: bool = False
 
     def check_rules(self, rows: Sequence[dict[str, Any]], where: str) -> None:
         """Raise ``RuleViolationError`` (a 422) when a row breaks the model's rules."""
@@ -260,7 +278,31 @@ def served_from_pipeline(
         threshold=None if task in UNSUPERVISED_TASKS else decision_threshold(pipeline),
         pipeline=pipeline,
         reference=reference,
+        compiled=compiled is not None,
     )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A model version the server cannot serve, and why."""
+
+    model: str
+    version: int
+    reason: str
+    serving: int | None = None  # the version served instead, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "reason": self.reason,
+            "serving_version": self.serving,
+        }
+
+
+# What loading a model file can fail with, for that one model: its file is missing or was
+# changed, the trust check refused it, it is not a model file, its libraries cannot build it.
+_LOAD_ERRORS = (ArtifactIntegrityError, InvalidInputError, StoreError)
 
 
 def _records_frame(columns: list[str]) -> Any:
@@ -304,6 +346,10 @@ class ModelRegistry:
         self._aliases: dict[str, dict[str, int]] = {}
         self._latest: dict[str, int] = {}
         self._history: dict[tuple[str, str], list[int]] = {}
+        # broken versions: (name, version) -> (reason, what the reason was seen with)
+        self._broken: dict[tuple[str, int], tuple[str, Any]] = {}
+        self._pinned: dict[str, int] = {}  # name -> version kept in service meanwhile
+        self._unavailable: dict[str, tuple[int, str]] = {}  # name -> (version, reason)
         self.ready = False
         if fixed is not None:
             self._loaded[(fixed.name, fixed.version)] = fixed
@@ -319,17 +365,42 @@ class ModelRegistry:
         self.ready = True
         return [self.get(name) for name in self.names()]
 
-    def _load(self, name: str, version: int) -> ServedModel:
+    def _signature(self, record: ModelVersionRecord | None) -> Any:
+        """What a broken version's reason depends on: its record and its file on disk."""
+        if record is None or self.store is None:
+            return None
+        try:
+            stat = self.store.artifact_path(record).stat()
+            on_disk: Any = (stat.st_mtime_ns, stat.st_size)
+        except (OSError, ArtifactIntegrityError):
+            on_disk = None
+        return (record.sha256, record.artifact_path, on_disk)
+
+    def _load(self, name: str, version: int, *, force: bool = False) -> ServedModel:
         key = (name, version)
         with self._lock:
             served = self._loaded.get(key)
+            broken = self._broken.get(key)
         if served is not None:
             return served
         if self.store is None:
             raise ModelNotFoundError(f"Model '{name}' has no version {version} on this server.")
         from modelloop.workflows import load_model
 
-        loaded = load_model(f"{name}:{version}", store=self.store)  # sha256 checked
+        record = self.store.get_model_version(name, version)  # the store's own errors pass
+        signature = self._signature(record)
+        if broken is not None and not force and broken[1] == signature:
+            raise ModelUnavailableError(broken[0])
+        try:
+            loaded = load_model(f"{name}:{version}", store=self.store)  # sha256 + trust check
+        except _LOAD_ERRORS as exc:
+            reason = f"Model '{name}' version {version} cannot be served: {exc}"
+            with self._lock:
+                seen = self._broken.get(key)
+                self._broken[key] = (reason, signature)
+            if seen is None or seen[0] != reason:  # once, not at every poll
+                log.error("%s", reason)
+            raise ModelUnavailableError(reason) from None
         served = served_from_pipeline(
             name,
             version,
@@ -344,10 +415,16 @@ class ModelRegistry:
             reference=loaded.reference,
         )
         with self._lock:
+            if self._broken.pop(key, None) is not None:
+                log.info("model %s version %d loads again", name, version)
             return self._loaded.setdefault(key, served)
 
-    def refresh(self) -> list[str]:
-        """Re-read models and aliases from the store; returns what changed ("name: 2 -> 3")."""
+    def refresh(self, *, force: bool = False) -> list[str]:
+        """Re-read models and aliases from the store; returns what changed ("name: 2 -> 3").
+
+        A version that cannot be loaded does not stop the others (see the module
+        docstring); ``force`` tries broken versions again even when nothing changed.
+        """
         if self.store is None:
             return []
         summaries = self.store.list_models()
@@ -355,10 +432,15 @@ class ModelRegistry:
         for s in summaries:
             if s.n_versions == 0:
                 continue
-            old_default = self._default_version_of(s.name) if s.name in self._latest else None
+            old_default = self._current_default(s.name)
+            wanted = s.aliases.get(DEFAULT_ALIAS, s.latest_version)
             # Load first, switch after: requests keep using what they resolved meanwhile.
-            for version in {*s.aliases.values(), s.aliases.get(DEFAULT_ALIAS, s.latest_version)}:
-                self._load(s.name, version)
+            failed: dict[int, str] = {}
+            for version in sorted({*s.aliases.values(), wanted}):
+                try:
+                    self._load(s.name, version, force=force)
+                except ModelUnavailableError as exc:
+                    failed[version] = str(exc)
             with self._lock:
                 for alias, version in s.aliases.items():
                     hist = self._history.setdefault((s.name, alias), [])
@@ -366,7 +448,17 @@ class ModelRegistry:
                         hist.append(version)
                 self._aliases[s.name] = dict(s.aliases)
                 self._latest[s.name] = s.latest_version
-            new_default = self._default_version_of(s.name)
+                if wanted in failed and old_default is not None and old_default != wanted:
+                    self._pinned[s.name] = old_default  # keep serving what worked
+                else:
+                    self._pinned.pop(s.name, None)
+                if wanted in failed and s.name not in self._pinned:
+                    self._unavailable[s.name] = (wanted, failed[wanted])
+                else:
+                    self._unavailable.pop(s.name, None)
+            new_default = self._current_default(s.name)
+            if new_default is None:
+                continue
             if old_default is None:
                 log.info("serving %s version %d", s.name, new_default)
             elif old_default != new_default:
@@ -374,13 +466,49 @@ class ModelRegistry:
                 log.info("swapped %s: version %d -> %d", s.name, old_default, new_default)
         return changes
 
+    def problems(self) -> list[Problem]:
+        """Every version the server should serve but cannot, with the reason."""
+        with self._lock:
+            out = []
+            for (name, version), (reason, _) in sorted(self._broken.items()):
+                wanted = {*self._aliases.get(name, {}).values()}
+                if name in self._latest:
+                    wanted.add(self._default_version_of(name, pinned=False))
+                if version not in wanted:
+                    continue  # no alias or default points at it any more
+                out.append(Problem(name, version, reason, self._pinned.get(name)))
+            return out
+
+    def _current_default(self, name: str) -> int | None:
+        """The version ``name`` is served at now, or None (not served, or unavailable)."""
+        with self._lock:
+            if name not in self._latest or name in self._unavailable:
+                return None
+            version = self._default_version_of(name)
+            return version if (name, version) in self._loaded else None
+
     # -- lookups ---------------------------------------------------------------------
 
     def names(self) -> list[str]:
+        """The models served now (a model whose default version cannot be loaded is not)."""
         with self._lock:
-            return sorted(self._latest)
+            return sorted(n for n in self._latest if n not in self._unavailable)
 
-    def _default_version_of(self, name: str) -> int:
+    def alias_version(self, name: str, alias: str) -> int:
+        """The version ``name@alias`` points at in the store (loaded or not)."""
+        with self._lock:
+            self._require(name)
+            aliases = self._aliases.get(name, {})
+            if alias not in aliases:
+                shown = ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "none"
+                raise ModelNotFoundError(
+                    f"Model '{name}' has no alias '{alias}'. Aliases: {shown}."
+                )
+            return aliases[alias]
+
+    def _default_version_of(self, name: str, *, pinned: bool = True) -> int:
+        if pinned and name in self._pinned:
+            return self._pinned[name]
         aliases = self._aliases.get(name, {})
         return aliases.get(DEFAULT_ALIAS, self._latest[name])
 
@@ -403,6 +531,8 @@ class ModelRegistry:
                     )
                 version = aliases[alias]
             elif version is None:
+                if name in self._unavailable:
+                    raise ModelUnavailableError(self._unavailable[name][1])
                 version = self._default_version_of(name)
             served = self._loaded.get((name, version))
         if served is not None:

@@ -188,10 +188,14 @@ async def predict_tutorial(request: Request) -> JSONBytes:
 
 @router.get("/health", tags=["health"])
 async def health(request: Request) -> dict[str, Any]:
-    """Liveness and readiness in one: ``status`` is 'ok' once models are loaded."""
+    """Liveness and readiness in one: ``status`` is 'ok' once models are loaded, 'degraded'
+    when a model (or an aliased version) cannot be loaded: ``problems`` says which and why,
+    and the other models are served."""
     state = state_of(request)
-    names = state.registry.names()
-    return {"status": "ok" if state.registry.ready else "loading", "models": names}
+    registry = state.registry
+    problems = [p.to_dict() for p in registry.problems()]
+    status = "loading" if not registry.ready else ("degraded" if problems else "ok")
+    return {"status": status, "models": registry.names(), "problems": problems}
 
 
 @router.get("/v1/models", tags=["models"])
@@ -272,7 +276,7 @@ async def rollback(name: str, request: Request) -> dict[str, Any]:
     store = _store_of(state)
     registry = state.registry
     await _in_thread(registry.refresh)
-    current = registry.get(name, alias=alias).version
+    current = registry.alias_version(name, alias)  # may be a version that cannot be loaded
     target = registry.previous_version(name, alias)
     await _in_thread(store.set_alias, name, alias, target)
     registry.forget_last(name, alias)
@@ -288,11 +292,14 @@ async def rollback(name: str, request: Request) -> dict[str, Any]:
 
 @router.post("/v1/admin/reload", tags=["admin"])
 async def reload(request: Request) -> dict[str, Any]:
-    """Re-read models and aliases from the store now. Needs the API key."""
+    """Re-read models and aliases from the store now, trying versions that could not be
+    loaded again. Needs the API key."""
     state = state_of(request)
     check_key(request, state.settings, admin=True)
-    changes = await _in_thread(state.registry.refresh)
-    return {"models": state.registry.names(), "changes": changes}
+    registry = state.registry
+    changes = await _in_thread(lambda: registry.refresh(force=True))
+    problems = [p.to_dict() for p in registry.problems()]
+    return {"models": registry.names(), "changes": changes, "problems": problems}
 
 
 def _store_of(state: ServerState) -> Any:

@@ -357,9 +357,16 @@ async def live() -> dict[str, bool]:
 
 
 @router.get("/health/ready")
-async def ready(request: Request) -> dict[str, bool]:
-    """Every model is loaded."""
-    return {"ready": state_of(request).registry.ready}
+async def ready(request: Request) -> JSONBytes:
+    """Every model is loaded: 200 ``{"ready": true}``; else 503 ``{"ready": false}`` with the
+    models that cannot be loaded (the others are served meanwhile)."""
+    registry = state_of(request).registry
+    problems = [p.to_dict() for p in registry.problems()]
+    ready = registry.ready and not problems
+    body: dict[str, Any] = {"ready": ready}
+    if problems:
+        body["problems"] = problems
+    return JSONBytes(body, status_code=200 if ready else 503)
 
 
 @router.get("/models/{name}")

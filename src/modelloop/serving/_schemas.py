@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -21,9 +22,16 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, Validation
 from typing_extensions import TypedDict
 
 from modelloop.data import MISSING_MARKERS, Role, Schema
-from modelloop.exceptions import InvalidInputError, ModelloopError, PayloadTooLargeError
+from modelloop.exceptions import (
+    InvalidInputError,
+    MalformedRequestError,
+    ModelloopError,
+    PayloadTooLargeError,
+)
 
 __all__ = ["RequestRejected", "RowParser", "add_model_paths", "parse_json", "rows_of"]
+
+log = logging.getLogger("modelloop.serving")
 
 
 class RequestRejected(InvalidInputError):
@@ -34,23 +42,46 @@ class RequestRejected(InvalidInputError):
         self.details = details
 
 
+MAX_JSON_DEPTH = 1024  # arrays and objects inside each other (orjson's limit); rows need 4
+
+
 def parse_json(body: bytes) -> Any:
     """The JSON document in ``body``; NaN/Infinity literals parse (and are refused later).
+
+    A body that is not JSON, or nests arrays and objects deeper than
+    :data:`MAX_JSON_DEPTH`, is a :class:`MalformedRequestError` (HTTP 400), never a
+    recursion error in the parser or the validation after it.
 
     Examples
     --------
     >>> parse_json(b'{"a": [1, 2]}')
     {'a': [1, 2]}
+    >>> parse_json(b"[" * 1100 + b"]" * 1100)
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.MalformedRequestError: The request body nests arrays and objects more than 1024 levels deep; send rows of plain values.
     """
     if not body.strip():
         raise InvalidInputError("The request body is empty. Send a JSON object.")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):
+            raise _too_deep() from None
         try:  # non-standard NaN / Infinity: parse, so the field holding it can be named
             return json.loads(body)
+        except RecursionError:
+            raise _too_deep() from None
         except (ValueError, UnicodeDecodeError):
-            raise InvalidInputError(f"The request body is not valid JSON: {exc}.") from None
+            raise MalformedRequestError(f"The request body is not valid JSON: {exc}.") from None
+
+
+def _too_deep() -> MalformedRequestError:
+    log.warning("refused a request body nested more than %d levels deep", MAX_JSON_DEPTH)
+    return MalformedRequestError(
+        f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+        "send rows of plain values."
+    )
 
 
 def _missing_to_none(value: Any) -> Any:

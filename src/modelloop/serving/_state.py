@@ -54,6 +54,8 @@ class ServerState:
                 max_rows=self.settings.serve_max_batch,
                 wait_s=self.settings.serve_batch_wait_ms / 1000.0,
                 on_batch=labels.observe,
+                # only a compiled model is known to be fast enough to block the event loop
+                inline_rows=32 if served.compiled else 0,
             )
         return served.batcher
 

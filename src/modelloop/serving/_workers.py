@@ -31,7 +31,7 @@ from typing import Any
 
 from modelloop.exceptions import ConfigurationError
 
-__all__ = ["reuse_port_supported", "run_workers"]
+__all__ = ["check_port_free", "reuse_port_supported", "run_workers"]
 
 log = logging.getLogger("modelloop.serving")
 
@@ -49,7 +49,7 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Fail early, and clearly, when something already listens on ``host:port``.
 
     The probe binds without ``SO_REUSEPORT``, so it also fails when another server of ours
@@ -148,7 +148,7 @@ def run_workers(
     """
     if workers < 1:
         raise ConfigurationError(f"workers must be >= 1. Got {workers}.")
-    _check_port_free(host, port)
+    check_port_free(host, port)
     spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()
     requested: list[int] = []

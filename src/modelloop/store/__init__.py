@@ -17,7 +17,7 @@ Example
 
 from __future__ import annotations
 
-from modelloop.store._artifacts import MODEL_FORMAT_VERSION, TRUSTED_MODULES
+from modelloop.store._artifacts import MODEL_FORMAT_VERSION
 from modelloop.store._exports import ExportRecord
 from modelloop.store._feedback import FeedbackResult, check_label, key_text
 from modelloop.store._predictions import PredictionRecord
@@ -26,11 +26,19 @@ from modelloop.store._refs import ModelRef, parse_ref
 from modelloop.store._rewards import RewardResult, check_reward
 from modelloop.store._snapshots import SnapshotRecord, parse_snapshot_ref
 from modelloop.store._store import RUN_STATUSES, Store
+from modelloop.store._trust import (
+    TRUSTED_TYPES,
+    file_kind,
+    is_pickle_name,
+    load_pickle,
+    load_skops,
+    untrusted_types,
+)
 
 __all__ = [
     "MODEL_FORMAT_VERSION",
     "RUN_STATUSES",
-    "TRUSTED_MODULES",
+    "TRUSTED_TYPES",
     "DatasetRecord",
     "ExportRecord",
     "FeedbackResult",
@@ -44,7 +52,12 @@ __all__ = [
     "Store",
     "check_label",
     "check_reward",
+    "file_kind",
+    "is_pickle_name",
     "key_text",
+    "load_pickle",
+    "load_skops",
     "parse_ref",
     "parse_snapshot_ref",
+    "untrusted_types",
 ]

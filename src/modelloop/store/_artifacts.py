@@ -5,31 +5,34 @@ A model file holds one dict ``{"format": "modelloop-model", "format_version": N,
 
 1. checks its sha256 against the one recorded in the store, before anything is parsed;
 2. refuses a ``format_version`` newer than :data:`MODEL_FORMAT_VERSION`;
-3. trusts only types whose top-level module is in :data:`TRUSTED_MODULES` (and, from
-   ``builtins``, only classes: never functions such as ``eval``); any other type stops
-   the load with an error naming it.
+3. loads only what the one trust check allows (:mod:`._trust`: the exact classes
+   modelloop's pipelines are made of, no functions), unless the store was opened with
+   ``trust``; anything else stops the load with an error naming it.
 """
 
 from __future__ import annotations
 
-import builtins
 import hashlib
-import io
 import json
 import os
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import skops.io as sio
 
-from modelloop.exceptions import ArtifactIntegrityError, InvalidInputError, StoreError
+from modelloop.exceptions import (
+    ArtifactIntegrityError,
+    InvalidInputError,
+    StoreError,
+    UntrustedModelError,
+)
+from modelloop.store._trust import TRUSTED_TYPES, load_skops, skops_schema, untrusted_types
 
 __all__ = [
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
-    "TRUSTED_MODULES",
+    "TRUSTED_TYPES",
     "file_sha256",
     "load_model_bytes",
     "place_file",
@@ -41,61 +44,7 @@ __all__ = [
 MODEL_FORMAT = "modelloop-model"
 MODEL_FORMAT_VERSION = 1
 
-TRUSTED_MODULES = frozenset(
-    {
-        "sklearn",
-        "numpy",
-        "scipy",
-        "pandas",
-        "lightgbm",
-        "xgboost",
-        "catboost",
-        "modelloop",
-        "builtins",
-        "collections",
-        "datetime",
-        "functools",
-        "re",
-    }
-)
-
 _CHUNK = 1 << 20
-
-
-def _is_trusted(type_name: str) -> bool:
-    module, _, attr = type_name.partition(".")
-    if module not in TRUSTED_MODULES:
-        return False
-    if module == "builtins":
-        # A builtin *function* (eval, exec, getattr, open, ...) stored in a model would run
-        # on request data at predict time; only builtin classes are trusted.
-        return isinstance(getattr(builtins, attr, None), type)
-    return True
-
-
-def untrusted_types(*, data: bytes | None = None, file: Path | None = None) -> list[str]:
-    """The types in a skops file that modelloop refuses to load (empty if none).
-
-    Examples
-    --------
-    >>> import skops.io as sio
-    >>> untrusted_types(data=sio.dumps({"a": [1, 2]}))
-    []
-    """
-    names = (
-        sio.get_untrusted_types(data=data)
-        if data is not None
-        else (sio.get_untrusted_types(file=file))
-    )
-    return sorted(name for name in names if not _is_trusted(name))
-
-
-def _untrusted_message(what: str, path: Path, refused: list[str]) -> str:
-    return (
-        f"The model file of {what} at {path} holds types modelloop does not trust: "
-        f"{', '.join(refused)}. Only types from {', '.join(sorted(TRUSTED_MODULES))} are "
-        "loaded (builtins: classes only); refusing to load it."
-    )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -118,16 +67,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_model_file(model: object, tmp_dir: Path, *, what: str) -> tuple[Path, str, int]:
+def write_model_file(
+    model: object, tmp_dir: Path, *, what: str, trust: bool = False
+) -> tuple[Path, str, int]:
     """Write ``model`` as a modelloop model file in ``tmp_dir``; fsync it.
 
     Returns the temporary path, the sha256 of the bytes on disk and their size. The
     caller moves the file into place (``os.replace``) and removes it on any failure.
     A model holding types that :func:`load_model_bytes` would refuse is refused here
-    already, so nothing unloadable ever gets registered.
+    already (unless ``trust``), so nothing unloadable ever gets registered. The temporary
+    file's name starts with the writer's process id, so that a sweep can tell the files
+    of a process that died from those of one still writing.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_path = tmp_dir / f"{uuid.uuid4().hex}.skops.partial"
+    tmp_path = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}.skops.partial"
     wrapper = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "model": model}
     try:
         try:
@@ -142,12 +95,13 @@ def write_model_file(model: object, tmp_dir: Path, *, what: str) -> tuple[Path, 
                 f"Cannot save {what} in the skops format: {type(exc).__name__}: {exc}. "
                 "Register a fitted scikit-learn compatible estimator or Pipeline."
             ) from exc
-        refused = untrusted_types(file=tmp_path)
+        refused = [] if trust else untrusted_types(file=tmp_path)
         if refused:
-            raise InvalidInputError(
+            raise UntrustedModelError(
                 f"Cannot register {what}: it holds types modelloop would refuse to load: "
-                f"{', '.join(refused)}. Only types from {', '.join(sorted(TRUSTED_MODULES))} "
-                "are trusted (builtins: classes only)."
+                f"{', '.join(refused)}. Only the classes modelloop's own pipelines are made "
+                "of are trusted, and no functions; open the store with trust=True (--trust) "
+                "only for models you made yourself."
             )
         sha256 = file_sha256(tmp_path)
         size = tmp_path.stat().st_size
@@ -187,13 +141,7 @@ def read_verified(path: Path, expected_sha256: str, *, what: str) -> bytes:
 
 def _peek_format(data: bytes, *, what: str, path: Path) -> tuple[str | None, Any]:
     """Read ``format`` and ``format_version`` from the file's schema without loading it."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            schema = json.loads(zf.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise StoreError(
-            f"Artifact of {what} at {path} is not a skops model file ({exc}); cannot load it."
-        ) from exc
+    schema = skops_schema(data, what=f"The model file of {what} at {path}")
     content = schema.get("content") if isinstance(schema, dict) else None
     if not isinstance(content, dict):
         return None, None
@@ -225,26 +173,17 @@ def _check_format(fmt: Any, version: Any, *, what: str, path: Path) -> None:
         )
 
 
-def load_model_bytes(data: bytes, *, what: str, path: Path) -> object:
+def load_model_bytes(data: bytes, *, what: str, path: Path, trust: bool = False) -> object:
     """Deserialize verified model-file bytes; return the model object.
 
     ``data`` must already be checked against the recorded sha256 (:func:`read_verified`).
+    The trust check (:func:`._trust.load_skops`) runs before anything is built.
     """
     fmt, version = _peek_format(data, what=what, path=path)
     if version is not None:
         # Checked before loading: a newer file may hold types this version cannot build.
         _check_format(fmt, version, what=what, path=path)
-    refused = untrusted_types(data=data)
-    if refused:
-        raise StoreError(_untrusted_message(what, path, refused))
-    trusted = sio.get_untrusted_types(data=data)
-    try:
-        wrapper = sio.loads(data, trusted=trusted)
-    except Exception as exc:
-        raise StoreError(
-            f"Artifact of {what} at {path} could not be loaded: {type(exc).__name__}: {exc}. "
-            "It may need other versions of the libraries it was saved with."
-        ) from exc
+    wrapper = load_skops(data, what=f"The model file of {what} at {path}", trust=trust)
     if not isinstance(wrapper, dict):
         raise StoreError(
             f"Artifact of {what} at {path} is not a modelloop model file (it holds a "

@@ -84,14 +84,18 @@ class Store:
     prediction_retention_days : float, optional
         Logged predictions older than this are pruned as new ones are logged (at most
         once a minute); ``None`` keeps them all.
+    trust : bool
+        Register and load model files that hold classes or functions outside modelloop's
+        allow list (see :mod:`modelloop.store._trust`). Only for models you made yourself:
+        loading such a file can run code. ``--trust`` on the command line.
 
     Examples
     --------
     >>> import tempfile
-    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.linear_model import Ridge
     >>> home = Path(tempfile.mkdtemp())
     >>> with Store(f"sqlite:///{home}/m.db", home / "artifacts") as store:
-    ...     model = LinearRegression().fit([[0], [1]], [0, 1])
+    ...     model = Ridge(alpha=0.0).fit([[0], [1]], [0, 1])
     ...     v = store.register_model("demo", model, run_id=None, schema={}, task="regression",
     ...                              metrics={}, aliases=["production"])
     ...     record, loaded = store.load_model("demo@production")
@@ -105,8 +109,10 @@ class Store:
         artifacts_dir: str | Path,
         *,
         prediction_retention_days: float | None = None,
+        trust: bool = False,
     ) -> None:
         self.url = str(url)
+        self.trust = bool(trust)
         self.prediction_retention_days = prediction_retention_days
         self._last_prune = 0.0
         self.artifacts_dir = Path(artifacts_dir).expanduser().absolute()
@@ -142,6 +148,7 @@ class Store:
             settings.resolved_store_url(),
             settings.resolved_artifacts_dir(),
             prediction_retention_days=settings.predictions_retention_days,
+            trust=settings.trust,
         )
 
     @staticmethod
@@ -629,7 +636,9 @@ class Store:
                 name, reference, reference_hash, schema
             ).ref
         what = f"model '{name}'"
-        tmp_path, sha256, size = write_model_file(model, self.artifacts_dir / "tmp", what=what)
+        tmp_path, sha256, size = write_model_file(
+            model, self.artifacts_dir / "tmp", what=what, trust=self.trust
+        )
         relative = f"models/{name}/{sha256[:16]}-{uuid.uuid4().hex[:8]}.skops"
         final_path = self.artifacts_dir / relative
         try:
@@ -869,8 +878,9 @@ class Store:
     ) -> tuple[ModelVersionRecord, object]:
         """The record and the deserialized model of a version.
 
-        The file's sha256 is checked against the store before anything is parsed, and only
-        trusted types are loaded (see :mod:`._artifacts`).
+        The file's sha256 is checked against the store before anything is parsed, and it
+        goes through the one trust check (:mod:`._trust`) unless the store was opened with
+        ``trust``.
 
         Examples
         --------
@@ -889,7 +899,7 @@ class Store:
         what = f"model '{record.name}' version {record.version}"
         path = self._artifact_path(record)
         data = read_verified(path, record.sha256, what=what)
-        return record, load_model_bytes(data, what=what, path=path)
+        return record, load_model_bytes(data, what=what, path=path, trust=self.trust)
 
     def model_file(self, ref_or_record: str | ModelVersionRecord) -> Path:
         """The path of a version's model file, after checking it against its sha256.
@@ -1006,6 +1016,10 @@ class Store:
                 continue
             removed.append(path)
         return sorted(removed)
+
+    def artifact_path(self, record: ModelVersionRecord) -> Path:
+        """Where the model file of a version lives (checked to be inside the artifact folder)."""
+        return self._artifact_path(record)
 
     def _artifact_path(self, record: ModelVersionRecord) -> Path:
         base = self.artifacts_dir.resolve()

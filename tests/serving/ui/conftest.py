@@ -212,7 +212,6 @@ def drift_data() -> Any:
 @pytest.fixture
 def drift_settings(tmp_path: Path) -> Any:
     """A store with 'churn' v1 (registered with its training rows) and 'bare' v1 (without)."""
-    from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
 
     from modelloop.config import Settings
@@ -226,7 +225,7 @@ def drift_settings(tmp_path: Path) -> Any:
     pipeline = make_pipeline(schema, "linear", LogisticRegression(), task="binary")
     pipeline.fit(frame[["a", "b"]], frame["label"])
     bundle = {"pipeline": pipeline, "schema": schema.to_dict(), "task": "binary", "classes": [0, 1]}
-    bare = {**bundle, "pipeline": DummyClassifier().fit(frame[["a"]], frame["label"])}
+    bare = {**bundle, "pipeline": LogisticRegression().fit(frame[["a"]], frame["label"])}
     with Store.from_settings(settings) as store:
         for name, model, reference in (("churn", bundle, frame), ("bare", bare, None)):
             store.register_model(

@@ -97,7 +97,9 @@ def models_page(request: Request) -> HTMLResponse:
         }
         for s in summaries
     ]
-    return render(request, "models.html", rows=rows, page="models")
+    state = _ui(request).state
+    problems = state.registry.problems() if state is not None else []
+    return render(request, "models.html", rows=rows, problems=problems, page="models")
 
 
 @router.get("/models/{name}", response_class=HTMLResponse)
@@ -110,6 +112,9 @@ def model_page(name: str, request: Request) -> HTMLResponse:
     state = _ui(request).state
     if state is not None and name in state.registry.names():
         served_version = state.registry.get(name).version
+    problems = (
+        [p for p in state.registry.problems() if p.model == name] if state is not None else []
+    )
     rows = [{"v": v, "metrics": headline_metrics(v.metrics, v.task)} for v in versions]
     return render(
         request,
@@ -118,6 +123,7 @@ def model_page(name: str, request: Request) -> HTMLResponse:
         rows=rows,
         aliases=dict(sorted(aliases.items())),
         served_version=served_version,
+        problems=problems,
         message=request.query_params.get("msg"),
         page="models",
     )
