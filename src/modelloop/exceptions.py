@@ -18,6 +18,7 @@ callers who do not know modelloop::
     │   ├── EventExpiredError                   a reward after its decision's reward wait
     │   ├── ExportError                         a model (or a part of it) a format cannot hold
     │   └── MalformedRequestError               a request body that cannot be parsed at all
+    │       └── UnsupportedMediaTypeError       a request body that is not declared as JSON
     ├── ConfigurationError (ValueError)         a setting or option with a bad value
     ├── NotFoundError (LookupError)             something asked for by name is not in the store
     │   ├── ModelNotFoundError                  no such model, version or alias
@@ -62,6 +63,7 @@ __all__ = [
     "StoreError",
     "TargetError",
     "TrainingError",
+    "UnsupportedMediaTypeError",
     "UnsupportedSourceError",
     "UntrustedModelError",
 ]
@@ -174,6 +176,10 @@ class EventNotFoundError(NotFoundError):
 
 class MalformedRequestError(InvalidInputError):
     """A request body that is not JSON, or nested deeper than the server parses (HTTP 400)."""
+
+
+class UnsupportedMediaTypeError(MalformedRequestError):
+    """A request body sent without ``Content-Type: application/json`` (HTTP 415)."""
 
 
 class AuthenticationError(ModelloopError, PermissionError):

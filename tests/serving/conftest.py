@@ -136,8 +136,9 @@ def client(serve_settings: Any, store: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def passenger(titanic_frame: pd.DataFrame) -> dict[str, Any]:
-    """One raw row as a JSON-ready record (all columns but the target; missing as None)."""
-    row = titanic_frame.drop(columns=[TARGET]).iloc[0]
+    """One raw row as a JSON-ready record: the columns of the 'titanic' model (all but the
+    target and the three it was trained without); missing as None."""
+    row = titanic_frame.drop(columns=[TARGET, "Name", "Ticket", "Cabin"]).iloc[0]
     return {
         k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()
     }

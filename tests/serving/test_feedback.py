@@ -90,7 +90,7 @@ def test_feedback_regression_label_must_be_a_number(client, store) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        (b"not json", 422, "not valid JSON"),
+        (b"not json", 400, "not valid JSON"),
         (b'{"labels": []}', 422, "must be"),
         (b'{"feedback": []}', 422, "is empty"),
         (b'{"feedback": {"request_id": "a"}}', 422, "must be"),

@@ -26,7 +26,7 @@ def test_predict_model_answers_predictions_probabilities_and_ids(client, passeng
 def test_predict_matches_the_pipeline(client, store, passenger, titanic_frame) -> None:
     from modelloop.workflows import load_model
 
-    rows = titanic_frame.drop(columns=["Survived"]).head(20)
+    rows = titanic_frame.drop(columns=["Survived", "Name", "Ticket", "Cabin"]).head(20)
     records = json.loads(rows.to_json(orient="records"))
     body = client.post("/v1/models/titanic/predict", json={"instances": records}).json()
     expected = load_model("titanic@production", store=store).predict_frame(rows)
@@ -126,7 +126,8 @@ def test_unseen_category_is_served_and_counted(client, passenger) -> None:
 
 
 BAD_BODIES = [
-    ("malformed JSON", b'{"instances": [', 422, "not valid JSON"),
+    ("malformed JSON", b'{"instances": [', 400, "not valid JSON"),
+    ("nested 1,100 deep", b"[" * 1100 + b"]" * 1100, 400, "levels deep"),
     ("not an object", b"[1, 2]", 422, "must be a JSON object"),
     ("no rows key", b'{"rows": []}', 422, "must have 'instances'"),
     ("empty instances", b'{"instances": []}', 422, "is empty"),

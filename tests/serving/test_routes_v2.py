@@ -51,7 +51,8 @@ def test_v2_infer_one_tensor_in_column_order(client, passenger) -> None:
 
 def test_v2_infer_bad_requests_are_4xx(client) -> None:
     assert client.post("/v2/models/titanic/infer", json={"inputs": []}).status_code == 422
-    r = client.post("/v2/models/titanic/infer", json={"inputs": [{"name": "Age", "data": [1]}]})
+    age = {"name": "Age", "shape": [1], "datatype": "FP64", "data": [1]}
+    r = client.post("/v2/models/titanic/infer", json={"inputs": [age]})
     assert r.status_code == 422
     assert "lacks input(s)" in r.json()["error"]["message"]
     assert client.post("/v2/models/nope/infer", json={"inputs": []}).status_code == 404

@@ -42,6 +42,16 @@ def test_train_keeps_row_level_rules_without_the_target(ruled_home) -> None:
     }
 
 
+@pytest.fixture
+def passenger(titanic_frame) -> dict[str, Any]:
+    """A row of every column but the target: the 'ruled' model learned from them all."""
+    import pandas as pd
+
+    row = titanic_frame.drop(columns=["Survived"]).iloc[0]
+    return {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v))
+            for k, v in row.items()}  # fmt: skip
+
+
 def test_served_rows_breaking_the_training_rules_get_422(ruled_home, passenger) -> None:
     from fastapi.testclient import TestClient
 

@@ -6,6 +6,7 @@ Every answer that is not a success has the body ``{"error": {"type": ..., "messa
     PayloadTooLargeError      413      a body or row count over its limit
     RewardConflictError       409      a second, different reward for one decision
     EventExpiredError         410      a reward after its decision's reward wait
+    UnsupportedMediaTypeError 415      a body not sent as Content-Type: application/json
     MalformedRequestError     400      a body that is not JSON, or nested too deeply
     AuthenticationError       401/403  no API key / a wrong one (or admin routes disabled)
     NotFoundError             404      no such model, version or alias
@@ -41,6 +42,7 @@ from modelloop.exceptions import (
     PayloadTooLargeError,
     RewardConflictError,
     StoreError,
+    UnsupportedMediaTypeError,
 )
 from modelloop.serving._responses import JSONBytes
 
@@ -52,6 +54,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (PayloadTooLargeError, 413, "payload_too_large"),
     (RewardConflictError, 409, "conflict"),
     (EventExpiredError, 410, "expired"),
+    (UnsupportedMediaTypeError, 415, "unsupported_media_type"),
     (MalformedRequestError, 400, "malformed_request"),
     (NotFoundError, 404, "not_found"),
     (InvalidInputError, 422, "invalid_input"),
@@ -143,7 +146,10 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404:
             message = f"No route {request.method} {request.url.path}. See GET /docs."
-        return JSONBytes(error_body(kind, message), status_code=exc.status_code)
+        # keep the exception's headers: a 405 says which methods are allowed (``Allow``)
+        return JSONBytes(
+            error_body(kind, message), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONBytes:

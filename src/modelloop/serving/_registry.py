@@ -270,7 +270,7 @@ def served_from_pipeline(
         task=task,
         classes=classes,
         schema=features,
-        parser=RowParser(features, name),
+        parser=RowParser(features, name, known=schema.names),
         estimator=estimator,
         prepare=prepare,
         record=record,

@@ -24,7 +24,7 @@ from modelloop.serving._metrics import CONTENT_TYPE_LATEST
 from modelloop.serving._registry import DEFAULT_ALIAS, ServedModel
 from modelloop.serving._responses import JSONBytes
 from modelloop.serving._schemas import parse_json, rows_of
-from modelloop.serving._security import check_key, read_body
+from modelloop.serving._security import check_key, ignore_extra, read_body
 from modelloop.serving._state import Prediction, ServerState, state_of
 
 __all__ = ["PREDICT_BODY", "PredictLane", "router"]
@@ -88,7 +88,7 @@ async def _serve(request: Request, served_of: Any) -> JSONBytes:
     served: ServedModel = served_of()
     payload = parse_json(body)
     rows, where = rows_of(payload, served.parser, state.settings.serve_max_rows)
-    p = await state.predict(served, rows, where, route="v1")
+    p = await state.predict(served, rows, where, route="v1", ignore_extra=ignore_extra(request))
     return JSONBytes(_answer(p))
 
 
@@ -173,7 +173,9 @@ async def predict_tutorial(request: Request) -> JSONBytes:
             'POST /predict takes {"features": [v1, v2, ...]} (values in the order '
             f"{served.features}) or one record. Got a JSON {type(payload).__name__}."
         )
-    p = await state.predict(served, rows, where, route="tutorial")
+    p = await state.predict(
+        served, rows, where, route="tutorial", ignore_extra=ignore_extra(request)
+    )
     if many:
         out: dict[str, Any] = {"prediction": p.predictions}
         if p.probabilities is not None:

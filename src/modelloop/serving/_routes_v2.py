@@ -28,7 +28,7 @@ from modelloop.exceptions import InvalidInputError, PayloadTooLargeError
 from modelloop.serving._registry import ServedModel
 from modelloop.serving._responses import JSONBytes
 from modelloop.serving._schemas import parse_json
-from modelloop.serving._security import check_key, read_body
+from modelloop.serving._security import check_key, ignore_extra, read_body
 from modelloop.serving._state import state_of
 
 __all__ = ["router"]
@@ -48,7 +48,44 @@ def _flatten(data: Any) -> list[Any]:
     return data
 
 
-def _rows(payload: Any, served: ServedModel, max_rows: int) -> list[dict[str, Any]]:
+# the tensor data types of the Open Inference Protocol
+DATATYPES = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+             "FP16", "FP32", "FP64", "BYTES")  # fmt: skip
+
+
+def _check_tensor(t: Any, i: int) -> None:
+    """An input tensor as the protocol defines it: name, shape, datatype and data."""
+    if not isinstance(t, dict):
+        raise InvalidInputError(
+            f"inputs[{i}] must be an object with 'name', 'shape', 'datatype' and 'data'."
+        )
+    lacking = [k for k in ("name", "shape", "datatype", "data") if k not in t]
+    if lacking:
+        raise InvalidInputError(
+            f"inputs[{i}] lacks {', '.join(repr(k) for k in lacking)}: an input tensor has "
+            "'name', 'shape', 'datatype' and 'data'."
+        )
+    if not isinstance(t["name"], str):
+        raise InvalidInputError(f"inputs[{i}].name must be a string. Got {t['name']!r:.40}.")
+    if t["datatype"] not in DATATYPES:
+        raise InvalidInputError(
+            f"inputs[{i}].datatype must be one of {', '.join(DATATYPES)}. "
+            f"Got {t['datatype']!r:.40}."
+        )
+    shape = t["shape"]
+    if not (
+        isinstance(shape, list)
+        and shape
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise InvalidInputError(
+            f"inputs[{i}].shape must be a list of sizes (whole numbers >= 0). Got {shape!r:.40}."
+        )
+
+
+def _rows(
+    payload: Any, served: ServedModel, max_rows: int, ignore: bool = False
+) -> list[dict[str, Any]]:
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise InvalidInputError(
             'A V2 inference request is {"inputs": [{"name", "shape", "datatype", "data"}, ...]}.'
@@ -57,8 +94,7 @@ def _rows(payload: Any, served: ServedModel, max_rows: int) -> list[dict[str, An
     if not inputs:
         raise InvalidInputError("'inputs' is empty. Send at least one input tensor.")
     for i, t in enumerate(inputs):
-        if not isinstance(t, dict) or "data" not in t or "name" not in t:
-            raise InvalidInputError(f"inputs[{i}] must be an object with 'name' and 'data'.")
+        _check_tensor(t, i)
     features = served.features
     if (
         len(inputs) == 1
@@ -80,6 +116,13 @@ def _rows(payload: Any, served: ServedModel, max_rows: int) -> list[dict[str, An
         rows = [dict(zip(features, flat[r * k : (r + 1) * k], strict=True)) for r in range(n)]
     else:
         columns = {t["name"]: _flatten(t["data"]) for t in inputs}
+        unknown = [name for name in columns if name not in served.parser.known]
+        if unknown and not ignore:
+            raise InvalidInputError(
+                f"The request has input(s) {', '.join(repr(x) for x in unknown[:10])} that "
+                f"model '{served.name}' does not know. Drop them, or add ?ignore_extra=true "
+                "to the URL to ignore them."
+            )
         lacking = [f for f in features if f not in columns]
         if lacking:
             raise InvalidInputError(
@@ -217,7 +260,8 @@ async def infer(name: str, request: Request) -> JSONBytes:
     body = await read_body(request, state.settings.serve_max_body_bytes)
     served = state.registry.get(name)
     payload = parse_json(body)
-    rows = _rows(payload, served, state.settings.serve_max_rows)
+    ignore = ignore_extra(request)
+    rows = _rows(payload, served, state.settings.serve_max_rows, ignore)
     if served.policy is not None:  # a decision policy: one logged decision per row
         return await _decide(state, served, payload, rows)
     explain, explain_output, explain_class = _explain_options(payload)
@@ -229,7 +273,7 @@ async def infer(name: str, request: Request) -> JSONBytes:
             state, served, rows, "inputs", "v2", explain_output, explain_class
         )
     else:
-        p = await state.predict(served, rows, "inputs", route="v2")
+        p = await state.predict(served, rows, "inputs", route="v2", ignore_extra=True)
     n = len(rows)
     is_number = all(isinstance(v, int | float) for v in p.predictions)
     outputs: list[dict[str, Any]] = _unsupervised_outputs(served.task, p.predictions, n) or [

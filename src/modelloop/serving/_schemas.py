@@ -182,9 +182,13 @@ class RowParser:
     [{'age': 41.0}]
     """
 
-    def __init__(self, schema: Schema, name: str) -> None:
+    def __init__(self, schema: Schema, name: str, *, known: Sequence[str] | None = None) -> None:
+        self.name = name
         self.schema = schema.features()
         self.features = self.schema.feature_columns()
+        # columns a row may hold: the features, and the rest of the model's table (its key
+        # column, identifiers, the target), which are not used
+        self.known = frozenset(known if known is not None else schema.names) | set(self.features)
         fields = {c.name: _field_type(c.role, c.categories) for c in self.schema.columns}
         row = TypedDict(f"{_type_name(name)}Row", fields)  # type: ignore[misc]
         row.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
@@ -202,6 +206,21 @@ class RowParser:
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of one row."""
         return TypeAdapter(self.row_type).json_schema()
+
+    def check_columns(self, rows: Sequence[Any], where: str = "instances") -> None:
+        """Refuse rows holding columns the model does not know (422), as ``modelloop
+        predict`` does; ``?ignore_extra=true`` skips this check."""
+        known = self.known
+        for i, row in enumerate(rows):
+            if isinstance(row, dict) and not known.issuperset(row):
+                extra = sorted(str(k) for k in row if k not in known)
+                shown = ", ".join(repr(c) for c in extra[:10])
+                raise RequestRejected(
+                    f"{where}[{i}] has column(s) {shown} that model '{self.name}' does not "
+                    "know. Drop them, or add ?ignore_extra=true to the URL to ignore them.",
+                    [{"field": f"{where}[{i}].{c}", "problem": "unknown column",
+                      "type": "extra_forbidden"} for c in extra[:20]],
+                )  # fmt: skip
 
     def validate(
         self, rows: Sequence[Any], where: str = "instances", *, max_image_bytes: int | None = None
@@ -279,16 +298,26 @@ def _check_count(n: int, where: str, max_rows: int) -> None:
         )
 
 
+_ROW_KEYS = ("instances", "dataframe_records", "dataframe_split")
+
+
 def rows_of(payload: Any, parser: RowParser, max_rows: int) -> tuple[list[Any], str]:
     """The raw rows of a v1 request body, and the field they came from.
 
-    Accepted shapes: ``{"instances": [record | list, ...]}``, ``{"dataframe_records": [...]}``
-    and ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``.
+    Accepted shapes, exactly one per request: ``{"instances": [record | list, ...]}``,
+    ``{"dataframe_records": [...]}`` and ``{"dataframe_split": {"columns": [...], "data":
+    [[...], ...]}}``.
     """
     if not isinstance(payload, dict):
         raise InvalidInputError(
             'The request body must be a JSON object such as {"instances": [{...}]}. '
             f"Got a JSON {type(payload).__name__}."
+        )
+    given = [k for k in _ROW_KEYS if k in payload]
+    if len(given) > 1:
+        raise InvalidInputError(
+            f"The request body has {' and '.join(repr(k) for k in given)}; send the rows in "
+            "exactly one of 'instances', 'dataframe_records' or 'dataframe_split'."
         )
     for key in ("instances", "dataframe_records"):
         if key in payload:

@@ -7,9 +7,14 @@ import hmac
 from fastapi import Request
 
 from modelloop.config import Settings
-from modelloop.exceptions import AuthenticationError, PayloadTooLargeError
+from modelloop.exceptions import (
+    AuthenticationError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 
-__all__ = ["check_key", "read_body"]
+__all__ = ["check_key", "ignore_extra", "is_json_media_type", "read_body"]
 
 
 def _given_key(request: Request) -> str | None:
@@ -47,8 +52,43 @@ def check_key(request: Request, settings: Settings, *, admin: bool) -> None:
         raise AuthenticationError(f"The API key sent to {request.url.path} is wrong.")
 
 
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
+
+
+def ignore_extra(request: Request) -> bool:
+    """The ``?ignore_extra=true`` query parameter of the predict routes (default false)."""
+    value = request.query_params.get("ignore_extra")
+    if value is None:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InvalidInputError(f"Query parameter 'ignore_extra' must be true or false. Got {value!r}.")
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type header declares JSON (``application/json``, ``...+json``).
+
+    Examples
+    --------
+    >>> [is_json_media_type(t) for t in ("application/json; charset=utf-8", "text/plain", None)]
+    [True, False, False]
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is over ``limit`` bytes."""
+    """The request body, refused with 413 as soon as it is over ``limit`` bytes, and with 415
+    when it is not empty and not declared as JSON.
+
+    Only a JSON body is read: a browser page may send ``text/plain`` (or a form) to any
+    host without asking first, so accepting those would let any web page a user opens post
+    predictions, labels or admin requests to a server on their machine or network.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(
@@ -65,4 +105,14 @@ async def read_body(request: Request, limit: int) -> bytes:
                 "Send fewer rows per request."
             )
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    content_type = request.headers.get("content-type")
+    if body.strip() and not is_json_media_type(content_type):
+        raise UnsupportedMediaTypeError(
+            f"The request body must be sent with 'Content-Type: application/json'. Got "
+            f"{content_type!r}."
+            if content_type
+            else "The request body must be sent with 'Content-Type: application/json'; the "
+            "request has no Content-Type."
+        )
+    return body

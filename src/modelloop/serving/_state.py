@@ -133,13 +133,26 @@ class ServerState:
         return event, action, propensity
 
     async def predict(
-        self, served: ServedModel, raw_rows: list[Any], where: str, route: str
+        self,
+        served: ServedModel,
+        raw_rows: list[Any],
+        where: str,
+        route: str,
+        *,
+        ignore_extra: bool = False,
     ) -> Prediction:
-        """Validate, predict (micro-batched), count and log one request's rows."""
+        """Validate, predict (micro-batched), count and log one request's rows.
+
+        A row holding a column the model does not know is refused unless ``ignore_extra``
+        (``?ignore_extra=true``), as ``modelloop predict`` refuses it without
+        ``--ignore-extra``.
+        """
         start = time.perf_counter()
         version = str(served.version)
         try:
             served.require_predictor()
+            if not ignore_extra:
+                served.parser.check_columns(raw_rows, where)
             rows = served.parser.validate(
                 raw_rows, where, max_image_bytes=self.settings.serve_max_image_bytes
             )

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 API_KEY = "ui-secret"
@@ -266,3 +267,12 @@ def log_rows() -> Any:
         return ids
 
     return log
+
+
+@pytest.fixture
+def passenger(titanic_frame: Any) -> dict[str, Any]:
+    """One raw row of every column but the target: the models here learned from them all."""
+    row = titanic_frame.drop(columns=["Survived"]).iloc[0]
+    return {
+        k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()
+    }
