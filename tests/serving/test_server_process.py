@@ -24,7 +24,12 @@ def test_serve_process_answers_and_flushes_log_on_shutdown(
         r = httpx.post(f"{base}/v1/models/titanic/predict", json={"instances": [passenger] * 2})
         assert r.status_code == 200 and r.json()["version"] == 1
         ids = r.json()["request_ids"]
-        assert httpx.post(f"{base}/v1/models/titanic/predict", content=b"{").status_code == 422
+        bad = httpx.post(
+            f"{base}/v1/models/titanic/predict",
+            content=b"{",
+            headers={"Content-Type": "application/json"},
+        )
+        assert bad.status_code == 400
         assert httpx.get(f"{base}/v2/health/ready").json() == {"ready": True}
     assert "serving titanic version 1" in served.output
     with Store.from_settings(Settings(home=home)) as store:

@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
@@ -34,10 +33,10 @@ from modelloop.serving import (
 )
 from modelloop.serving._errors import install_error_handlers
 from modelloop.serving._metrics import ServingMetrics
+from modelloop.serving._openapi import openapi_document
 from modelloop.serving._predlog import PredictionLog
 from modelloop.serving._registry import ModelRegistry
 from modelloop.serving._routes_cloud import cloud_router
-from modelloop.serving._schemas import add_model_paths
 from modelloop.serving._spool import SpoolWriter
 from modelloop.serving._state import ServerState
 from modelloop.store import Store
@@ -92,15 +91,6 @@ def _freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _openapi(app: FastAPI, state: ServerState) -> dict[str, Any]:
-    """The OpenAPI document, with one predict path per served model and its row schema."""
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    add_model_paths(schema, state.registry, state.settings.serve_max_rows)
-    return schema
 
 
 def create_app(
@@ -224,7 +214,7 @@ def create_app(
     from modelloop.serving.ui import create_ui  # the dashboard (its own error pages)
 
     app.mount("/ui", create_ui(settings, store, state=state))
-    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app, state)  # type: ignore[method-assign]
     return app
 
 

@@ -147,8 +147,24 @@ class ServedModel:
             )
 
     def predict_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[Any] | None]:
-        """Predictions and (classifiers) ``{class: probability}`` dicts, one per row."""
+        """Predictions and (classifiers) ``{class: probability}`` dicts, one per row.
+
+        A finite value so large that the model's preprocessing turns it into infinity
+        (1e308 scaled, say) is the client's bad input: a 422, not a server error.
+        """
         self.require_predictor()
+        try:
+            return self._predict_rows(rows)
+        except ValueError as exc:
+            if "infinity" not in str(exc) and "too large" not in str(exc):
+                raise
+            raise InvalidInputError(
+                f"A value is too large for model '{self.name}' version {self.version}: its "
+                "preprocessing turns it into infinity. Send values in the range the model was "
+                "trained on."
+            ) from None
+
+    def _predict_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[Any] | None]:
         X = self.prepare(rows)
         if self.task in UNSUPERVISED_TASKS:
             return _unsupervised_predictions(self.task, self.estimator, X), None

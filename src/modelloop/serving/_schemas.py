@@ -204,8 +204,20 @@ class RowParser:
         self.images = self.schema.by_role(Role.IMAGE)
 
     def json_schema(self) -> dict[str, Any]:
-        """The JSON schema of one row."""
-        return TypeAdapter(self.row_type).json_schema()
+        """The JSON schema of one row: every feature required (``null`` for missing), the
+        model's other columns (key, identifiers, target) allowed, nothing else."""
+        schema = TypeAdapter(self.row_type).json_schema()
+        properties = schema.setdefault("properties", {})
+        for name in sorted(self.known - set(self.features)):
+            properties[name] = {"description": "Not used by the model (its key, an "
+                                "identifier or the target); allowed, and ignored."}  # fmt: skip
+        schema["additionalProperties"] = False
+        return schema
+
+    def value_schemas(self) -> list[dict[str, Any]]:
+        """The JSON schema of each feature's value, in feature order (rows as lists)."""
+        types = {Role.NUMERIC: {"type": ["number", "null"]}, Role.BOOLEAN: {}}
+        return [types.get(self.schema[c].role, {"type": ["string", "null"]}) for c in self.features]
 
     def check_columns(self, rows: Sequence[Any], where: str = "instances") -> None:
         """Refuse rows holding columns the model does not know (422), as ``modelloop
@@ -360,31 +372,47 @@ def is_finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _body(row_ref: str, features: list[str], max_rows: int) -> dict[str, Any]:
-    """The request body of one model version's predict routes, for the OpenAPI document."""
-    rows = {"type": "array", "minItems": 1, "maxItems": max_rows}
+def _body(row_ref: str, parser: RowParser, max_rows: int) -> dict[str, Any]:
+    """The request body of one model version's predict routes, for the OpenAPI document:
+    exactly one of the three row shapes."""
+    n = len(parser.features)
+    as_list = {"type": "array", "prefixItems": parser.value_schemas(), "minItems": n,
+               "maxItems": n, "description": f"Values in the order {parser.features}."}  # fmt: skip
+    rows = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": max_rows,
+        "items": {"anyOf": [{"$ref": row_ref}, as_list]},
+    }
+    split = {
+        "type": "object",
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string", "enum": sorted(parser.known)}},
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_rows,
+                "items": {"type": "array"},
+            },
+        },
+    }
+
+    def one(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "additionalProperties": False,
+                "properties": {key: value}}  # fmt: skip
+
     return {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "properties": {
-                        "instances": {**rows, "items": {"$ref": row_ref}},
-                        "dataframe_records": {**rows, "items": {"$ref": row_ref}},
-                        "dataframe_split": {
-                            "type": "object",
-                            "required": ["columns", "data"],
-                            "properties": {
-                                "columns": {
-                                    "type": "array",
-                                    "items": {"type": "string", "enum": features},
-                                },
-                                "data": {**rows, "items": {"type": "array"}},
-                            },
-                        },
-                    },
+                    "oneOf": [
+                        one("instances", rows),
+                        one("dataframe_records", rows),
+                        one("dataframe_split", split),
+                    ]
                 }
             }
         },
@@ -441,7 +469,7 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
             )
             op["description"] = f"Open Inference Protocol. Inputs, one tensor per column: {inputs}."
         else:
-            op["requestBody"] = _body(row_ref(served), served.features, max_rows)
+            op["requestBody"] = _body(row_ref(served), served.parser, max_rows)
         paths[path] = {"post": op}
 
     for name in registry.names():
@@ -495,10 +523,12 @@ def add_model_paths(doc: dict[str, Any], registry: Any, max_rows: int) -> None:
             f"Infer with {name} (Open Inference Protocol)",
             f"infer_{slug}",
         )
-    _add_tutorial(paths, generic.get("/predict"), registry)
+    _add_tutorial(paths, generic.get("/predict"), registry, row_ref)
 
 
-def _add_tutorial(paths: dict[str, Any], op: dict[str, Any] | None, registry: Any) -> None:
+def _add_tutorial(
+    paths: dict[str, Any], op: dict[str, Any] | None, registry: Any, row_ref: Any
+) -> None:
     """``POST /predict``: the default model's columns, in the order ``features`` takes."""
     if op is None:
         return
@@ -506,21 +536,34 @@ def _add_tutorial(paths: dict[str, Any], op: dict[str, Any] | None, registry: An
         served = registry.get(registry.default_name())
     except ModelloopError:
         return  # no single default model: the generic description stands
-    types = {Role.NUMERIC: {"type": ["number", "null"]}, Role.BOOLEAN: {}}
-    items = [
-        types.get(served.parser.schema[c].role, {"type": ["string", "null"]})
-        for c in served.features
-    ]
+    items = served.parser.value_schemas()
     op = copy.deepcopy(op)
     op["description"] = (
         f"Predict with {served.name} (the default model). 'features' holds "
-        f"{len(served.features)} values in this order: {', '.join(served.features)}."
+        f"{len(served.features)} values in this order: {', '.join(served.features)} (or a "
+        "list of such lists); or send one record."
     )
-    op["requestBody"]["content"]["application/json"]["schema"]["properties"]["features"] = {
-        "type": "array",
-        "prefixItems": items,
-        "minItems": len(items),
-        "maxItems": len(items),
+    one = {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
+    features = {
+        "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
         "description": f"Values of {', '.join(served.features)}, in that order.",
+    }
+    op["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["features"],
+                            "additionalProperties": False,
+                            "properties": {"features": features},
+                        },
+                        {"$ref": row_ref(served)},
+                    ]
+                }
+            }
+        },
     }
     paths["/predict"] = {"post": op}
