@@ -106,9 +106,7 @@ def main() -> None:
     files["numpy_load_pickle.skops"] = dumps(
         _pipeline(functools.partial(np.load, "payload.pkl", allow_pickle=True))
     )
-    files["methodcaller_to_csv.skops"] = dumps(
-        _pipeline(operator.methodcaller("to_csv", MARKER))
-    )
+    files["methodcaller_to_csv.skops"] = dumps(_pipeline(operator.methodcaller("to_csv", MARKER)))
     files["attrgetter_chain.skops"] = dumps(
         _pipeline(operator.attrgetter("__class__.__init__.__globals__"))
     )
