@@ -35,3 +35,24 @@ def test_reference_data_missing_is_a_clear_error(store, register, pipeline):
     assert store.resolve("churn").lineage == {}
     with pytest.raises(NotFoundError, match=r"churn:1 has no reference data"):
         store.reference_data("churn")
+
+
+def test_a_failed_registration_leaves_no_reference_snapshot(
+    store, register, pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference snapshot and the version are one transaction: all or nothing."""
+    from modelloop.exceptions import StoreError
+    from modelloop.store import Store
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(Store, "_insert_version", fail)
+    with pytest.raises(StoreError, match="nothing was registered"):
+        register("churn", pipeline, reference=_frame())
+    assert store.list_snapshots() == []
+    left = [p for p in store.artifacts_dir.rglob("*") if p.is_file()]
+    assert left == []
+    monkeypatch.undo()
+    v = register("churn", pipeline, reference=_frame())
+    assert v.version == 1 and v.reference_snapshot == "churn.reference@1"

@@ -173,8 +173,8 @@ def test_allow_list_names_exact_classes_never_modules_or_functions() -> None:
 
 
 def test_every_modelloop_estimator_class_is_trusted() -> None:
-    """A new estimator or transformer in modelloop must join TRUSTED_TYPES (or it cannot be
-    registered)."""
+    """A new estimator or transformer in modelloop (anything with ``fit``) must join
+    TRUSTED_TYPES, or no model holding it can be registered."""
     from sklearn.base import BaseEstimator
 
     import modelloop.features
@@ -187,7 +187,7 @@ def test_every_modelloop_estimator_class_is_trusted() -> None:
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if (
                     cls.__module__ == info.name
-                    and issubclass(cls, BaseEstimator)
+                    and (issubclass(cls, BaseEstimator) or hasattr(cls, "fit"))
                     and not cls.__name__.startswith("_")
                     and f"{cls.__module__}.{cls.__qualname__}" not in TRUSTED_TYPES
                 ):

@@ -58,7 +58,7 @@ def parse_where(text: str) -> tuple[str, str, float]:
 def list_command(
     name: Annotated[str | None, typer.Option(help="Only runs of this model name.")] = None,
     status: Annotated[
-        str | None, typer.Option(help="Only runs with this status (running, finished, failed).")
+        str | None, typer.Option(help="Only runs with this status (running, finished, failed, interrupted).")
     ] = None,
     where: Annotated[
         str | None,
@@ -107,6 +107,7 @@ def list_command(
         raise InvalidInputError(f"--limit must be an integer >= 1. Got {limit}.")
     filters: dict[str, Any] = {"name": name, "status": status, "metric_filter": metric_filter}
     with Store.from_settings(make_settings(store, home, debug)) as st:
+        st.mark_interrupted_runs()  # a run whose process was killed says so
         # one run more than the page: whether a next page exists, without a second query
         records = st.list_runs(
             **filters,
@@ -181,6 +182,7 @@ def show_command(
     from modelloop.store import Store
 
     with Store.from_settings(make_settings(store, home, debug)) as st:
+        st.mark_interrupted_runs()
         r = st.get_run(run_id)
         trials = st.list_trials(r.id)
     if as_json:

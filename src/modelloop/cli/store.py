@@ -1,4 +1,4 @@
-"""``modelloop store upgrade|prune``: look after the store's database."""
+"""``modelloop store upgrade|prune|sweep``: look after the store's database and files."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ def prune_command(
     with Store.from_settings(settings) as st:
         n = st.apply_retention(days)
     out.print(f"Deleted {n} logged predictions older than {days:g} days.")
+
+
+@app.command("sweep")
+def sweep_command(store: StoreOpt = None, home: HomeOpt = None, debug: DebugOpt = False) -> None:
+    """Close the runs of processes that were killed (status 'interrupted') and delete the
+    files they left: temporary files, and model or snapshot files no version references.
+
+    Files a running process is writing are never touched (``train`` does this first too).
+    """
+    from modelloop.store import Store
+
+    with Store.from_settings(make_settings(store, home, debug)) as st:
+        interrupted, removed = st.recover()
+    out.print(
+        f"Marked {len(interrupted)} run(s) interrupted; removed {len(removed)} orphan "
+        "file(s) or folder(s)."
+    )
+    for path in removed:
+        out.print(f"  {path}")

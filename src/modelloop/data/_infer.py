@@ -238,9 +238,11 @@ def _holds_images(raw: pd.Series) -> bool:
     if values.empty:
         return False
     looks = values.map(
-        lambda v: isinstance(v, bytes)
-        or is_image_path(str(v).strip())
-        or str(v).startswith("data:image/")
+        lambda v: (
+            isinstance(v, bytes)
+            or is_image_path(str(v).strip())
+            or str(v).startswith("data:image/")
+        )
     )
     return bool(looks.mean() >= NUMERIC_SHARE)
 

@@ -81,8 +81,7 @@ def _read(
         raise InvalidInputError(f"{path} does not exist. Check the path.")
     if path.is_dir():
         raise InvalidInputError(
-            f"{path} is a folder; pass the path of one file in it (load() reads folders of "
-            "images)."
+            f"{path} is a folder; pass the path of one file in it (load() reads folders of images)."
         )
     kind = file_kind(path)
     if delimiter is not None and len(delimiter) != 1:

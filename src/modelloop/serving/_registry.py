@@ -142,7 +142,7 @@ class ServedModel:
         if self.policy is not None:
             raise ConfigurationError(
                 f"Model '{self.name}' is a decision policy: ask it for a decision with POST "
-                f"/v1/models/{self.name}/decide {{\"context\": {{...}}}} (each decision is logged "
+                f'/v1/models/{self.name}/decide {{"context": {{...}}}} (each decision is logged '
                 "for its reward), not for a prediction."
             )
 

@@ -86,7 +86,7 @@ def _sagemaker(router: APIRouter) -> None:
         """SageMaker's inference route: CSV or JSON rows of the default model."""
         state, served = _default(request)
         check_key(request, state.settings, admin=False)
-        body = await read_body(request, state.settings.serve_max_body_bytes)
+        body = await read_body(request, state.settings.serve_max_body_bytes, csv=True)
         kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
         if kind == "text/csv":
             payload: Any = {"instances": _csv_rows(body, served.features)}

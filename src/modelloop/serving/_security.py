@@ -81,13 +81,14 @@ def is_json_media_type(content_type: str | None) -> bool:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, *, csv: bool = False) -> bytes:
     """The request body, refused with 413 as soon as it is over ``limit`` bytes, and with 415
     when it is not empty and not declared as JSON.
 
-    Only a JSON body is read: a browser page may send ``text/plain`` (or a form) to any
-    host without asking first, so accepting those would let any web page a user opens post
-    predictions, labels or admin requests to a server on their machine or network.
+    Only a JSON body is read (and ``text/csv`` with ``csv``, SageMaker's format): a browser
+    page may send ``text/plain`` (or a form) to any host without asking first, so accepting
+    those would let any web page a user opens post predictions, labels or admin requests to
+    a server on their machine or network.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -107,12 +108,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         chunks.append(chunk)
     body = b"".join(chunks)
     content_type = request.headers.get("content-type")
-    if body.strip() and not is_json_media_type(content_type):
+    csv_ok = csv and (content_type or "").split(";", 1)[0].strip().lower() == "text/csv"
+    if body.strip() and not is_json_media_type(content_type) and not csv_ok:
+        wanted = "'Content-Type: application/json'" + (" or 'text/csv'" if csv else "")
         raise UnsupportedMediaTypeError(
-            f"The request body must be sent with 'Content-Type: application/json'. Got "
-            f"{content_type!r}."
+            f"The request body must be sent with {wanted}. Got {content_type!r}."
             if content_type
-            else "The request body must be sent with 'Content-Type: application/json'; the "
-            "request has no Content-Type."
+            else f"The request body must be sent with {wanted}; the request has no Content-Type."
         )
     return body

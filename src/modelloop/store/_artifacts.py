@@ -27,6 +27,7 @@ from modelloop.exceptions import (
     StoreError,
     UntrustedModelError,
 )
+from modelloop.store._orphans import owner_tag
 from modelloop.store._trust import TRUSTED_TYPES, load_skops, skops_schema, untrusted_types
 
 __all__ = [
@@ -76,11 +77,11 @@ def write_model_file(
     caller moves the file into place (``os.replace``) and removes it on any failure.
     A model holding types that :func:`load_model_bytes` would refuse is refused here
     already (unless ``trust``), so nothing unloadable ever gets registered. The temporary
-    file's name starts with the writer's process id, so that a sweep can tell the files
-    of a process that died from those of one still writing.
+    file's name starts with the writer's owner tag (:func:`._orphans.owner_tag`), so that a
+    sweep can tell the files of a process that died from those of one still writing.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_path = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}.skops.partial"
+    tmp_path = tmp_dir / f"{owner_tag()}-{uuid.uuid4().hex}.skops.partial"
     wrapper = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "model": model}
     try:
         try:

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 MAX_PER_PAGE = 500
-_RUN_STATUSES = ("running", "finished", "failed")
+_RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 METRIC_SCOPES = ("cv", "test")
 METRIC_OPERATORS = (">", ">=", "<", "<=", "=", "!=")
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from modelloop.exceptions import ArtifactIntegrityError, InvalidInputError, StoreError
 from modelloop.store._artifacts import _fsync_dir
+from modelloop.store._orphans import owner_tag
 
 if TYPE_CHECKING:
     from modelloop.store._store import Store
@@ -58,7 +59,7 @@ def write_run_files(store: Store, run_id: str, files: Mapping[str, bytes]) -> Pa
         raise StoreError(
             f"Run {run_id[:8]} already has files at {final}; a run's files are written once."
         )
-    tmp = store.artifacts_dir / "tmp" / f"run-{uuid.uuid4().hex}.partial"
+    tmp = store.artifacts_dir / "tmp" / f"{owner_tag()}-run-{uuid.uuid4().hex}.partial"
     try:
         tmp.mkdir(parents=True)
         manifest: dict[str, object] = {

@@ -30,6 +30,7 @@ from modelloop.exceptions import (
 )
 from modelloop.store import _db
 from modelloop.store._artifacts import _fsync_dir, file_sha256, read_verified
+from modelloop.store._orphans import owner_tag
 from modelloop.store._tables import data_snapshots
 
 if TYPE_CHECKING:
@@ -208,7 +209,25 @@ def read_snapshot(store: Store, record: SnapshotRecord) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(data))
 
 
-def write_snapshot(
+@dataclass
+class PendingSnapshot:
+    """A snapshot written to a temporary file, its row not inserted yet (see
+    :func:`insert_snapshot`); ``placed`` lists files moved into place by an attempt."""
+
+    name: str
+    tmp_path: Path
+    values: dict[str, Any]
+    placed: list[Path] = field(default_factory=list)
+
+    def discard(self) -> None:
+        """Remove every file of a snapshot whose transaction failed."""
+        self.tmp_path.unlink(missing_ok=True)
+        for path in self.placed:
+            path.unlink(missing_ok=True)
+        self.placed.clear()
+
+
+def prepare_snapshot(
     store: Store,
     name: str,
     frame: pd.DataFrame,
@@ -217,8 +236,8 @@ def write_snapshot(
     columns: list[dict[str, Any]],
     source: str,
     meta: dict[str, Any] | None = None,
-) -> SnapshotRecord:
-    """Store ``frame`` as the next version of snapshot ``name``; all-or-nothing."""
+) -> PendingSnapshot:
+    """Write ``frame`` to a temporary Parquet file, fsynced; the row comes later."""
     check_snapshot_name(name)
     values = {
         "hash": str(hash),
@@ -230,7 +249,7 @@ def write_snapshot(
     }
     tmp_dir = store.artifacts_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp_path = tmp_dir / f"{uuid.uuid4().hex}.parquet.partial"
+    tmp_path = tmp_dir / f"{owner_tag()}-{uuid.uuid4().hex}.parquet.partial"
     try:
         frame.to_parquet(tmp_path, index=False)
         with open(tmp_path, "rb+") as fh:
@@ -247,48 +266,70 @@ def write_snapshot(
             f"Snapshot '{name}' cannot be saved as Parquet: {type(exc).__name__}: {exc}."
         ) from exc
     values.update(sha256=sha256, size_bytes=size)
-    placed: list[Path] = []
+    return PendingSnapshot(name, tmp_path, values)
 
-    def body(conn: sa.Connection) -> SnapshotRecord:
-        latest = conn.execute(
-            sa.select(sa.func.max(data_snapshots.c.version)).where(data_snapshots.c.name == name)
-        ).scalar()
-        version = (latest or 0) + 1
-        relative = f"snapshots/{name}/{version}-{values['hash'][:16]}.parquet"
-        final = store.artifacts_dir / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # left by a crash before its row was committed: not referenced
-            final.unlink()
-        os.replace(tmp_path, final)
-        placed.append(final)
-        _fsync_dir(final.parent)
-        try:
-            conn.execute(
-                data_snapshots.insert().values(
-                    name=name,
-                    version=version,
-                    artifact_path=relative,
-                    created_at=_db.now(),
-                    **values,
-                )
-            )
-        except BaseException:
-            os.replace(final, tmp_path)  # back to temp, for the retry (or the cleanup)
-            placed.remove(final)
-            raise
-        row = conn.execute(
-            sa.select(data_snapshots).where(
-                data_snapshots.c.name == name, data_snapshots.c.version == version
-            )
-        ).one()
-        return _record(row)
 
+def insert_snapshot(conn: sa.Connection, store: Store, pending: PendingSnapshot) -> SnapshotRecord:
+    """Move a prepared snapshot's file into place and insert its row, in ``conn``'s
+    transaction (whoever owns the transaction calls ``pending.discard()`` if it fails)."""
+    name, values, tmp_path = pending.name, pending.values, pending.tmp_path
+    for placed in pending.placed:  # an earlier attempt's transaction was rolled back
+        os.replace(placed, tmp_path)
+    pending.placed.clear()
+    latest = conn.execute(
+        sa.select(sa.func.max(data_snapshots.c.version)).where(data_snapshots.c.name == name)
+    ).scalar()
+    version = (latest or 0) + 1
+    relative = f"snapshots/{name}/{version}-{values['hash'][:16]}.parquet"
+    final = store.artifacts_dir / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():  # left by a crash before its row was committed: not referenced
+        final.unlink()
+    os.replace(tmp_path, final)
+    pending.placed.append(final)
+    _fsync_dir(final.parent)
     try:
-        return store._retry(f"store snapshot '{name}'", body)
+        conn.execute(
+            data_snapshots.insert().values(
+                name=name,
+                version=version,
+                artifact_path=relative,
+                created_at=_db.now(),
+                **values,
+            )
+        )
+    except BaseException:
+        os.replace(final, tmp_path)  # back to temp, for the retry (or the cleanup)
+        pending.placed.remove(final)
+        raise
+    row = conn.execute(
+        sa.select(data_snapshots).where(
+            data_snapshots.c.name == name, data_snapshots.c.version == version
+        )
+    ).one()
+    return _record(row)
+
+
+def write_snapshot(
+    store: Store,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    hash: str,
+    columns: list[dict[str, Any]],
+    source: str,
+    meta: dict[str, Any] | None = None,
+) -> SnapshotRecord:
+    """Store ``frame`` as the next version of snapshot ``name``; all-or-nothing."""
+    pending = prepare_snapshot(
+        store, name, frame, hash=hash, columns=columns, source=source, meta=meta
+    )
+    try:
+        return store._retry(
+            f"store snapshot '{name}'", lambda conn: insert_snapshot(conn, store, pending)
+        )
     except BaseException as exc:
-        tmp_path.unlink(missing_ok=True)
-        for path in placed:  # the commit itself failed after the insert
-            path.unlink(missing_ok=True)
+        pending.discard()  # also when the commit itself failed after the insert
         if isinstance(exc, ModelloopError) or not isinstance(exc, Exception):
             raise
         raise StoreError(

@@ -10,8 +10,10 @@ file is removed again. A crash between the two leaves at most an unreferenced fi
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +40,7 @@ from modelloop.store._artifacts import (
     read_verified,
     write_model_file,
 )
+from modelloop.store._orphans import interrupted_runs, orphan_files, owner_marker, owner_tag
 from modelloop.store._pages import count_runs as _count_runs
 from modelloop.store._pages import metric_rows as _metric_rows
 from modelloop.store._pages import select_runs as _select_runs
@@ -58,7 +61,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RUN_STATUSES", "Store"]
 
-RUN_STATUSES = ("running", "finished", "failed")
+log = logging.getLogger("modelloop.store")
+
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 _FINAL_STATUSES = ("finished", "failed")
 _MAX_COMPARED = 100
 _RUN_PREFIX_MIN = 4
@@ -300,9 +305,20 @@ class Store:
             "status": "running",
             "started_at": _db.now(),
         }
-        with self._write() as conn:
-            conn.execute(runs.insert().values(**values))
-            row = conn.execute(sa.select(runs).where(runs.c.id == values["id"])).one()
+        marker = owner_marker(self.artifacts_dir / "tmp", values["id"])
+        try:  # says which process runs it, so that a run whose process died can be told
+            marker.touch()
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot write in the artifact folder {marker.parent}: {exc}."
+            ) from exc
+        try:
+            with self._write() as conn:
+                conn.execute(runs.insert().values(**values))
+                row = conn.execute(sa.select(runs).where(runs.c.id == values["id"])).one()
+        except BaseException:
+            marker.unlink(missing_ok=True)
+            raise
         return _run_record(row)
 
     def finish_run(
@@ -348,6 +364,8 @@ class Store:
                     f"Run {full_id[:8]} is already '{row.status}'; a run is finished only once."
                 )
             conn.execute(runs.update().where(runs.c.id == full_id).values(**values))
+            for marker in (self.artifacts_dir / "tmp").glob(f"*-run-{full_id}.owner"):
+                marker.unlink(missing_ok=True)
             metric_rows = _metric_rows(full_id, "cv", values["cv_metrics"])
             metric_rows += _metric_rows(full_id, "test", values["test_metrics"])
             if metric_rows:  # indexed copies: list_runs filters and sorts by metric on them
@@ -631,20 +649,29 @@ class Store:
                     "or run_id=None."
                 )
 
+        # The reference snapshot (unless one with the same rows exists) is inserted in the
+        # version's own transaction: a failed registration leaves no '<name>.reference@N'.
+        pending = None
         if reference is not None:
-            values["reference_snapshot"] = self._reference_snapshot(
-                name, reference, reference_hash, schema
-            ).ref
+            pending, existing = self._reference_snapshot(name, reference, reference_hash, schema)
+            values["reference_snapshot"] = existing
         what = f"model '{name}'"
-        tmp_path, sha256, size = write_model_file(
-            model, self.artifacts_dir / "tmp", what=what, trust=self.trust
-        )
-        relative = f"models/{name}/{sha256[:16]}-{uuid.uuid4().hex[:8]}.skops"
+        try:
+            tmp_path, sha256, size = write_model_file(
+                model, self.artifacts_dir / "tmp", what=what, trust=self.trust
+            )
+        except BaseException:
+            if pending is not None:
+                pending.discard()
+            raise
+        relative = f"models/{name}/{sha256[:16]}-{owner_tag()}-{uuid.uuid4().hex[:8]}.skops"
         final_path = self.artifacts_dir / relative
         try:
             place_file(tmp_path, final_path)
         except BaseException as exc:
             tmp_path.unlink(missing_ok=True)
+            if pending is not None:
+                pending.discard()
             if isinstance(exc, OSError):
                 raise StoreError(
                     f"Cannot move the model file of {what} to {final_path}: {exc}."
@@ -653,12 +680,18 @@ class Store:
         values.update(artifact_path=relative, sha256=sha256, size_bytes=size)
 
         def body(conn: sa.Connection) -> ModelVersionRecord:
+            if pending is not None:
+                from modelloop.store._snapshots import insert_snapshot
+
+                values["reference_snapshot"] = insert_snapshot(conn, self, pending).ref
             return self._insert_version(conn, name, values, alias_list, version)
 
         try:
             return self._retry(f"register model '{name}'", body)
         except BaseException as exc:
             final_path.unlink(missing_ok=True)
+            if pending is not None:
+                pending.discard()
             if isinstance(exc, ModelloopError) or not isinstance(exc, Exception):
                 raise
             raise StoreError(
@@ -668,10 +701,12 @@ class Store:
 
     def _reference_snapshot(
         self, name: str, frame: Any, content_hash: str | None, schema: dict
-    ) -> Any:
-        """The ``'<name>.reference'`` snapshot holding ``frame``, written unless one has its hash."""
+    ) -> tuple[Any, str | None]:
+        """The ``'<name>.reference'`` snapshot of ``frame``: ``(None, ref)`` when a version
+        with its content hash exists, else ``(pending, None)``, written to a temporary file
+        for the registration's transaction to insert."""
         from modelloop.data import content_hash as hash_of
-        from modelloop.store._snapshots import write_snapshot
+        from modelloop.store._snapshots import prepare_snapshot
 
         snapshot = f"{name}.reference"
         content_hash = content_hash or hash_of(frame)
@@ -682,8 +717,8 @@ class Store:
                 .order_by(data_snapshots.c.version.desc())
             ).first()
         if row is not None:
-            return self.get_snapshot(snapshot, int(row.version))
-        return write_snapshot(
+            return None, self.get_snapshot(snapshot, int(row.version)).ref
+        pending = prepare_snapshot(
             self,
             snapshot,
             frame,
@@ -692,6 +727,7 @@ class Store:
             source=f"training rows of model '{name}'",
             meta={"model": name},
         )
+        return pending, None
 
     def reference_data(self, ref: str | ModelVersionRecord) -> Any:
         """The training rows a model version was registered with, as a DataFrame.
@@ -986,11 +1022,46 @@ class Store:
 
     # -- artifacts ----------------------------------------------------------------------
 
-    def sweep_orphan_artifacts(self, *, min_age_seconds: float = 3600) -> list[Path]:
-        """Delete model files that no version references, older than ``min_age_seconds``.
+    def mark_interrupted_runs(self) -> list[str]:
+        """Mark ``interrupted`` every running run whose process is gone; returns their ids.
 
-        Such files are what a crash between writing a file and committing its rows leaves
-        behind. The age threshold spares files of registrations still in flight.
+        A run is ``running`` while its process works; a process killed outright (``kill
+        -9``, out of memory, power loss) cannot finish it. ``create_run`` leaves a marker
+        naming the process (:mod:`._orphans`); a run whose process no longer exists on this
+        host is closed here, with the reason as its error. ``runs list``, ``runs show``, the
+        dashboard and ``train`` call this.
+
+        Examples
+        --------
+        >>> store.mark_interrupted_runs()  # doctest: +SKIP
+        ['3f2a9c01...']
+        """
+        marked = []
+        for run_id, marker in interrupted_runs(self.artifacts_dir / "tmp"):
+            with self._write() as conn:
+                done = conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.status == "running")
+                    .values(
+                        status="interrupted",
+                        finished_at=_db.now(),
+                        error="The process that ran it stopped without finishing it (killed, "
+                        "or out of memory); its files were swept.",
+                    )
+                ).rowcount
+            marker.unlink(missing_ok=True)
+            if done:
+                marked.append(run_id)
+        return marked
+
+    def sweep_orphan_artifacts(self, *, min_age_seconds: float = 3600) -> list[Path]:
+        """Delete files no row references and no live process is writing; returns them.
+
+        Such files are what a process killed while it wrote leaves behind: temporary files
+        and folders, a model file moved into place before its row was committed, a
+        snapshot file. A file whose writer (named in its owner tag) is gone goes at once; a
+        file without a tag of this host only when older than ``min_age_seconds``, which
+        spares writes still in flight elsewhere.
 
         Examples
         --------
@@ -999,23 +1070,26 @@ class Store:
         """
         with self._read() as conn:
             referenced = set(conn.execute(sa.select(model_versions.c.artifact_path)).scalars())
-        candidates = [
-            *(self.artifacts_dir / "models").rglob("*.skops"),
-            *(self.artifacts_dir / "tmp").glob("*"),
-        ]
-        cutoff = time.time() - min_age_seconds
+            referenced |= set(conn.execute(sa.select(data_snapshots.c.artifact_path)).scalars())
         removed = []
-        for path in candidates:
-            if path.relative_to(self.artifacts_dir).as_posix() in referenced:
-                continue
+        for path in orphan_files(self.artifacts_dir, referenced, min_age_seconds=min_age_seconds):
             try:
-                if not path.is_file() or path.stat().st_mtime > cutoff:
-                    continue
-                path.unlink()
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # a file that cannot be removed now is tried next time
+                log.warning("could not remove the orphan file %s: %s", path, exc)
+                continue
             removed.append(path)
-        return sorted(removed)
+        return removed
+
+    def recover(self) -> tuple[list[str], list[Path]]:
+        """:meth:`mark_interrupted_runs`, then :meth:`sweep_orphan_artifacts`: what a
+        process killed outright left behind, closed and removed (``train`` runs it first)."""
+        return self.mark_interrupted_runs(), self.sweep_orphan_artifacts()
 
     def artifact_path(self, record: ModelVersionRecord) -> Path:
         """Where the model file of a version lives (checked to be inside the artifact folder)."""
@@ -1227,9 +1301,7 @@ class Store:
 
     # -- rewards of logged decisions (decision policies; see ._rewards) ------------------
 
-    def record_rewards(
-        self, model_name: str, items: Sequence[Any], *, wait_seconds: float
-    ) -> Any:
+    def record_rewards(self, model_name: str, items: Sequence[Any], *, wait_seconds: float) -> Any:
         """Store rewards for logged decisions of ``model_name``, in one transaction.
 
         ``items``: ``{"event_id": ..., "reward": ...}``. A reward comes once, within

@@ -378,7 +378,9 @@ def train_bandit(
     n_source = None
     if test is not None:
         if not isinstance(source, pd.DataFrame) or not isinstance(test, pd.DataFrame):
-            raise ConfigurationError("A separate test log needs the log and the test as DataFrames.")
+            raise ConfigurationError(
+                "A separate test log needs the log and the test as DataFrames."
+            )
         n_source = len(source)
         source = pd.concat([source, test[list(source.columns)]], ignore_index=True)
     log = read_bandit_log(
@@ -461,6 +463,7 @@ def train_bandit(
             "n_test": len(test_rows),
             "n_bootstrap": n_bootstrap,
         }
+        store.recover()  # runs and files a killed process left behind
         run = store.create_run(
             name=model_name,
             dataset_hash=log.dataset.hash,

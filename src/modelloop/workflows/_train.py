@@ -637,6 +637,7 @@ def train(
         }
         if sampled is not None:  # the loaded rows are a sample of a file too big for memory
             params["data_sample"] = sampled
+        store.recover()  # runs and files a killed process left behind
         run = store.create_run(
             name=model_name,
             dataset_hash=dataset.hash,

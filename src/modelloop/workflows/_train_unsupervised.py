@@ -408,6 +408,7 @@ def train_unsupervised(
             "types": dict(types or {}),
             "n_train": dataset.n_rows,
         }
+        store.recover()  # runs and files a killed process left behind
         run = store.create_run(
             name=model_name,
             dataset_hash=dataset.hash,

@@ -341,6 +341,7 @@ def runs_page(
     page 2,000 costs what page 1 does. ``start`` only numbers the rows.
     """
     store = _store(request)
+    store.mark_interrupted_runs()  # a run whose process was killed says so
     filters: dict[str, Any] = {
         "name": name or None,
         "status": status or None,

@@ -236,7 +236,9 @@ def live_charts(
     else:
         classes = sorted({c for b in buckets for c in b.class_share})[:6]
         charts["predictions"] = line_chart(
-            "Actions taken" if any(b.reward_rate is not None for b in buckets) else "Predicted classes",
+            "Actions taken"
+            if any(b.reward_rate is not None for b in buckets)
+            else "Predicted classes",
             [
                 Series(f"class {c}", _pairs(xs, [b.class_share.get(c, 0.0) for b in buckets]))
                 for c in classes
