@@ -55,3 +55,37 @@ def hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.chdir(cwd)
     yield cwd
     assert not (cwd / HOSTILE_MARKER).exists(), "a hostile model file ran its code"
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def service_missing():
+    """``service_missing(reason)``: a test needs a service (PostgreSQL, Chromium) that is not
+    there. In CI (``CI=true``) that fails the test, so a green run cannot hold zero runs of
+    it; elsewhere the test is skipped, with the reason shown in the summary."""
+
+    def missing(reason: str) -> None:
+        if _in_ci():
+            pytest.fail(f"{reason} (CI=true: a missing service is a failure, not a skip)")
+        pytest.skip(reason)
+
+    return missing
+
+
+@pytest.fixture
+def postgres_url(service_missing) -> str:
+    """The PostgreSQL database the tests may wipe (``MODELLOOP_TEST_POSTGRES_URL``)."""
+    import os
+
+    url = os.environ.get("MODELLOOP_TEST_POSTGRES_URL", "").strip()
+    if not url:
+        service_missing(
+            "no PostgreSQL: MODELLOOP_TEST_POSTGRES_URL is not set (make test starts one with "
+            "scripts/postgres-up.sh)"
+        )
+    return url

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 
 from modelloop.store import Store
@@ -58,3 +59,30 @@ def test_store_prune_deletes_predictions_past_retention(cli, tmp_path: Path) -> 
     missing = cli("store", "prune", "--home", home)
     assert missing.code == 2
     assert "--older-than-days" in missing.err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.parametrize("command", [("runs", "list"), ("models", "list"), ("store", "upgrade")])
+def test_a_corrupt_store_file_is_one_line_naming_it(
+    cli, tmp_path: Path, damage: str, command: tuple[str, ...]
+) -> None:
+    home = tmp_path / "home"
+    db = home / "modelloop.db"
+    if damage == "garbage":
+        home.mkdir()
+        db.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    else:  # a real store cut short, as by a full disk or an interrupted copy
+        with Store(f"sqlite:///{db}", home / "artifacts") as store:
+            for i in range(50):
+                store.create_run(name=f"r{i}", dataset_hash=None, target="y", task="binary",
+                                 metric="roc_auc", params={"i": i})  # fmt: skip
+        for side in ("-wal", "-shm"):
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 3])
+    result = cli(*command, "--home", home)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert str(db.resolve()) in lines[0] and "Restore it from a backup" in lines[0]
+    assert "sqlalche.me" not in result.err

@@ -197,3 +197,24 @@ def test_infer_schema_small_shuffled_run_is_not_an_identifier():
     ages = [20 + (i * 7) % 30 for i in range(30)]  # 30 distinct ages 20..49, not sorted
     assert infer_schema(pd.DataFrame({"age": ages}))["age"].role is Role.NUMERIC
     assert infer_schema(pd.DataFrame({"age": sorted(ages)}))["age"].role is Role.IDENTIFIER
+
+
+def test_a_column_of_numbers_and_some_text_is_never_read_silently() -> None:
+    """The three cases the README's Errors section lists, each said in one line."""
+    import pandas as pd
+    import pytest
+
+    from modelloop.data import load
+    from modelloop.exceptions import InvalidInputError
+
+    y = [0, 1] * 50
+    stray = pd.DataFrame({"x": [str(i) for i in range(99)] + ["abc"], "y": y})
+    col = load(stray, target="y").schema["x"]
+    assert col.role.value == "numeric" and "'abc' treated as missing" in col.note
+    few_words = pd.DataFrame({"x": ["1", "2", "abc"] * 33 + ["5"], "y": y})
+    col = load(few_words, target="y").schema["x"]
+    assert col.role.value == "categorical"
+    assert "67% of its values are numbers" in col.note and "--types x=numeric" in col.note
+    words = pd.DataFrame({"x": ["1", "2", "abc", "de", "fgh"] * 20, "y": y})
+    with pytest.raises(InvalidInputError, match=r"Column 'x' of .* mixes numbers and text"):
+        load(words, target="y")

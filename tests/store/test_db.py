@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,11 +60,8 @@ def test_store_unreachable_postgresql_is_one_clear_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("MODELLOOP_TEST_POSTGRES_URL"), reason="no PostgreSQL configured"
-)
-def test_store_wrong_postgresql_password_is_named(tmp_path: Path) -> None:
-    url = sa.make_url(os.environ["MODELLOOP_TEST_POSTGRES_URL"]).set(password="wrong-password")
+def test_store_wrong_postgresql_password_is_named(tmp_path: Path, postgres_url: str) -> None:
+    url = sa.make_url(postgres_url).set(password="wrong-password")
     with pytest.raises(StoreError, match=r"Cannot connect.*password authentication failed"):
         Store(url.render_as_string(hide_password=False), tmp_path / "a")
 

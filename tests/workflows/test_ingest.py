@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
 import pandas as pd
@@ -12,8 +11,6 @@ import sqlalchemy as sa
 from modelloop.exceptions import RuleViolationError, SnapshotNotFoundError
 from modelloop.store import Store
 from modelloop.workflows import ingest, load_source, read_data_ref, train
-
-POSTGRES_ENV = "MODELLOOP_TEST_POSTGRES_URL"  # as in tests/store/conftest.py
 
 
 @pytest.fixture
@@ -38,7 +35,7 @@ def csv(tmp_path):
     return path
 
 
-_SHOP_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(POSTGRES_ENV) else [])
+_SHOP_BACKENDS = ["sqlite", "postgresql"]  # PostgreSQL: skipped without it, failed in CI
 
 
 @pytest.fixture(params=_SHOP_BACKENDS)
@@ -52,7 +49,7 @@ def shop(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'shop.db'}"
         stamp = sa.Text()
     else:
-        url = os.environ[POSTGRES_ENV]
+        url = request.getfixturevalue("postgres_url")
         stamp = sa.DateTime()
     engine = sa.create_engine(url)
     table = sa.Table(

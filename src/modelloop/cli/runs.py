@@ -58,7 +58,8 @@ def parse_where(text: str) -> tuple[str, str, float]:
 def list_command(
     name: Annotated[str | None, typer.Option(help="Only runs of this model name.")] = None,
     status: Annotated[
-        str | None, typer.Option(help="Only runs with this status (running, finished, failed, interrupted).")
+        str | None,
+        typer.Option(help="Only runs with this status (running, finished, failed, interrupted)."),
     ] = None,
     where: Annotated[
         str | None,

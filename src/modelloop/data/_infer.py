@@ -139,6 +139,16 @@ def _mixed_error(name: str, text: pd.Series, nums: pd.Series, share: float, sour
     )
 
 
+def _mixed_note(name: str, text: pd.Series, nums: pd.Series, share: float) -> str:
+    """Why a column of numbers and a little text is read as categories (said, not silent)."""
+    other = text[text.notna() & nums.isna()]
+    example = other.iloc[0] if len(other) else ""
+    return (
+        f"{share:.0%} of its values are numbers and the rest text such as {example!r}: "
+        f"treated as categories (--types {name}=numeric reads the text as missing)"
+    )
+
+
 def _stray_note(text: pd.Series, nums: pd.Series) -> str:
     stray = text.notna() & nums.isna()
     count = int(stray.sum())
@@ -206,10 +216,12 @@ def _infer_column(
         if note:
             return col(Role.IDENTIFIER, note=note)
         return col(Role.NUMERIC, note=_stray_note(text, nums))
+    mixed = ""
     if share >= AMBIGUOUS_SHARE and not is_target:
         err = _mixed_error(name, text, nums, share, source)
         if err is not None:
             raise err
+        mixed = _mixed_note(name, text, nums, share)
     fmt = _date_format(text) if share < AMBIGUOUS_SHARE else None
     if fmt is not None:
         parsed = parse_dates(text, fmt)
@@ -225,8 +237,8 @@ def _infer_column(
         sample = sample.iloc[:_SAMPLE] if len(sample) > _SAMPLE else sample
         tokens = sample.str.count(r"\s+") + 1
         if float(tokens.mean()) >= TEXT_TOKENS:
-            return col(Role.TEXT)
-    return col(Role.CATEGORICAL, categories=_categories(text, n_unique))
+            return col(Role.TEXT, note=mixed)
+    return col(Role.CATEGORICAL, categories=_categories(text, n_unique), note=mixed)
 
 
 def _holds_images(raw: pd.Series) -> bool:

@@ -686,9 +686,16 @@ def compile_pipeline(model: Any, schema: Schema) -> CompiledModel | None:
     array([[0.2, 0.8]])
     """
     try:
-        return _compile(model, schema.features())
-    except Exception:  # a model we do not understand: the full pipeline serves it
-        log.debug("no fast path for %r", type(model).__name__, exc_info=True)
+        return _compile(model, schema.features())  # None: a part it does not support
+    except Exception:
+        # Not a model it does not support (that is None above) but a failure: a bug, or a
+        # library whose fitted objects changed. Serving goes on with the full pipeline,
+        # several times slower per row, so say so with the traceback.
+        log.warning(
+            "compiling the fast path of %s failed; the full pipeline serves it (slower)",
+            type(model).__name__,
+            exc_info=True,
+        )
         return None
 
 

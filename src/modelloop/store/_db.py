@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -112,11 +113,46 @@ def alembic_config() -> Config:
     return config
 
 
+def reason(exc: BaseException) -> str:
+    """The database's own one-line reason for an error, without SQLAlchemy's statement
+    echo and "Background on this error" link.
+
+    Examples
+    --------
+    >>> reason(ValueError("file is not a database\n(Background on this error at: ...)"))
+    'file is not a database'
+    """
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """Whether a SQLite error says the database file itself is damaged (not locked, not
+    missing): "file is not a database", "database disk image is malformed"."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc)
+    return type(orig) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
+
+
+def open_error(engine: sa.Engine, exc: BaseException) -> StoreError:
+    """A one-line error for a store that cannot be read: for a SQLite file that is corrupt
+    or truncated, which file and what to do."""
+    url = safe_url(engine.url)
+    why = reason(exc)
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and is_corrupt(exc):
+        where = Path(database).resolve() if database else url
+        return StoreError(
+            f"The store's database file {where} cannot be read ({why}): it is corrupt or "
+            "truncated. Restore it from a backup, or move it away to start a new, empty store."
+        )
+    return StoreError(f"Cannot open the store at {url}: {why}.")
+
+
 def _connect_error(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> StoreError:
     """A one-line error for a database that refuses the connection or the login."""
     url = safe_url(engine.url)
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = reason[0] if reason else type(exc).__name__
+    first = reason(exc)
     return StoreError(
         f"Cannot connect to the store database at {url}: {first}. Check the host, port, "
         "database name, user and password in --store (or MODELLOOP_STORE_URL), and that "
@@ -136,9 +172,11 @@ def schema_revision(engine: sa.Engine) -> tuple[str | None, str, bool]:
             current = MigrationContext.configure(conn).get_current_revision()
             tables = set(sa.inspect(conn).get_table_names())
     except sa.exc.OperationalError as exc:
+        if engine.url.get_backend_name() == "sqlite" and is_corrupt(exc):
+            raise open_error(engine, exc) from exc
         raise _connect_error(engine, exc) from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"Cannot open the store at {safe_url(engine.url)}: {exc}") from exc
+        raise open_error(engine, exc) from exc
     return current, str(head), current is None and not (tables & {"runs", "model_versions"})
 
 
@@ -187,13 +225,13 @@ def upgrade(engine: sa.Engine) -> None:
             command.upgrade(config, "head")
     except CommandError as exc:
         raise StoreError(
-            f"Cannot migrate the store at {url}: {exc}. If it was created by a newer "
+            f"Cannot migrate the store at {url}: {reason(exc)}. If it was created by a newer "
             "modelloop, upgrade modelloop."
         ) from exc
     except sa.exc.OperationalError as exc:
         raise _connect_error(engine, exc) from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"Cannot open the store at {url}: {exc}") from exc
+        raise open_error(engine, exc) from exc
 
 
 def jsonable(value: Any, field: str) -> Any:

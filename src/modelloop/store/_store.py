@@ -199,7 +199,11 @@ class Store:
             with self._engine.connect() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"The store at {self._safe_url} failed to read: {exc}") from exc
+            if self._engine.url.get_backend_name() == "sqlite" and _db.is_corrupt(exc):
+                raise _db.open_error(self._engine, exc) from exc
+            raise StoreError(
+                f"The store at {self._safe_url} failed to read: {_db.reason(exc)}"
+            ) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -210,7 +214,11 @@ class Store:
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"The store at {self._safe_url} failed to write: {exc}") from exc
+            if self._engine.url.get_backend_name() == "sqlite" and _db.is_corrupt(exc):
+                raise _db.open_error(self._engine, exc) from exc
+            raise StoreError(
+                f"The store at {self._safe_url} failed to write: {_db.reason(exc)}"
+            ) from exc
 
     def _retry(self, what: str, body: Callable[[sa.Connection], T]) -> T:
         """Run ``body`` in a write transaction, again on a conflict with a concurrent writer.

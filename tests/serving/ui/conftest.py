@@ -159,11 +159,12 @@ def _chromium() -> tuple[str, str] | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium driven through chromedriver (skips when Chromium is not installed)."""
+def browser(service_missing) -> Iterator[Any]:
+    """Headless Chromium driven through chromedriver (skips when Chromium is not installed;
+    fails in CI)."""
     found = _chromium()
     if found is None:
-        pytest.skip(
+        service_missing(
             "no Chromium and chromedriver on this machine: run scripts/browser-up.sh "
             "(installs Debian's chromium and chromium-driver)"
         )
