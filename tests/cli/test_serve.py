@@ -59,7 +59,9 @@ def test_serve_with_a_deleted_model_file_serves_the_rest(
     home = tmp_path / "home"
     with _store_with_two_models(home) as store:
         store.artifact_path(store.get_model_version("beta", 1)).unlink()
-    code = main(["serve", "--home", str(home), "--port", str(_free_port()), "--no-log"])
+    code = main(
+        ["serve", "--home", str(home), "--port", str(_free_port()), "--no-log", "--workers", "1"]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "Traceback" not in err
@@ -80,7 +82,7 @@ def test_serve_with_every_model_file_deleted_is_one_line_and_exit_2(
     with _store_with_two_models(home) as store:
         for name in ("alpha", "beta"):
             store.artifact_path(store.get_model_version(name, 1)).unlink()
-    code = main(["serve", "--home", str(home), "--port", str(_free_port())])
+    code = main(["serve", "--home", str(home), "--port", str(_free_port()), "--workers", "1"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("error: No model can be served") and "\n" not in err, err
@@ -94,7 +96,7 @@ def test_serve_on_a_port_in_use_is_one_line_before_anything_else(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = main(["serve", "--home", str(tmp_path / "h"), "--port", str(port)])
+        code = main(["serve", "--home", str(tmp_path / "h"), "--port", str(port), "--workers", "1"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err == err.splitlines()[0] and f"Cannot listen on 127.0.0.1:{port}" in err

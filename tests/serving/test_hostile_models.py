@@ -36,11 +36,20 @@ def test_serve_model_refuses_hostile_file(
 
     monkeypatch.setattr(uvicorn, "run", never)
     capsys.readouterr()
-    code = main(["serve", "--model", str(HOSTILE / name), "--home", str(hostile_cwd / "h")])
+    code = main(["serve", "--model", str(HOSTILE / name), "--home", str(hostile_cwd / "h"),
+                 "--port", str(_free_port()), "--workers", "1"])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert err.startswith("error:") and "\n" not in err, err
     assert name in err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _plant(store, name: str, data: bytes) -> None:
