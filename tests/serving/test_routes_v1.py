@@ -104,10 +104,12 @@ def test_openapi_documents_each_models_row_schema(client) -> None:
         "/v1/models/titanic/versions/1/predict",
     ):
         body = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
-        assert body["schema"]["properties"]["instances"]["items"] == ref, path
+        instances = body["schema"]["oneOf"][0]["properties"]["instances"]
+        assert instances["items"]["anyOf"][0] == ref, path
     fares = doc["paths"]["/v1/models/fares/predict"]["post"]["requestBody"]
-    fares_ref = fares["content"]["application/json"]["schema"]["properties"]["instances"]
-    assert fares_ref["items"] == {"$ref": "#/components/schemas/FaresRowV1"}
+    fares_shapes = fares["content"]["application/json"]["schema"]["oneOf"]
+    fares_ref = fares_shapes[0]["properties"]["instances"]["items"]["anyOf"][0]
+    assert fares_ref == {"$ref": "#/components/schemas/FaresRowV1"}
     assert "Embarked" in doc["components"]["schemas"]["FaresRowV1"]["required"]
     assert "/v2/models/fares/infer" in doc["paths"]
     tutorial = doc["paths"]["/predict"]["post"]

@@ -249,8 +249,8 @@ def test_every_model_modelloop_makes_loads_without_trust(task: str, tmp_path: Pa
     y = frame["y"] if task == "regression" else pd.factorize(frame["y"], sort=True)[0]
     fitted = {}
     for spec in catalog(task):
-        if spec.name in _SKIP[task]:
-            continue
+        if spec.name in _SKIP[task] or spec.family == "finetune":
+            continue  # the image network needs an image column (tests/features/test_image.py)
         estimator = spec.make(task, seed=0, n_jobs=1)
         params = estimator.get_params()
         estimator.set_params(**{k: v for k, v in _SMALL.items() if k in params})
