@@ -16,8 +16,8 @@ For each dev dataset in ../shared/datasets (see its MANIFEST.md), on the split
    ``shap.Explainer`` with a permutation algorithm over the same input columns (shap's
    model-agnostic way to explain a whole pipeline; 100 background rows, its default
    ``max_evals``), timed on 5 rows.
-3. **One row through the server**: ``modelloop serve`` as a real process holding every
-   model above; ``POST /v1/models/NAME/explain`` with one row, 100 times in a row (median
+3. **One row through the server**: ``modelloop serve`` as a real process (one worker)
+   holding every model above; ``POST /v1/models/NAME/explain`` with one row, 100 times in a row (median
    and 95th percentile), beside ``POST /v1/models/NAME/predict`` of the same row (the
    baseline; the ratio is explain / predict).
 
@@ -202,8 +202,9 @@ def serve(home: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = _free_port()
+    # one worker: every request meets the same warmed-up explainer
     cmd = [sys.executable, "-m", "modelloop", "serve", "--home", str(home), "--port", str(port),
-           "--no-log"]  # fmt: skip
+           "--no-log", "--workers", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
