@@ -54,7 +54,7 @@ def explain_home(tmp_path_factory: pytest.TempPathFactory, titanic_frame: pd.Dat
     return home
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def app_client(explain_home: Path) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 

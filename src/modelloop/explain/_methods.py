@@ -166,7 +166,7 @@ class _SklearnTrees(_Leaf):
         self.est = est
         self.space = ("margin" if boosted else "probability") if classifier else "value"
         self.tables = _tables(est, "hist_gbm" if boosted else "sklearn_tree")
-        self.explainer = None
+        self.explainer: Any = None
         how = _TABLES
         if self.tables is None:
             with warnings.catch_warnings():  # shap's plotting colours warn on import
@@ -181,10 +181,12 @@ class _SklearnTrees(_Leaf):
         X = np.asarray(Xt, dtype=float)
         if self.tables is not None:
             return self.tables.contributions(X)
-        values = np.asarray(self.explainer.shap_values(X, check_additivity=False), dtype=float)
+        values = np.asarray(
+            self.explainer.shap_values(X, check_additivity=False), dtype=np.float64
+        )
         if values.ndim == 2:
             values = values[:, :, None]
-        expected = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=float))
+        expected = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=np.float64))
         base = np.broadcast_to(expected, (values.shape[0], values.shape[2])).copy()
         return values, base
 

@@ -220,7 +220,7 @@ def _paths(
     """For each leaf: its path entries ``(feature, low, high, nan_follows, zero)`` (one per
     distinct feature), its value per output and its cover share of the whole tree."""
     root_cover = float(tree.cover[0]) if tree.cover[0] > 0 else 1.0
-    stack: list[tuple[int, dict[int, list[Any]]]] = [(0, {})]
+    stack: list[tuple[int, dict[int, tuple[Any, ...]]]] = [(0, {})]
     while stack:
         node, path = stack.pop()
         if tree.left[node] < 0:

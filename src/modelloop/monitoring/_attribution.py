@@ -122,13 +122,19 @@ def attribution_drift(
             columns, ref_means, cur_means, ref_shares, cur_shares, strict=True
         )
     )
-    common = {"threshold": threshold, "alpha": alpha, "n_reference": n_ref, "n_current": n_cur,
-              "output": output, "method": method}  # fmt: skip
-    if min(n_ref, n_cur) < min_rows:
+
+    def verdict_of(
+        distance: float, p_value: float | None, drifted: bool | None, verdict: str
+    ) -> AttributionDrift:
         return AttributionDrift(
-            per_column, float("nan"), None, drifted=None,
-            verdict=f"not enough data (fewer than {min_rows} explained rows in a window)",
-            **common,
+            per_column, distance, p_value, threshold=threshold, alpha=alpha, drifted=drifted,
+            verdict=verdict, n_reference=n_ref, n_current=n_cur, output=output, method=method,
+        )  # fmt: skip
+
+    if min(n_ref, n_cur) < min_rows:
+        return verdict_of(
+            float("nan"), None, None,
+            f"not enough data (fewer than {min_rows} explained rows in a window)",
         )  # fmt: skip
     distance = _distance(ref, cur)
     pooled = np.vstack([ref, cur])
@@ -146,6 +152,4 @@ def attribution_drift(
         f"{'shifted' if drifted else 'stable'}: shares moved by {distance:.3f} "
         f"(threshold {threshold}, p={p_value:.3g}); {moves}"
     )
-    return AttributionDrift(
-        per_column, distance, p_value, drifted=drifted, verdict=verdict, **common
-    )
+    return verdict_of(distance, p_value, drifted, verdict)

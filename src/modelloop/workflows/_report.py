@@ -286,7 +286,7 @@ def _explain_test_rows(
     """
     started = time.monotonic()
     order = rng.permutation(len(X))[:EXPLAIN_ROWS]
-    parts = []
+    parts: list[pd.DataFrame] = []
     done = 0
     try:
         while done < len(order):
