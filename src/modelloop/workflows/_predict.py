@@ -381,9 +381,7 @@ def predict_file(
     except BaseException:
         writer.abort()
         raise
-    return PredictSummary(
-        model.ref, out_path, n_rows, n_batches, columns, tuple(notes), explained
-    )
+    return PredictSummary(model.ref, out_path, n_rows, n_batches, columns, tuple(notes), explained)
 
 
 def _image_folder(folder: Path, model: LoadedModel) -> tuple[pd.DataFrame, list[str]]:

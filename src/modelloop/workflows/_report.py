@@ -270,6 +270,8 @@ def _image_errors(
             item["confidence"] = float(confidence[i])
         items.append(item)
     return {"column": column, "n_wrong": int(n_wrong), "n_rows": len(values), "items": items}
+
+
 def _explain_test_rows(
     result: TrainResult,
     X: pd.DataFrame,
@@ -332,19 +334,18 @@ def _explain_test_rows(
         "seconds": round(time.monotonic() - started, 3),
         "importance": [{"feature": c, "mean_abs": v} for c, v in ranked],
     }
-    rows = pd.DataFrame(
-        {
-            "base_value": frame["base_value"].to_numpy(dtype=float),
-            "output_value": frame["output_value"].to_numpy(dtype=float),
-        }
-    )
+    kept: dict[str, Any] = {
+        "base_value": frame["base_value"].to_numpy(dtype=float),
+        "output_value": frame["output_value"].to_numpy(dtype=float),
+    }
     if "explained_class" in frame:
-        rows["explained_class"] = frame["explained_class"].astype(str).to_numpy()
+        kept["explained_class"] = frame["explained_class"].astype(str).to_numpy()
     for j, c in enumerate(columns):
-        rows[f"contrib:{c}"] = contributions[:, j]
+        kept[f"contrib:{c}"] = contributions[:, j]
     values = storable_frame(X.iloc[order[:done]][columns])
     for c in columns:
-        rows[f"value:{c}"] = values[c].to_numpy()
+        kept[f"value:{c}"] = values[c].to_numpy()
+    rows = pd.DataFrame(kept)
     return summary, rows
 
 
