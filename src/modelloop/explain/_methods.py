@@ -7,9 +7,10 @@ additive space (see :mod:`modelloop.explain._attribution`):
 - trees (LightGBM, XGBoost, scikit-learn's trees, forests and histogram gradient
   boosting): path-dependent TreeSHAP from per-leaf tables (see ``_treeshap``), on the
   log-odds or class margins of boosting, the class probabilities of trees and forests, or
-  the value; where the tables would not pay (mostly very deep trees, LightGBM's own
-  categorical splits) the libraries' own TreeSHAP (``pred_contrib``, ``pred_contribs``)
-  or ``shap.TreeExplainer``; CatBoost's own ``ShapValues``;
+  the value; CatBoost's oblivious trees tabled per row pattern; where the tables do not
+  apply (LightGBM's own categorical splits, missing values LightGBM or CatBoost route by
+  their own settings, no numba and mostly very deep trees) the libraries' own TreeSHAP
+  (``pred_contrib``, ``pred_contribs``, ``ShapValues``) or ``shap.TreeExplainer``;
 - linear models: the exact form ``coef * (x - mean)``, the mean over a background sample
   of reference rows (the interventional Shapley values of a linear function).
 """
@@ -181,9 +182,7 @@ class _SklearnTrees(_Leaf):
         X = np.asarray(Xt, dtype=float)
         if self.tables is not None:
             return self.tables.contributions(X)
-        values = np.asarray(
-            self.explainer.shap_values(X, check_additivity=False), dtype=np.float64
-        )
+        values = np.asarray(self.explainer.shap_values(X, check_additivity=False), dtype=np.float64)
         if values.ndim == 2:
             values = values[:, :, None]
         expected = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=np.float64))

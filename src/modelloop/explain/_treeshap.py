@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,8 +74,7 @@ class _Leaves:
     table: np.ndarray | None = None  # (L, 2**d, d) shares per pattern
     bits: Any = None  # 2**j per position: a pattern's row in its leaf's table
     offsets: Any = None  # first row of each leaf's table
-    nodes: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    node_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    values: Any = None  # (L, K) leaf values
 
 
 def _quadrature(d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +149,7 @@ class TreeTables:
                 (data[keep], (rows[keep], cols[keep])),
                 shape=(len(feature), n_features * n_outputs),
             )
+            group.values = values
             size = len(leaves) * (2**d) * d
             if d <= _MAX_TABLE_DEPTH and size <= budget:
                 budget -= size
@@ -157,13 +157,16 @@ class TreeTables:
                 group.bits = (2.0 ** np.arange(d)).astype(np.float32)
                 group.offsets = (np.arange(len(leaves)) * 2**d).astype(np.float32)
             self.groups.append(group)
+        self.compiled = _compiled_arrays(self.groups, n_outputs)
 
     @property
     def cheap(self) -> bool:
-        """Whether the tables cover enough of the work: leaves deeper than the tables are
-        computed per row by numpy, several times slower than a compiled TreeSHAP, so a model
-        of mostly deep leaves (extremely randomised trees grown to purity) is better left to
-        one."""
+        """Whether these tables beat the libraries' own TreeSHAP: always when the loop is
+        compiled (numba); with numpy, only when the tables cover enough of the work, since
+        leaves deeper than the tables are computed per row several times slower than a
+        compiled TreeSHAP (extremely randomised trees grown to purity go to one)."""
+        if self.compiled is not None:
+            return True
         tabled = sum(len(g.feature) for g in self.groups if g.table is not None)
         deep = sum(len(g.feature) * g.d for g in self.groups if g.table is None)
         return deep <= max(tabled, 20_000)
@@ -184,6 +187,11 @@ class TreeTables:
         """``(values (n, features, outputs), base (n, outputs))`` for the rows of ``X``."""
         X = np.asarray(X, dtype=np.float32 if self.float32 else float).astype(float)
         n = len(X)
+        if self.compiled is not None:
+            from modelloop.explain import _kernel
+
+            values = _kernel.contributions(self.compiled, X, self.n_features, self.n_outputs)
+            return values, np.broadcast_to(self.base, (n, self.n_outputs)).copy()
         missing = bool(np.isnan(X).any())
         flat = np.zeros((n, self.n_features * self.n_outputs))
         for group in self.groups:
@@ -208,10 +216,64 @@ class TreeTables:
             index = o.astype(np.float32) @ group.bits + group.offsets  # (r, L): row of the table
             flat = group.table.reshape(n_leaves * n_patterns, d)
             shares = np.take(flat, index.astype(np.int64), axis=0)  # (r, L, d)
+        elif r > 1 and d <= 40:  # a batch: each (leaf, pattern) met is computed once
+            n_leaves = o.shape[1]
+            pattern = o.astype(np.int64) @ (np.int64(1) << np.arange(d, dtype=np.int64))
+            key = pattern + np.arange(n_leaves, dtype=np.int64)[None, :] * (np.int64(1) << d)
+            unique, inverse = np.unique(key.ravel(), return_inverse=True)
+            leaf = unique >> d
+            bits = ((unique[:, None] >> np.arange(d)) & 1).astype(float)
+            t, w = _quadrature(d)
+            met = _shares(bits, group.zero[leaf], t, w)  # (unique, d)
+            shares = met[inverse].reshape(r, n_leaves, d)
         else:
             t, w = _quadrature(d)
             shares = _shares(o.astype(float), group.zero[None], t, w)
         return shares.reshape(r, -1)
+
+
+def _compiled_arrays(groups: list[_Leaves], n_outputs: int) -> dict[str, Any] | None:
+    """The leaves of every group as the flat arrays the compiled loop reads (``None`` when
+    numba is not there)."""
+    from modelloop.explain import _kernel
+
+    if not groups or not _kernel.available():
+        return None
+    starts, depths, table_starts, tables, values = [], [], [], [], []
+    entry = table_at = 0
+    for g in groups:
+        n_leaves = len(g.zero)
+        starts.append(entry + np.arange(n_leaves) * g.d)
+        depths.append(np.full(n_leaves, g.d))
+        if g.table is not None:
+            table_starts.append(table_at + np.arange(n_leaves) * (2**g.d) * g.d)
+            tables.append(g.table.ravel())
+            table_at += g.table.size
+        else:
+            table_starts.append(np.full(n_leaves, -1))
+        values.append(g.values)
+        entry += len(g.feature)
+    max_d = max(g.d for g in groups)
+    max_q = max(1, math.ceil(max_d / 2))
+    nodes = np.zeros((max_d + 1, max_q))
+    weights = np.zeros((max_d + 1, max_q))
+    for d in range(1, max_d + 1):
+        t, w = _quadrature(d)
+        nodes[d, : len(t)], weights[d, : len(w)] = t, w
+    return {
+        "start": np.concatenate(starts).astype(np.int64),
+        "depth": np.concatenate(depths).astype(np.int64),
+        "table_start": np.concatenate(table_starts).astype(np.int64),
+        "feature": np.concatenate([g.feature for g in groups]).astype(np.int64),
+        "low": np.concatenate([g.low for g in groups]).astype(np.float64),
+        "high": np.concatenate([g.high for g in groups]).astype(np.float64),
+        "nan_follows": np.concatenate([g.nan_follows for g in groups]).astype(np.bool_),
+        "zero": np.concatenate([g.zero.ravel() for g in groups]).astype(np.float64),
+        "table": np.concatenate(tables) if tables else np.zeros(1),
+        "value": np.vstack(values).astype(np.float64).reshape(-1, n_outputs),
+        "nodes": nodes,
+        "weights": weights,
+    }
 
 
 def _paths(
