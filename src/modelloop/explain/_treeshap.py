@@ -15,9 +15,10 @@ computes exactly.
 A leaf's shares depend on the row only through the pattern ``o`` in ``{0, 1}^d``. For
 leaves up to a depth that keeps memory bounded, the shares of every pattern are computed
 once when the explainer is built (the precomputation of Fast TreeSHAP v2, Yang 2021); a
-row then costs a few array operations per path entry: is the row inside the entry's
-interval, the leaf's pattern, one table lookup. Deeper leaves are computed per row with the
-quadrature. The base value is the cover-weighted mean of the leaves.
+row then costs, per path entry, one comparison (is the row inside the entry's interval)
+and, per leaf, one table lookup. Deeper leaves are computed per row with the quadrature.
+The loop over rows and leaves is compiled with numba (:mod:`._kernel`); without numba it
+runs as numpy array operations. The base value is the cover-weighted mean of the leaves.
 
 Trees come from LightGBM (its model dump), XGBoost (its JSON dump), scikit-learn's trees,
 forests and histogram gradient boosting. The values equal the libraries' own TreeSHAP
