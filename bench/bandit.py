@@ -194,8 +194,12 @@ def _logging_policy(kind: str, X: pd.DataFrame, classes: list[Any], weak: Any) -
     if kind == "uniform":
         return np.full((len(X), k), 1 / k)
     proba = np.asarray(weak.predict_proba(X), float)
-    order = [list(weak.classes_).index(c) for c in classes]
-    return 0.7 * proba[:, order] + 0.3 / k  # every class at least 0.3 / K
+    known = [action_text(c) for c in weak.classes_]
+    out = np.zeros((len(X), k))  # a class the weak model never saw: only the uniform part
+    for j, c in enumerate(classes):
+        if action_text(c) in known:
+            out[:, j] = proba[:, known.index(action_text(c))]
+    return 0.7 * out + 0.3 / k  # every class at least 0.3 / K
 
 
 def _sample(proba: np.ndarray, rng: np.random.Generator) -> np.ndarray:

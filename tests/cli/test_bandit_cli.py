@@ -69,6 +69,9 @@ def test_rule_policy_trains_evaluates_and_takes_rewards(cli, tmp_path):
     assert "learner 'rule'" in r.out and "every action at least 0.05" in r.out
     assert "doubly robust" in r.out and "Registered offers version 1" in r.out
 
+    r = cli("report", "offers", "-o", tmp_path / "report.html", "--home", home)
+    assert r.code == 2 and "learned a decision policy" in r.err
+
     r = cli("evaluate-policy", "offers", log, "--bootstrap", "200", "--json", "--home", home)
     assert r.code == 0, r.err
     report = json.loads(r.out)

@@ -167,3 +167,39 @@ def test_sample_actions_draws_with_the_given_probabilities():
     counts = np.bincount(chosen, minlength=3) / len(chosen)
     assert counts[1] == 0
     assert counts[2] == pytest.approx(0.8, abs=0.02)
+
+
+def test_interactions_let_a_linear_reward_model_rank_actions_per_context():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"x": rng.normal(size=300)})
+    actions = rng.integers(0, 2, 300).tolist()
+    rewards = np.where(np.asarray(actions) == 1, X.x, -X.x)  # action 1 pays x, action 0 pays -x
+    new = pd.DataFrame({"x": [-2.0, 2.0]})
+    plain = RewardPolicy(LinearRegression(), action_column="a").fit(X, actions, rewards)
+    assert len(set(plain.predict(new).tolist())) == 1  # additive: one ranking everywhere
+    crossed = RewardPolicy(
+        LinearRegression(), action_column="a", interactions={"x": "numeric"}
+    ).fit(X, actions, rewards)
+    assert crossed.predict(new).tolist() == [0, 1]
+
+
+def test_crossed_row_matches_crossed_columns():
+    from modelloop.models import crossed_columns, crossed_row
+
+    frame = pd.DataFrame({"x": [1.5, None], "c": ["u", None], "a": ["l", "r"]})
+    kinds = {"x": "numeric", "c": "categorical"}
+    table = crossed_columns(frame, "a", ["l", "r"], kinds)
+    assert table.columns.tolist() == ["x", "c", "a", "x*l", "x*r", "c*action"]
+    for i, record in enumerate(frame.to_dict("records")):
+        record = {
+            k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()
+        }
+        row = crossed_row(record, record["a"], ["l", "r"], kinds)
+        expected = table.iloc[i].to_dict()
+        for key, value in expected.items():
+            if isinstance(value, float) and np.isnan(value):
+                assert row[key] is None, key
+            else:
+                assert row[key] == value, key

@@ -32,6 +32,8 @@ from modelloop.models._policy import (
     RulePolicy,
     action_probabilities,
     check_exploration,
+    crossed_columns,
+    crossed_row,
     expected_reward,
     sample_actions,
 )
@@ -81,6 +83,8 @@ __all__ = [
     "check_exploration",
     "cross_fit_temperature",
     "cross_fit_threshold",
+    "crossed_columns",
+    "crossed_row",
     "decision_threshold",
     "default_candidates",
     "expected_reward",

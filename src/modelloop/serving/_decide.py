@@ -132,21 +132,8 @@ class ServedPolicy:
 
             frame = pd.DataFrame.from_records([ctx for ctx, _ in requests])
             return np.where(mask, self.policy.scores(frame), np.nan)
-        policy = self.policy
-        column = policy.action_column
-        table = getattr(policy, "action_table_", None) or {}
-        rows: list[dict[str, Any]] = []
+        make = self.policy.row  # context, action (as text), its features and crosses
         where = np.nonzero(mask)
-        for i, j in zip(*where, strict=True):
-            action = self.actions[j]
-            row = {**requests[i][0], column: _request_value(action)}
-            if table:
-                row.update(table[action_text(action)])
-            rows.append(row)
+        rows = [make(requests[i][0], self.actions[j]) for i, j in zip(*where, strict=True)]
         scores[where] = self._score(rows)
         return scores
-
-
-def _request_value(action: Any) -> Any:
-    """An action as the reward model's categorical column receives it (text)."""
-    return action_text(action)

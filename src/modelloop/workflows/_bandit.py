@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +165,42 @@ def _reward_dataset(log: BanditLog, rows: np.ndarray, targets: np.ndarray, name:
     frame = reward_frame(log, rows, [log.logged_actions[i] for i in rows])
     target = "__reward__" if "__reward__" not in frame.columns else "__reward_target__"
     frame[target] = targets
+    return load(frame, target=target, types=_types(log), name=name)
+
+
+def _types(log: BanditLog) -> dict[str, str]:
+    """Roles of the reward model's columns: contexts, the action (a category), the action's
+    features and the crosses (``{c}*{action}`` numbers, ``{c}*action`` categories)."""
     types = {**log.feature_roles, log.action: "categorical"}
-    return load(frame, target=target, types=types, name=name)
+    for column, kind in log.interactions.items():
+        if kind == "numeric":
+            types.update({f"{column}*{action_text(a)}": "numeric" for a in log.actions})
+        else:
+            types[f"{column}*action"] = "categorical"
+    return types
+
+
+MAX_CROSSED = 300
+"""Numeric crosses (numeric contexts x actions) at most; more would swamp a small log."""
+
+
+def _interactions(log: BanditLog) -> tuple[dict[str, str], list[str]]:
+    """Which contexts to cross with the action (every categorical one; the numeric ones when
+    they make at most ``MAX_CROSSED`` columns), and a note when numbers were left uncrossed."""
+    roles = {c: log.feature_roles.get(c) for c in log.context}
+    numeric = [c for c, r in roles.items() if r == "numeric"]
+    categorical = [c for c, r in roles.items() if r in ("categorical", "boolean")]
+    out = {c: "categorical" for c in categorical}
+    notes = []
+    if len(numeric) * len(log.actions) <= MAX_CROSSED:
+        out.update({c: "numeric" for c in numeric})
+    elif numeric:
+        notes.append(
+            f"The {len(numeric)} numeric contexts were not crossed with the {len(log.actions)} "
+            f"actions ({len(numeric) * len(log.actions)} columns, more than {MAX_CROSSED}): "
+            "a linear reward model ranks actions by them alike; tree models still combine them."
+        )
+    return out, notes
 
 
 def _expanded(log: BanditLog, rows: np.ndarray, actions: Sequence[Any]) -> pd.DataFrame:
@@ -577,6 +611,9 @@ def _learn(
             q = quick_reward_q(log, train_rows, test_rows, policy.actions_, seed=seed)
         return policy, None, q, notes
 
+    crosses, cross_notes = _interactions(log)
+    log = replace(log, interactions=crosses)
+    notes += cross_notes
     share = {"reward": 1.0, "dr": 0.3, "ips": 0.0}[learner]
     found = q_train = None
     reward_model = None
@@ -596,6 +633,7 @@ def _learn(
             action_column=log.action,
             actions=log.actions,
             action_features=log.action_features or None,
+            interactions=log.interactions or None,
             **explore,
         ).fit(contexts, logged, log.rewards[train_rows])
         q = None
@@ -636,8 +674,9 @@ def _learn(
     expanded = _expanded(log, train_rows[keep], actions)
     target = "__pseudo_reward__"
     expanded[target] = pseudo[keep].ravel()
-    types = {**log.feature_roles, log.action: "categorical"}
-    ds = load(expanded, target=target, types=types, name=f"{log.name} ({learner} pseudo-rewards)")
+    ds = load(
+        expanded, target=target, types=_types(log), name=f"{log.name} ({learner} pseudo-rewards)"
+    )
     second = _search_reward(
         ds, "regression", candidates=models, cv=cv, budget=left,
         max_trials=max_trials, seed=seed, n_jobs=n_jobs, emit=emit,
@@ -652,6 +691,7 @@ def _learn(
         action_column=log.action,
         actions=log.actions,
         action_features=log.action_features or None,
+        interactions=log.interactions or None,
         **explore,
     ).fit(contexts, logged, None)
     q = None

@@ -27,6 +27,7 @@ from modelloop.data import Dataset, Role, Schema, load
 from modelloop.data._names import column_not_found
 from modelloop.evaluation import action_text, check_propensities
 from modelloop.exceptions import InvalidInputError, TargetError
+from modelloop.models import crossed_columns
 from modelloop.store import Store
 from modelloop.workflows._ingest import load_source
 
@@ -60,6 +61,9 @@ class BanditLog:
     actions_source: str | None = None
     notes: list[str] = field(default_factory=list)
     kept: np.ndarray | None = None  # positions of the rows kept, in the table as read
+    # context columns crossed with the action in the reward model's rows (see
+    # models.crossed_columns): {column: 'numeric' | 'categorical'}
+    interactions: dict[str, str] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -302,7 +306,20 @@ def reward_frame(log: BanditLog, rows: Any, actions: Sequence[Any]) -> pd.DataFr
         names = next(iter(log.action_features.values())).keys()
         for name in names:
             frame[name] = [log.action_features[t][name] for t in texts]
+    if log.interactions:
+        frame = crossed_columns(frame, log.action, _sorted(log.actions), log.interactions)
     return frame
+
+
+def _sorted(actions: list[Any]) -> list[Any]:
+    """The actions in the order ``models.RewardPolicy`` keeps them (numbers first)."""
+
+    def key(value: Any) -> tuple[int, Any]:
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            return (0, float(value))
+        return (1, str(value))
+
+    return sorted(actions, key=key)
 
 
 def _plain(value: Any) -> Any:

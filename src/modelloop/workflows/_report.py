@@ -28,6 +28,7 @@ from modelloop.config import Settings
 from modelloop.data import Role, open_image, profile, storable_frame, to_data_uri
 from modelloop.evaluation import evaluation_report, learning_curve, permutation_importance
 from modelloop.exceptions import (
+    ConfigurationError,
     InvalidInputError,
     ModelNotFoundError,
     NotFoundError,
@@ -525,6 +526,12 @@ def report(
     store = store or Store.from_settings(settings or Settings())
     try:
         run, version = _resolve(store, ref)
+        if run.task == "bandit":
+            raise ConfigurationError(
+                f"Run {run.id[:8]} ({run.name}) learned a decision policy: its evaluation is "
+                f"off-policy, not a test split. Use modelloop evaluate-policy {run.name} LOG, or "
+                f"see its estimates with modelloop models show {run.name}."
+            )
         payload, predictions = _load_evaluation(store, run)
         trials = [
             {
