@@ -350,8 +350,8 @@ def part_speed(home: Path, seconds: float, levels: list[int], seed: int) -> list
             {"context": c, "actions": [int(a) for a in rng.choice(items, 3, replace=False)]}
             for c in contexts
         ],
-        "predict, 1 row (baseline)": [
-            {"instances": [{**c, "item_id": str(a), **policy.action_table_[action_text(a)]}]}
+        "predict, 1 row (baseline)": [  # one (context, item) row of the reward model
+            {"instances": [policy.row(c, a)]}
             for c, a in zip(contexts, rng.choice(items, len(contexts)), strict=True)
         ],
     }

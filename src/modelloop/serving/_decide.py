@@ -10,6 +10,7 @@ with a generator seeded from the operating system (a fresh one in every worker p
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,8 @@ from modelloop.models import RewardPolicy, expected_reward, sample_actions
 from modelloop.serving._fastpath import FrameBuilder, compile_pipeline
 
 __all__ = ["Decision", "ServedPolicy"]
+
+log = logging.getLogger("modelloop.serving")
 
 Decision = tuple[Any, float, dict[str, float]]  # action, its propensity, every candidate's
 
@@ -45,6 +48,7 @@ class ServedPolicy:
         self.index = dict(policy.action_index_)
         self._rng = np.random.default_rng()
         self._pid = os.getpid()
+        self._factored: _Factored | None = None
         self._score = self._scorer()
 
     @property
@@ -57,11 +61,12 @@ class ServedPolicy:
         if not isinstance(policy, RewardPolicy):
             return None
         model = getattr(policy.reward_model_, "estimator", policy.reward_model_)
-        first = model.steps[0][1] if hasattr(model, "steps") else None
-        schema = getattr(first, "schema_", None)
+        schema = _input_schema(model)
         compiled = None
         if isinstance(schema, Schema):
             compiled = compile_pipeline(model, schema)
+        if compiled is not None and isinstance(schema, Schema) and not policy.interactions:
+            self._factored = _Factored.build(compiled, model, schema, policy)
         if compiled is not None:
             classes = getattr(compiled, "classes_", None)
             if hasattr(compiled, "predict_proba") and classes is not None:
@@ -132,8 +137,111 @@ class ServedPolicy:
 
             frame = pd.DataFrame.from_records([ctx for ctx, _ in requests])
             return np.where(mask, self.policy.scores(frame), np.nan)
-        make = self.policy.row  # context, action (as text), its features and crosses
         where = np.nonzero(mask)
+        if self._factored is not None:  # each context encoded once, each action once
+            scores[where] = self._factored.scores([ctx for ctx, _ in requests], *where)
+            return scores
+        make = self.policy.row  # context, action (as text), its features and crosses
+
         rows = [make(requests[i][0], self.actions[j]) for i, j in zip(*where, strict=True)]
         scores[where] = self._score(rows)
         return scores
+
+
+def _input_schema(model: Any, depth: int = 0) -> Schema | None:
+    """The input schema of a modelloop model: its (first) pipeline's SchemaEnforcer's, through
+    ensembles, bags and threshold / temperature wrappers."""
+    if depth > 4 or model is None:
+        return None
+    steps = getattr(model, "steps", None)
+    if steps:
+        schema = getattr(steps[0][1], "schema_", None)
+        return schema if isinstance(schema, Schema) else None
+    for attr in ("estimators_", "estimators"):
+        members = getattr(model, attr, None)
+        if isinstance(members, list | tuple) and members:
+            first = members[0][1] if isinstance(members[0], tuple) else members[0]
+            return _input_schema(first, depth + 1)
+    return _input_schema(getattr(model, "estimator_", getattr(model, "estimator", None)), depth + 1)
+
+
+class _Factored:
+    """Scores of (context, action) pairs from one encoding of each context and each action.
+
+    Without crosses, every column of a reward model's input matrix depends on the context
+    or on the action, never on both: the matrix of a pair is the context's row with the
+    action's columns put in. The contexts of a batch go through the fast path once each
+    (not once per candidate), the actions once when the policy is loaded. Which columns
+    are the action's is read off probe rows (every known category, missing and unseen
+    values); the factored matrices must equal the fast path's own on every probe pair, or
+    the policy is scored row by row as before.
+    """
+
+    def __init__(self, members: list[tuple[Any, Any, np.ndarray, np.ndarray]], weights: Any,
+                 values: np.ndarray | None, policy: Any) -> None:  # fmt: skip
+        self.members = members  # (matrix of rows, score function, action columns, action rows)
+        self.weights = weights
+        self.values = values  # class values (expected reward) or None (a regressor)
+        self.policy = policy
+
+    @classmethod
+    def build(cls, compiled: Any, model: Any, schema: Schema, policy: Any) -> _Factored | None:
+        from modelloop.serving._fastpath import _probe_rows
+
+        try:
+            members = getattr(compiled, "_members", None)
+            if not members or any(blocks[1] for blocks, _, _ in members):  # sparse blocks
+                return None
+            pipelines = list(
+                getattr(model, "estimators_", None) or getattr(model, "estimators", None) or [model]
+            )
+            probes = _probe_rows(schema, pipelines)[:12]
+            actions = policy.actions_
+            base = actions[0]
+            classifier = hasattr(compiled, "predict_proba")
+            values = np.asarray(compiled.classes_, dtype=float) if classifier else None
+            out = []
+            for m, (_, proba, predict) in enumerate(members):
+                fn = proba if classifier else predict
+                act = compiled.matrix([policy.row(probes[0], a) for a in actions], m)
+                ctx = compiled.matrix([policy.row(p, base) for p in probes], m)
+                full = compiled.matrix([policy.row(p, a) for p in probes for a in actions], m)
+                varies = np.any(act != act[:1], axis=0)
+                built = np.repeat(ctx, len(actions), axis=0)
+                built[:, varies] = np.tile(act[:, varies], (len(probes), 1))
+                if not np.array_equal(built, full, equal_nan=True):
+                    return None
+                out.append((m, fn, varies, act))
+            factored = cls(out, getattr(compiled, "_weights", None), values, policy)
+            rows = [policy.row(p, a) for p in probes for a in actions]
+            direct = compiled.predict_proba(rows) @ values if classifier else compiled.predict(rows)
+            n, k = len(probes), len(actions)
+            pairs = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+            if not np.allclose(factored._score(compiled, probes, *pairs), direct, equal_nan=True):
+                return None
+            factored.compiled = compiled
+            return factored
+        except Exception:  # anything unexpected: score row by row
+            log.debug("no factored scoring for the policy", exc_info=True)
+            return None
+
+    def _score(
+        self, compiled: Any, contexts: Sequence[dict[str, Any]], rows: Any, cols: Any
+    ) -> np.ndarray:
+        base = self.policy.actions_[0]
+        outs = []
+        encoded = [self.policy.row(c, base) for c in contexts]
+        for m, fn, varies, act in self.members:
+            X = compiled.matrix(encoded, m)[rows]
+            X[:, varies] = act[cols][:, varies]
+            outs.append(np.asarray(fn(X), dtype=float))
+        out = (
+            outs[0]
+            if self.weights is None
+            else np.average(np.asarray(outs), axis=0, weights=self.weights)
+        )
+        return out @ self.values if self.values is not None else out.ravel()
+
+    def scores(self, contexts: Sequence[dict[str, Any]], rows: Any, cols: Any) -> np.ndarray:
+        """The expected reward of each (row ``rows[i]``, action ``cols[i]``) pair."""
+        return self._score(self.compiled, contexts, rows, cols)

@@ -182,23 +182,30 @@ def _types(log: BanditLog) -> dict[str, str]:
 
 MAX_CROSSED = 300
 """Numeric crosses (numeric contexts x actions) at most; more would swamp a small log."""
+MAX_CROSSED_ACTIONS = 20
+"""Categorical contexts are crossed with at most this many actions (each cross has a level
+per value and action; with more actions they are left to tree models to combine)."""
 
 
 def _interactions(log: BanditLog) -> tuple[dict[str, str], list[str]]:
-    """Which contexts to cross with the action (every categorical one; the numeric ones when
-    they make at most ``MAX_CROSSED`` columns), and a note when numbers were left uncrossed."""
+    """Which contexts to cross with the action, and a note on what was left uncrossed.
+
+    Numeric contexts while they make at most ``MAX_CROSSED`` columns; categorical ones when
+    there are at most ``MAX_CROSSED_ACTIONS`` actions."""
     roles = {c: log.feature_roles.get(c) for c in log.context}
     numeric = [c for c, r in roles.items() if r == "numeric"]
     categorical = [c for c, r in roles.items() if r in ("categorical", "boolean")]
-    out = {c: "categorical" for c in categorical}
-    notes = []
-    if len(numeric) * len(log.actions) <= MAX_CROSSED:
+    k = len(log.actions)
+    out = {c: "categorical" for c in categorical} if k <= MAX_CROSSED_ACTIONS else {}
+    if len(numeric) * k <= MAX_CROSSED:
         out.update({c: "numeric" for c in numeric})
-    elif numeric:
+    left = [c for c in [*numeric, *categorical] if c not in out]
+    notes = []
+    if left:
         notes.append(
-            f"The {len(numeric)} numeric contexts were not crossed with the {len(log.actions)} "
-            f"actions ({len(numeric) * len(log.actions)} columns, more than {MAX_CROSSED}): "
-            "a linear reward model ranks actions by them alike; tree models still combine them."
+            f"{len(left)} context column(s) were not crossed with the {k} actions (too many "
+            "columns): a linear reward model ranks actions by them alike in every context; "
+            "tree models still combine them."
         )
     return out, notes
 
@@ -221,6 +228,7 @@ def _search_reward(
     seed: int,
     n_jobs: int,
     emit: Callable[[SearchEvent], None],
+    n_actions: int = 1,
 ) -> SearchResult:
     metric = "log_loss" if task == "binary" else "rmse"
     return search(
@@ -236,6 +244,9 @@ def _search_reward(
         seed=seed,
         n_jobs=n_jobs,
         final_fit="refit",  # one model: clonable for cross-fitting, compiled by the server
+        # a decision scores one row per action: an ensemble keeps members only while it
+        # still scores 1,000 decisions a second
+        min_rows_per_s=max(10_000.0, 1_000.0 * n_actions),
         on_event=emit,
     )
 
@@ -624,6 +635,7 @@ def _learn(
             ds, reward_task, candidates=models, cv=cv,
             budget=None if budget is None else budget * share,
             max_trials=max_trials, seed=seed, n_jobs=n_jobs, emit=emit,
+            n_actions=len(log.actions),
         )  # fmt: skip
         reward_model = found.model
     actions = _sorted_actions(log.actions)
@@ -679,7 +691,7 @@ def _learn(
     )
     second = _search_reward(
         ds, "regression", candidates=models, cv=cv, budget=left,
-        max_trials=max_trials, seed=seed, n_jobs=n_jobs, emit=emit,
+        max_trials=max_trials, seed=seed, n_jobs=n_jobs, emit=emit, n_actions=k,
     )  # fmt: skip
     notes.append(
         f"The policy ranks actions by a model of {learner.upper()} pseudo-rewards "
