@@ -317,14 +317,15 @@ def _store_of(state: ServerState) -> Any:
 
 # -- the fast lane ----------------------------------------------------------------------
 
-_V1_PREFIX, _V1_SUFFIX = "/v1/models/", "/predict"
+_V1_PREFIX, _V1_SUFFIX, _DECIDE_SUFFIX = "/v1/models/", "/predict", "/decide"
 
 
 class PredictLane:
     """ASGI middleware: the busiest predict routes, without the layers in between.
 
-    ``POST /predict`` and ``POST /v1/models/{name}/predict`` go straight to
-    :func:`predict_tutorial` / :func:`predict_model`; everything else goes on to ``app``.
+    ``POST /predict``, ``POST /v1/models/{name}/predict`` and ``POST
+    /v1/models/{name}/decide`` go straight to :func:`predict_tutorial` /
+    :func:`predict_model` / ``_routes_decide.decide``; everything else goes on to ``app``.
     An exception becomes the answer of the handler the app registered for its class, as
     FastAPI's exception middleware would give it. With ``catch_all`` (the lane stands in
     front of the server-error middleware) any other exception gets the app's 500 answer and
@@ -349,11 +350,13 @@ class PredictLane:
         if root and path.startswith(root + "/"):
             path = path[len(root) :]
         name = None
+        decide = path.startswith(_V1_PREFIX) and path.endswith(_DECIDE_SUFFIX)
         if path != "/predict":
-            if not (path.startswith(_V1_PREFIX) and path.endswith(_V1_SUFFIX)):
+            suffix = _DECIDE_SUFFIX if decide else _V1_SUFFIX
+            if not (path.startswith(_V1_PREFIX) and path.endswith(suffix)):
                 await self.app(scope, receive, send)
                 return
-            name = path[len(_V1_PREFIX) : -len(_V1_SUFFIX)]
+            name = path[len(_V1_PREFIX) : -len(suffix)]
             if not name or "/" in name:
                 await self.app(scope, receive, send)
                 return
@@ -361,6 +364,10 @@ class PredictLane:
         try:
             if name is None:
                 response: Response = await predict_tutorial(request)
+            elif decide:
+                from modelloop.serving._routes_decide import decide as decide_route
+
+                response = await decide_route(name, request)
             else:
                 response = await predict_model(name, request)
         except Exception as exc:
