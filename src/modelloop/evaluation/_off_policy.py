@@ -26,8 +26,9 @@ Examples
 >>> import numpy as np
 >>> rewards = np.array([1.0, 0.0, 1.0, 0.0])
 >>> propensity = np.array([0.5, 0.5, 0.25, 0.25])
->>> target = np.array([1.0, 0.0, 0.5, 0.5])      # pi(a_i | x_i)
->>> ips(rewards, target / propensity), snips(rewards, target / propensity)
+>>> target = np.array([1.0, 0.0, 0.5, 1.0])      # pi(a_i | x_i)
+>>> weights = target / propensity                 # 2, 0, 2, 4: exact in binary
+>>> ips(rewards, weights), snips(rewards, weights)  # 4 / 4 rows, 4 / 8 weight
 (1.0, 0.5)
 """
 

@@ -462,7 +462,7 @@ class RulePolicy(_Policy):
     >>> import pandas as pd
     >>> X = pd.DataFrame({"rule": ["a", "b"]})
     >>> policy = RulePolicy("rule", epsilon=0.2).fit(X, ["a", "b"])
-    >>> policy.action_probabilities(X).tolist()
+    >>> policy.action_probabilities(X).round(6).tolist()
     [[0.9, 0.1], [0.1, 0.9]]
     """
 

@@ -108,8 +108,8 @@ def reward_report(
     >>> from datetime import UTC, datetime
     >>> t = [datetime(2026, 1, 1, tzinfo=UTC)] * 4
     >>> r = reward_report(t, ["rewarded", "defaulted", "pending", "rewarded"], [1, 0, None, 1])
-    >>> r.reward_rate, r.counts["pending"]
-    (0.6666666666666666, 1)
+    >>> round(r.reward_rate, 4), r.counts["pending"]
+    (0.6667, 1)
     """
     n = len(times)
     if len(status) != n or len(rewards) != n:
