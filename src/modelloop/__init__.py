@@ -13,13 +13,8 @@ Heavy libraries are imported on first use, so ``import modelloop`` stays quick.
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = metadata.version("modelloop")
-except metadata.PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
 
 __all__ = [
     "Dataset",
@@ -48,13 +43,28 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    __version__: str
     from modelloop.config import Settings
     from modelloop.data import Dataset, load, profile
     from modelloop.store import Store
     from modelloop.workflows import TrainResult, predict, predict_file, report, train
 
 
+def _version() -> str:
+    # importlib.metadata costs a tenth of a second: read only when asked (--version, the server)
+    from importlib import metadata
+
+    try:
+        return metadata.version("modelloop")
+    except metadata.PackageNotFoundError:  # running from a source tree without install
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        version = _version()
+        globals()["__version__"] = version
+        return version
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'modelloop' has no attribute '{name}'")

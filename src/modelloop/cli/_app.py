@@ -15,7 +15,6 @@ import typer
 from rich.markup import escape
 from typer.exceptions import TyperException
 
-from modelloop import __version__
 from modelloop.cli import (
     data,
     datasets,
@@ -51,6 +50,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from modelloop import __version__
+
         typer.echo(f"modelloop {__version__}")
         raise typer.Exit()
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,7 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from modelloop.config import Settings
+if TYPE_CHECKING:
+    from modelloop.config import Settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -96,6 +97,8 @@ def make_settings(
 
     ``trust`` comes from ``--trust`` only (see ``Settings.trust``).
     """
+    from modelloop.config import Settings
+
     settings = Settings().with_overrides(store_url=store, home=home, trust=trust or None)
     STATE["debug"] = STATE["debug"] or debug or settings.debug
     return settings

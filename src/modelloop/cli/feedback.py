@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,7 +19,9 @@ from modelloop.cli._common import (
     print_json,
 )
 from modelloop.exceptions import InvalidInputError
-from modelloop.store import RewardResult
+
+if TYPE_CHECKING:
+    from modelloop.store import RewardResult
 
 
 def feedback_command(
@@ -42,6 +44,7 @@ def feedback_command(
     Unknown ids are reported; labels of the wrong type or unseen classes are rejected with
     a reason. Exit status 2 when no label at all could be attached.
     """
+    from modelloop.store import RewardResult
     from modelloop.workflows import feedback
 
     result = feedback(name, file, settings=make_settings(store, home, debug, trust))

@@ -19,8 +19,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from modelloop.exceptions import (
     ArtifactIntegrityError,
     InvalidInputError,
@@ -80,6 +78,8 @@ def write_model_file(
     file's name starts with the writer's owner tag (:func:`._orphans.owner_tag`), so that a
     sweep can tell the files of a process that died from those of one still writing.
     """
+    import skops.io as sio
+
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp_path = tmp_dir / f"{owner_tag()}-{uuid.uuid4().hex}.skops.partial"
     wrapper = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "model": model}

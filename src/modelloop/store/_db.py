@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from modelloop.exceptions import ConfigurationError, InvalidInputError, StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -108,6 +109,8 @@ def write_engine(engine: sa.Engine) -> sa.Engine:
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the packaged migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     return config
@@ -180,6 +183,47 @@ def schema_revision(engine: sa.Engine) -> tuple[str | None, str, bool]:
     return current, str(head), current is None and not (tables & {"runs", "model_versions"})
 
 
+_REVISION_LINE = re.compile(
+    r"""^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(?:None|["']([^"'\n]+)["'])\s*$""", re.M
+)
+
+
+def head_from_files() -> str | None:
+    """The newest migration's revision, read from the migration files as text, or ``None``
+    when they do not show one plain chain (then Alembic's own reading decides).
+
+    Opening a store checks its revision against this; importing Alembic to ask it costs a
+    read-only command about a third of a second.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {m.group(1): m.group(2) for m in _REVISION_LINE.finditer(path.read_text())}
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _current_revision_quick(engine: sa.Engine) -> str | None:
+    """The store's revision read straight from ``alembic_version`` (``None``: not there)."""
+    try:
+        conn = engine.connect()
+    except sa.exc.OperationalError as exc:
+        raise _connect_error(engine, exc) from exc
+    except sa.exc.SQLAlchemyError:
+        return None
+    with conn:
+        try:
+            rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        except sa.exc.SQLAlchemyError:
+            return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def open_schema(engine: sa.Engine) -> None:
     """Create the schema of a new store; refuse one whose schema is older or newer.
 
@@ -187,6 +231,9 @@ def open_schema(engine: sa.Engine) -> None:
     while on a big database and should follow a backup, so an older schema raises a
     ``StoreError`` that says to run ``modelloop store upgrade``.
     """
+    head = head_from_files()
+    if head is not None and _current_revision_quick(engine) == head:
+        return  # the common case, answered without importing Alembic
     current, head, empty = schema_revision(engine)
     if current == head:
         return
@@ -217,6 +264,9 @@ def open_schema(engine: sa.Engine) -> None:
 
 def upgrade(engine: sa.Engine) -> None:
     """Bring the store's schema to the newest revision (``alembic upgrade head``)."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     config = alembic_config()
     url = safe_url(engine.url)
     try:

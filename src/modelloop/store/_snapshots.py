@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from modelloop.exceptions import (
@@ -34,6 +33,8 @@ from modelloop.store._orphans import owner_tag
 from modelloop.store._tables import data_snapshots
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from modelloop.store._store import Store
 
 __all__ = [
@@ -206,6 +207,8 @@ def read_snapshot(store: Store, record: SnapshotRecord) -> pd.DataFrame:
     """The frame of a snapshot, after checking its file against the recorded sha256."""
     path = _path(store, record)
     data = read_verified(path, record.sha256, what=f"snapshot {record.ref}")
+    import pandas as pd
+
     return pd.read_parquet(io.BytesIO(data))
 
 

@@ -29,8 +29,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from modelloop.exceptions import InvalidInputError, UntrustedModelError
 
 __all__ = [
@@ -263,6 +261,8 @@ def model_file_types(data: bytes, *, what: str = "The model file") -> set[str]:
     >>> sorted(model_file_types(sio.dumps({"a": [1, 2]})))
     ['builtins.dict', 'builtins.list', 'builtins.str']
     """
+    import skops.io as sio  # here, not at the top: it imports all of scikit-learn
+
     schema = skops_schema(data, what=what)
     names: set[str] = set()
     try:
@@ -318,6 +318,8 @@ def load_skops(data: bytes, *, what: str, trust: bool = False) -> Any:
     >>> load_skops(sio.dumps({"a": [1, 2]}), what="demo.skops")
     {'a': [1, 2]}
     """
+    import skops.io as sio
+
     names = model_file_types(data, what=what)
     refused = sorted(names - TRUSTED_TYPES)
     if refused and not trust:
