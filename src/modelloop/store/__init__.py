@@ -32,6 +32,7 @@ from modelloop.store._trust import (
     is_pickle_name,
     load_pickle,
     load_skops,
+    skops_io,
     untrusted_types,
 )
 
@@ -59,5 +60,6 @@ __all__ = [
     "load_skops",
     "parse_ref",
     "parse_snapshot_ref",
+    "skops_io",
     "untrusted_types",
 ]

@@ -26,7 +26,13 @@ from modelloop.exceptions import (
     UntrustedModelError,
 )
 from modelloop.store._orphans import owner_tag
-from modelloop.store._trust import TRUSTED_TYPES, load_skops, skops_schema, untrusted_types
+from modelloop.store._trust import (
+    TRUSTED_TYPES,
+    load_skops,
+    skops_io,
+    skops_schema,
+    untrusted_types,
+)
 
 __all__ = [
     "MODEL_FORMAT",
@@ -78,8 +84,7 @@ def write_model_file(
     file's name starts with the writer's owner tag (:func:`._orphans.owner_tag`), so that a
     sweep can tell the files of a process that died from those of one still writing.
     """
-    import skops.io as sio
-
+    sio = skops_io()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp_path = tmp_dir / f"{owner_tag()}-{uuid.uuid4().hex}.skops.partial"
     wrapper = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "model": model}

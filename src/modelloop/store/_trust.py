@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ __all__ = [
     "load_pickle",
     "load_skops",
     "model_file_types",
+    "skops_io",
     "skops_schema",
     "untrusted_types",
 ]
@@ -200,6 +203,42 @@ def file_kind(head: bytes) -> str:
     return "other"
 
 
+_SKOPS_LOCK = threading.Lock()
+
+
+def skops_io() -> Any:
+    """``skops.io``, imported without building skops' own list of default-trusted types.
+
+    On import, skops lists every scikit-learn estimator as trusted by default, which
+    imports every module of scikit-learn: seconds of CPU for each process that loads or
+    saves a model. modelloop never relies on that list: :func:`load_skops` refuses any
+    name outside :data:`TRUSTED_TYPES` before skops sees the file, and passes skops the
+    exact names to trust. With the default list empty, skops itself trusts only those
+    names and its own primitives, which is stricter, never looser.
+    """
+    module = sys.modules.get("skops.io")
+    if module is not None:
+        return module
+    with _SKOPS_LOCK:
+        if "skops.io._trusted_types" not in sys.modules:
+            import sklearn.utils
+
+            everything = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = _no_estimators  # read once, by skops' import
+            try:
+                import skops.io as sio
+            finally:
+                sklearn.utils.all_estimators = everything
+            return sio
+        import skops.io as sio
+
+        return sio
+
+
+def _no_estimators(*args: Any, **kwargs: Any) -> list[tuple[str, type]]:
+    return []
+
+
 def _not_skops(what: str, data: bytes, reason: str) -> InvalidInputError:
     kind = file_kind(data[:16])
     if kind == "pickle":
@@ -261,8 +300,7 @@ def model_file_types(data: bytes, *, what: str = "The model file") -> set[str]:
     >>> sorted(model_file_types(sio.dumps({"a": [1, 2]})))
     ['builtins.dict', 'builtins.list', 'builtins.str']
     """
-    import skops.io as sio  # here, not at the top: it imports all of scikit-learn
-
+    sio = skops_io()
     schema = skops_schema(data, what=what)
     names: set[str] = set()
     try:
@@ -318,8 +356,7 @@ def load_skops(data: bytes, *, what: str, trust: bool = False) -> Any:
     >>> load_skops(sio.dumps({"a": [1, 2]}), what="demo.skops")
     {'a': [1, 2]}
     """
-    import skops.io as sio
-
+    sio = skops_io()
     names = model_file_types(data, what=what)
     refused = sorted(names - TRUSTED_TYPES)
     if refused and not trust:
