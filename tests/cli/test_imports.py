@@ -41,9 +41,9 @@ import contextlib, io, json, sys
 from modelloop.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
-print(json.dumps({"code": code, "heavy": sorted(m for m in %r if m in sys.modules),
+print(json.dumps({"code": code, "heavy": sorted(m for m in HEAVY if m in sys.modules),
                   "estimators": "sklearn.gaussian_process" in sys.modules}))
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _run(home: Path, *args: str) -> dict:
@@ -96,7 +96,9 @@ def test_read_only_commands_import_no_heavy_library(home: Path, args: tuple[str,
 
 def test_predict_imports_what_the_model_needs_and_not_all_of_scikit_learn(home: Path) -> None:
     out = home.parent / "out.csv"
-    result = _run(home, "predict", "alpha@production", str(home.parent / "rows.csv"), "-o", str(out))
+    result = _run(
+        home, "predict", "alpha@production", str(home.parent / "rows.csv"), "-o", str(out)
+    )
     assert result["code"] == 0
     assert len(pd.read_csv(out)) == 40
     # the model's own libraries, and not the search, the server, the plots or the GPU stack
