@@ -157,7 +157,7 @@ def test_reward_is_recorded_once_and_counted(client, store) -> None:
     assert r.status_code == 200, r.text  # right after the decision: waits for the log
     assert r.json() == {"event_id": event, "model": "offers", "status": "recorded", "reward": 1.0}
     r = client.post("/v1/models/offers/reward", json={"event_id": event, "reward": 1})
-    assert (r.status_code, r.json()["status"]) == (200, "duplicate")
+    assert (r.status_code, r.json()["status"], r.json()["reward"]) == (200, "duplicate", 1.0)
     r = client.post("/v1/models/offers/reward", json={"event_id": event, "reward": 0})
     assert r.status_code == 409
     assert "the first reward stands. Got 0" in r.json()["error"]["message"]

@@ -99,6 +99,7 @@ def test_read_bandit_log_joins_action_features_and_checks_them():
     assert read.actions == ["a", "b", "c", "d"] or set(read.actions) == {"a", "b", "c", "d"}
     assert read.action_features["b"] == {"price": 2.5}
     assert read.context == ["segment", "x"]
+    assert not [n for n in read.notes if "'p'" in n]  # a constant propensity is no context
     with pytest.raises(InvalidInputError, match=r"1 logged action\(s\) have no row .*: c"):
         read_bandit_log(log, action="offer", reward="click", actions=table[table.offer != "c"])
     with pytest.raises(InvalidInputError, match="names action a more than once"):

@@ -201,7 +201,10 @@ async def reward(name: str, request: Request) -> JSONBytes:
         result.details[event]["wait_s"] = wait
     _raise_for(result, event, served.name, payload["reward"])
     answer: dict[str, Any] = {"event_id": event, "model": served.name, "status": status}
-    answer["reward"] = result.details.get(event, {}).get("reward", payload["reward"])
+    value = result.details.get(event, {}).get("reward", payload["reward"])
+    # the reward as stored (a number), whether just recorded or recorded before
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    answer["reward"] = float(value) if number else value
     return JSONBytes(answer)
 
 

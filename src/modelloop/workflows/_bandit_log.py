@@ -222,6 +222,7 @@ def read_bandit_log(
             "policy needs something to decide on."
         )
     schema = _log_schema(dataset.schema, action, reward, propensity)
+    own = tuple(f"Column '{c}'" for c in named)
     roles = {**{c: schema[c].role.value for c in context_names}, **roles}
     return BanditLog(
         dataset=replace(dataset, schema=schema),
@@ -236,7 +237,9 @@ def read_bandit_log(
         feature_roles=roles,
         action_key=action_key if actions is not None else None,
         actions_source=table_source,
-        notes=notes + list(dataset.schema.notes),
+        # the profile's notes on the action, reward and propensity ("constant: dropped") do
+        # not apply: those columns are read as what they are, never as contexts
+        notes=notes + [n for n in dataset.schema.notes if not n.startswith(own)],
         kept=kept,
     )
 

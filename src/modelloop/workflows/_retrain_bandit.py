@@ -312,7 +312,7 @@ def retrain_policy(
         window=None,
         recent_weight=1.0,
         trigger=trigger,
-        notes=notes + result.notes,
+        notes=list(dict.fromkeys(notes + result.notes)),  # one line for a warning seen twice
         train_result=result,
     )
 
