@@ -44,9 +44,11 @@ DEV = {
 ROWS = 600
 FOLDS = 3
 # How much worse than the plain pipeline a trial may score: early stopping holds out 10 % of
-# each training fold, so the trial's booster sees fewer rows than the plain one. The leak
-# costs far more than this (0.2 ROC AUC on Titanic; twice the RMSE on auto_mpg).
-SLACK = {"roc_auc": 0.03, "log_loss": 0.15, "rmse": 0.10}
+# each training fold, so the trial's booster sees fewer rows than the plain one, and on 400
+# rows it stops on 40, which is noisy (Ames' CatBoost: 14 % higher RMSE than the plain fit
+# with the same rounds). The leak costs far more than this (0.2 ROC AUC on Titanic; twice the
+# RMSE on auto_mpg).
+SLACK = {"roc_auc": 0.03, "log_loss": 0.15, "rmse": 0.20}
 
 
 def _sample(shared_datasets, name):

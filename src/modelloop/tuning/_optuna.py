@@ -165,18 +165,20 @@ def distribution_params(
         return None
     dists: dict[str, Any] = {}
 
+    # a space may compute with what it suggests (a width halved per layer): the probe answers
+    # with the configuration's value, else the range's low end; a missing value is refused below
     class _Probe:
         def suggest_float(self, name, low, high, log=False):
             dists[name] = optuna.distributions.FloatDistribution(low, high, log=log)
-            return params.get(name)
+            return params.get(name, low)
 
         def suggest_int(self, name, low, high, log=False):
             dists[name] = optuna.distributions.IntDistribution(low, high, log=log)
-            return params.get(name)
+            return params.get(name, low)
 
         def suggest_categorical(self, name, choices):
             dists[name] = optuna.distributions.CategoricalDistribution(choices)
-            return params.get(name)
+            return params.get(name, choices[0])
 
     space(_Probe())
     if text:

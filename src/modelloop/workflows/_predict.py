@@ -108,6 +108,10 @@ class LoadedModel:
             return self
         return replace(self, reference=self.reference(), _explainer=[])
 
+    def without_reference(self) -> LoadedModel:
+        """The same model without its reference rows (to send it to other processes)."""
+        return replace(self, reference=None, _explainer=[])
+
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions for raw rows: a ``prediction`` column, plus ``proba_<class>`` columns.
 

@@ -190,8 +190,9 @@ def predict_files(
     partial.mkdir()
     try:
         if cluster:
-            if explain is not None:  # the workers get the reference rows with the model
-                model = model.with_reference()
+            # the workers get the reference rows with the model when they explain, and
+            # never the function reading them from the store (it cannot leave this process)
+            model = model.with_reference() if explain is not None else model.without_reference()
             n_rows, n_parts, columns = _on_cluster(
                 model, files, kind, partial, keep, ignore_extra, cluster, blocksize, explain
             )
