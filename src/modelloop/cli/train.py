@@ -463,9 +463,15 @@ def train_command(
     result is a decision policy, evaluated off-policy on the held-out rows.
     """
     started = command_started()  # the budget covers the whole command
+    settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
+    if settings.cluster is None and task in (None, "binary", "multiclass", "regression"):
+        # the search's worker processes import the model libraries while this one imports
+        # the rest of modelloop, reads the data and profiles it
+        from modelloop._spare import ensure_spares, libraries
+
+        ensure_spares(settings.effective_n_jobs(), libraries(split_names(models) or None))
     from modelloop.workflows import REPORT_SECONDS, check_report_path, load_source, train
 
-    settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
     bandit = bandit_options(
         task, target, action=action, reward=reward, propensity=propensity,
         actions=actions_table, action_key=action_key, learner=learner,

@@ -28,6 +28,8 @@ __all__ = ["Running", "TrialRunner"]
 
 # Rough peak memory of one fit, in multiples of the training frame's size.
 _MEMORY_FACTOR = {"knn": 4.0, "svm": 6.0, "random_forest": 12.0, "extra_trees": 12.0}
+# Before any model exists a trial may run at least this long, whatever is left of the budget.
+_NO_MODEL_FLOOR_S = 10.0
 
 
 @dataclass
@@ -126,9 +128,10 @@ class TrialRunner:
 
         What is left of the budget, less what the final fit needs and a worker restart (a
         trial stopped at its limit takes its worker with it). Before any model exists, the
-        first fits may use the promised margin over the budget: better a little late than
-        no model at all; once the deadline has passed, only one more trial is started
-        without a model. ``cap`` bounds one trial once a model exists.
+        first fits may use the promised margin over the budget, and at least
+        ``_NO_MODEL_FLOOR_S`` (on a busy machine a logistic regression can take seconds):
+        better late than no model at all; once the deadline has passed, only one more
+        trial is started without a model. ``cap`` bounds one trial once a model exists.
         """
         timeout = self.clock.left() - self.reserve(self)
         if not self.ok():
@@ -138,7 +141,7 @@ class TrialRunner:
                 if self._owed:
                     return None
                 self._owed = True
-            timeout = max(timeout, 1.0) + self.clock.grace
+            timeout = max(timeout, _NO_MODEL_FLOOR_S) + self.clock.grace
         else:
             if self.executor.alive:
                 timeout -= self.executor.startup_s

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelloop._spare import libraries
 from modelloop.data import Role, Schema, Task
 from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import check_text_column
@@ -66,15 +67,6 @@ DEFAULT_MIN_ROWS_PER_S = 10_000.0
 """The speed floor of ensembles and bags when the caller sets none (and the search has a
 time budget rather than a trial budget: see ``_context``)."""
 # The libraries a model's first fit would import: a worker imports them as it starts.
-_LIBRARIES = {
-    "lightgbm": "lightgbm",
-    "xgboost": "xgboost",
-    "catboost": "modelloop.models._catboost",
-    "mlp_torch": "torch",
-    "random_forest": "sklearn.ensemble",
-    "extra_trees": "sklearn.ensemble",
-    "hist_gradient_boosting": "sklearn.ensemble",
-}
 DEFAULT_MAX_MODEL_MB = 20.0
 """The largest final model (saved size) when the caller sets no limit."""
 
@@ -230,7 +222,7 @@ def search(
     folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed)
     problem = Problem(X.reset_index(drop=True), y_arr, n_search, schema, task, metric, folds, seed)
     names = {m for m, _ in configs} | set(models or ())
-    preload = tuple(dict.fromkeys(_LIBRARIES[m] for m in sorted(names) if m in _LIBRARIES))
+    preload = libraries(names)
     executor = make_executor(problem.payload(preload), cluster, slots=max(1, n_jobs))
     runner = TrialRunner(problem, policy, executor, clock, on_event, reserve)
     notes: list[str] = [row_note] if row_note else []

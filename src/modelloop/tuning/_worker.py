@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing as mp
 import pickle
-import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +27,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from modelloop._spare import spawn, take_spare
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric, score
 from modelloop.exceptions import ConfigurationError
@@ -458,31 +456,6 @@ def refit_here(payload: dict[str, Any], members, weights, threshold=None) -> Any
     return _refit(_Context(payload), members, weights, threshold=threshold)
 
 
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Start worker processes without re-running the user's script in them.
-
-    A spawned process imports the parent's ``__main__`` file first, so a script that calls
-    ``modelloop.train`` at top level (no ``if __name__ == "__main__":`` guard) would train
-    again inside every worker and fail. The workers only need modelloop, so the parent's
-    main module is hidden from the spawn for the moment of the start.
-    """
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    spec, had_file, path = main.__spec__, hasattr(main, "__file__"), getattr(main, "__file__", None)
-    try:
-        main.__spec__ = None  # multiprocessing reads both; neither is then re-imported
-        if had_file:
-            del main.__file__
-        yield
-    finally:
-        main.__spec__ = spec
-        if had_file:
-            main.__file__ = path
-
-
 def _preload(modules: Any) -> None:
     """Import the model libraries the search will use while the worker starts, so that a
     trial's time limit is not spent importing them (seconds on a busy machine)."""
@@ -493,7 +466,7 @@ def _preload(modules: Any) -> None:
             importlib.import_module(name)
 
 
-def _serve(conn: Any) -> None:
+def serve(conn: Any) -> None:
     """The worker's loop: 'setup' once, then 'trial' and ``_REQUESTS`` until 'stop'."""
     ctx: _Context | None = None
     while True:
@@ -566,7 +539,6 @@ class Worker:
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self._payload = payload
-        self._ctx = mp.get_context("spawn")
         self._proc: Any = None
         self.conn: Any = None
         self.startup_s = 3.0  # measured at each start
@@ -580,14 +552,10 @@ class Worker:
         if self.alive:
             return
         self.kill()
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
-        with _main_module_hidden():
-            proc.start()
-        self._proc = proc
-        child.close()
-        self.conn = parent
         started = time.monotonic()
+        # a process started ahead (see modelloop._spare) has imported while the caller
+        # worked; else one is started now
+        self._proc, self.conn = take_spare() or spawn(self._payload.get("preload", ()))
         try:
             self.conn.send(("setup", self._payload))
         except OSError:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from modelloop._spare import ensure_spares, libraries
 from modelloop.config import Settings
 from modelloop.data import (
     UNSUPERVISED_TASKS,
@@ -506,6 +507,8 @@ def train(
     t0 = time.monotonic()
     clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
     _import_in_background(("skops.io",))  # what saving the model needs, while the search runs
+    if settings.cluster is None:  # the search's workers import while the data are read
+        ensure_spares(settings.effective_n_jobs(), libraries(models))
 
     emit(SearchEvent("stage", message="Loading data"))
     split_notes: list[str] = []
