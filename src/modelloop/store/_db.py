@@ -117,7 +117,7 @@ def alembic_config() -> Config:
 
 
 def reason(exc: BaseException) -> str:
-    """The database's own one-line reason for an error, without SQLAlchemy's statement
+    r"""The database's own one-line reason for an error, without SQLAlchemy's statement
     echo and "Background on this error" link.
 
     Examples
