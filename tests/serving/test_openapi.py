@@ -63,7 +63,7 @@ def test_schemathesis_finds_no_server_error_and_no_conformance_failure(
              # the same bodies as /v1/models/NAME/predict: tested through the generic routes
              "--exclude-path-regex", "^/v1/models/[a-z]+/(versions/[0-9]+|aliases/[a-z]+)/",
              "--report", "json", "--report-json-path", str(report)],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache goes there
         )  # fmt: skip
     summary = json.loads(report.read_text())
     cases = summary["test_cases"]
