@@ -4,8 +4,10 @@ Not a speed benchmark: it measures whether the store stays whole when a ``train`
 any moment. A store first gets version 1 of a model from a ``train`` that finishes; then,
 for each kill point, a second ``train`` of the same model (which would register version 2
 and move the alias) is started and killed with SIGKILL after a random share of the time a
-whole ``train`` takes. What the next ``train`` does first (``Store.recover``) is then run,
-and the store is checked:
+whole ``train`` takes, or (``--at-writes``) the moment it starts a given write: a run file,
+the reference snapshot, the model file, or the model file moved into place before its row is
+committed. What the next ``train`` does first (``Store.recover``) is then run, and the store
+is checked:
 
 - no run is left ``running``; a run whose process was killed is ``interrupted``;
 - no temporary file is left in ``artifacts/tmp``; every model file and snapshot file on
@@ -16,7 +18,7 @@ and the store is checked:
 
 Run from the repository root::
 
-    .venv/bin/python bench/kill_train.py --points 12 --seed 0
+    .venv/bin/python bench/kill_train.py --points 12 --at-writes 2 --seed 0
 
 It prints one line per kill point and the counts; exit status 1 when any check fails.
 """
@@ -42,6 +44,37 @@ def _train(home: Path) -> list[str]:
             "--name", "accounts", "--alias", "production", "--id-column", "account",
             "--models", "logistic_regression,lightgbm", "--max-trials", "3", "--cv", "2",
             "--time-budget", "60", "--seed", "0", "--home", str(home)]  # fmt: skip
+
+
+# The writes a train makes while it registers its model, by what their names look like.
+WRITES = {
+    "run files": lambda name, folder: (
+        folder == "tmp" and "-run-" in name and name.endswith(".partial")
+    ),
+    "snapshot": lambda name, folder: folder == "tmp" and name.endswith(".parquet.partial"),
+    "model file": lambda name, folder: folder == "tmp" and name.endswith(".skops.partial"),
+    "model placed": lambda name, folder: folder == "models" and name.endswith(".skops"),
+}
+
+
+def _kill_at_write(proc: subprocess.Popen, home: Path, kind: str, known: set[str]) -> str:
+    """Kill ``proc`` as soon as a write of ``kind`` shows in its store; what happened."""
+    match = WRITES[kind]
+    folders = {"tmp": home / "artifacts" / "tmp", "models": home / "artifacts" / "models"}
+    while proc.poll() is None:
+        for folder, path in folders.items():
+            try:
+                names = (
+                    [p.name for p in path.rglob("*")] if folder == "models" else os.listdir(path)
+                )
+            except OSError:
+                continue
+            if any(match(n, folder) and n not in known for n in names):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(30)
+                return f"killed at its {kind} write"
+        time.sleep(0.001)
+    return f"finished before its {kind} write was seen"
 
 
 def _check(home: Path) -> tuple[list[str], dict[str, int]]:
@@ -93,6 +126,9 @@ def _check(home: Path) -> tuple[list[str], dict[str, int]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=12, help="kill points to try")
+    parser.add_argument(
+        "--at-writes", type=int, default=0, help="kill points at each kind of write"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -103,26 +139,31 @@ def main() -> int:
         subprocess.run(_train(base), check=True, stdout=subprocess.DEVNULL)
         whole = time.monotonic() - started
         print(f"one whole train: {whole:.1f} s (version 1 registered)")
+        known = {p.name for p in (base / "artifacts").rglob("*")}
+        plan: list[float | str] = [rng.uniform(0.05, 1.0) * whole for _ in range(args.points)]
+        plan += [kind for kind in WRITES for _ in range(args.at_writes)]
         failed = 0
-        for point in range(args.points):
+        for point, when in enumerate(plan):
             home = Path(scratch) / f"point{point}"
             subprocess.run(["cp", "-a", str(base), str(home)], check=True)
-            after = rng.uniform(0.05, 1.0) * whole
             proc = subprocess.Popen(
                 _train(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            try:
-                proc.wait(after)
-                ended = "finished before the kill"
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(30)
-                ended = "killed"
+            if isinstance(when, str):
+                ended = _kill_at_write(proc, home, when, known)
+            else:
+                try:
+                    proc.wait(when)
+                    ended = f"finished before the kill at {when:.1f} s"
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(30)
+                    ended = f"killed after {when:.1f} s"
             problems, counts = _check(home)
             failed += bool(problems)
-            print(f"point {point + 1:2d}: {ended} after {after:5.1f} s; {counts}; "
+            print(f"point {point + 1:2d}: {ended}; {counts}; "
                   + ("OK" if not problems else "PROBLEMS: " + "; ".join(problems)))  # fmt: skip
-    print(f"{args.points} kill points, {failed} with problems; load average at end: "
+    print(f"{len(plan)} kill points, {failed} with problems; load average at end: "
           f"{os.getloadavg()}")  # fmt: skip
     return 1 if failed else 0
 

@@ -82,3 +82,15 @@ def test_azure_score_and_liveness(cloud) -> None:
 
 # `modelloop serve` as a process with each platform's variables: tests/export/test_deploy.py
 # (the exported image's own command and environment).
+
+
+def test_cloud_routes_refuse_an_unknown_column_as_predict_does(cloud) -> None:
+    """The message says how to get past it (?ignore_extra=true), and that works here too."""
+    extra = {**ROW, "referrer": "newsletter"}
+    with cloud(serve_contracts="sagemaker,azure") as client:
+        for route in ("/invocations", "/score"):
+            refused = client.post(route, json={"instances": [extra]})
+            assert refused.status_code == 422, refused.text
+            assert "?ignore_extra=true" in refused.json()["error"]["message"]
+            taken = client.post(f"{route}?ignore_extra=true", json={"instances": [extra]})
+            assert taken.status_code == 200, taken.text

@@ -125,6 +125,31 @@ def test_explain_route_refuses_with_one_line_naming_the_model(app_client, titani
     assert "has no class '7' to explain. Classes: 0, 1." in missing.json()["error"]["message"]
 
 
+def test_explain_takes_a_column_the_model_does_not_know_as_predict_does(
+    app_client, titanic_frame
+) -> None:
+    """Refused (422 naming it) unless ?ignore_extra=true, on the explain route and on v2
+    with the explain parameter, as on every predict route."""
+    rows = _rows(titanic_frame, 2)
+    for row in rows:
+        row["referrer"] = "newsletter"
+    refused = app_client.post("/v1/models/titanic/explain", json={"instances": rows})
+    assert refused.status_code == 422, refused.text
+    assert "'referrer'" in refused.json()["error"]["message"]
+    taken = app_client.post(
+        "/v1/models/titanic/explain?ignore_extra=true", json={"instances": rows}
+    )
+    assert taken.status_code == 200, taken.text
+    assert "referrer" not in taken.json()["explanations"][0]["contributions"]
+    columns = list(rows[0])
+    inputs = [{"name": c, "shape": [2], "datatype": "BYTES", "data": [r[c] for r in rows]}
+              for c in columns]  # fmt: skip
+    body = {"inputs": inputs, "parameters": {"explain": True}}
+    assert app_client.post("/v2/models/titanic/infer", json=body).status_code == 422
+    v2 = app_client.post("/v2/models/titanic/infer?ignore_extra=true", json=body)
+    assert v2.status_code == 200, v2.text
+
+
 def test_v2_infer_explains_with_the_explain_parameter(app_client, titanic_frame) -> None:
     rows = _rows(titanic_frame, 3, drop="Pclass")
     columns = list(rows[0])

@@ -32,7 +32,7 @@ from modelloop.config import Settings
 from modelloop.exceptions import InvalidInputError
 from modelloop.serving._responses import JSONBytes
 from modelloop.serving._schemas import parse_json, rows_of
-from modelloop.serving._security import check_key, read_body
+from modelloop.serving._security import check_key, ignore_extra, read_body
 from modelloop.serving._state import Prediction, state_of
 
 __all__ = ["cloud_router"]
@@ -51,7 +51,7 @@ async def _predict(request: Request, payload: Any, route: str) -> Prediction:
     if isinstance(payload, list):
         payload = {"instances": payload}
     rows, where = rows_of(payload, served.parser, state.settings.serve_max_rows)
-    return await state.predict(served, rows, where, route=route)
+    return await state.predict(served, rows, where, route=route, ignore_extra=ignore_extra(request))
 
 
 def _ready(request: Request) -> Response:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from modelloop.serving._registry import ServedModel
 from modelloop.serving._responses import JSONBytes
 from modelloop.serving._schemas import parse_json, rows_of
-from modelloop.serving._security import check_key, read_body
+from modelloop.serving._security import check_key, ignore_extra, read_body
 from modelloop.serving._state import Prediction, ServerState, state_of
 
 __all__ = ["EXPLAIN_RESPONSES", "explain_rows", "explanation_executor", "router"]
@@ -144,15 +144,18 @@ async def explain_rows(
     route: str,
     output: str | None,
     target_class: Any,
+    *,
+    ignore_extra: bool = False,
 ) -> tuple[Prediction, Any]:
     """Check that ``served`` can be explained as asked, predict (and log) the rows as a
-    prediction would, then explain them: ``(prediction, explanation)``."""
+    prediction would, then explain them: ``(prediction, explanation)``. A column the model
+    does not know is refused unless ``ignore_extra``, as on the predict routes."""
     loop = asyncio.get_running_loop()
     executor = explanation_executor(state)
     explainer = served.explainer()
     explainer.check(output, target_class)
     await loop.run_in_executor(executor, explainer.prepare)  # fails before anything is logged
-    prediction = await state.predict(served, rows, where, route=route)
+    prediction = await state.predict(served, rows, where, route=route, ignore_extra=ignore_extra)
     valid = served.parser.validate(rows, where)
     frame = pd.DataFrame.from_records(valid, columns=served.features)
     explain = partial(
@@ -227,7 +230,10 @@ async def _explain(
     body = await read_body(request, state.settings.serve_max_body_bytes)
     served: ServedModel = served_of()
     rows, where = rows_of(parse_json(body), served.parser, state.settings.serve_max_rows)
-    p, explanation = await explain_rows(state, served, rows, where, "explain", output, target_class)
+    p, explanation = await explain_rows(
+        state, served, rows, where, "explain", output, target_class,
+        ignore_extra=ignore_extra(request),
+    )  # fmt: skip
     return JSONBytes(answer(p, explanation, top))
 
 

@@ -269,8 +269,8 @@ async def infer(name: str, request: Request) -> JSONBytes:
     if explain:
         from modelloop.serving._routes_explain import explain_rows
 
-        p, explanation = await explain_rows(
-            state, served, rows, "inputs", "v2", explain_output, explain_class
+        p, explanation = await explain_rows(  # unknown inputs were checked by _rows
+            state, served, rows, "inputs", "v2", explain_output, explain_class, ignore_extra=True
         )
     else:
         p = await state.predict(served, rows, "inputs", route="v2", ignore_extra=True)
