@@ -1,12 +1,12 @@
 """Crash consistency of ``modelloop train``: killed with ``kill -9`` at random points.
 
 Not a speed benchmark: it measures whether the store stays whole when a ``train`` dies at
-any moment. A store first gets version 1 of a model from a ``train`` that finishes; then,
-for each kill point, a second ``train`` of the same model (which would register version 2
-and move the alias) is started and killed with SIGKILL after a random share of the time a
-whole ``train`` takes, or (``--at-writes``) the moment it starts a given write: a run file,
-the reference snapshot, the model file, or the model file moved into place before its row is
-committed. What the next ``train`` does first (``Store.recover``) is then run, and the store
+any moment. A store first gets version 1 of a model from a ``train`` that finishes (on the
+first 600 rows of a table); then, for each kill point, a second ``train`` of the same model
+on all 900 rows (which would register version 2 with its own reference snapshot, and move
+the alias) is started and killed with SIGKILL after a random share of the time a whole
+``train`` takes, or (``--at-writes``) the moment it starts a given write: a run file, the
+reference snapshot, the model file, or either moved into place before its row is committed. What the next ``train`` does first (``Store.recover``) is then run, and the store
 is checked:
 
 - no run is left ``running``; a run whose process was killed is ``interrupted``;
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "tests" / "data" / "files" / "accounts.csv"
 
 
-def _train(home: Path) -> list[str]:
-    return [sys.executable, "-m", "modelloop", "train", str(TABLE), "--target", "churn",
+def _train(home: Path, table: Path) -> list[str]:
+    return [sys.executable, "-m", "modelloop", "train", str(table), "--target", "churn",
             "--name", "accounts", "--alias", "production", "--id-column", "account",
             "--models", "logistic_regression,lightgbm", "--max-trials", "3", "--cv", "2",
             "--time-budget", "60", "--seed", "0", "--home", str(home)]  # fmt: skip
@@ -52,6 +52,7 @@ WRITES = {
         folder == "tmp" and "-run-" in name and name.endswith(".partial")
     ),
     "snapshot": lambda name, folder: folder == "tmp" and name.endswith(".parquet.partial"),
+    "snapshot placed": lambda name, folder: folder == "snapshots" and name.endswith(".parquet"),
     "model file": lambda name, folder: folder == "tmp" and name.endswith(".skops.partial"),
     "model placed": lambda name, folder: folder == "models" and name.endswith(".skops"),
 }
@@ -60,13 +61,11 @@ WRITES = {
 def _kill_at_write(proc: subprocess.Popen, home: Path, kind: str, known: set[str]) -> str:
     """Kill ``proc`` as soon as a write of ``kind`` shows in its store; what happened."""
     match = WRITES[kind]
-    folders = {"tmp": home / "artifacts" / "tmp", "models": home / "artifacts" / "models"}
+    folders = {f: home / "artifacts" / f for f in ("tmp", "models", "snapshots")}
     while proc.poll() is None:
         for folder, path in folders.items():
             try:
-                names = (
-                    [p.name for p in path.rglob("*")] if folder == "models" else os.listdir(path)
-                )
+                names = os.listdir(path) if folder == "tmp" else [p.name for p in path.rglob("*")]
             except OSError:
                 continue
             if any(match(n, folder) and n not in known for n in names):
@@ -136,7 +135,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kill-train-") as scratch:
         base = Path(scratch) / "base"
         started = time.monotonic()
-        subprocess.run(_train(base), check=True, stdout=subprocess.DEVNULL)
+        # version 1 from the first 600 rows; the killed trains see all 900 (so their
+        # reference snapshot is a new file, not the one version 1 already wrote)
+        first = Path(scratch) / "first.csv"
+        first.write_text("".join(TABLE.read_text().splitlines(keepends=True)[:601]))
+        subprocess.run(_train(base, first), check=True, stdout=subprocess.DEVNULL)
         whole = time.monotonic() - started
         print(f"one whole train: {whole:.1f} s (version 1 registered)")
         known = {p.name for p in (base / "artifacts").rglob("*")}
@@ -147,7 +150,7 @@ def main() -> int:
             home = Path(scratch) / f"point{point}"
             subprocess.run(["cp", "-a", str(base), str(home)], check=True)
             proc = subprocess.Popen(
-                _train(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                _train(home, TABLE), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             if isinstance(when, str):
                 ended = _kill_at_write(proc, home, when, known)
