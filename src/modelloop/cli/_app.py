@@ -33,6 +33,7 @@ from modelloop.cli import (
 from modelloop.cli import store as store_cli
 from modelloop.cli._bandit import evaluate_policy_command
 from modelloop.cli._common import STATE, DebugOpt, err, process_started
+from modelloop.cli._help import tidy
 from modelloop.cli.feedback import feedback_command
 from modelloop.cli.monitor import monitor_command
 from modelloop.cli.retrain import retrain_command
@@ -90,7 +91,7 @@ app.command("evaluate-policy")(evaluate_policy_command)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and, as a console script, exits with) the status."""
-    command = typer.main.get_command(app)
+    command = tidy(typer.main.get_command(app))
     args = sys.argv[1:] if argv is None else argv
     STATE["debug"] = "--debug" in args
     # The console script's commands count their time from the process's start; run

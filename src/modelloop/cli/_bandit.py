@@ -68,7 +68,7 @@ def train_bandit_command(
     as_json: bool,
 ) -> None:
     """Learn a policy from the log DATA, print its off-policy estimates, register it."""
-    from modelloop.cli.train import search_display
+    from modelloop.cli._common import search_display
     from modelloop.workflows import load_source, train_bandit
 
     source = load_source(data, settings=settings, drop=drop, types=types)
@@ -145,14 +145,14 @@ def evaluate_policy_command(
         ),
     ],
     action: Annotated[
-        str | None, typer.Option(help="The log's action column [default: the policy's].")
+        str | None, typer.Option(help="The log's action column (default: the policy's).")
     ] = None,
     reward: Annotated[
-        str | None, typer.Option(help="The log's reward column [default: the policy's].")
+        str | None, typer.Option(help="The log's reward column (default: the policy's).")
     ] = None,
     propensity: Annotated[
         str | None,
-        typer.Option(help="The log's propensity column [default: the policy's]."),
+        typer.Option(help="The log's propensity column (default: the policy's)."),
     ] = None,
     drop: Annotated[
         list[str] | None, typer.Option("--drop", help="Column to leave out (repeatable).")

@@ -14,14 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -45,7 +37,7 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        help="Folder of the embedded store [default: ./.modelloop or $MODELLOOP_HOME].",
+        help="Folder of the embedded store (default: ./.modelloop or $MODELLOOP_HOME).",
         show_default=False,
     ),
 ]
@@ -130,59 +122,99 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
 
 
 @contextmanager
-def search_progress(enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar fed by ``tuning.SearchEvent``s; yields the callback.
+def work_progress(enabled: bool = True) -> Iterator[Any]:
+    """A transient bar on stderr for a workflow's ``on_progress(message, done, total)``.
 
-    The bar appears only when the search starts, after every check on the input has passed,
-    so an error about the input is the only thing the user sees.
+    A step without counts shows a spinner and the time spent; a counted step also shows a
+    bar (when its total is known) and the units done. Nothing is left on the screen after,
+    and nothing is drawn when stderr is not a terminal (a pipe, a log file).
     """
-    if not enabled:
-        yield None
+    from modelloop.workflows._progress import quiet
+
+    if not enabled or not err.is_terminal:
+        yield quiet
         return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[count]}"),
         TimeElapsedColumn(),
         console=err,
-        transient=False,
+        transient=True,
     )
     state: dict[str, Any] = {"task": None}
-    remaining: dict[str, int] = {}
+
+    def on_progress(message: str, done: int | None = None, total: int | None = None) -> None:
+        if state["task"] is None:
+            progress.start()
+            state["task"] = progress.add_task(message, total=None, count="")
+        count = "" if done is None else f"{done:,}" + ("" if total is None else f"/{total:,}")
+        progress.update(
+            state["task"],
+            description=escape(message),
+            completed=done or 0,
+            total=total,
+            count=count,
+        )
+
+    try:
+        yield on_progress
+    finally:
+        progress.stop()
+
+
+@contextmanager
+def search_display(enabled: bool, budget: float | None) -> Iterator[Any]:
+    """A live line on stderr: stage, trials done, best CV score, time used / left."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), console=err)
+    state: dict[str, Any] = {"task": None, "t0": time.monotonic(), "current": ""}
 
     def on_event(event: Any) -> None:
+        if event.kind == "progress":  # work before the search (embedding images)
+            if state.get("work") is None:
+                progress.start()
+                state["work"] = progress.add_task(event.message, total=event.total)
+            progress.update(state["work"], completed=event.fold, total=event.total)
+            return
         if event.kind == "start":
             progress.start()
-            state["task"] = progress.add_task("Cross-validating", total=event.total)
-            return
+            state["task"] = progress.add_task("Searching", total=budget or None)
         task_id = state["task"]
         if task_id is None:  # still checking the input: nothing to show yet
             return
         if event.kind == "candidate":
-            remaining[event.candidate] = event.total
-            progress.update(task_id, description=f"Cross-validating {event.candidate}")
-        elif event.kind == "fold":
-            remaining[event.candidate] = remaining.get(event.candidate, 1) - 1
-            progress.update(
-                task_id,
-                advance=1,
-                description=f"Cross-validating {event.candidate} (fold {event.fold}/{event.total}: {event.score:.4f})",
-            )
-        elif event.kind in ("skipped", "failed"):
-            left = remaining.pop(event.candidate, event.total)
-            progress.update(task_id, advance=left)
+            state["current"] = event.candidate
+        elif event.kind in ("failed", "pruned") and event.message:
             progress.console.print(
-                f"[yellow]{event.candidate} {event.kind}:[/] {escape(event.message)}"
+                f"[yellow]{escape(event.candidate)} {event.kind}:[/] {escape(event.message)}"
             )
-        elif event.kind == "done":
-            progress.console.print(f"  {event.candidate}: CV {event.score:.4f}")
-        elif event.kind == "stage":
-            progress.update(task_id, description=event.message)
+        used = time.monotonic() - state["t0"]
+        if event.stage:
+            state["last"] = (event.stage, event.trials, event.best)
+        stage, trials, best_score = state.get("last", ("search", 0, None))
+        best = "-" if best_score is None else f"{best_score:.4f}"
+        left = "" if event.left is None else f", {event.left:.0f}s left"
+        current = f" {state['current']}" if state["current"] else ""
+        if event.kind == "stage" and event.message and not event.message.startswith("Stage"):
+            current = f" {event.message}"
+        progress.update(
+            task_id,
+            completed=min(used, budget) if budget else None,
+            description=(
+                f"[bold]{stage}[/]{escape(current)} | trials {trials}"
+                f" | best {best} | {used:.0f}s used{left}"
+            ),
+        )
 
     try:
         yield on_event
-        if state["task"] is not None:
-            progress.update(state["task"], description="Done")
     finally:
         progress.stop()

@@ -12,7 +12,7 @@ from modelloop.cli._common import (
     StoreOpt,
     make_settings,
     out,
-    search_progress,
+    search_display,
     table,
 )
 
@@ -35,7 +35,7 @@ def demo_command(
     out.print(
         "[bold]modelloop demo[/]: the Titanic passenger list (891 rows, missing ages, free-text names)."
     )
-    with search_progress() as on_event:
+    with search_display(enabled=True, budget=time_budget) as on_event:
         demo = run_demo(time_budget=time_budget, settings=settings, on_event=on_event)
     result = demo.train
     board = result.leaderboard

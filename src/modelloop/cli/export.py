@@ -27,7 +27,7 @@ def export_command(
         typer.Option(
             "--image",
             help="Container image the docker context builds and the kubernetes / kfp "
-            "exports run [default: modelloop-NAME:VERSION].",
+            "exports run (default: modelloop-NAME:VERSION).",
             show_default=False,
         ),
     ] = None,

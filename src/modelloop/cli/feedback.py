@@ -17,6 +17,7 @@ from modelloop.cli._common import (
     make_settings,
     out,
     print_json,
+    work_progress,
 )
 from modelloop.exceptions import InvalidInputError
 
@@ -47,7 +48,9 @@ def feedback_command(
     from modelloop.store import RewardResult
     from modelloop.workflows import feedback
 
-    result = feedback(name, file, settings=make_settings(store, home, debug, trust))
+    settings = make_settings(store, home, debug, trust)
+    with work_progress() as on_progress:
+        result = feedback(name, file, settings=settings, on_progress=on_progress)
     if isinstance(result, RewardResult):  # a decision policy: rewards for its decisions
         _print_rewards(result, name, file, as_json)
         return

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, err, make_settings, out, print_json
+from modelloop.cli._common import (
+    DebugOpt,
+    HomeOpt,
+    StoreOpt,
+    err,
+    make_settings,
+    out,
+    print_json,
+    work_progress,
+)
 from modelloop.exceptions import ConfigurationError
 
 
@@ -138,19 +147,21 @@ def ingest_command(
     )
     if table_name is not None and html_table is not None:
         raise ConfigurationError("Give --table (databases) or --html-table (web pages), not both.")
-    result = ingest(
-        source,
-        name=name,
-        table=table_name if table_name is not None else html_table,
-        query=query,
-        records=records,
-        selector=selector,
-        http=http,
-        since_column=since_column,
-        key=key,
-        rules=rules,
-        settings=settings,
-    )
+    with work_progress() as on_progress:
+        result = ingest(
+            source,
+            name=name,
+            table=table_name if table_name is not None else html_table,
+            query=query,
+            records=records,
+            selector=selector,
+            http=http,
+            since_column=since_column,
+            key=key,
+            rules=rules,
+            settings=settings,
+            on_progress=on_progress,
+        )
     if as_json:
         print_json(result.to_dict())
         return

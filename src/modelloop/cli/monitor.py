@@ -19,6 +19,7 @@ from modelloop.cli._common import (
     make_settings,
     out,
     table,
+    work_progress,
 )
 from modelloop.exceptions import InvalidInputError
 
@@ -128,7 +129,7 @@ def monitor_command(
         typer.Option(
             "--window",
             help="Current window: the last N logged rows (5000) or a time span (30m, 12h, 7d, 2w). "
-            "[default: monitor_window in the config, 10000]",
+            "(default: monitor_window in the config, 10000)",
             show_default=False,
         ),
     ] = None,
@@ -158,7 +159,10 @@ def monitor_command(
     settings = make_settings(store, home, debug, trust)
     _check_output(json_path, "--json", (".json",))
     _check_output(html_path, "--html", (".html", ".htm"))
-    result = monitor(model, settings=settings, window=window, notify=not no_notify)
+    with work_progress() as on_progress:
+        result = monitor(
+            model, settings=settings, window=window, notify=not no_notify, on_progress=on_progress
+        )
     report = result.report
     out.print(
         table(

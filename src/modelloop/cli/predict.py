@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from modelloop.cli._common import DebugOpt, HomeOpt, StoreOpt, TrustOpt, make_settings, out
+from modelloop.cli._common import (
+    DebugOpt,
+    HomeOpt,
+    StoreOpt,
+    TrustOpt,
+    make_settings,
+    out,
+    work_progress,
+)
 
 
 def predict_command(
@@ -107,16 +115,18 @@ def predict_command(
             f"-> {many.output}/ ({many.n_parts} Parquet parts)"
         )
         return
-    summary = predict_file(
-        model,
-        data,
-        output,
-        keep=keep or (),
-        ignore_extra=ignore_extra,
-        batch_rows=batch_rows,
-        explain=options,
-        settings=settings,
-    )
+    with work_progress() as on_progress:
+        summary = predict_file(
+            model,
+            data,
+            output,
+            keep=keep or (),
+            ignore_extra=ignore_extra,
+            batch_rows=batch_rows,
+            explain=options,
+            settings=settings,
+            on_progress=on_progress,
+        )
     for note in summary.notes:
         out.print(f"note: {note}")
     out.print(f"Scored {summary.n_rows} rows with {summary.model} -> {summary.output}")

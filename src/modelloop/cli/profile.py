@@ -32,8 +32,8 @@ def profile_command(
             "--sample-rows",
             min=1,
             help="Profile a seeded uniform sample of at most N rows (a bigger CSV/Parquet file "
-            "is streamed). [default: load_sample_rows in the config, else what fits in a "
-            "quarter of free memory]",
+            "is streamed; default: load_sample_rows in the config, else what fits in a "
+            "quarter of free memory).",
             show_default=False,
         ),
     ] = None,

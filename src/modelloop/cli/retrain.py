@@ -16,16 +16,16 @@ from modelloop.cli._common import (
     make_settings,
     out,
     print_json,
+    search_display,
     table,
 )
-from modelloop.cli.train import search_display
 
 WindowOpt = Annotated[
     str | None,
     typer.Option(
         "--window",
         help="Train on only the most recent labeled rows: a count (5000) or a duration "
-        "(30m, 12h, 7d) [default: all].",
+        "(30m, 12h, 7d; default: all).",
         show_default=False,
     ),
 ]
@@ -54,14 +54,14 @@ TimeBudgetOpt = Annotated[
     float | None,
     typer.Option(
         "--time-budget",
-        help="Seconds for training the challenger [default: the champion's].",
+        help="Seconds for training the challenger (default: the champion's).",
         show_default=False,
     ),
 ]
 MaxTrialsOpt = Annotated[
     int | None,
     typer.Option(
-        "--max-trials", help="Search trials, at most [default: the champion's].", show_default=False
+        "--max-trials", help="Search trials, at most (default: the champion's).", show_default=False
     ),
 ]
 

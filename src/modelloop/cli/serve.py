@@ -24,24 +24,24 @@ def serve_command(
     host: Annotated[
         str | None,
         typer.Option(
-            help="Interface to listen on [default: 127.0.0.1, or MODELLOOP_SERVE_HOST; "
-            "0.0.0.0 when a cloud platform's variables are set].",
+            help="Interface to listen on (default: 127.0.0.1, or MODELLOOP_SERVE_HOST; "
+            "0.0.0.0 when a cloud platform's variables are set).",
             show_default=False,
         ),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            help="Port to listen on [default: AIP_HTTP_PORT or SAGEMAKER_BIND_TO_PORT when "
-            "set, else MODELLOOP_SERVE_PORT, else 8000].",
+            help="Port to listen on (default: AIP_HTTP_PORT or SAGEMAKER_BIND_TO_PORT when "
+            "set, else MODELLOOP_SERVE_PORT, else 8000).",
             show_default=False,
         ),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes; 0: one per core [default: MODELLOOP_SERVE_WORKERS, else one "
-            "per core; 1 with --shadow].",
+            help="Worker processes; 0: one per core (default: MODELLOOP_SERVE_WORKERS, else one "
+            "per core; 1 with --shadow).",
             show_default=False,
         ),
     ] = None,

@@ -37,7 +37,7 @@ def prune_command(
         float | None,
         typer.Option(
             help="Delete logged predictions older than this many days "
-            "[default: the predictions_retention_days setting].",
+            "(default: the predictions_retention_days setting).",
             show_default=False,
         ),
     ] = None,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +18,7 @@ from modelloop.cli._common import (
     make_settings,
     out,
     print_json,
+    search_display,
     table,
 )
 from modelloop.exceptions import ConfigurationError
@@ -55,60 +53,6 @@ def parse_param_grid(value: str | None) -> dict[str, Any] | None:
             f"--param-grid must be a JSON object of parameter names to lists. Got {value!r}."
         )
     return grid
-
-
-@contextmanager
-def search_display(enabled: bool, budget: float | None) -> Iterator[Any]:
-    """A live line on stderr: stage, trials done, best CV score, time used / left."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
-
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), console=err)
-    state: dict[str, Any] = {"task": None, "t0": time.monotonic(), "current": ""}
-
-    def on_event(event: Any) -> None:
-        if event.kind == "progress":  # work before the search (embedding images)
-            if state.get("work") is None:
-                progress.start()
-                state["work"] = progress.add_task(event.message, total=event.total)
-            progress.update(state["work"], completed=event.fold, total=event.total)
-            return
-        if event.kind == "start":
-            progress.start()
-            state["task"] = progress.add_task("Searching", total=budget or None)
-        task_id = state["task"]
-        if task_id is None:  # still checking the input: nothing to show yet
-            return
-        if event.kind == "candidate":
-            state["current"] = event.candidate
-        elif event.kind in ("failed", "pruned") and event.message:
-            progress.console.print(
-                f"[yellow]{escape(event.candidate)} {event.kind}:[/] {escape(event.message)}"
-            )
-        used = time.monotonic() - state["t0"]
-        if event.stage:
-            state["last"] = (event.stage, event.trials, event.best)
-        stage, trials, best_score = state.get("last", ("search", 0, None))
-        best = "-" if best_score is None else f"{best_score:.4f}"
-        left = "" if event.left is None else f", {event.left:.0f}s left"
-        current = f" {state['current']}" if state["current"] else ""
-        if event.kind == "stage" and event.message and not event.message.startswith("Stage"):
-            current = f" {event.message}"
-        progress.update(
-            task_id,
-            completed=min(used, budget) if budget else None,
-            description=(
-                f"[bold]{stage}[/]{escape(current)} | trials {trials}"
-                f" | best {best} | {used:.0f}s used{left}"
-            ),
-        )
-
-    try:
-        yield on_event
-    finally:
-        progress.stop()
 
 
 _UNSUPERVISED_OPTIONS = {
@@ -213,12 +157,12 @@ def train_command(
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option(help="Register the model under this name [default: the file's stem]."),
+        typer.Option(help="Register the model under this name (default: the file's stem)."),
     ] = None,
     task: Annotated[
         str | None,
         typer.Option(
-            help="binary, multiclass or regression [default: detected from the target]; "
+            help="binary, multiclass or regression (default: detected from the target); "
             "clustering, reduce or anomaly (no target); bandit (a decision policy from a "
             "log: --action, --reward)."
         ),
@@ -226,7 +170,7 @@ def train_command(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Metric selection optimises [default: roc_auc, log_loss or rmse by task]."
+            help="Metric selection optimises (default: roc_auc, log_loss or rmse by task)."
         ),
     ] = None,
     models: Annotated[
@@ -393,7 +337,7 @@ def train_command(
     action_key: Annotated[
         str | None,
         typer.Option(
-            help="--task bandit: the column of --actions naming the action [default: --action]."
+            help="--task bandit: the column of --actions naming the action (default: --action)."
         ),
     ] = None,
     learner: Annotated[

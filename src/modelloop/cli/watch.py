@@ -25,7 +25,7 @@ def watch_command(
     names: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Models to watch [default: every registered model].", show_default=False
+            help="Models to watch (default: every registered model).", show_default=False
         ),
     ] = None,
     every_labels: Annotated[
@@ -43,7 +43,7 @@ def watch_command(
     max_checks: Annotated[
         int | None,
         typer.Option(
-            "--max-checks", help="Stop after this many checks [default: never].", show_default=False
+            "--max-checks", help="Stop after this many checks (default: never).", show_default=False
         ),
     ] = None,
     alias: Annotated[str, typer.Option("--alias", help="The champion's alias.")] = "production",

@@ -120,6 +120,7 @@ class ServedModel:
                 name=f"'{self.ref}'",
             )
         return self._explainer
+
     # compiled by the fast path: a small batch predicts in well under a millisecond, so it
     # may run on the event loop (see MicroBatcher); anything else runs in the thread pool
     compiled: bool = False

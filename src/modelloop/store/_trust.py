@@ -216,9 +216,6 @@ def skops_io() -> Any:
     exact names to trust. With the default list empty, skops itself trusts only those
     names and its own primitives, which is stricter, never looser.
     """
-    module = sys.modules.get("skops.io")
-    if module is not None:
-        return module
     with _SKOPS_LOCK:
         if "skops.io._trusted_types" not in sys.modules:
             import sklearn.utils
@@ -226,13 +223,13 @@ def skops_io() -> Any:
             everything = sklearn.utils.all_estimators
             sklearn.utils.all_estimators = _no_estimators  # read once, by skops' import
             try:
-                import skops.io as sio
+                import skops.io  # noqa: F401  (imported for its side effect: the module)
             finally:
                 sklearn.utils.all_estimators = everything
-            return sio
-        import skops.io as sio
+    # an import statement waits for another thread's import of the same module to end
+    import skops.io as sio
 
-        return sio
+    return sio
 
 
 def _no_estimators(*args: Any, **kwargs: Any) -> list[tuple[str, type]]:

@@ -11,6 +11,7 @@ from modelloop.config import Settings
 from modelloop.exceptions import ColumnNotFoundError, EmptyDataError, UnsupportedSourceError
 from modelloop.store import FeedbackResult, RewardResult, Store
 from modelloop.workflows._predict import load_model
+from modelloop.workflows._progress import OnProgress, quiet
 
 __all__ = ["feedback", "read_feedback"]
 
@@ -98,12 +99,14 @@ def feedback(
     *,
     settings: Settings | None = None,
     store: Store | None = None,
+    on_progress: OnProgress = quiet,
 ) -> FeedbackResult | RewardResult:
     """Attach the labels in ``source`` (columns ``request_id,label``) to ``name``'s predictions.
 
     A model trained with ``id_column`` also takes a ``key`` (or that column's) column instead
     of ``request_id``. Labels are checked against the model's task and classes; invalid
-    rows and unknown ids are reported in the result, not raised.
+    rows and unknown ids are reported in the result, not raised. ``on_progress`` hears
+    of the rows attached so far (see :mod:`._progress`).
 
     Examples
     --------
@@ -117,6 +120,7 @@ def feedback(
     owns_store = store is None
     store = store or Store.from_settings(settings)
     try:
+        on_progress(f"Loading {name}", None, None)
         model = load_model(name, store=store)  # the latest version: its task and classes
         if model.task == "bandit":  # a decision policy: rewards for its logged decisions
             return _rewards(store, name, model, frame, label)
@@ -124,6 +128,7 @@ def feedback(
         items = _items(frame, key_column, label)
         total = FeedbackResult(model_name=name, received=0, accepted=0, labeled=0)
         for start in range(0, len(items), _BATCH):
+            on_progress(f"Attaching labels to {name}'s predictions", start, len(items))
             part = store.record_feedback(
                 name,
                 items[start : start + _BATCH],
@@ -132,6 +137,7 @@ def feedback(
                 key_column=key_column,
             )
             total = _add(total, part, start)
+        on_progress(f"Attaching labels to {name}'s predictions", len(items), len(items))
         return total
     finally:
         if owns_store:

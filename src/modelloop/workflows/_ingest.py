@@ -37,6 +37,7 @@ from modelloop.data import (
 )
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 from modelloop.store import SnapshotRecord, Store, parse_snapshot_ref
+from modelloop.workflows._progress import OnProgress, quiet
 
 __all__ = [
     "DATA_PREFIX",
@@ -153,6 +154,7 @@ def ingest(
     rules: Rules | Mapping[str, Any] | str | Path | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
+    on_progress: OnProgress = quiet,
 ) -> IngestResult:
     """Read ``source`` and store it as the next version of snapshot ``name``.
 
@@ -171,6 +173,7 @@ def ingest(
     since_column : column of a SQL source that grows with new and updated rows.
     key : with ``since_column``: a row identifier; newer rows replace older ones.
     rules : validation rules (a file path, mapping or ``Rules``), kept with the snapshot.
+    on_progress : hears of each step (see :mod:`._progress`).
 
     Examples
     --------
@@ -204,6 +207,7 @@ def ingest(
                 store=store,
             )
         else:
+            on_progress(f"Reading {_shown(source)}", None, None)
             frame, desc, default_name = read_table(
                 source,
                 sheet=sheet,
@@ -222,7 +226,9 @@ def ingest(
         frame = storable_frame(frame)
         report = None
         if parsed_rules is not None:
+            on_progress(f"Checking {len(frame):,} rows against the rules", None, None)
             report = enforce_rules(frame, parsed_rules, label=f"{desc} (snapshot '{name}')")
+        on_progress(f"Hashing {len(frame):,} rows", None, None)
         digest = content_hash(frame)
         if previous is not None and previous.hash == digest:
             return IngestResult(previous, False, n_read, previous, report)
@@ -231,6 +237,7 @@ def ingest(
             meta.update(since_column=since_column, watermark=encode_watermark(mark), key=key)
         if parsed_rules is not None:
             meta["rules"] = parsed_rules.to_dict()
+        on_progress(f"Writing snapshot {name} ({len(frame):,} rows)", None, None)
         record = store.write_snapshot(
             name, frame, hash=digest, columns=column_types(frame), source=desc, meta=meta
         )
@@ -238,6 +245,18 @@ def ingest(
     finally:
         if owns_store:
             store.close()
+
+
+def _shown(source: Any) -> str:
+    if isinstance(source, pd.DataFrame):
+        return "the frame"
+    text = str(source)
+    if "://" in text:  # a URL may carry a password: scheme and host only
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        return f"{parts.scheme}://{parts.hostname or ''}"
+    return Path(text).name
 
 
 def _snapshot_name(default: str) -> str:

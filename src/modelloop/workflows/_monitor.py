@@ -40,6 +40,7 @@ from modelloop.monitoring import (
 )
 from modelloop.store import Store
 from modelloop.workflows._predict import LoadedModel, load_model
+from modelloop.workflows._progress import OnProgress, quiet
 
 __all__ = ["MonitorResult", "monitor", "parse_window"]
 
@@ -162,6 +163,7 @@ def monitor(
     config: DriftConfig | None = None,
     rules: AlertRules | None = None,
     notify: bool = True,
+    on_progress: OnProgress = quiet,
 ) -> MonitorResult:
     """Check a registered model for drift and decay, and apply the alert rules.
 
@@ -170,7 +172,8 @@ def monitor(
     ``window`` rows (``5000``) or the last span of time (``'7d'``), optionally only
     ``since`` a time. Labels that arrived give the measured metric beside the estimate.
     When an alert fires and ``monitor_webhook_url`` is set (and ``notify``), a JSON message
-    is POSTed there; a failure is reported in the result, not raised.
+    is POSTed there; a failure is reported in the result, not raised. ``on_progress``
+    hears of each step (see :mod:`._progress`).
 
     Examples
     --------
@@ -190,8 +193,11 @@ def monitor(
     owns = store is None
     store = store or Store.from_settings(settings)
     try:
+        on_progress(f"Loading {name_or_ref}", None, None)
         model = load_model(name_or_ref, store=store)
+        on_progress("Reading the reference rows", None, None)
         reference = store.reference_data(model.record)
+        on_progress("Reading the logged predictions", None, None)
         records = _read_window(store, model.record.name, spec, since)
     finally:
         if owns:
@@ -231,7 +237,7 @@ def monitor(
         )
         decisions = _decisions(model, records, current, settings.seed)
     else:
-        report = _report(model, reference, current, labels, times, config)
+        report = _report(model, reference, current, labels, times, config, on_progress)
     fired = alerts(report, rules)
     if decisions is not None:
         fired = [a for a in fired if a.rule != "metric_drop"]
@@ -341,6 +347,7 @@ def _report(
     labels: list[Any],
     times: list[datetime],
     config: DriftConfig,
+    on_progress: OnProgress = quiet,
 ) -> DriftReport:
     features = model.schema.feature_columns()
     target = model.schema.target
@@ -350,6 +357,9 @@ def _report(
         ref_rows = reference.iloc[
             np.sort(rng.choice(len(reference), _REFERENCE_OUTPUT_ROWS, replace=False))
         ]
+    on_progress(
+        f"Scoring {len(ref_rows):,} reference and {len(current):,} current rows", None, None
+    )
     ref_out, ref_proba = _outputs(model, ref_rows[[c for c in features if c in ref_rows.columns]])
     cur_out, cur_proba = _outputs(model, current)
     task, classes = (
@@ -387,7 +397,9 @@ def _report(
     )
     windows, window_perf = [], []
     chunk_config = DriftConfig(**{**config.to_dict(), "domain": False})
-    for i, idx in enumerate(_chunks(len(current))):
+    chunks = _chunks(len(current))
+    for i, idx in enumerate(chunks):
+        on_progress("Drift and performance by time window", i, len(chunks))
         w = perf(f"window {i + 1}", idx, start=times[idx[0]], end=times[idx[-1]])
         window_perf.append(w)
         share = drift_report(
@@ -404,6 +416,7 @@ def _report(
     )
     if task in UNSUPERVISED_TASKS:  # no target: nothing to estimate or measure
         performance = None
+    on_progress("Drift of the whole window", None, None)
     report = drift_report(
         reference,
         current,
@@ -414,6 +427,7 @@ def _report(
         performance=performance,
     )
     report = with_windows(report, windows)
+    on_progress("Explaining both windows (attribution drift)", None, None)
     return with_attribution(report, _attribution(model, reference, current, config))
 
 

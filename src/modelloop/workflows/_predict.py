@@ -24,6 +24,7 @@ from modelloop.data import (
 from modelloop.exceptions import ColumnNotFoundError, SchemaMismatchError, UnsupportedSourceError
 from modelloop.models import model_output
 from modelloop.store import ModelVersionRecord, Store
+from modelloop.workflows._progress import OnProgress, quiet
 
 __all__ = [
     "ExplainOptions",
@@ -327,6 +328,7 @@ def predict_file(
     explain: ExplainOptions | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
+    on_progress: OnProgress = quiet,
 ) -> PredictSummary:
     """Score a CSV/Parquet/JSON Lines file chunk by chunk and write predictions.
 
@@ -338,9 +340,12 @@ def predict_file(
     is written to ``<output>.partial`` and moved into place only when every row is scored.
     With ``explain`` each row is also explained: ``explained_class`` (classifiers),
     ``output_value``, ``base_value`` and one ``contrib_<column>`` per input column (see
-    :meth:`LoadedModel.explain`).
+    :meth:`LoadedModel.explain`). ``on_progress`` hears of the model's loading and of
+    the rows scored so far (see :mod:`._progress`).
     """
     out_path = _output_path(output)
+    if not isinstance(ref, LoadedModel):
+        on_progress(f"Loading {ref}", None, None)
     model = _resolve_model(ref, settings, store)  # predict_files passes it loaded
     check_explain(model, explain)
     source_name = Path(source).name
@@ -363,6 +368,8 @@ def predict_file(
         if images:  # image paths in a table are relative to the table's folder
             base = Path(source).expanduser().resolve().parent
             batches = (_resolved(b, images, base) for b in batches)
+    total = _row_count(source)
+    on_progress(f"Scoring {source_name} with {model.ref}", 0, total)
     try:
         for batch in batches:
             if n_batches == 0:
@@ -379,6 +386,7 @@ def predict_file(
             columns = tuple(out.columns)
             n_rows += len(batch)
             n_batches += 1
+            on_progress(f"Scoring {source_name} with {model.ref}", n_rows, total)
         if n_batches == 0:
             raise SchemaMismatchError(f"{source_name} has no rows to predict.")
         writer.commit()
@@ -386,6 +394,17 @@ def predict_file(
         writer.abort()
         raise
     return PredictSummary(model.ref, out_path, n_rows, n_batches, columns, tuple(notes), explained)
+
+
+def _row_count(source: str | Path) -> int | None:
+    """The rows of a Parquet file, read from its footer; ``None`` for other sources."""
+    path = Path(source).expanduser()
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return None
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowException):
+        return None  # the reader will say what is wrong with it
 
 
 def _image_folder(folder: Path, model: LoadedModel) -> tuple[pd.DataFrame, list[str]]:

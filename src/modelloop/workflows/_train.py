@@ -31,7 +31,7 @@ from modelloop.evaluation import default_metric, get_metric, metrics_for_task, s
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.features import portable_images
 from modelloop.models import get_spec, predicted_labels
-from modelloop.store import Store
+from modelloop.store import Store, skops_io
 from modelloop.tuning import (
     SearchEvent,
     check_budget,
@@ -251,7 +251,7 @@ def register_and_finish(
     )
 
 
-def _import_in_background(modules: Sequence[str]) -> None:
+def _import_in_background(modules: Sequence[str | Callable[[], Any]]) -> None:
     """Import ``modules`` in a daemon thread, so that the step that needs them later (the
     model file's writer) does not wait for them: importing skops walks every scikit-learn
     module, seconds that the search, whose work runs in other processes, can hide."""
@@ -261,7 +261,7 @@ def _import_in_background(modules: Sequence[str]) -> None:
     def run() -> None:
         for name in modules:
             try:
-                importlib.import_module(name)
+                name() if callable(name) else importlib.import_module(name)
             except ImportError as exc:  # the step that needs it will say so
                 log.warning("Could not import %s ahead of time: %s", name, exc)
 
@@ -506,7 +506,7 @@ def train(
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
     clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
-    _import_in_background(("skops.io",))  # what saving the model needs, while the search runs
+    _import_in_background((skops_io,))  # what saving the model needs, while the search runs
     if settings.cluster is None:  # the search's workers import while the data are read
         ensure_spares(settings.effective_n_jobs(), libraries(models))
 
