@@ -16,6 +16,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from modelloop.cli import (
+    catalog,
     data,
     datasets,
     demo,
@@ -71,6 +72,7 @@ def _root(
 app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)
 app.command("profile")(profile.profile_command)
+app.command("catalog")(catalog.catalog_command)
 app.command("demo")(demo.demo_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(models.app, name="models")

@@ -16,8 +16,10 @@ from modelloop.models._calibration import (
 )
 from modelloop.models._catalog import (
     MODELS,
+    CatalogEntry,
     ModelSpec,
     catalog,
+    catalog_entries,
     default_candidates,
     get_spec,
     get_unsupervised_spec,
@@ -65,6 +67,7 @@ __all__ = [
     "SPACES",
     "THRESHOLD_METRICS",
     "UNSUPERVISED_TASKS",
+    "CatalogEntry",
     "CentroidAgglomerative",
     "DecisionThreshold",
     "DensityClusterer",
@@ -80,6 +83,7 @@ __all__ = [
     "action_probabilities",
     "apply_temperature",
     "catalog",
+    "catalog_entries",
     "check_exploration",
     "cross_fit_temperature",
     "cross_fit_threshold",

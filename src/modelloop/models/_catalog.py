@@ -23,8 +23,10 @@ from modelloop.exceptions import ConfigurationError
 
 __all__ = [
     "MODELS",
+    "CatalogEntry",
     "ModelSpec",
     "catalog",
+    "catalog_entries",
     "default_candidates",
     "get_spec",
     "is_available",
@@ -306,6 +308,64 @@ def is_available(name: str) -> bool:
 
         return image_model_available()
     return True
+
+
+# The library each model needs beyond scikit-learn, and how to get it.
+_NEEDS: dict[str, tuple[str, str]] = {
+    "lightgbm": ("lightgbm", "pip install lightgbm"),
+    "xgboost": ("xgboost", "pip install xgboost"),
+    "catboost": ("catboost", "pip install catboost"),
+    "mlp_torch": ("torch", "pip install 'modelloop[deep]'"),
+    "efficientnet_finetune": ("torch", "pip install 'modelloop[images]'"),
+}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One model of the catalog as ``modelloop catalog`` lists it."""
+
+    name: str
+    tasks: tuple[str, ...]
+    family: str
+    installed: bool
+    install: str  # how to install what it needs ('' when installed)
+    description: str
+
+
+def catalog_entries() -> list[CatalogEntry]:
+    """Every model modelloop knows, supervised then unsupervised, with its tasks and whether
+    what it needs is installed.
+
+    Examples
+    --------
+    >>> entries = {e.name: e for e in catalog_entries()}
+    >>> entries["catboost"].tasks
+    ('binary', 'multiclass', 'regression')
+    >>> entries["kmeans"].tasks, entries["kmeans"].installed
+    (('clustering',), True)
+    """
+    import importlib.util
+
+    rows = []
+    for spec in [*MODELS.values(), *UNSUPERVISED_MODELS.values()]:
+        module, how = _NEEDS.get(spec.name, ("", ""))
+        if spec.name in ("mlp_torch", "efficientnet_finetune"):
+            installed = is_available(spec.name)
+        else:
+            installed = not module or importlib.util.find_spec(module) is not None
+        order = [*TASKS, "clustering", "reduce", "anomaly"]
+        tasks = tuple(t for t in order if t in spec.tasks)
+        rows.append(
+            CatalogEntry(
+                spec.name,
+                tasks,
+                spec.family,
+                installed,
+                "" if installed else how,
+                spec.description,
+            )
+        )
+    return rows
 
 
 def default_candidates(task: str) -> list[str]:
