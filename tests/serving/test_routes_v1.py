@@ -68,6 +68,11 @@ def test_tutorial_predict_takes_features_in_schema_order(client, store, passenge
     assert body["probabilities"] == pytest.approx(record["probabilities"])
     many = client.post("/predict", json={"features": [features, features]}).json()
     assert many["prediction"] == [body["prediction"]] * 2
+    # one record under "features", as the README shows it
+    named = client.post("/predict", json={"features": passenger})
+    assert named.status_code == 200, named.text
+    assert named.json()["prediction"] == record["prediction"]
+    assert named.json()["probabilities"] == pytest.approx(record["probabilities"])
 
 
 def test_health_models_and_metrics(client, passenger) -> None:

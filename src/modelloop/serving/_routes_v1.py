@@ -134,9 +134,10 @@ async def predict_alias(name: str, alias: str, request: Request) -> JSONBytes:
                         "type": "object",
                         "properties": {
                             "features": {
-                                "type": "array",
+                                "type": ["array", "object"],
                                 "description": "Values in the order of the model's input "
-                                "columns (GET /v1/models); or send one record instead.",
+                                "columns (GET /v1/models), or one record; or send one record "
+                                "instead.",
                             }
                         },
                     },
@@ -153,11 +154,18 @@ async def predict_tutorial(request: Request) -> JSONBytes:
     body = await read_body(request, state.settings.serve_max_body_bytes)
     served = state.registry.get(state.registry.default_name())
     payload = parse_json(body)
-    if isinstance(payload, dict) and "features" in payload:
+    if (
+        isinstance(payload, dict)
+        and set(payload) == {"features"}
+        and isinstance(payload["features"], dict)
+    ):  # {"features": {"Pclass": 3, ...}}: one record
+        many, rows, where = False, [payload["features"]], "features"
+    elif isinstance(payload, dict) and "features" in payload:
         features = payload["features"]
         if not isinstance(features, list) or not features:
             raise InvalidInputError(
-                f"'features' must be a non-empty list of values in the order {served.features}."
+                f"'features' must be a non-empty list of values in the order {served.features}, "
+                "or one record (an object of column: value)."
             )
         many = all(isinstance(f, list) for f in features)
         rows, where = rows_of(

@@ -541,12 +541,12 @@ def _add_tutorial(
     op["description"] = (
         f"Predict with {served.name} (the default model). 'features' holds "
         f"{len(served.features)} values in this order: {', '.join(served.features)} (or a "
-        "list of such lists); or send one record."
+        "list of such lists, or one record); or send one record."
     )
     one = {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
     features = {
-        "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
-        "description": f"Values of {', '.join(served.features)}, in that order.",
+        "anyOf": [one, {"type": "array", "items": one, "minItems": 1}, {"$ref": row_ref(served)}],
+        "description": f"Values of {', '.join(served.features)}, in that order; or one record.",
     }
     op["requestBody"] = {
         "required": True,
