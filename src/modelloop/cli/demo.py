@@ -80,7 +80,6 @@ def demo_command(
 def _serve_demo(settings: Any, data_path: Any, port: int) -> None:
     """End the demo by serving titanic@production, with a curl line that works."""
     import json
-    import logging
 
     import pandas as pd
     import uvicorn
@@ -102,7 +101,9 @@ def _serve_demo(settings: Any, data_path: Any, port: int) -> None:
         f"-H 'Content-Type: application/json' -d '{body}'",
         markup=False,
     )
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    from modelloop.serving import server_logging
+
+    server_logging()
     uvicorn.run(
         create_app(settings), host="127.0.0.1", port=port, log_level="info", access_log=False
     )

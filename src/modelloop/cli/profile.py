@@ -92,5 +92,6 @@ def profile_command(
             if k != "name"
         )
         out.print(f"Target '{escape(str(prof.target.get('name')))}': {escape(details)}")
+    out.file.flush()  # the table ends its line before the warnings (stderr) start theirs
     for warning in prof.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -93,7 +93,6 @@ def serve_command(
     debug: DebugOpt = False,
 ) -> None:
     """Serve every registered model over REST (FastAPI + uvicorn). Docs at /docs."""
-    import logging
 
     import uvicorn
 
@@ -120,7 +119,9 @@ def serve_command(
     )
     for var in _THREAD_VARS:
         os.environ.setdefault(var, "1")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    from modelloop.serving import server_logging
+
+    server_logging()
     host = host or settings.resolved_host()
     port = port or settings.resolved_port()
     if shadow and workers is None and settings.serve_workers == 0:

@@ -21,7 +21,6 @@ def ui_command(
 
     Promote and rollback need the API key (MODELLOOP_API_KEY).
     """
-    import logging
 
     import uvicorn
 
@@ -29,6 +28,8 @@ def ui_command(
 
     settings = make_settings(store, home, debug, trust)
     app = ui_app(settings)  # fails here, before listening, on a bad --store
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    from modelloop.serving import server_logging
+
+    server_logging()
     err.print(f"modelloop dashboard on http://{host}:{port}/ui")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -14,6 +14,7 @@ from modelloop.serving._app import (
     app_from_settings,
     check_models,
     create_app,
+    server_logging,
     trusted_app_from_settings,
 )
 from modelloop.serving._byom import load_model_file
@@ -33,5 +34,6 @@ __all__ = [
     "load_model_file",
     "reuse_port_supported",
     "run_workers",
+    "server_logging",
     "trusted_app_from_settings",
 ]

@@ -246,9 +246,25 @@ def _limit_native_threads() -> Any:
     return threadpool_limits(limits=1)
 
 
+# Libraries that log at INFO what a server's operator has no use for (matplotlib's
+# "Using categorical units to plot a list of strings..." while the dashboard draws).
+_CHATTY = ("matplotlib", "PIL", "numba", "urllib3", "asyncio")
+
+
+def server_logging() -> None:
+    """INFO lines from modelloop and uvicorn on stderr; only warnings from chatty libraries.
+
+    >>> server_logging(); logging.getLogger("matplotlib.category").getEffectiveLevel()
+    30
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def app_from_settings() -> FastAPI:
     """The app for uvicorn's ``factory=True``: settings from the environment (one per worker)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    server_logging()
     log.info("worker %d starting", os.getpid())
     return create_app(Settings())
 
@@ -259,6 +275,6 @@ def trusted_app_from_settings() -> FastAPI:
     ``trust`` is never read from the environment (a stray variable must not switch the
     trust check off), so the supervisor names this factory instead of setting one.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    server_logging()
     log.info("worker %d starting (--trust)", os.getpid())
     return create_app(Settings(trust=True))
