@@ -27,7 +27,7 @@ lint: setup
 # postgresql when missing (as root), starts it and prints the URL (nothing if it cannot).
 # The dashboard's browser tests drive Chromium: scripts/browser-up.sh installs Debian's
 # chromium and chromium-driver when missing and prints the chromium path.
-test: setup lint
+test: setup lint deploy-env
 	MODELLOOP_TEST_POSTGRES_URL="$$(scripts/postgres-up.sh)" \
 	MODELLOOP_TEST_CHROMIUM="$$(scripts/browser-up.sh)" $(BIN)/python -m pytest
 
