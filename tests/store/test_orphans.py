@@ -18,7 +18,7 @@ _DIES = textwrap.dedent(
     from sklearn.linear_model import LogisticRegression
     from modelloop.store import Store
     from modelloop.store._artifacts import place_file, write_model_file
-    from modelloop.store._snapshots import prepare_snapshot
+    from modelloop.store._snapshots import insert_snapshot, prepare_snapshot
     home = Path(sys.argv[1])
     store = Store(f"sqlite:///{home}/m.db", home / "artifacts")
     run = store.create_run(name="doomed", dataset_hash=None, target="y", task="binary",
@@ -31,6 +31,12 @@ _DIES = textwrap.dedent(
     place_file(path, store.artifacts_dir / "models" / "doomed" / path.name.replace(".partial", ""))
     prepare_snapshot(store, "doomed.reference", pd.DataFrame({"x": [1, 2]}), hash="h",
                      columns=[], source="rows")  # its row not committed either
+    # a snapshot moved into place, its row not committed (what a registration does)
+    pending = prepare_snapshot(store, "doomed.data", pd.DataFrame({"x": [3, 4]}), hash="h2",
+                               columns=[], source="rows")
+    conn = store._engine.connect()
+    conn.begin()
+    insert_snapshot(conn, store, pending)
     print(run.id, flush=True)
     os._exit(0)  # as if killed: nothing is finished or cleaned up
     """
@@ -61,7 +67,7 @@ def test_a_run_whose_process_died_is_interrupted_and_its_files_swept(
         assert interrupted == []  # runs list marked it already
         run = store.get_run(run_id)
         assert run.status == "interrupted" and "stopped without finishing" in run.error
-        assert sorted(p.suffix for p in removed) == [".partial", ".partial", ".skops"]
+        assert sorted(p.suffix for p in removed) == [".parquet", ".partial", ".partial", ".skops"]
         assert all(not p.exists() for p in removed)
         left = sorted(p.name for p in (home / "artifacts").rglob("*") if p.is_file())
         assert left == sorted([mine.name, untagged.name])

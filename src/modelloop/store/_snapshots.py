@@ -1,8 +1,10 @@
 """Data snapshots in the store: versioned, immutable Parquet files plus one row each.
 
 A snapshot is written like a model file: Parquet into ``artifacts/tmp``, fsynced, moved to
-``artifacts/snapshots/<name>/<version>-<hash16>.parquet``, and only then is its row
-inserted; if the insert fails the file is removed again, so a failure leaves neither half.
+``artifacts/snapshots/<name>/<version>-<hash16>-<owner tag>.parquet``, and only then is its
+row inserted; if the insert fails the file is removed again, so a failure leaves neither
+half. A process killed between the move and the commit leaves a file no row references, and
+its owner tag (:func:`._orphans.owner_tag`) lets the next sweep remove it at once.
 Every read checks the file's sha256 against its row.
 """
 
@@ -283,7 +285,7 @@ def insert_snapshot(conn: sa.Connection, store: Store, pending: PendingSnapshot)
         sa.select(sa.func.max(data_snapshots.c.version)).where(data_snapshots.c.name == name)
     ).scalar()
     version = (latest or 0) + 1
-    relative = f"snapshots/{name}/{version}-{values['hash'][:16]}.parquet"
+    relative = f"snapshots/{name}/{version}-{values['hash'][:16]}-{owner_tag()}.parquet"
     final = store.artifacts_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():  # left by a crash before its row was committed: not referenced
