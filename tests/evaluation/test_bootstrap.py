@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modelloop.evaluation import bootstrap_ci, score
-from modelloop.evaluation._bootstrap import _vectorised
+from modelloop.evaluation._bootstrap import _auc_vectorised, _label_vectorised, _vectorised
 from modelloop.exceptions import InvalidInputError
 
 RNG = np.random.default_rng(0)
@@ -29,6 +29,47 @@ def test_bootstrap_fast_path_matches_metric(name: str) -> None:
     fast = _vectorised(name, y.astype(float), p.astype(float), idx)
     slow = [score(name, y[i], y_pred=p[i]) for i in idx]
     np.testing.assert_allclose(fast, slow)
+
+
+LABEL_METRICS = ["balanced_accuracy", "precision", "recall", "f1", "precision_macro",
+                 "recall_macro", "f1_macro", "f1_weighted"]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@pytest.mark.parametrize(
+    ("name", "k"),
+    [
+        (name, k)
+        for name in [*LABEL_METRICS, "roc_auc"]
+        for k in (2, 3)
+        if k == 2 or name not in ("precision", "recall", "f1")
+    ],
+)
+def test_bootstrap_label_and_auc_fast_paths_match_the_metric(name: str, k: int) -> None:
+    rng = np.random.default_rng(k)
+    classes = np.array(["no", "yes", "maybe"][:k], dtype=object)
+    # 40 rows, one class rare: some resamples miss it, some predictions are constant
+    codes = rng.choice(k, size=40, p=[0.6, 0.37, 0.03][:k] / np.sum([0.6, 0.37, 0.03][:k]))
+    y = classes[codes]
+    proba = rng.dirichlet(np.ones(k), size=40)
+    proba[:, 0] = np.round(proba[:, 0], 1)  # ties in the scores
+    proba /= proba.sum(axis=1, keepdims=True)
+    pred = classes[np.where(rng.uniform(size=40) < 0.7, codes, rng.integers(0, k, 40))]
+    idx = rng.integers(0, 40, size=(60, 40))
+    if name == "roc_auc":
+        fast = _auc_vectorised(y, proba, classes, idx)
+    else:
+        fast = _label_vectorised(name, y, pred, classes, idx)
+    slow = []
+    for i in idx:
+        try:
+            if name == "roc_auc":
+                slow.append(score(name, y[i], y_proba=proba[i], classes=classes))
+            else:
+                slow.append(score(name, y[i], y_pred=pred[i], classes=classes))
+        except ValueError:  # undefined on this resample (one class only)
+            slow.append(np.nan)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
 
 
 def test_bootstrap_ci_proba_metric_and_reproducible() -> None:
