@@ -32,6 +32,9 @@ def test_train_grid_search_prints_best_params_and_runs_show_lists_trials(cli, to
     )  # fmt: skip
     assert result.code == 0, result.err
     assert "best_params" in result.out and "max_depth" in result.out
+    # like GridSearchCV: scikit-learn's default score, and the output says so
+    assert "selected by CV accuracy" in result.out
+    assert "--search grid selects by CV accuracy" in " ".join(result.err.split())
     assert "Final model speed: " in result.out and "rows/s on a 10,000-row batch" in result.out
     runs = json.loads(cli("runs", "list", "--home", home, "--json").out)
     show = cli("runs", "show", runs[0]["id"][:8], "--home", home)

@@ -169,6 +169,16 @@ def test_cli_clustering_max_clusters_and_runs_show(cli, table_csv, tmp_path) -> 
     assert r.code == 0, r.err
     assert "Metrics on all rows" in r.out and "Test metrics" not in r.out
     assert "max_clusters" in r.out and "contamination" not in r.out
+    # the winner's k explained and the runner-up offered, with the options that keep it
+    notes = " ".join(result["notes"])
+    assert "the highest silhouette" in notes and "the runner-up with another number" in notes
+    r = cli(
+        "train", table_csv, "--task", "clustering", "--models", "kmeans",
+        "--min-clusters", "3", "--max-clusters", "3", "--no-register", "--json", "--home", home,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    board = json.loads(r.out)["leaderboard"]
+    assert [json.loads(row["params"])["n_clusters"] for row in board] == [3]
 
 
 def test_cli_anomaly_contamination_and_reduce_variance(cli, table_csv, tmp_path) -> None:

@@ -57,13 +57,18 @@ def parse_param_grid(value: str | None) -> dict[str, Any] | None:
 
 _UNSUPERVISED_OPTIONS = {
     "max_clusters": "clustering",
+    "min_clusters": "clustering",
     "contamination": "anomaly",
     "variance": "reduce",
 }
 
 
 def unsupervised_options(
-    task: str | None, max_clusters: int | None, contamination: float | None, variance: float | None
+    task: str | None,
+    max_clusters: int | None,
+    contamination: float | None,
+    variance: float | None,
+    min_clusters: int | None = None,
 ) -> dict[str, Any] | None:
     """The options of ``train_unsupervised`` given on the command line (None: a supervised task).
 
@@ -73,6 +78,7 @@ def unsupervised_options(
         k: v
         for k, v in {
             "max_clusters": max_clusters,
+            "min_clusters": min_clusters,
             "contamination": contamination,
             "variance": variance,
         }.items()
@@ -301,6 +307,14 @@ def train_command(
             show_default="10",
         ),
     ] = None,
+    min_clusters: Annotated[
+        int | None,
+        typer.Option(
+            help="--task clustering: the smallest number of clusters tried (equal to "
+            "--max-clusters: exactly that many).",
+            show_default="2",
+        ),
+    ] = None,
     contamination: Annotated[
         float | None,
         typer.Option(
@@ -433,7 +447,7 @@ def train_command(
             register=register, as_json=as_json,
         )  # fmt: skip
         return
-    unsupervised = unsupervised_options(task, max_clusters, contamination, variance)
+    unsupervised = unsupervised_options(task, max_clusters, contamination, variance, min_clusters)
     if report_path is not None:  # an unwritable path fails before any training
         check_report_path(report_path)
     grid = parse_param_grid(param_grid)

@@ -442,7 +442,8 @@ def train(
     target : the column to predict (none for 'clustering', 'reduce' and 'anomaly': those
         tasks run ``workflows.train_unsupervised``).
     task : 'binary', 'multiclass' or 'regression'; detected from the target when omitted.
-    metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task.
+    metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task
+        (with ``search_strategy`` 'grid' or 'random': accuracy, or r2 for a regression).
     name : the registered model's name; registering defaults to on when a name is given.
     models : restrict the search to these catalog models (default: the task's portfolio).
     time_budget : seconds for the whole of ``train``: loading, search, final fit, scoring,
@@ -554,6 +555,13 @@ def train(
     resolved_task: Task = task or detect_task(y_all)
     check_target(y_all, resolved_task, name=target, source=dataset.name)
     dataset = _whole_number_labels(dataset, resolved_task)
+    if metric is None and search_strategy in ("grid", "random"):
+        # GridSearchCV-like: scikit-learn's default score (an estimator's own ``score``)
+        metric = "r2" if resolved_task == "regression" else "accuracy"
+        notes.append(
+            f"--search {search_strategy} selects by CV {metric}, scikit-learn's default score "
+            "as GridSearchCV uses it; pass --metric to select by another."
+        )
     metric = metric or default_metric(resolved_task)
     metric_spec = get_metric(metric)
     if resolved_task not in metric_spec.tasks:

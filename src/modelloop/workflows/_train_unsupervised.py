@@ -71,6 +71,7 @@ def _check(
     variance: float,
     max_components: int,
     source: Any,
+    min_clusters: int = 2,
 ) -> None:
     if task not in UNSUPERVISED_TASKS:
         raise ConfigurationError(
@@ -88,6 +89,11 @@ def _check(
         )
     if not isinstance(max_clusters, int) or max_clusters < 2:
         raise ConfigurationError(f"max_clusters must be an integer >= 2. Got {max_clusters!r}.")
+    if not isinstance(min_clusters, int) or not 2 <= min_clusters <= max_clusters:
+        raise ConfigurationError(
+            f"min_clusters must be an integer from 2 to max_clusters ({max_clusters}). "
+            f"Got {min_clusters!r}."
+        )
     if not 0.0 < contamination < 0.5:
         raise ConfigurationError(
             f"contamination must be a share in (0, 0.5). Got {contamination!r}."
@@ -138,19 +144,22 @@ def _check_data(dataset: Dataset, task: str) -> None:
         )
 
 
-def _k_values(n_rows: int, max_clusters: int) -> list[int]:
-    return list(range(2, max(2, min(max_clusters, n_rows - 1)) + 1))
+def _k_values(n_rows: int, max_clusters: int, min_clusters: int = 2) -> list[int]:
+    top = max(2, min(max_clusters, n_rows - 1))
+    return list(range(min(min_clusters, top), top + 1))
 
 
 def _candidates(
-    task: str, names: Sequence[str], n_rows: int, max_clusters: int
+    task: str, names: Sequence[str], n_rows: int, max_clusters: int, min_clusters: int = 2
 ) -> list[tuple[str, dict[str, Any]]]:
     configs: list[tuple[str, dict[str, Any]]] = []
     for name in names:
         if name in ("kmeans", "agglomerative"):
-            configs += [(name, {"n_clusters": k}) for k in _k_values(n_rows, max_clusters)]
+            ks = _k_values(n_rows, max_clusters, min_clusters)
+            configs += [(name, {"n_clusters": k}) for k in ks]
         elif name == "gaussian_mixture":
-            configs += [(name, {"n_components": k}) for k in _k_values(n_rows, max_clusters)]
+            ks = _k_values(n_rows, max_clusters, min_clusters)
+            configs += [(name, {"n_components": k}) for k in ks]
         elif name == "hdbscan":
             sizes = sorted({max(5, n_rows // 50), max(10, n_rows // 15)})
             configs += [(name, {"min_cluster_size": s}) for s in sizes]
@@ -221,7 +230,41 @@ def _clustering(
             "No clustering separated the rows into two or more groups (every candidate "
             "failed or found a single cluster). Check that the columns vary, or add columns."
         )
+    runner_up = _runner_up(board)
+    if runner_up is not None:
+        notes.append(runner_up)
     return board, winner, notes
+
+
+def _runner_up(board: pd.DataFrame) -> str | None:
+    """Why the winner's number of clusters, and the best candidate with another number.
+
+    >>> board = pd.DataFrame({"model": ["kmeans", "kmeans", "gaussian_mixture"],
+    ...     "params": ['{"n_clusters": 2}', '{"n_clusters": 3}', '{"n_components": 3}'],
+    ...     "n_clusters": [2, 3, 3], "silhouette": [0.53, 0.45, 0.44]})
+    >>> print(_runner_up(board))  # doctest: +NORMALIZE_WHITESPACE
+    kmeans {"n_clusters": 2} finds 2 clusters: the highest silhouette (0.530). Silhouette
+    favours few, well-separated groups; the runner-up with another number of clusters is
+    kmeans {"n_clusters": 3} with 3 (silhouette 0.450, on the leaderboard). To keep it, train
+    with --models kmeans --min-clusters 3 --max-clusters 3.
+    """
+    scored = board[board["silhouette"].notna()]
+    if len(scored) < 2 or "n_clusters" not in scored.columns:
+        return None
+    top = scored.iloc[0]
+    others = scored[scored["n_clusters"] != top["n_clusters"]]
+    if others.empty:
+        return None
+    second = others.iloc[0]
+    k = int(second["n_clusters"])
+    return (
+        f"{top['model']} {top['params']} finds {int(top['n_clusters'])} clusters: the highest "
+        f"silhouette ({float(top['silhouette']):.3f}). Silhouette favours few, well-separated "
+        f"groups; the runner-up with another number of clusters is {second['model']} "
+        f"{second['params']} with {int(second['n_clusters'])} (silhouette "
+        f"{float(second['silhouette']):.3f}, on the leaderboard). To keep it, train with "
+        f"--models {second['model']} --min-clusters {k} --max-clusters {k}."
+    )
 
 
 def _feature_names(prefix: Pipeline, n: int) -> list[str]:
@@ -325,6 +368,7 @@ def train_unsupervised(
     types: dict[str, str] | None = None,
     rules: Any = None,
     max_clusters: int = 10,
+    min_clusters: int = 2,
     contamination: float = 0.05,
     variance: float = 0.95,
     max_components: int = 20,
@@ -349,6 +393,7 @@ def train_unsupervised(
     models : clustering candidates (default: kmeans, agglomerative, hdbscan, dbscan,
         gaussian_mixture).
     max_clusters : the largest k tried by k-means, agglomerative and mixtures.
+    min_clusters : the smallest k they try (``min_clusters=max_clusters=3``: exactly 3).
     contamination : the share of training rows the anomaly threshold flags.
     variance : reduce keeps the fewest components explaining this share of variance ...
     max_components : ... but at most this many.
@@ -360,7 +405,10 @@ def train_unsupervised(
     >>> result.summary["sizes"], result.metrics["silhouette"]  # doctest: +SKIP
     """
     settings = settings or Settings()
-    _check(task, target, metric, max_clusters, contamination, variance, max_components, source)
+    _check(
+        task, target, metric, max_clusters, contamination, variance, max_components, source,
+        min_clusters,
+    )  # fmt: skip
     metric = TASK_METRICS[task]
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
@@ -395,7 +443,7 @@ def train_unsupervised(
     try:
         record_dataset(store, dataset)
         own = {
-            "clustering": {"max_clusters": max_clusters},
+            "clustering": {"max_clusters": max_clusters, "min_clusters": min_clusters},
             "anomaly": {"contamination": contamination},
             "reduce": {"variance": variance, "max_components": max_components},
         }[task]
@@ -431,7 +479,7 @@ def train_unsupervised(
             Xt = np.asarray(Xt.toarray() if hasattr(Xt, "toarray") else Xt, dtype=float)
             t_fit = time.monotonic()
             if task == "clustering":
-                configs = _candidates(task, names, dataset.n_rows, max_clusters)
+                configs = _candidates(task, names, dataset.n_rows, max_clusters, min_clusters)
                 # BLAS threads cost more than they save on these small matrices (and
                 # oversubscribe a busy machine): one.
                 with threadpool_limits(limits=1):

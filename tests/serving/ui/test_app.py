@@ -61,6 +61,19 @@ def test_compare_page_shows_each_run(ui_client: Any, ui_store: Any) -> None:
     html = ui_client.get(f"/ui/compare?ids={runs[0].short_id},{runs[1].short_id}").text
     assert re.findall(r'<th data-run="([0-9a-f]+)"', html) == [runs[0].id, runs[1].id]
     assert html.count('class="compare-column"') == 2
+    assert html.count("data-metric=") == 1  # one metric: one overlaid history
+
+
+def test_compare_page_gives_each_metric_its_own_axis(ui_client: Any, ui_store: Any) -> None:
+    trained = ui_store.list_runs()[0]
+    other = ui_store.create_run(name="by-accuracy", dataset_hash=trained.dataset_hash,
+                                target=trained.target, task=trained.task, metric="accuracy",
+                                params={})  # fmt: skip
+    ui_store.finish_run(other.id, status="finished", cv_metrics={"accuracy": 0.8})
+    html = ui_client.get(f"/ui/compare?ids={trained.short_id},{other.short_id}").text
+    metrics = re.findall(r'<section class="panel" data-metric="([a-z_]+)"', html)
+    assert sorted(metrics) == sorted({trained.metric, "accuracy"})
+    assert "each metric has its own axis" in html
 
 
 @pytest.mark.parametrize(

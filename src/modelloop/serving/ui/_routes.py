@@ -462,16 +462,21 @@ def compare_page(request: Request, ids: str = "") -> HTMLResponse:
         }
         for r, t in zip(runs, trials, strict=True)
     ]
-    overlay = search_history_chart(
-        [(r.short_id, r.metric, t) for r, t in zip(runs, trials, strict=True)]
-    )
+    # One axis per metric: an RMSE and an AUC on one axis would read as one scale.
+    by_metric: dict[str, list[tuple[str, str, Any]]] = {}
+    for r, t in zip(runs, trials, strict=True):
+        by_metric.setdefault(r.metric, []).append((r.short_id, r.metric, t))
+    overlays = [
+        {"metric": metric, "runs": [s for s, _, _ in group], "chart": search_history_chart(group)}
+        for metric, group in by_metric.items()
+    ]
     return render(
         request,
         "compare.html",
         runs=runs,
         columns=columns,
         rows=compare_rows(runs),
-        overlay=overlay,
+        overlays=overlays,
         page="runs",
     )
 
