@@ -116,6 +116,31 @@ class Dataset:
     name: str
     sample: SampleInfo | None = None
 
+    def __repr__(self) -> str:
+        target = f", target {self.schema.target!r}" if self.schema.target else ""
+        sample = " (a sample)" if self.sample is not None else ""
+        return (
+            f"Dataset({self.name!r}: {self.n_rows:,} rows × {self.n_cols} columns{sample}"
+            f"{target}, hash {self.hash[:12]})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The notebook view: size, target, and each column's role, missing values, note."""
+        from modelloop.data._repr import html_table, html_view
+
+        facts = [f"{self.n_rows:,} rows × {self.n_cols} columns", f"hash {self.hash[:12]}"]
+        if self.schema.target:
+            facts.insert(1, f"target {self.schema.target}")
+        if self.sample is not None:
+            facts.append(self.sample.describe())
+        rows = [
+            [c.name, c.role.value, c.dtype, c.n_missing, c.n_unique, c.note]
+            for c in self.schema.columns
+        ]
+        columns = html_table(["column", "role", "dtype", "missing", "distinct", "note"], rows,
+                             limit=50)  # fmt: skip
+        return html_view(f"Dataset {self.name}", facts, [("Columns", columns)])
+
     @property
     def n_rows(self) -> int:
         return len(self.frame)

@@ -105,6 +105,39 @@ class DriftReport:
     seconds: float = 0.0
     attribution: Any = None
 
+    def __repr__(self) -> str:
+        drifted = self.drifted_features
+        shown = ", ".join(drifted[:5]) + (
+            f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
+        )
+        return (
+            f"DriftReport({len(drifted)} of {len(self.features)} columns drifted"
+            f"{': ' + shown if drifted else ''}; {self.n_reference:,} reference rows, "
+            f"{self.n_current:,} current)"
+        )
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the drift share, the model's output and each column's verdict."""
+        from modelloop.data._repr import html_table, html_view
+
+        facts = [
+            f"{len(self.drifted_features)} of {len(self.features)} columns drifted "
+            f"({self.drift_share:.0%})",
+            f"{self.n_reference:,} reference rows, {self.n_current:,} current",
+        ]
+        if self.prediction is not None:
+            facts.append(f"prediction: {self.prediction.verdict}")
+        auc = getattr(self.domain, "auc", None)
+        if isinstance(auc, float):
+            facts.append(f"domain classifier AUC {auc:.3f}")
+        rows = [
+            [f.name, f.test, f.statistic, f.threshold, f.p_adjusted, f.verdict]
+            for f in sorted(self.features, key=lambda f: (not f.drifted, f.name))
+        ]
+        table = html_table(["column", "test", "statistic", "threshold", "p (adjusted)", "verdict"],
+                           rows, limit=30)  # fmt: skip
+        return html_view("Drift report", facts, [("Columns, drifted first", table)])
+
     @property
     def drifted_features(self) -> list[str]:
         """Names of the columns whose verdict is drift."""

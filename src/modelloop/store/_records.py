@@ -89,6 +89,35 @@ class ModelVersionRecord:
         """The reference that resolves to exactly this version, e.g. ``'churn:3'``."""
         return f"{self.name}:{self.version}"
 
+    def __repr__(self) -> str:
+        aliases = f", aliases {list(self.aliases)}" if self.aliases else ""
+        return (
+            f"ModelVersionRecord({self.ref}, task {self.task}{aliases}, "
+            f"created {self.created_at:%Y-%m-%d %H:%M})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The notebook view: task, aliases, run, test and CV metrics, input columns."""
+        from modelloop.data._repr import html_table, html_view
+
+        facts = [f"task {self.task}", f"created {self.created_at:%Y-%m-%d %H:%M}"]
+        if self.aliases:
+            facts.append("aliases " + ", ".join(self.aliases))
+        if self.run_id:
+            facts.append(f"run {self.run_id[:12]}")
+        sections = []
+        metrics = self.metrics or {}
+        names = sorted({k for part in ("test", "cv") for k in (metrics.get(part) or {})})
+        if names:
+            rows = [[n, (metrics.get("test") or {}).get(n), (metrics.get("cv") or {}).get(n)]
+                    for n in names]  # fmt: skip
+            sections.append(("Metrics", html_table(["metric", "test", "CV"], rows)))
+        columns = [c for c in (self.schema or {}).get("columns", []) if isinstance(c, dict)]
+        if columns:
+            rows = [[c.get("name"), c.get("role"), c.get("dtype")] for c in columns]
+            sections.append(("Input columns", html_table(["column", "role", "dtype"], rows)))
+        return html_view(f"Model {self.ref}", facts, sections)
+
 
 @dataclass(frozen=True)
 class ModelSummary:

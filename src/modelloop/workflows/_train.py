@@ -112,6 +112,42 @@ class TrainResult:
         explanation = self._explainer.explain(frame, output=output, target_class=target_class)
         return explanation.frame(index=frame.index)
 
+    def __repr__(self) -> str:
+        score = self.cv_metrics.get(self.metric)
+        test = self.metrics.get(self.metric)
+        shown = f", CV {self.metric} {score:.4f}" if isinstance(score, float) else ""
+        if isinstance(test, float):
+            shown += f", test {test:.4f}"
+        version = f", version {self.version}" if self.version is not None else ""
+        return (
+            f"TrainResult({self.name!r}: {self.task}, best {self.best_model}{shown}"
+            f"{version}, {len(self.leaderboard)} candidates)"
+        )
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the best model, its metrics, the leaderboard and the notes."""
+        from modelloop.data._repr import html_table, html_view
+
+        facts = [self.task, f"selected by CV {self.metric}", f"best {self.best_model}"]
+        if self.target:
+            facts.insert(1, f"target {self.target}")
+        if self.version is not None:
+            facts.append(f"registered as {self.name}:{self.version}")
+        facts.append(f"run {self.run_id[:12]}")
+        names = list(dict.fromkeys([*self.metrics, *self.cv_metrics]))
+        rows = [[n, self.metrics.get(n), self.cv_metrics.get(n)] for n in names]
+        part = "training rows" if self.task in ("clustering", "reduce", "anomaly") else "test"
+        sections = [("Metrics", html_table(["metric", part, "CV"], rows))]
+        board = self.leaderboard
+        if len(board):
+            wanted = [c for c in board.columns if not str(c).startswith("members")][:8]
+            sections.append(
+                ("Leaderboard", html_table(wanted, board[wanted].itertuples(index=False), limit=10))
+            )
+        if self.notes:
+            sections.append(("Notes", html_table(["note"], [[n] for n in self.notes])))
+        return html_view(f"Training result {self.name}", facts, sections)
+
     @property
     def cluster_profile(self) -> dict[str, Any] | None:
         """Per cluster, what sets it apart per feature (clustering and anomaly runs)."""
