@@ -8,7 +8,9 @@ versions, under ten names, a third of them failed) so that ``runs list`` reads a
 with that many runs. Then every command below runs ``--repeat`` times as a fresh process
 through the ``modelloop`` console script, as a user types it, alternating with the
 baseline ``python -c pass`` (the interpreter's own start-up, measured in the same run so
-that load on the shared machine moves both):
+that load on the shared machine moves both). Each command's CPU seconds (user + system,
+from ``getrusage`` of the finished child) are reported too: on a loaded machine a command
+waits for a core, and its wall time grows while its CPU time does not:
 
     --help, models list, models show, runs list, runs show, data list   (read-only)
     predict titanic@production rows.csv -o out.csv                      (--rows rows)
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,10 +82,19 @@ def _tabular_model(work: Path, env: dict[str, str]) -> None:
     marker.write_text("titanic_tabular")
 
 
-def _run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path, cpu: list[float] | None = None) -> float:
+    """Wall seconds of one run; its CPU seconds (user + system) appended to ``cpu``."""
+    before = _cpu()
     started = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_cpu() - before)
     if proc.returncode != 0:
         raise SystemExit(
             f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
@@ -165,12 +177,13 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         baseline: list[float] = []
         times: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+        cpu: dict[str, list[float]] = {label: [] for label, _, _ in commands}
         # Rounds: the baseline, then each command once, so slow spells of the shared
         # machine fall on all of them alike.
         for _ in range(args.repeat):
             for label, argv, _ in commands:
                 baseline.append(_run([sys.executable, "-c", "pass"], env, work))
-                times[label].append(_run([str(MODELLOOP), *argv], env, work))
+                times[label].append(_run([str(MODELLOOP), *argv], env, work, cpu[label]))
         load_after = os.getloadavg()[0]
 
     base = statistics.median(baseline)
@@ -186,8 +199,9 @@ def main() -> None:
         "(`titanic_tabular`: `--drop Name`) and one snapshot; `predict` scores "
         f"{args.rows:,} rows from a CSV file.",
         "",
-        "| command | median s | best s | median − `python -c pass` s | × `python -c pass` | target s | met |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| command | median s | best s | median − `python -c pass` s | × `python -c pass` "
+        "| CPU s (median) | target s | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     met_all = True
     for label, _, target in commands:
@@ -196,7 +210,8 @@ def main() -> None:
         met_all &= met
         lines.append(
             f"| `modelloop {label}` | {med:.3f} | {min(times[label]):.3f} | "
-            f"{med - base:.3f} | {med / base:.0f} | {target:g} | {'yes' if met else 'no'} |"
+            f"{med - base:.3f} | {med / base:.0f} | {statistics.median(cpu[label]):.2f} | "
+            f"{target:g} | {'yes' if met else 'no'} |"
         )
     lines += [
         "",
