@@ -15,3 +15,13 @@ def test_main_extra_argument_is_a_usage_error(capsys):
 def test_main_unknown_command_is_a_usage_error(capsys):
     assert main(["no-such-command"]) == 2
     assert "internal error" not in capsys.readouterr().err
+
+
+def test_several_targets_are_refused_as_multi_label(cli, tmp_path) -> None:
+    data = tmp_path / "labels.csv"
+    data.write_text("x,a,b\n1,0,1\n2,1,0\n3,0,1\n4,1,1\n5,0,0\n6,1,0\n")
+    home = tmp_path / "home"
+    r = cli("train", data, "--target", "a,b", "--home", home)
+    assert r.code == 2
+    assert r.err.startswith("error: Several targets at once ('a', 'b'): multi-label")
+    assert "Train one model per target" in r.err and not home.exists()

@@ -19,7 +19,7 @@ from modelloop.data._values import (
     parse_dates,
     parse_numbers,
 )
-from modelloop.exceptions import ConfigurationError, InvalidInputError
+from modelloop.exceptions import ConfigurationError, InvalidInputError, TargetError
 
 __all__ = ["infer", "infer_schema", "validate_types"]
 
@@ -304,6 +304,14 @@ def infer(
     """The schema of a raw frame and the frame cleaned by it (what :func:`load` keeps)."""
     columns = [str(c) for c in frame.columns]
     if target is not None and target not in columns:
+        parts = [p.strip() for p in str(target).split(",")]
+        if len(parts) > 1 and all(p in map(str, columns) for p in parts):
+            raise TargetError(
+                f"Several targets at once ({', '.join(repr(p) for p in parts)}): multi-label "
+                "classification is not supported. Train one model per target (--target "
+                f"{parts[0]}, then --target {parts[1]}, ...), each with its own metrics and "
+                "version."
+            )
         raise column_not_found(target, columns, source)
     forced = validate_types(types, columns, source)
     frame = frame.reset_index(drop=True)
