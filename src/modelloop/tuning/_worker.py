@@ -53,6 +53,7 @@ __all__ = [
     "Outcome",
     "Worker",
     "build_pipeline",
+    "early_stopping_split",
     "measure_speed",
     "model_size_mb",
     "refit_estimator_params",
@@ -171,17 +172,21 @@ class _Context:
         return self.y
 
 
+def early_stopping_split(X: pd.DataFrame, y: np.ndarray, task: str, seed: int) -> list[Any]:
+    """The rows a booster trains on and the 10 % slice it stops early on:
+    ``[X_fit, X_es, y_fit, y_es]``, stratified by class where the classes allow."""
+    stratify = y if task != "regression" else None
+    try:
+        return train_test_split(X, y, test_size=0.1, random_state=seed, stratify=stratify)
+    except ValueError:  # a class too rare to stratify
+        return train_test_split(X, y, test_size=0.1, random_state=seed)
+
+
 def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray):
     """Fit ``pipeline``; boosted trees stop early on a 10 % slice. Returns (model, rounds)."""
     if job.model not in BOOSTERS or len(X) < _ES_MIN_ROWS:
         return pipeline.fit(X, y), None
-    stratify = y if ctx.task != "regression" else None
-    try:
-        X_fit, X_es, y_fit, y_es = train_test_split(
-            X, y, test_size=0.1, random_state=ctx.seed, stratify=stratify
-        )
-    except ValueError:  # a class too rare to stratify
-        X_fit, X_es, y_fit, y_es = train_test_split(X, y, test_size=0.1, random_state=ctx.seed)
+    X_fit, X_es, y_fit, y_es = early_stopping_split(X, y, ctx.task, ctx.seed)
     # fit_transform, as Pipeline.fit does: a cross-fitted encoder (the target encoding of
     # high-cardinality columns) gives each training row an encoding learned without its own
     # label. fit() then transform() would encode every row with its own label in it, and a
