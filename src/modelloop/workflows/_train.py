@@ -543,7 +543,12 @@ def train(
     emit = on_event or (lambda event: None)
     t0 = time.monotonic()
     clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
-    _import_in_background((skops_io,))  # what saving the model needs, while the search runs
+    # what saving the model (and the report that follows, if any) needs, while the search runs
+    _import_in_background(
+        (skops_io, "matplotlib.figure", "matplotlib.backends.backend_agg")
+        if time_after > 0
+        else (skops_io,)
+    )
     if settings.cluster is None:  # the search's workers import while the data are read
         ensure_spares(settings.effective_n_jobs(), libraries(models))
 
