@@ -13,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
 from modelloop.data import load
-from modelloop.models import portfolio
+from modelloop.evaluation import score
+from modelloop.models import LogTargetRegressor, log_target, portfolio
 from modelloop.tuning import cross_validate, make_folds
 from modelloop.tuning._worker import (
     BOOSTERS,
@@ -82,14 +84,36 @@ def test_booster_trial_scores_like_the_same_booster_in_a_plain_pipeline(shared_d
         for k, (tr, va) in enumerate(folds):
             # the same estimator with the rounds early stopping chose on this fold, in a plain
             # pipeline fitted on the rows the trial's booster trained on
-            X_fit, _, _, _ = early_stopping_split(X.iloc[tr], y_arr[tr], task, 0)
-            rounds = {BOOSTERS[model]: trial.best_iterations[k]}
-            pipeline = build_pipeline(
-                dataset.schema, task, model, {**params, **rounds}, seed=0, n_jobs=1
-            )
-            plain = cross_validate(
-                pipeline, X, y, [(X_fit.index.to_numpy(), va)], task=task, metric=metric
-            )
-            ours, theirs = trial.fold_scores[k], plain.mean
+            X_fit, X_es, y_fit, y_es = early_stopping_split(X.iloc[tr], y_arr[tr], task, 0)
+            if model == "catboost":
+                # CatBoost trains differently with an eval set (same trees count, other
+                # trees): Pipeline.fit with the booster's own eval set is the reference
+                theirs = _catboost_with_eval_set(
+                    dataset.schema, task, metric, params, X_fit, y_fit, X_es, y_es, X.iloc[va],
+                    y_arr[va],
+                )  # fmt: skip
+            else:
+                rounds = {BOOSTERS[model]: trial.best_iterations[k]}
+                pipeline = build_pipeline(
+                    dataset.schema, task, model, {**params, **rounds}, seed=0, n_jobs=1
+                )
+                theirs = cross_validate(
+                    pipeline, X, y, [(X_fit.index.to_numpy(), va)], task=task, metric=metric
+                ).mean
+            ours = trial.fold_scores[k]
             slack = TOLERANCE if metric == "roc_auc" else TOLERANCE * abs(theirs)
             assert abs(ours - theirs) <= slack, (model, k, ours, theirs)
+
+
+def _catboost_with_eval_set(schema, task, metric, params, X_fit, y_fit, X_es, y_es, X_va, y_va):
+    """CatBoost's score on the validation rows after ``Pipeline.fit`` with the eval set."""
+    pipeline = build_pipeline(schema, task, "catboost", params, seed=0, n_jobs=1)
+    eval_rows = Pipeline(pipeline.steps[:-1]).fit(X_fit, y_fit).transform(X_es)
+    if isinstance(pipeline.steps[-1][1], LogTargetRegressor):  # it stops on the log scale
+        y_es = log_target(y_es)
+    pipeline.fit(X_fit, y_fit, model__eval_set=(eval_rows, y_es),
+                 model__early_stopping_rounds=50)  # fmt: skip
+    if task == "regression":
+        return score(metric, y_va, y_pred=pipeline.predict(X_va))
+    classes = pipeline.classes_
+    return score(metric, y_va, y_proba=pipeline.predict_proba(X_va), classes=classes)
