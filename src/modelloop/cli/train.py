@@ -142,6 +142,10 @@ def bandit_options(task: str | None, target: str | None, **given: Any) -> dict[s
     return present
 
 
+DEFAULT_TIME_BUDGET = 120.0
+"""--time-budget when none is given (and no --max-trials)."""
+
+
 def split_names(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -188,13 +192,14 @@ def train_command(
         float, typer.Option(help="Share of rows held out as the test split.")
     ] = 0.2,
     time_budget: Annotated[
-        float,
+        float | None,
         typer.Option(
             help="Seconds for the whole command (search, final fit, scoring, saving, "
             "--report): it ends within the budget + 10 % (+ 3 s under 30 s); a slow fit "
-            "is stopped."
+            "is stopped. Default 120, or no limit with --max-trials (N trials, none stopped "
+            "by a clock: reproducible with --seed on any machine)."
         ),
-    ] = 120.0,
+    ] = None,
     max_trials: Annotated[
         int | None,
         typer.Option(help="Stop the search after N trials (reproducible with --seed)."),
@@ -437,6 +442,8 @@ def train_command(
         temperature=temperature, min_propensity=min_propensity,
         default_reward=default_reward, reward_wait=reward_wait,
     )  # fmt: skip
+    if time_budget is None and (max_trials is None or bandit is not None):
+        time_budget = DEFAULT_TIME_BUDGET
     if bandit is not None:
         from modelloop.cli._bandit import train_bandit_command
 
@@ -472,7 +479,7 @@ def train_command(
             result = train_unsupervised(
                 source, task=task, target=target, metric=metric, name=name or source.name,
                 register=register, aliases=alias or (), models=split_names(models),
-                time_budget=time_budget, seed=seed, rules=rules, settings=settings,
+                time_budget=DEFAULT_TIME_BUDGET if time_budget is None else time_budget, seed=seed, rules=rules, settings=settings,
                 on_event=on_event, **unsupervised,
             )  # fmt: skip
         else:
