@@ -518,6 +518,15 @@ def test_bagged_classifier_keeps_the_trials_temperature_and_threshold():
     assert bag.predict(X).tolist() == np.where(positive, bag.classes_[1], bag.classes_[0]).tolist()
 
 
+def test_auto_final_fit_with_two_folds_refits_without_a_failed_check(binary_data):
+    X, y = binary_data.features(), binary_data.target_series()
+    res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",
+                 candidates=["logistic_regression"], cv=2, max_trials=1, seed=0)  # fmt: skip
+    assert res.final_fit == "refit"
+    assert not [n for n in res.notes if n.startswith("Bagging check")]
+    assert any("needs --cv 3 or more" in n for n in res.notes)
+
+
 def test_auto_final_fit_compares_bagging_with_the_refit_and_records_the_choice(binary_data):
     X, y = binary_data.features(), binary_data.target_series()
     res = search(X, y, schema=binary_data.schema, task="binary", metric="roc_auc",

@@ -247,6 +247,9 @@ def _try_bag(runner: TrialRunner, c: CandidateResult, by_name, notes):
     fold_fit = sum(m.fit_time for m in _members(runner, c))
     started = time.monotonic()
     if runner.policy.final_fit == "auto":
+        if k < 3:  # each held-out fold's bag needs two other folds to be made of
+            notes.append(f"Refitted {c.name}: comparing bagging with it needs --cv 3 or more.")
+            return None
         left = clock.left()
         refit_need = refit_estimate(runner, c)
         if deterministic:
