@@ -208,9 +208,10 @@ def test_a_challenger_that_is_not_better_is_not_promoted(settings: Any) -> None:
                              reference=frame)  # fmt: skip
         # the world has not changed: new rows follow the old relationship
         same = _world(150, False, 7, 5000)
+        rows = _records(same.drop(columns=["cid"]))  # the model was fitted without the id
         with TestClient(create_app(settings, store)) as client:
             ids = client.post(
-                f"/v1/models/{MODEL}/predict", json={"instances": _records(same)}
+                f"/v1/models/{MODEL}/predict", json={"instances": rows}
             ).json()["request_ids"]
             _wait_logged(store, set(ids))
             items = [{"request_id": i, "label": y} for i, y in zip(ids, same["churn"], strict=True)]
@@ -222,7 +223,7 @@ def test_a_challenger_that_is_not_better_is_not_promoted(settings: Any) -> None:
             assert "the champion is kept" in result.reason
             assert result.improvement < 0.02
             time.sleep(0.5)  # several alias polls
-            r = client.post(f"/v1/models/{MODEL}/predict", json={"instances": _records(same)[:1]})
+            r = client.post(f"/v1/models/{MODEL}/predict", json={"instances": rows[:1]})
             assert r.json()["version"] == 1
         assert store.get_model_version(MODEL, alias="production").version == 1
         challenger = store.get_model_version(MODEL, alias="challenger")
