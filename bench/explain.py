@@ -262,7 +262,8 @@ def main() -> None:
         sys.exit(f"datasets not found at {DATASETS}")
     names = list(CASES) if args.datasets == "all" else args.datasets.split(",")
     load_start = _load_average()
-    print(f"load average at the start: {load_start}")
+    commit = _commit()  # the code measured, even if the tree moves on during the run
+    print(f"commit {commit}; load average at the start: {load_start}")
     single_rows, final_rows = [], []
     with tempfile.TemporaryDirectory(prefix="bench-explain-") as tmp:
         home = Path(tmp) / "home"
@@ -322,11 +323,11 @@ def main() -> None:
                 proc.kill()
     load_end = _load_average()
     print(f"load average at the end: {load_end}")
-    report(single_rows, final_rows, args, load_start, load_end)
+    report(single_rows, final_rows, args, commit, load_start, load_end)
 
 
 def report(
-    single: list[dict], final: list[dict], args: Any, load_start: str, load_end: str
+    single: list[dict], final: list[dict], args: Any, commit: str, load_start: str, load_end: str
 ) -> None:
     s = pd.DataFrame(single)
     f = pd.DataFrame(final)
@@ -334,7 +335,7 @@ def report(
         "## Explanations: modelloop against shap",
         "",
         f"`.venv/bin/python bench/explain.py --datasets {args.datasets} --time-budget "
-        f"{args.time_budget:g} --requests {args.requests}` at commit {_commit()}, "
+        f"{args.time_budget:g} --requests {args.requests}` at commit {commit}, "
         f"{time.strftime('%Y-%m-%d')}; load average {load_start} at the start, {load_end} at "
         "the end (2 cores, shared).",
         "",
