@@ -264,3 +264,28 @@ def test_metric_intervals_stop_resampling_at_the_time_limit():
     assert np.isfinite(by_name.loc["log_loss", "ci_low"])  # the selection metric comes first
     assert set(table.attrs["no_interval"]) == set(table["metric"]) - {"log_loss"}
     assert by_name.drop(index="log_loss")["ci_low"].isna().all()
+
+
+def test_dependence_plots_leave_out_columns_with_many_levels_in_the_training_data(monkeypatch):
+    # 'ticket' has 600 levels in the training data, though only 8 among the explained rows
+    import modelloop.evaluation._plots as plots
+
+    extras = _extras()
+    extras["profile"]["columns"].append(
+        {"column": "ticket", "role": "categorical", "missing_pct": 0.0, "distinct": 600}
+    )
+    extras["contributions"] = extras["contributions"].assign(ticket=np.linspace(0.5, -0.5, 40))
+    extras["contribution_values"] = extras["contribution_values"].assign(
+        ticket=[f"T{i % 8}" for i in range(40)]
+    )
+    shown = []
+    original = plots.dependence_figure
+
+    def spy(contributions, values, columns, **kwargs):
+        shown.extend(columns)
+        return original(contributions, values, columns, **kwargs)
+
+    monkeypatch.setattr(plots, "dependence_figure", spy)
+    page = evaluation_report("Binary", **_binary_data(), **extras)
+    assert "dependence" in embedded_plots(page)
+    assert shown == ["age", "plan"]  # 'ticket' contributes the most, yet is left out

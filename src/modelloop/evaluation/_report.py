@@ -507,7 +507,11 @@ def evaluation_sections(
             Section(
                 "Explanations: what the model relies on",
                 _explanation_body(
-                    explanations, contributions, contribution_values, _roles(profile)
+                    explanations,
+                    contributions,
+                    contribution_values,
+                    _roles(profile),
+                    _distinct(profile),
                 ),
                 id="explanations",
             )
@@ -577,17 +581,35 @@ def _roles(profile: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(c.get("column")): str(c.get("role")) for c in columns if c.get("column")}
 
 
+def _distinct(profile: Mapping[str, Any] | None) -> dict[str, int]:
+    """Each column's number of distinct values in the training data, from the profile."""
+    columns = (profile or {}).get("columns") or []
+    return {
+        str(c.get("column")): int(c["distinct"])
+        for c in columns
+        if c.get("column") and c.get("distinct") is not None
+    }
+
+
 def _explanation_body(
     info: Mapping[str, Any],
     contributions: pd.DataFrame | None,
     values: pd.DataFrame | None,
     roles: Mapping[str, str] | None = None,
+    distinct: Mapping[str, int] | None = None,
 ) -> str:
     """Global importance (always, when explanations were computed), the beeswarm summary and
     dependence plots of the most important columns (when the rows were kept). ``roles``
     (from the profile) say which columns are numbers: only those are coloured by value or
-    drawn as a scatter; text and many-valued categorical columns get no dependence plot."""
+    drawn as a scatter; text and many-valued categorical columns (more than 30 distinct
+    values in the training data, ``distinct``, or in the explained rows) get no dependence
+    plot."""
     roles = dict(roles or {})
+    many = {
+        c
+        for c, n in (distinct or {}).items()
+        if n > _FEW_LEVELS and roles.get(c) not in ("numeric", "boolean")
+    }
     if values is not None and roles:
         numeric = {c for c, r in roles.items() if r in ("numeric", "boolean")}
         values = values.copy()
@@ -629,6 +651,7 @@ def _explanation_body(
             for c in ranked
             if values is not None
             and roles.get(c, "") != "text"
+            and c not in many
             and _plottable(values.get(c), numeric=roles.get(c) in (None, "numeric", "boolean"))
         ][:4]
         if top:
@@ -649,12 +672,15 @@ def _explanation_body(
     )
 
 
+_FEW_LEVELS = 30  # a categorical column with more distinct values gets no dependence plot
+
+
 def _plottable(values: pd.Series | None, *, numeric: bool = True) -> bool:
     """A column a dependence plot can show: mostly numbers (when it may be numeric), or at
     most 30 distinct values."""
     if values is None or values.notna().sum() == 0:
         return False
-    if values.nunique() <= 30:
+    if values.nunique() <= _FEW_LEVELS:
         return True
     numbers = pd.to_numeric(values, errors="coerce")
     return bool(numeric and numbers.notna().sum() >= 0.5 * values.notna().sum())

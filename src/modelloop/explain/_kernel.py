@@ -4,8 +4,8 @@ numpy evaluates the per-leaf tables with several passes over ``rows x path entri
 arrays (the row's features gathered, compared, the pattern formed, the table gathered, the
 values scattered into features); here each path entry is read once per row, and leaves
 without a table get their shares by the same quadrature, in compiled code, without
-temporaries. Compiled by numba on first use (cached on disk); the numpy path stands in
-where numba is missing.
+temporaries. Compiled by numba on first use (cached on disk where it can be written); the
+numpy path stands in where numba is missing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def _kernel() -> Any:
         except ImportError:
             _compiled = False
             return None
-        _compiled = njit(cache=True, nogil=True)(_loop)
+        try:
+            _compiled = njit(cache=True, nogil=True)(_loop)
+        except RuntimeError:  # nowhere to write numba's cache: compiled in each process
+            _compiled = njit(nogil=True)(_loop)
     return _compiled or None
 
 
