@@ -68,6 +68,24 @@ def test_tables_equal_the_libraries_treeshap(name, task, frame) -> None:
         np.testing.assert_allclose(base, native_base, atol=1e-9 * scale)
 
 
+def test_a_batch_gives_each_row_what_it_gets_alone(frame, monkeypatch) -> None:
+    # without tables, a batch computes each leaf's shares once per pattern its rows meet
+    # (rows repeated, so patterns repeat); alone, a row computes them itself
+    from modelloop.explain import _treeshap
+
+    monkeypatch.setattr(_treeshap, "_TABLE_ENTRIES", 0)
+    model = fitted("lightgbm", "multiclass", frame)
+    Xt = model[:-1].transform(frame[FEATURES].head(12))
+    Xt = np.vstack([Xt, Xt[::-1]])
+    tables = parse_trees(model[-1], leaf_kind(model[-1]))
+    assert all(g.table is None for g in tables.groups)
+    batch, _ = tables.contributions(Xt)
+    alone = np.concatenate([tables.contributions(Xt[i : i + 1])[0] for i in range(len(Xt))])
+    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-12)
+    native, _ = _native(model[-1], Xt)
+    np.testing.assert_allclose(batch, native, atol=1e-9)
+
+
 def test_shares_are_exact_shapley_weights_for_every_pattern() -> None:
     # brute force: (o_j - z_j) * sum over subsets S of the other features of
     # |S|! (d-|S|-1)! / d! * prod_S o * prod_rest z
