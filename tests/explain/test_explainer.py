@@ -58,7 +58,7 @@ FAMILIES = [
 @pytest.mark.parametrize(("name", "task"), FAMILIES, ids=[f"{n}-{t}" for n, t in FAMILIES])
 def test_explain_adds_up_for_every_catalog_model(name, task, frame) -> None:
     model = fitted(name, task, frame)
-    rows = 20 if name not in ("knn", "mlp_torch") else 6
+    rows = 20 if name not in ("knn", "mlp_torch") else 4
     e = _check_additive(model, task, frame, rows=rows)
     assert np.isfinite(e.values).all()
     expected = {"knn": "permutation", "mlp_torch": "permutation"}.get(name)
@@ -123,7 +123,7 @@ def _voting(task, frame, names, weights):
 )
 def test_explain_adds_up_for_soft_voting_blends(task, names, weights, frame) -> None:
     blend = _voting(task, frame, names, weights)
-    rows = 10 if "knn" in names else 40
+    rows = 6 if "knn" in names else 40
     e = _check_additive(blend, task, frame, rows=rows)
     assert e.method == "mixed"
     assert "blend of 3 models" in e.detail
