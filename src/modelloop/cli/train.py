@@ -144,6 +144,9 @@ def bandit_options(task: str | None, target: str | None, **given: Any) -> dict[s
 
 DEFAULT_TIME_BUDGET = 120.0
 """--time-budget when none is given (and no --max-trials)."""
+EXIT_SECONDS = 1.5
+"""What the command needs after ``train`` returns, besides the report: printing the result
+and the interpreter's exit with its worker processes (measured: 1.2 s on an idle machine)."""
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -509,7 +512,7 @@ def train_command(
                 settings=settings,
                 on_event=on_event,
                 started=started,
-                time_after=REPORT_SECONDS if report_path is not None else 0.0,
+                time_after=(REPORT_SECONDS if report_path is not None else 0.0) + EXIT_SECONDS,
                 exportable=exportable,
             )
     if report_path is not None and not getattr(result, "summary", None):
