@@ -144,7 +144,7 @@ def bandit_options(task: str | None, target: str | None, **given: Any) -> dict[s
 
 DEFAULT_TIME_BUDGET = 120.0
 """--time-budget when none is given (and no --max-trials)."""
-EXIT_SECONDS = 1.5
+EXIT_SECONDS = 2.0
 """What the command needs after ``train`` returns, besides the report: printing the result
 and the interpreter's exit with its worker processes (measured: 1.2 s on an idle machine)."""
 
