@@ -21,7 +21,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["LIBRARIES", "ensure_spares", "libraries", "main_module_hidden", "take_spare"]
+__all__ = [
+    "LIBRARIES",
+    "ensure_spares",
+    "libraries",
+    "main_module_hidden",
+    "preload",
+    "spawn",
+    "take_spare",
+]
 
 # The module each catalog model's trials import first (the rest import in well under a
 # second once scikit-learn is loaded).
@@ -72,33 +80,39 @@ def main_module_hidden() -> Iterator[None]:
             main.__file__ = path
 
 
-def _child(conn: Any, preload: tuple[str, ...]) -> None:
-    """A worker process: import the worker and ``preload``, then serve requests."""
-    for name in ("modelloop.tuning._worker", *preload):
+def preload(modules: Iterable[str]) -> None:
+    """Import ``modules`` now (the model libraries a worker's trials will use), so that a
+    trial's time limit is not spent importing them; one that fails is left to the trial."""
+    for name in modules:
         with contextlib.suppress(ImportError):  # the trial that needs it says what failed
             importlib.import_module(name)
+
+
+def _child(conn: Any, modules: tuple[str, ...]) -> None:
+    """A worker process: import the worker and ``modules``, then serve requests."""
+    preload(("modelloop.tuning._worker", *modules))
     from modelloop.tuning._worker import serve
 
     serve(conn)
 
 
-def spawn(preload: tuple[str, ...] = ()) -> tuple[Any, Any]:
-    """Start one worker process; returns ``(process, connection)``."""
+def spawn(modules: tuple[str, ...] = ()) -> tuple[Any, Any]:
+    """Start one worker process importing ``modules``; returns ``(process, connection)``."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, tuple(preload)), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, tuple(modules)), daemon=True)
     with main_module_hidden():
         proc.start()
     child.close()
     return proc, parent
 
 
-def ensure_spares(n: int, preload: tuple[str, ...] = ()) -> None:
+def ensure_spares(n: int, modules: tuple[str, ...] = ()) -> None:
     """Have ``n`` idle worker processes starting (or started) for the next search."""
     with _lock:
         _spares[:] = [(p, c) for p, c in _spares if p.is_alive()]
         for _ in range(max(0, n - len(_spares))):
-            _spares.append(spawn(preload))
+            _spares.append(spawn(modules))
 
 
 def take_spare() -> tuple[Any, Any] | None:

@@ -12,7 +12,6 @@ run (LightGBM, XGBoost, HistGradientBoosting) makes the child hang on its first 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import pickle
 import time
@@ -27,7 +26,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from modelloop._spare import spawn, take_spare
+from modelloop._spare import preload, spawn, take_spare
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric, score
 from modelloop.exceptions import ConfigurationError
@@ -461,16 +460,6 @@ def refit_here(payload: dict[str, Any], members, weights, threshold=None) -> Any
     return _refit(_Context(payload), members, weights, threshold=threshold)
 
 
-def _preload(modules: Any) -> None:
-    """Import the model libraries the search will use while the worker starts, so that a
-    trial's time limit is not spent importing them (seconds on a busy machine)."""
-    import importlib
-
-    for name in modules:
-        with contextlib.suppress(ImportError):  # the trial that needs it says what failed
-            importlib.import_module(name)
-
-
 def serve(conn: Any) -> None:
     """The worker's loop: 'setup' once, then 'trial' and ``_REQUESTS`` until 'stop'."""
     ctx: _Context | None = None
@@ -488,7 +477,7 @@ def serve(conn: Any) -> None:
                 from threadpoolctl import threadpool_limits
 
                 threadpool_limits(limits=ctx.n_jobs)
-                _preload(payload.get("preload", ()))
+                preload(payload.get("preload", ()))
                 conn.send(("ready", None))
             elif kind == "trial":
                 conn.send(("done", _run_trial(ctx, payload, conn)))
