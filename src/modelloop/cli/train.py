@@ -445,7 +445,12 @@ def train_command(
         temperature=temperature, min_propensity=min_propensity,
         default_reward=default_reward, reward_wait=reward_wait,
     )  # fmt: skip
-    if time_budget is None and (max_trials is None or bandit is not None):
+    # --max-trials alone bounds a supervised search by count; policies and unsupervised
+    # models always get a time budget
+    from modelloop.data import UNSUPERVISED_TASKS
+
+    by_count = max_trials is not None and bandit is None and task not in UNSUPERVISED_TASKS
+    if time_budget is None and not by_count:
         time_budget = DEFAULT_TIME_BUDGET
     if bandit is not None:
         from modelloop.cli._bandit import train_bandit_command
@@ -482,7 +487,7 @@ def train_command(
             result = train_unsupervised(
                 source, task=task, target=target, metric=metric, name=name or source.name,
                 register=register, aliases=alias or (), models=split_names(models),
-                time_budget=DEFAULT_TIME_BUDGET if time_budget is None else time_budget, seed=seed, rules=rules, settings=settings,
+                time_budget=time_budget, seed=seed, rules=rules, settings=settings,
                 on_event=on_event, **unsupervised,
             )  # fmt: skip
         else:
