@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         default=2.0, ge=0.0, description="How often the server checks aliases (0: never)."
     )
     serve_default_model: str | None = Field(
-        default=None, description="The model `POST /predict` serves (default: see README)."
+        default=None, description="The model `POST /predict` serves (default: see docs/serving.md)."
     )
     serve_model_path: Path | None = Field(
         default=None, description="Serve this model file instead of the store's models."
@@ -229,7 +229,7 @@ class Settings(BaseSettings):
         validation_alias="SAGEMAKER_BIND_TO_PORT",
         description="Amazon SageMaker: the port, in multi-container endpoints and pipelines.",
     )
-    # -- monitoring (``modelloop monitor``; alert rules, see README "Monitoring") ----------
+    # -- monitoring (``modelloop monitor``; alert rules, see docs/monitoring.md) ----------
     monitor_window: str = Field(
         default="10000",
         description="Current window of logged inputs: a row count ('5000') or a time ('7d').",

@@ -151,7 +151,7 @@ def monitor_command(
 
     Prints one line per feature (test, statistic, threshold, drifted?) and a summary:
     domain-classifier AUC, prediction drift, estimated and measured performance. Exits 1
-    when an alert rule fires (see README "Monitoring"), 2 on bad input, 0 otherwise.
+    when an alert rule fires (see docs/monitoring.md), 2 on bad input, 0 otherwise.
     """
     from modelloop.monitoring import drift_html
     from modelloop.workflows import monitor

@@ -86,6 +86,7 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def is_url(source: str) -> bool:
+    """Whether ``source`` is a URL (``scheme://...``: a database or a web address), not a path."""
     return bool(_URL.match(source))
 
 

@@ -692,6 +692,9 @@ def evaluation_report(title: str, **data: Any) -> str:
     Parameters
     ----------
     title : the page title.
+
+    Other Parameters
+    ----------------
     task : 'binary', 'multiclass' or 'regression'.
     metric : the selection metric.
     y_true, y_pred : true and predicted values of the test rows.

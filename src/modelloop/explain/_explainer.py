@@ -485,6 +485,9 @@ def _is_column_transformer(step: Any) -> bool:
 class Explainer:
     """Explains a fitted modelloop model, row by row, per input column.
 
+    The parts of the explainer (a TreeSHAP explainer per tree model, a background sample
+    per pipeline) are built on the first call and reused; the explainer is thread-safe.
+
     Parameters
     ----------
     model : a fitted pipeline, soft-voting blend, ``FoldBag`` or wrapped model
@@ -496,9 +499,6 @@ class Explainer:
         models need none.
     name : what error messages call the model, e.g. ``'churn:3'``
     permutations, background_rows, seed : of the model-agnostic method
-
-    The parts of the explainer (a TreeSHAP explainer per tree model, a background sample
-    per pipeline) are built on the first call and reused; the explainer is thread-safe.
 
     Examples
     --------

@@ -1,5 +1,7 @@
 """Models: the catalog of estimators modelloop trains, with their default configurations.
 
+Examples
+--------
 >>> from modelloop.models import default_candidates, get_spec
 >>> [get_spec(n, "regression").family for n in default_candidates("regression")]
 ['linear', 'tree', 'tree', 'tree']

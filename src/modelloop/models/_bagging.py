@@ -23,6 +23,8 @@ __all__ = ["FoldBag"]
 class FoldBag(BaseEstimator):
     """The weighted average of already fitted models (one per fold, per ensemble member).
 
+    ``fit`` fits nothing: the members are fitted already (like a frozen estimator).
+
     Parameters
     ----------
     estimators : sequence of fitted models
@@ -42,8 +44,6 @@ class FoldBag(BaseEstimator):
     threshold : float, optional
         For a binary classifier: predict ``classes_[1]`` where its averaged probability
         reaches this (see :class:`DecisionThreshold`); ``None``: the most probable class.
-
-    ``fit`` fits nothing: the members are fitted already (like a frozen estimator).
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """``drift_report``: reference vs current window, per column, of outputs and of whole rows.
 
-Which test runs on a column depends on its role and on the sample size (see the README,
-"Monitoring"); p-values are adjusted for the number of tests (Benjamini-Hochberg by
+Which test runs on a column depends on its role and on the sample size (see docs/monitoring.md,
+"Tests per feature"); p-values are adjusted for the number of tests (Benjamini-Hochberg by
 default) before any verdict. Both windows are first cut to a uniform random sample of
 ``DriftConfig.max_rows`` rows, so a window of a million rows costs about what 100,000 do.
 """

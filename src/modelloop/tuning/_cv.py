@@ -26,6 +26,8 @@ def make_folds(
     When the rarest class has fewer rows than ``n_splits`` the number of folds is reduced to
     that count (never below 2) so every fold sees every class.
 
+    Examples
+    --------
     >>> import pandas as pd
     >>> folds = make_folds(pd.Series([0, 1] * 10), "binary", 5)
     >>> len(folds), len(folds[0][1])
