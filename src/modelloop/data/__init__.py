@@ -46,7 +46,7 @@ from modelloop.data._images import (
 )
 from modelloop.data._infer import infer_schema
 from modelloop.data._load import load, read_table
-from modelloop.data._profile import Profile, profile
+from modelloop.data._profile import Profile, profile, validation_hints
 from modelloop.data._rules import (
     ColumnRules,
     RuleReport,
@@ -132,6 +132,7 @@ __all__ = [
     "open_image",
     "parse_number_text",
     "profile",
+    "validation_hints",
     "read_html_table",
     "read_image_folder",
     "read_json_api",

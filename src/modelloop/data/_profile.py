@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from modelloop.data._schema import ColumnSchema, Role
 from modelloop.data._task import detect_task
 from modelloop.data._values import boolean_codes
 
-__all__ = ["Profile", "profile"]
+__all__ = ["Profile", "profile", "validation_hints"]
 
 LEAK_SAMPLE = 20_000  # rows used for the leakage checks on large datasets
 LEAK_CORR = 0.98
@@ -24,6 +25,53 @@ IMBALANCE_SHARE = 0.10
 RARE_CLASS_ROWS = 10
 MANY_MISSING = 0.50
 HIGH_CARDINALITY = 100
+# A column "looks grouped" when its name reads like a key and its values repeat: at least
+# this many distinct values, each seen on average at least this many times.
+GROUP_MIN_DISTINCT = 5
+GROUP_MIN_ROWS_PER_VALUE = 2.0
+_KEY_NAME = re.compile(
+    r"(^|[_\W])(id|key|uuid|guid)$|[a-z]Id$|ID$|"
+    r"^(user|customer|client|patient|subject|session|account|store|shop|device|household|"
+    r"family|group|site|player|team|driver|member|visitor)s?(_?(id|no|number|code|key))?$",
+    re.IGNORECASE,
+)
+
+
+def validation_hints(frame: pd.DataFrame, schema: Any, target: str | None = None) -> list[str]:
+    """Warnings that shuffled cross-validation may be optimistic on these rows: a column
+    whose name reads like a key and whose values repeat (rows of one group in both the
+    training and the validation rows), or a datetime column (rows ordered in time).
+
+    >>> from modelloop.data import load
+    >>> ds = load(pd.DataFrame({"patient_id": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6],
+    ...                         "x": range(12), "y": [0, 1] * 6}), target="y")
+    >>> validation_hints(ds.frame, ds.schema, "y")[0][:42]
+    "Column 'patient_id' repeats its values (6 v"
+    """
+    hints = []
+    n = len(frame)
+    for col in schema.columns:
+        if col.name == target or col.name not in frame.columns:
+            continue
+        s = frame[col.name]
+        if col.role is Role.DATETIME:
+            hints.append(
+                f"Column '{col.name}' holds dates: if the model will predict rows later than "
+                f"these, validate on the future with --time {col.name} (time=) rather than "
+                "shuffled folds, which score it on rows between its training rows."
+            )
+            continue
+        if col.role in (Role.CONSTANT, Role.TEXT, Role.IMAGE) or not _KEY_NAME.search(col.name):
+            continue
+        distinct = int(s.nunique())
+        if distinct >= GROUP_MIN_DISTINCT and n >= GROUP_MIN_ROWS_PER_VALUE * distinct:
+            hints.append(
+                f"Column '{col.name}' repeats its values ({distinct:,} values over {n:,} "
+                f"rows): if its rows belong together (one customer, patient, session), keep "
+                f"each group in one fold with --group {col.name} (group=); shuffled folds "
+                "score the model on groups it has already seen."
+            )
+    return hints
 
 
 @dataclass
@@ -227,8 +275,9 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
 
     Warnings name: suspected leaks (a feature that nearly equals or determines the
     target), class imbalance (< 10% of rows) and rare classes (< 10 rows), features more
-    than half missing, identifier and constant columns that are dropped, and categoricals
-    with more than 100 levels. The leakage checks use a sample of 20,000 rows on larger
+    than half missing, identifier and constant columns that are dropped, categoricals
+    with more than 100 levels, and rows that look grouped or ordered in time (see
+    :func:`validation_hints`). The leakage checks use a sample of 20,000 rows on larger
     datasets and say so.
 
     Parameters
@@ -305,6 +354,7 @@ def profile(dataset: Dataset, *, target: str | None = None) -> Profile:
         info, target_warnings = _target_info(frame[target], target)
         features = [c for c in schema.columns if c.is_feature and c.name != target]
         warnings = _leaks(frame, features, target, info["task"]) + target_warnings + warnings
+    warnings += validation_hints(frame, schema, target)
     sample = None
     if dataset.sample is not None:
         sample, note = _sample_note(dataset.sample, dataset, exact_missing, exact_numbers)

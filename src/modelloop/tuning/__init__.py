@@ -7,6 +7,7 @@ from modelloop.tuning._budget import check_budget, minimum_budget, promised_seco
 from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
 from modelloop.tuning._executors import connect as connect_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
+from modelloop.tuning._validation import Validation, parse_gap, time_values
 from modelloop.tuning._search import (
     DEFAULT_MAX_MODEL_MB,
     DEFAULT_MIN_ROWS_PER_S,
@@ -28,6 +29,7 @@ __all__ = [
     "FoldResult",
     "SearchEvent",
     "SearchResult",
+    "Validation",
     "check_budget",
     "check_param_grid",
     "check_search_options",
@@ -36,7 +38,9 @@ __all__ = [
     "grid_configs",
     "make_folds",
     "minimum_budget",
+    "parse_gap",
     "promised_seconds",
     "random_configs",
     "search",
+    "time_values",
 ]

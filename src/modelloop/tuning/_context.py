@@ -26,6 +26,7 @@ import pandas as pd
 
 from modelloop.data import Schema, Task
 from modelloop.evaluation import get_metric
+from modelloop.tuning._validation import Validation
 
 __all__ = ["Clock", "Policy", "Problem"]
 
@@ -47,6 +48,13 @@ class Problem:
     metric: str
     folds: list[tuple[np.ndarray, np.ndarray]]
     seed: int = 0
+    validation: Validation | None = None  # group or time; aligned with ``X``
+
+    @cached_property
+    def covered(self) -> np.ndarray:
+        """The searched rows some fold validates (all of them, unless the folds chain
+        forward in time: then the earliest rows are only ever trained on)."""
+        return np.unique(np.concatenate([va for _, va in self.folds]))
 
     @property
     def y(self) -> np.ndarray:
@@ -83,6 +91,7 @@ class Problem:
             "metric": self.metric,
             "folds": self.folds,
             "seed": self.seed,
+            "validation": self.validation,
             "n_jobs": 1,
         }
 

@@ -14,17 +14,25 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from modelloop.data import Task
 from modelloop.evaluation import get_metric, score
 from modelloop.exceptions import ConfigurationError
+from modelloop.tuning._validation import Validation
 
 __all__ = ["FoldResult", "cross_validate", "make_folds"]
 
 
 def make_folds(
-    y: pd.Series, task: Task, n_splits: int, *, seed: int = 0
+    y: pd.Series,
+    task: Task,
+    n_splits: int,
+    *,
+    seed: int = 0,
+    validation: Validation | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffled K folds, stratified by class for classification.
 
     When the rarest class has fewer rows than ``n_splits`` the number of folds is reduced to
-    that count (never below 2) so every fold sees every class.
+    that count (never below 2) so every fold sees every class. With a group or time
+    ``validation`` the folds keep groups whole, or chain forward in time (see
+    ``_validation``).
 
     Examples
     --------
@@ -38,6 +46,8 @@ def make_folds(
     n = len(y)
     if n < 2:
         raise ConfigurationError(f"Cross-validation needs at least 2 rows. Got {n}.")
+    if validation is not None and validation.kind != "random":
+        return validation.folds(y, task, n_splits, seed=seed)
     index = np.arange(n)
     if task in ("binary", "multiclass"):
         smallest = int(pd.Series(y).value_counts().min())

@@ -200,9 +200,10 @@ def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
         return None
     floor = policy.min_rows_per_s
     try:
+        rows = problem.covered  # time-ordered folds never validate the earliest rows
         selection = select_ensemble(
-            {c.name: c.oof for c in ok},
-            problem.y,
+            {c.name: None if c.oof is None else c.oof[rows] for c in ok},
+            problem.y[rows],
             task=problem.task,
             metric=problem.metric,
             classes=problem.classes,

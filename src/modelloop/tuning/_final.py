@@ -219,6 +219,8 @@ def bag_problem(runner: TrialRunner, c: CandidateResult) -> str | None:
     """Why ``c`` may not be kept as fold models, or None when it may."""
     p, policy = runner.problem, runner.policy
     k = p.k
+    if p.validation is not None and p.validation.kind == "time":
+        return "time-ordered folds train on the past only; a refit uses the latest rows"
     if p.n_rows > len(p.y):
         return f"the search used a sample of the rows; a refit uses all {p.n_rows}"
     speed, floor = c.rows_per_s, policy.min_rows_per_s
@@ -369,9 +371,10 @@ def speed_check(runner: TrialRunner, model: Any, c: CandidateResult, by_name, no
             return model, c, speed
         measured[name] = timed[1]
     p = runner.problem
+    rows = p.covered
     selection = select_ensemble(
-        {n: by_name[n].oof for n in measured},
-        p.y,
+        {n: by_name[n].oof[rows] for n in measured},
+        p.y[rows],
         task=p.task,
         metric=p.metric,
         classes=p.classes,

@@ -39,6 +39,22 @@ def fold_scores(problem: Problem, oof: np.ndarray, metric: str | None = None) ->
     )
 
 
+def _covered(problem: Problem) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The rows some fold validates, and the folds in positions among those rows.
+
+    Time-ordered folds leave the earliest rows without an out-of-fold prediction; what is
+    fitted on out-of-fold predictions (a temperature, a threshold) uses the others. (Each
+    fold's value is fitted on the other folds' rows, later ones included: one number per
+    fold, not a model.)
+    """
+    rows = problem.covered
+    if len(rows) == len(problem.y):
+        return rows, problem.folds
+    position = np.full(len(problem.y), -1)
+    position[rows] = np.arange(len(rows))
+    return rows, [(position[tr][position[tr] >= 0], position[va]) for tr, va in problem.folds]
+
+
 def calibrate(
     problem: Problem, oof: np.ndarray
 ) -> tuple[tuple[float, ...], np.ndarray, float] | None:
@@ -48,11 +64,13 @@ def calibrate(
     help (or the probabilities are incomplete). Each fold's temperature comes from the other
     folds (see ``models.cross_fit_temperature``).
     """
-    if not np.isfinite(oof).all():
+    rows, folds = _covered(problem)
+    if not np.isfinite(oof[rows]).all():
         return None
-    y_idx = np.searchsorted(problem.classes, problem.y)
+    y_idx = np.searchsorted(problem.classes, problem.y[rows])
     proba = oof / oof.sum(axis=1, keepdims=True)
-    calibrated, temperature = cross_fit_temperature(proba, y_idx, problem.folds)
+    calibrated = proba.copy()
+    calibrated[rows], temperature = cross_fit_temperature(proba[rows], y_idx, folds)
     raw = fold_scores(problem, proba, "log_loss")
     scaled = fold_scores(problem, calibrated, "log_loss")
     if not np.mean(scaled) < np.mean(raw) - _CALIBRATION_GAIN:
@@ -69,12 +87,14 @@ def tune_threshold(
     ``cv_scores`` their scores with the most probable class. Each fold's threshold comes
     from the other folds (see ``models.cross_fit_threshold``). None when it does not help.
     """
-    if not np.isfinite(oof).all() or len(cv_scores) != problem.k:
+    rows, folds = _covered(problem)
+    if not np.isfinite(oof[rows]).all() or len(cv_scores) != problem.k:
         return None
     classes = problem.classes
-    p1 = oof[:, 1] / oof.sum(axis=1)
-    y_idx = np.searchsorted(classes, problem.y)
-    pred, threshold = cross_fit_threshold(y_idx, p1, problem.folds, problem.metric)
+    p1 = oof[rows, 1] / oof[rows].sum(axis=1)
+    y_idx = np.searchsorted(classes, problem.y[rows])
+    pred = np.zeros(len(problem.y), dtype=int)
+    pred[rows], threshold = cross_fit_threshold(y_idx, p1, folds, problem.metric)
     scores = tuple(
         float(score(problem.metric, problem.y[va], y_pred=classes[pred[va]], classes=classes))
         for _, va in problem.folds

@@ -47,6 +47,7 @@ from modelloop.tuning._optuna import run_optuna
 from modelloop.tuning._portfolio import portfolio_configs, run_portfolio
 from modelloop.tuning._records import CandidateResult, SearchEvent, SearchResult, rank
 from modelloop.tuning._runner import TrialRunner
+from modelloop.tuning._validation import Validation
 from modelloop.tuning._worker import model_size_mb
 
 __all__ = [
@@ -96,6 +97,7 @@ def search(
     cluster: Any = None,
     max_search_rows: int | None = None,
     study_journal: str | None = None,
+    validation: Validation | None = None,
 ) -> SearchResult:
     """Search model configurations with the same CV folds, within a time and trial budget.
 
@@ -142,6 +144,10 @@ def search(
     max_search_rows : search on a stratified sample of at most this many rows (default:
         a limit from the time budget and free memory, see ``_budget.row_limits``) and
         refit on as many rows as memory allows; the notes say what was used.
+    validation : how the folds split the rows (``tuning.Validation``, its arrays aligned
+        with ``X``): by group, or by time (forward-chaining folds, a gap, early-stopping
+        slices taken from the latest rows of each training fold, no bagging of fold
+        models trained on the past only). ``None``: shuffled (stratified) folds.
 
     Raises
     ------
@@ -216,11 +222,22 @@ def search(
     # the promised margin of 10 %, at least 3 s (a run that ends without a model has
     # failed); the caller keeps back what scoring and saving need.
     clock = Clock.of(time_budget, 0.0 if time_budget is None else max(0.05 * time_budget, 3.0))
-    X, y_arr, n_search, row_note = _limit_rows(
-        X, np.asarray(y), task, cv, time_budget, max_search_rows, seed
+    if validation is not None and validation.kind == "random":
+        validation = None
+    for values in () if validation is None else (validation.groups, validation.times):
+        if values is not None and len(values) != len(X):
+            raise ConfigurationError(
+                f"The validation's {validation.kind} column has {len(values)} values for "
+                f"{len(X)} rows: give one per row of X."
+            )
+    X, y_arr, n_search, row_note, validation = _limit_rows(
+        X, np.asarray(y), task, cv, time_budget, max_search_rows, seed, validation
     )
-    folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed)
-    problem = Problem(X.reset_index(drop=True), y_arr, n_search, schema, task, metric, folds, seed)
+    searched = None if validation is None else validation.take(np.arange(n_search))
+    folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed, validation=searched)
+    problem = Problem(
+        X.reset_index(drop=True), y_arr, n_search, schema, task, metric, folds, seed, validation
+    )
     names = {m for m, _ in configs} | set(models or ())
     preload = libraries(names)
     executor = make_executor(problem.payload(preload), cluster, slots=max(1, n_jobs))
@@ -330,11 +347,14 @@ def check_search_options(
         raise ConfigurationError(f"max_model_mb must be >= 0 (0: no limit). Got {max_model_mb!r}.")
 
 
-def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed):
+def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed, validation=None):
     """Reorder the rows so a stratified search sample comes first; drop what cannot be refit.
 
-    Returns ``(X, y, n_search, note)``: the folds use the first ``n_search`` rows, the refit
-    all of them. ``note`` says what was left out (empty when nothing was).
+    Returns ``(X, y, n_search, note, validation)``: the folds use the first ``n_search``
+    rows, the refit all of them; ``validation`` is reordered with the rows. ``note`` says
+    what was left out (empty when nothing was). With a group validation the sample is of
+    whole groups; with a time validation it is the latest rows, and a refit that cannot
+    take every row leaves out the oldest.
     """
     X = X.reset_index(drop=True)
     n = len(X)
@@ -344,10 +364,23 @@ def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed):
         search_rows = max(1, min(n, int(max_search_rows)))
     refit_rows = max(refit_rows, search_rows)
     if search_rows >= n and refit_rows >= n:
-        return X, y, n, ""
+        return X, y, n, "", validation
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    if task != "regression" and search_rows < n:
+    kind = "random" if validation is None else validation.kind
+    how = "stratified " if task != "regression" else ""
+    if kind != "random":
+        head = validation.sample(search_rows, seed) if search_rows < n else np.arange(n)
+        rest = np.setdiff1d(np.arange(n), head)
+        if kind == "time":  # the refit keeps the latest rows
+            rest = rest[np.argsort(-validation.times[rest], kind="stable")]
+        else:
+            rest = rng.permutation(rest)
+        order = np.concatenate([head, rest])
+        search_rows = len(head)
+        refit_rows = max(refit_rows, search_rows)
+        how = "latest " if kind == "time" else "whole-group "
+    elif task != "regression" and search_rows < n:
         from sklearn.model_selection import train_test_split
 
         try:
@@ -359,8 +392,9 @@ def _limit_rows(X, y, task, cv, time_budget, max_search_rows, seed):
             pass
     order = order[:refit_rows]
     note = (
-        f"Searched on a {'stratified ' if task != 'regression' else ''}sample of "
+        f"Searched on a {how}sample of "
         f"{search_rows:,} of {n:,} rows (row limit from the time budget and memory); "
         f"refitted on {len(order):,} rows."
     )
-    return X.iloc[order].reset_index(drop=True), y[order], search_rows, note
+    taken = None if validation is None else validation.take(order)
+    return X.iloc[order].reset_index(drop=True), y[order], search_rows, note, taken

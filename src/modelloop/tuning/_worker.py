@@ -42,6 +42,7 @@ from modelloop.models import (
     predicted_labels,
 )
 from modelloop.tuning._records import TARGET_TRANSFORM, TEMPERATURE, THRESHOLD
+from modelloop.tuning._validation import Validation
 
 __all__ = [
     "BOOSTERS",
@@ -152,6 +153,8 @@ class _Context:
         self.metric: str = payload["metric"]
         self.folds = payload["folds"]
         self.seed: int = payload["seed"]
+        # group or time validation, aligned with X: early-stopping slices follow it
+        self.validation: Validation | None = payload.get("validation")
         # Rows the folds index (the first ones); the rest only join the refit.
         self.n_search: int = int(payload.get("n_search") or len(self.y))
         # One thread: OpenMP threads that spin while waiting for a busy core slow LightGBM
@@ -171,9 +174,27 @@ class _Context:
         return self.y
 
 
-def early_stopping_split(X: pd.DataFrame, y: np.ndarray, task: str, seed: int) -> list[Any]:
+def early_stopping_split(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    task: str,
+    seed: int,
+    validation: Validation | None = None,
+    rows: np.ndarray | None = None,
+) -> list[Any]:
     """The rows a booster trains on and the 10 % slice it stops early on:
-    ``[X_fit, X_es, y_fit, y_es]``, stratified by class where the classes allow."""
+    ``[X_fit, X_es, y_fit, y_es]``, stratified by class where the classes allow.
+
+    With a group or time ``validation`` (its arrays indexed by ``rows``, the positions of
+    ``X``'s rows) the slice is whole groups, or the latest rows: a slice drawn at random
+    from a time-ordered fold would let the booster choose its rounds on rows that lie
+    between its training rows, and score them as if it had seen the future.
+    """
+    if validation is not None and validation.kind != "random" and rows is not None:
+        split = validation.early_stopping(np.asarray(rows), 0.1, seed)
+        if split is not None and len(split[0]) and len(split[1]):
+            fit, stop = split
+            return [X.iloc[fit], X.iloc[stop], y[fit], y[stop]]
     stratify = y if task != "regression" else None
     try:
         return train_test_split(X, y, test_size=0.1, random_state=seed, stratify=stratify)
@@ -181,11 +202,15 @@ def early_stopping_split(X: pd.DataFrame, y: np.ndarray, task: str, seed: int) -
         return train_test_split(X, y, test_size=0.1, random_state=seed)
 
 
-def _fit(ctx: _Context, job: Job, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray):
-    """Fit ``pipeline``; boosted trees stop early on a 10 % slice. Returns (model, rounds)."""
+def _fit(ctx: _Context, job: Job, pipeline: Pipeline, rows: np.ndarray, y: np.ndarray):
+    """Fit ``pipeline`` on the rows at positions ``rows`` (``y``: their labels); boosted
+    trees stop early on a 10 % slice. Returns (model, rounds)."""
+    X = ctx.X.iloc[rows]
     if job.model not in BOOSTERS or len(X) < _ES_MIN_ROWS:
         return pipeline.fit(X, y), None
-    X_fit, X_es, y_fit, y_es = early_stopping_split(X, y, ctx.task, ctx.seed)
+    X_fit, X_es, y_fit, y_es = early_stopping_split(
+        X, y, ctx.task, ctx.seed, ctx.validation, rows
+    )
     # fit_transform, as Pipeline.fit does: a cross-fitted encoder (the target encoding of
     # high-cardinality columns) gives each training row an encoding learned without its own
     # label. fit() then transform() would encode every row with its own label in it, and a
@@ -293,7 +318,7 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # per-fold convergence chatter is not actionable
-            model, rounds = _fit(ctx, job, clone(base), ctx.X.iloc[tr], y_fit[tr])
+            model, rounds = _fit(ctx, job, clone(base), tr, y_fit[tr])
         out.fit_times.append(time.perf_counter() - t)
         if rounds is not None:
             out.best_iterations.append(rounds)
@@ -393,7 +418,7 @@ def _bag(
         for tr in folds:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitted, _ = _fit(ctx, job, clone(base), ctx.X.iloc[tr], y_fit[tr])
+                fitted, _ = _fit(ctx, job, clone(base), tr, y_fit[tr])
             estimators.append(fitted)
             weights.append(weight / len(folds))
             temperatures.append(None if temperature is None else float(temperature))

@@ -6,13 +6,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 from modelloop._spare import ensure_spares, libraries
 from modelloop.config import Settings
 from modelloop.data import (
@@ -26,6 +25,7 @@ from modelloop.data import (
     enforce_rules,
     load,
     load_rules,
+    validation_hints,
 )
 from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
@@ -34,6 +34,7 @@ from modelloop.models import get_spec, predicted_labels
 from modelloop.store import Store, skops_io
 from modelloop.tuning import (
     SearchEvent,
+    Validation,
     check_budget,
     check_param_grid,
     check_search_options,
@@ -43,11 +44,13 @@ from modelloop.tuning import (
 from modelloop.workflows._images import embed_dataset, finetune_candidates, split_folder
 from modelloop.workflows._ingest import load_source
 from modelloop.workflows._report import keep_evaluation
+from modelloop.workflows._validation import resolve_validation, split_rows
 from modelloop.workflows._versions import library_versions
 
 __all__ = ["TrainResult", "train"]
 
 log = logging.getLogger("modelloop.workflows")
+_now = time.monotonic  # ``train`` takes a ``time`` argument (the time column)
 
 _TASKS = ("binary", "multiclass", "regression")
 
@@ -86,6 +89,8 @@ class TrainResult:
     # clustering / reduce / anomaly: cluster sizes and profiles, explained variance or the
     # anomaly threshold, a 2-D projection (see workflows._train_unsupervised)
     summary: dict[str, Any] = field(default_factory=dict)
+    # how rows were split: {'kind': 'random'|'group'|'time', 'column', 'gap', 'description'}
+    validation: dict[str, Any] = field(default_factory=dict)
     _explainer: Any = field(default=None, repr=False, compare=False)
 
     def explain(
@@ -218,6 +223,7 @@ class TrainResult:
                 "rows": self.dataset.n_rows,
             },
             "timings": self.timings,
+            "validation": self.validation,
             "notes": self.notes,
             **({"summary": _without_projection(self.summary)} if self.summary else {}),
         }
@@ -368,18 +374,6 @@ def _check_options(
     )  # fmt: skip
 
 
-def _split(
-    dataset: Dataset, task: Task, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
-    X = dataset.features()
-    y = dataset.target_series()
-    stratify = y if task != "regression" else None
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, shuffle=True, stratify=stratify
-    )
-    return X_train, X_test, y_train, y_test
-
-
 def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
     if task == "regression":
         return score_all(task, y.to_numpy(), y_pred=model.predict(X))
@@ -461,6 +455,9 @@ def train(
     started: float | None = None,
     time_after: float = 0.0,
     exportable: str | None = None,
+    group: str | None = None,
+    time: str | None = None,
+    gap: int | str | timedelta | None = None,
 ) -> TrainResult:
     """Train a model on a table with honest evaluation, record the run, optionally register.
 
@@ -511,6 +508,16 @@ def train(
         the CLI passes its own start, so the promise covers the whole command).
     time_after : seconds of the budget the caller needs once ``train`` returns (the CLI's
         ``--report``): kept back from the search.
+    group : a column whose rows belong together (a patient, a customer): the rows of one
+        group are never split, neither across the CV folds nor between the training rows
+        and the test split. Not a feature. Not with ``time``.
+    time : a column of dates or numbers ordering the rows in time: train on the past,
+        validate on the future. The test split is the latest ``test_size`` of the rows and
+        the folds chain forward (each trains on every row before its validation rows).
+        The column stays a feature with its inferred role (``types={col: "identifier"}``
+        keeps it out).
+    gap : with ``time``: rows left out between training and validation rows, a number of
+        rows (``10``) or, for a datetime column, a duration (``"7D"``, ``"12h"``).
     exportable : ``'onnx'``: search only models that convert to ONNX (the portfolio's, or
         ``models``, filtered), and refuse up front columns an ONNX graph cannot take (text,
         dates), so that ``modelloop export --format onnx`` succeeds on the result.
@@ -541,8 +548,8 @@ def train(
     )  # fmt: skip
     seed = settings.seed if seed is None else seed
     emit = on_event or (lambda event: None)
-    t0 = time.monotonic()
-    clock = _Deadlines(time.monotonic() if started is None else started, time_budget, time_after)
+    t0 = _now()
+    clock = _Deadlines(_now() if started is None else started, time_budget, time_after)
     # what saving the model (and the report that follows, if any) needs, while the search runs
     _import_in_background(
         (skops_io, "matplotlib.figure", "matplotlib.backends.backend_agg")
@@ -596,6 +603,13 @@ def train(
     resolved_task: Task = task or detect_task(y_all)
     check_target(y_all, resolved_task, name=target, source=dataset.name)
     dataset = _whole_number_labels(dataset, resolved_task)
+    dataset, validation = resolve_validation(
+        dataset, target=target, group=group, time=time, gap=gap
+    )
+    if validation is None:
+        notes += validation_hints(dataset.frame, dataset.schema, target)
+    else:
+        notes.append(f"Validation {validation.describe()}.")
     if metric is None and search_strategy in ("grid", "random"):
         # GridSearchCV-like: scikit-learn's default score (an estimator's own ``score``)
         metric = "r2" if resolved_task == "regression" else "accuracy"
@@ -638,7 +652,7 @@ def train(
             "(all others are identifiers or constant)."
         )
     check_budget(time_budget, dataset.n_rows, len(dataset.schema.feature_columns()))
-    load_time = time.monotonic() - t0
+    load_time = _now() - t0
     notes += embed_dataset(
         dataset,
         n_jobs=settings.effective_n_jobs(),
@@ -647,14 +661,17 @@ def train(
         emit=emit,
         cache_dir=settings.resolved_cache_dir(),
     )
-    embed_time = time.monotonic() - t0 - load_time
+    embed_time = _now() - t0 - load_time
     search_candidates = candidates
     if candidates is None and search_strategy == "auto":
         search_candidates, note = finetune_candidates(dataset, resolved_task, time_budget)
         notes += [note] if note else []
 
     if test is None:
-        X_train, X_test, y_train, y_test = _split(dataset, resolved_task, test_size, seed)
+        X_train, X_test, y_train, y_test, validation, split_note = split_rows(
+            dataset, resolved_task, test_size, seed, validation
+        )
+        notes += [split_note] if split_note else []
     else:
         test_set, _ = drop_missing_target(load(test, target=target, drop=drop, name="test"))
         X_train, y_train = dataset.features(), dataset.target_series()
@@ -684,6 +701,13 @@ def train(
             "types": dict(types or {}),
             "id_column": id_column,
             "exportable": exportable,
+            "group": group,
+            "time": time,
+            "gap": None if validation is None else validation.to_dict()["gap"],
+            "validation": {
+                **(validation or Validation()).to_dict(),
+                "description": (validation or Validation()).describe(),
+            },
             "n_train": len(X_train),
             "n_test": len(X_test),
         }
@@ -723,6 +747,7 @@ def train(
                     "final_fit": final_fit,
                     "cluster": settings.cluster,
                     "max_search_rows": settings.max_search_rows,
+                    "validation": validation,
                     # On a cluster the Optuna study is kept in a journal file next to
                     # the run's other artifacts.
                     "study_journal": None
@@ -737,6 +762,7 @@ def train(
         result.name = model_name
         result.target = target
         result.notes = notes + result.notes
+        result.validation = params["validation"]
         result.timings = {"load_s": round(load_time, 3), **result.timings}
         if dataset.schema.by_role(Role.IMAGE):
             result.timings["embed_s"] = round(embed_time, 3)
@@ -749,7 +775,7 @@ def train(
         if result.trials:
             store.record_trials(run.id, result.trials)
         emit(SearchEvent("stage", message="Saving evaluation data for reports"))
-        evaluating = time.monotonic()
+        evaluating = _now()
         keep_evaluation(
             store,
             result,
@@ -760,8 +786,8 @@ def train(
             seed=seed,
             time_left=clock.for_evaluation(),
         )
-        result.timings["evaluation_s"] = round(time.monotonic() - evaluating, 3)
-        result.timings["total_s"] = round(time.monotonic() - t0, 3)
+        result.timings["evaluation_s"] = round(_now() - evaluating, 3)
+        result.timings["total_s"] = round(_now() - t0, 3)
         register_and_finish(
             store,
             result,
@@ -814,6 +840,7 @@ def _fit_and_evaluate(
         cluster=options.get("cluster"),
         max_search_rows=options.get("max_search_rows"),
         study_journal=options.get("study_journal"),
+        validation=options.get("validation"),
         seed=seed,
         n_jobs=n_jobs,
         on_event=emit,
