@@ -143,3 +143,25 @@ def test_profile_of_a_whole_dataset_has_no_sample(synthetic):
     prof = profile(load(synthetic, target="y"))
     assert prof.sample is None and prof.to_dict()["sample"] is None
     assert not any(w.startswith("Profiled") for w in prof.warnings)
+
+
+def test_validation_hints_name_key_columns_that_repeat_and_date_columns():
+    from modelloop.data import validation_hints
+
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(n) % 12,  # repeats: rows of one customer
+            "order_id": np.arange(n),  # every value distinct: an identifier, no hint
+            "color": np.arange(n) % 5,  # repeats, but no key-like name
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "y": np.arange(n) % 2,
+        }
+    )
+    ds = load(frame, target="y")
+    hints = validation_hints(ds.frame, ds.schema, "y")
+    assert len(hints) == 2
+    assert "'customer_id' repeats its values (12 values over 60 rows)" in hints[0]
+    assert "--group customer_id" in hints[0] and "--time when" in hints[1]
+    assert any("--time when" in w for w in profile(ds).warnings)
+    assert validation_hints(ds.frame, ds.schema, "customer_id")[0].startswith("Column 'when'")

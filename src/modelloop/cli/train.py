@@ -285,6 +285,33 @@ def train_command(
             "it so delayed labels (modelloop feedback) can name rows by it.",
         ),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="A column whose rows belong together (a patient, a customer): one group's "
+            "rows are never split across CV folds nor between training and test rows. Not a "
+            "feature. Not with --time.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="A column of dates or numbers ordering the rows in time: train on the past, "
+            "validate on the future (the test split is the latest rows, the CV folds chain "
+            "forward). It stays a feature (--types COL=identifier keeps it out).",
+        ),
+    ] = None,
+    gap: Annotated[
+        str | None,
+        typer.Option(
+            "--gap",
+            help="With --time: rows left out between training and validation rows, a number "
+            "of rows (10) or, for a date column, a duration (7D, 12h, 30min).",
+            show_default=False,
+        ),
+    ] = None,
     rules: Annotated[
         Path | None,
         typer.Option(
@@ -452,6 +479,11 @@ def train_command(
     by_count = max_trials is not None and bandit is None and task not in UNSUPERVISED_TASKS
     if time_budget is None and not by_count:
         time_budget = DEFAULT_TIME_BUDGET
+    if (bandit is not None or task in UNSUPERVISED_TASKS) and (group or time_column or gap):
+        raise ConfigurationError(
+            "--group, --time and --gap apply to binary, multiclass and regression tasks. "
+            f"Got them with --task {task}."
+        )
     if bandit is not None:
         from modelloop.cli._bandit import train_bandit_command
 
@@ -480,6 +512,13 @@ def train_command(
         query=query,
         rules=rules,
     )
+    hints: list[str] = []
+    if unsupervised is None and group is None and time_column is None and not as_json:
+        from modelloop.data import validation_hints
+
+        hints = validation_hints(source.frame, source.schema, target)
+        for hint in hints:  # before the search starts: Ctrl-C and rerun with the option
+            err.print(f"[yellow]warning:[/] {escape(hint)}")
     with search_display(enabled=not as_json, budget=time_budget) as on_event:
         if unsupervised is not None:  # clustering, reduce, anomaly: their own options
             from modelloop.workflows import train_unsupervised
@@ -512,6 +551,9 @@ def train_command(
                 final_fit=final_fit,
                 seed=seed,
                 id_column=id_column,
+                group=group,
+                time=time_column,
+                gap=gap,
                 rules=rules,
                 test=splits[1] if splits else None,
                 settings=settings,
@@ -573,7 +615,8 @@ def train_command(
     if result.best_params:
         out.print(f"best_params: {escape(json.dumps(result.best_params, default=str))}")
     for note in result.notes:
-        err.print(f"note: {escape(note)}")
+        if note not in hints:  # printed as a warning before training
+            err.print(f"note: {escape(note)}")
     if result.version is not None:
         aliases = f" (aliases: {', '.join(alias)})" if alias else ""
         out.print(

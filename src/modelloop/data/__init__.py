@@ -132,7 +132,6 @@ __all__ = [
     "open_image",
     "parse_number_text",
     "profile",
-    "validation_hints",
     "read_html_table",
     "read_image_folder",
     "read_json_api",
@@ -146,6 +145,7 @@ __all__ = [
     "suggest_rules",
     "to_data_uri",
     "validate_frame",
+    "validation_hints",
     "value_digest",
     "watermark_of",
 ]

@@ -45,7 +45,7 @@ def validation_hints(frame: pd.DataFrame, schema: Any, target: str | None = None
     >>> from modelloop.data import load
     >>> ds = load(pd.DataFrame({"patient_id": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6],
     ...                         "x": range(12), "y": [0, 1] * 6}), target="y")
-    >>> validation_hints(ds.frame, ds.schema, "y")[0][:42]
+    >>> validation_hints(ds.frame, ds.schema, "y")[0][:43]
     "Column 'patient_id' repeats its values (6 v"
     """
     hints = []

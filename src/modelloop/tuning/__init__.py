@@ -7,7 +7,6 @@ from modelloop.tuning._budget import check_budget, minimum_budget, promised_seco
 from modelloop.tuning._cv import FoldResult, cross_validate, make_folds
 from modelloop.tuning._executors import connect as connect_cluster
 from modelloop.tuning._grid import check_param_grid, grid_configs, random_configs
-from modelloop.tuning._validation import Validation, parse_gap, time_values
 from modelloop.tuning._search import (
     DEFAULT_MAX_MODEL_MB,
     DEFAULT_MIN_ROWS_PER_S,
@@ -19,6 +18,7 @@ from modelloop.tuning._search import (
     check_search_options,
     search,
 )
+from modelloop.tuning._validation import Validation, parse_gap, time_values
 
 __all__ = [
     "DEFAULT_MAX_MODEL_MB",

@@ -23,6 +23,7 @@ inside a fold, the search's row sample, the bagging check) asks one :class:`Vali
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -265,7 +266,7 @@ class Validation:
         starts = sorted({_snap(cuts, round(size * (i + 1))) for i in range(k)})
         bounds = [*starts, n]
         folds = []
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for start, stop in pairwise(bounds):
             end = self._train_end(t, start)
             tr, va = np.sort(order[:end]), np.sort(order[start:stop])
             if end < 2 or (task != "regression" and len(np.unique(y[tr])) < 2):

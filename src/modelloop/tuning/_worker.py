@@ -208,9 +208,7 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, rows: np.ndarray, y: np.nd
     X = ctx.X.iloc[rows]
     if job.model not in BOOSTERS or len(X) < _ES_MIN_ROWS:
         return pipeline.fit(X, y), None
-    X_fit, X_es, y_fit, y_es = early_stopping_split(
-        X, y, ctx.task, ctx.seed, ctx.validation, rows
-    )
+    X_fit, X_es, y_fit, y_es = early_stopping_split(X, y, ctx.task, ctx.seed, ctx.validation, rows)
     # fit_transform, as Pipeline.fit does: a cross-fitted encoder (the target encoding of
     # high-cardinality columns) gives each training row an encoding learned without its own
     # label. fit() then transform() would encode every row with its own label in it, and a

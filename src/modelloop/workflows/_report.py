@@ -476,6 +476,10 @@ def _summary(
         f"{params.get('n_train', '?')} training rows ({params.get('cv', '?')}-fold CV), "
         f"{payload.get('n_test', '?')} test rows"
     )
+    validation = params.get("validation") or {}
+    summary["validation"] = validation.get(
+        "description", "random (shuffled, stratified by class for classification)"
+    )
     if params.get("time_budget") is not None:
         summary["time budget"] = f"{params['time_budget']} s"
     timings = run.timings or {}

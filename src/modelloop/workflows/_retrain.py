@@ -519,6 +519,7 @@ def _retrain(
         "labeled production rows",
     )
     candidates = params.get("candidates")
+    validation = _validation_options(params, weighted, notes)
     emit(SearchEvent("stage", message=f"Training a challenger for '{name}'"))
     result = train(
         dataset,
@@ -540,6 +541,7 @@ def _retrain(
         seed=seed,
         test=held,
         id_column=id_column if id_column in dataset.schema else None,
+        **validation,
         settings=settings,
         store=store,
         on_event=emit,
@@ -616,3 +618,25 @@ def _retrain(
         notes=notes + result.notes,
         train_result=result,
     )
+
+
+def _validation_options(
+    params: dict[str, Any], frame: pd.DataFrame, notes: list[str]
+) -> dict[str, Any]:
+    """The champion's group or time validation (``train``'s ``group``, ``time``, ``gap``)
+    for the challenger, when its column is still complete in the rows it trains on."""
+    for option in ("group", "time"):
+        column = params.get(option)
+        if not column:
+            continue
+        if column in frame.columns and (option == "group" or frame[column].notna().all()):
+            kept = {option: column}
+            if option == "time" and params.get("gap") not in (None, 0):
+                kept["gap"] = params["gap"]
+            return kept
+        notes.append(
+            f"The champion was validated by {option} column '{column}', which the labeled "
+            "production rows do not carry: the challenger is cross-validated on shuffled "
+            "folds."
+        )
+    return {}

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from modelloop._spare import ensure_spares, libraries
 from modelloop.config import Settings
 from modelloop.data import (
@@ -676,6 +677,8 @@ def train(
         test_set, _ = drop_missing_target(load(test, target=target, drop=drop, name="test"))
         X_train, y_train = dataset.features(), dataset.target_series()
         X_test, y_test = test_set.frame, test_set.target_series()
+    if validation is not None:  # too few groups or times for the folds: before the store
+        validation.folds(y_train, resolved_task, cv, seed=seed)
     model_name = name or dataset.name
     do_register = register if register is not None else name is not None
 
