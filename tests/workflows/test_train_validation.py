@@ -90,3 +90,17 @@ def test_train_by_group_and_by_time_records_the_validation(tmp_path):
     with Store.from_settings(settings) as store:
         params = store.get_run(timed.run_id).params
     assert params["time"] == "day" and params["gap"] == 2 and params["group"] is None
+
+
+def test_retrain_keeps_the_champions_validation_while_its_column_is_complete():
+    from modelloop.workflows._retrain import _validation_options
+
+    frame = _frame(n=10)
+    notes: list[str] = []
+    params = {"group": None, "time": "day", "gap": "7D"}
+    assert _validation_options(params, frame, notes) == {"time": "day", "gap": "7D"}
+    assert _validation_options({"group": "patient_id"}, frame, notes) == {"group": "patient_id"}
+    assert not notes
+    frame.loc[3, "day"] = pd.NaT  # a production row without its time
+    assert _validation_options(params, frame, notes) == {}
+    assert "validated by time column 'day'" in notes[0] and "shuffled" in notes[0]
