@@ -90,6 +90,10 @@ def test_train_by_group_and_by_time_records_the_validation(tmp_path):
     with Store.from_settings(settings) as store:
         params = store.get_run(timed.run_id).params
     assert params["time"] == "day" and params["gap"] == 2 and params["group"] is None
+    from modelloop.workflows import report
+
+    html = report(timed.run_id, tmp_path / "r.html", settings=settings).read_text()
+    assert "time-ordered by &#x27;day&#x27;" in html or "time-ordered by 'day'" in html
 
 
 def test_retrain_keeps_the_champions_validation_while_its_column_is_complete():
