@@ -384,3 +384,12 @@ def test_load_mixed_target_is_not_an_error(tmp_path):
     text = "x,y\n" + "\n".join(f"{i},{v}" for i, v in enumerate(values))
     ds = load(_write(tmp_path / "t.csv", text), target="y")
     assert ds.schema["y"].role is Role.CATEGORICAL
+
+
+def test_a_column_named_with_the_files_surrounding_spaces_is_found():
+    # Column names are read stripped; the names a user copies from the file still work.
+    frame = pd.DataFrame({"Life expectancy ": [70.0, 71.5, 69.0, 80.1], " x": [1, 2, 3, 4],
+                          "z ": [0, 1, 0, 1]})  # fmt: skip
+    ds = load(frame, target="Life expectancy ", drop=["z "], types={" x": "numeric"})
+    assert ds.schema.target == "Life expectancy"
+    assert list(ds.frame.columns) == ["Life expectancy", "x"]

@@ -22,6 +22,7 @@ from modelloop.data._sources import (
     is_url,
     read_file,
     read_sql,
+    tidied_name,
     tidy_columns,
 )
 from modelloop.exceptions import (
@@ -334,6 +335,11 @@ def load(
             http=http,
         )
     frame = tidy_columns(frame, label)
+    # Column names are read with their surrounding spaces stripped: a name the user copied
+    # from the file ("Life expectancy ") means the same column.
+    target = None if target is None else tidied_name(target, frame.columns)
+    types = None if types is None else {tidied_name(k, frame.columns): v for k, v in types.items()}
+    drop = [tidied_name(c, frame.columns) for c in drop]
     if sample is None and sample_rows is not None and len(frame) > sample_rows:
         frame, sample = sample_frame(
             frame,
@@ -342,7 +348,6 @@ def load(
             seed=seed,
             reason=f"sample_rows={sample_rows:,} was asked",
         )
-    drop = list(drop)
     for col in drop:
         if col not in frame.columns:
             raise column_not_found(col, list(frame.columns), label)

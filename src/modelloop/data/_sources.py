@@ -15,7 +15,7 @@ import json
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -48,6 +48,7 @@ __all__ = [
     "read_sql",
     "sniff_delimiter",
     "sniff_encoding",
+    "tidied_name",
     "tidy_columns",
 ]
 
@@ -536,6 +537,18 @@ def read_sql(url: str, *, table: str | None, query: str | None) -> tuple[pd.Data
         raise InvalidInputError(f"{shown} could not be read: {_reason(exc)}") from None
     finally:
         engine.dispose()
+
+
+def tidied_name(name: str, columns: Iterable[object]) -> str:
+    """``name`` as :func:`tidy_columns` names its column: without surrounding spaces.
+
+    >>> tidied_name("Life expectancy ", ["Life expectancy"]), tidied_name(" a", ["a", " a"])
+    ('Life expectancy', ' a')
+    """
+    names = [str(c) for c in columns]
+    if name in names or str(name).strip() not in names:
+        return name
+    return str(name).strip()
 
 
 def tidy_columns(frame: pd.DataFrame, label: str) -> pd.DataFrame:
