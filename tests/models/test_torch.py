@@ -279,3 +279,28 @@ def pd_series(y):
     import pandas as pd
 
     return pd.Series(y, name="y")
+
+
+def test_tabular_net_last_validation_split_holds_out_the_last_rows() -> None:
+    target = np.arange(100) % 2
+    last = TabularNetClassifier(validation_split="last", validation_fraction=0.2)
+    tr, va = last._validation_split(target, seed=0)
+    assert tr.tolist() == list(range(80)) and va.tolist() == list(range(80, 100))
+    tr, va = TabularNetClassifier(validation_fraction=0.2)._validation_split(target, seed=0)
+    assert len(va) == 20 and va.tolist() != list(range(80, 100))  # a seeded sample
+    with pytest.raises(ValueError, match="validation_split"):
+        TabularNetRegressor(validation_split="first").fit(np.zeros((40, 1)), np.zeros(40))
+
+
+def test_time_ordered_search_pipelines_stop_the_network_early_on_the_latest_rows() -> None:
+    from modelloop.tuning._worker import build_pipeline
+
+    for time_ordered, split in ((True, "last"), (False, "random")):
+        pipe = build_pipeline(
+            _SCHEMA, "binary", "mlp_torch", {}, seed=0, n_jobs=1, time_ordered=time_ordered
+        )
+        assert pipe[-1].validation_split == split
+    # a model without a stopping slice of its own is built as it always is
+    plain = build_pipeline(_SCHEMA, "binary", "logistic_regression", {}, seed=0, n_jobs=1,
+                           time_ordered=True)  # fmt: skip
+    assert "validation_split" not in plain[-1].get_params()

@@ -213,3 +213,11 @@ def test_calibration_and_threshold_use_the_rows_time_folds_validate():
     assert np.isfinite(scaled[problem.covered]).all() and len(scores) == 4
     tuned = tune_threshold(problem, scaled, tuple(scores))
     assert tuned is None or len(tuned[0]) == 4
+
+
+def test_time_folds_skip_blocks_with_one_class_to_train_or_score_on():
+    y = np.array([0] * 30 + [0, 1] * 15 + [1] * 15 + [0, 1] * 15)  # 105 rows in time order
+    folds = make_folds(pd.Series(y), "binary", 6, validation=Validation(times=np.arange(105.0)))
+    assert 2 <= len(folds) < 6
+    for tr, va in folds:
+        assert set(y[tr]) == {0, 1} and set(y[va]) == {0, 1}

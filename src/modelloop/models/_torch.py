@@ -130,6 +130,7 @@ class _TabularNet(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
+        "validation_split": [StrOptions({"random", "last"})],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "n_jobs": [None, Interval(Integral, 1, None, closed="left")],
@@ -149,6 +150,7 @@ class _TabularNet(BaseEstimator):
         max_epochs: int = 100,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
+        validation_split: str = "random",
         patience: int = 10,
         device: str = "auto",
         n_jobs: int | None = None,
@@ -164,6 +166,7 @@ class _TabularNet(BaseEstimator):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.patience = patience
         self.device = device
         self.n_jobs = n_jobs
@@ -280,6 +283,8 @@ class _TabularNet(BaseEstimator):
                 f"stop early; {n} rows are too few (it needs at least {rows} rows, so that "
                 f"both parts have {need}). Give it more rows, or set early_stopping=False."
             )
+        if self.validation_split == "last":
+            return idx[: n - n_val], idx[n - n_val :]
         stratify = target if self._is_classifier else None
         try:
             tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
@@ -451,6 +456,10 @@ class TabularNetClassifier(ClassifierMixin, _TabularNet):
         the epoch with the lowest validation loss; stop after ``patience`` epochs without
         improvement.
     validation_fraction : float, default=0.1
+    validation_split : {"random", "last"}, default="random"
+        Which rows are held out: a seeded (stratified) sample, or the last
+        ``validation_fraction`` of the rows as given. With rows in time order, "last" stops
+        early on the latest rows, as modelloop's search does under ``--time``.
     patience : int, default=10
     class_weight : {"balanced"} or dict or None, default=None
         Weights of the classes in the loss (``"balanced"``: inverse class frequency).
@@ -502,6 +511,7 @@ class TabularNetClassifier(ClassifierMixin, _TabularNet):
         max_epochs: int = 100,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
+        validation_split: str = "random",
         patience: int = 10,
         class_weight: Any = None,
         device: str = "auto",
@@ -519,6 +529,7 @@ class TabularNetClassifier(ClassifierMixin, _TabularNet):
             max_epochs=max_epochs,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
+            validation_split=validation_split,
             patience=patience,
             device=device,
             n_jobs=n_jobs,

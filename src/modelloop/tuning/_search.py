@@ -230,8 +230,14 @@ def search(
                 f"The validation's {validation.kind} column has {len(values)} values for "
                 f"{len(X)} rows: give one per row of X."
             )
+    y_arr = np.asarray(y)
+    if validation is not None and validation.kind == "time":
+        # rows in time order: a fold's training rows reach a model oldest first, so one that
+        # holds out its last rows to stop early (the PyTorch network) holds out the latest
+        order = np.argsort(validation.times, kind="stable")
+        X, y_arr, validation = X.iloc[order], y_arr[order], validation.take(order)
     X, y_arr, n_search, row_note, validation = _limit_rows(
-        X, np.asarray(y), task, cv, time_budget, max_search_rows, seed, validation
+        X, y_arr, task, cv, time_budget, max_search_rows, seed, validation
     )
     searched = None if validation is None else validation.take(np.arange(n_search))
     folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed, validation=searched)

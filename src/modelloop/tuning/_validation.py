@@ -269,8 +269,11 @@ class Validation:
         for start, stop in pairwise(bounds):
             end = self._train_end(t, start)
             tr, va = np.sort(order[:end]), np.sort(order[start:stop])
-            if end < 2 or (task != "regression" and len(np.unique(y[tr])) < 2):
-                continue  # too early to train on: the next block will
+            if end < 2 or (
+                task != "regression" and min(len(np.unique(y[tr])), len(np.unique(y[va]))) < 2
+            ):
+                # too early to train on, or one class only to score: the next block will
+                continue
             folds.append((tr, va))
         if len(folds) < 2:
             raise ConfigurationError(

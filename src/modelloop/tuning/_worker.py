@@ -97,7 +97,14 @@ class Outcome:
 
 
 def build_pipeline(
-    schema: Schema, task: Task, model: str, params: dict[str, Any], *, seed: int, n_jobs: int
+    schema: Schema,
+    task: Task,
+    model: str,
+    params: dict[str, Any],
+    *,
+    seed: int,
+    n_jobs: int,
+    time_ordered: bool = False,
 ) -> Pipeline:
     """``features.make_pipeline`` around the catalog estimator with ``params`` set.
 
@@ -107,9 +114,14 @@ def build_pipeline(
     ``params[THRESHOLD]``: then wrapped (outermost) in ``models.DecisionThreshold``; nor
     ``params[TARGET_TRANSFORM]`` (``"log1p"``): a regressor wrapped in
     ``models.LogTargetRegressor``, fitted on ``log1p(y)`` and predicting ``expm1``.
+
+    ``time_ordered``: the rows it will be fitted on come in time order; a model that holds
+    out rows of its own to stop early (the PyTorch network) holds out the last, the latest.
     """
     spec = get_spec(model, task)
     estimator = spec.make(task, seed=seed, n_jobs=n_jobs)
+    if time_ordered and "validation_split" in estimator.get_params():
+        estimator.set_params(validation_split="last")
     params = dict(params)
     text_features = params.pop("text_features", "tfidf")
     temperature = params.pop(TEMPERATURE, None)
@@ -155,6 +167,8 @@ class _Context:
         self.seed: int = payload["seed"]
         # group or time validation, aligned with X: early-stopping slices follow it
         self.validation: Validation | None = payload.get("validation")
+        # the search puts the rows in time order under a time validation (see ``search``)
+        self.time_ordered = self.validation is not None and self.validation.kind == "time"
         # Rows the folds index (the first ones); the rest only join the refit.
         self.n_search: int = int(payload.get("n_search") or len(self.y))
         # One thread: OpenMP threads that spin while waiting for a busy core slow LightGBM
@@ -309,8 +323,9 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
     oof = np.full((ctx.n_search, width), np.nan)
     out = Outcome(job.number, job.model, dict(job.params), "ok")
     base = build_pipeline(
-        ctx.schema, ctx.task, job.model, job.params, seed=ctx.seed, n_jobs=ctx.n_jobs
-    )
+        ctx.schema, ctx.task, job.model, job.params, seed=ctx.seed, n_jobs=ctx.n_jobs,
+        time_ordered=ctx.time_ordered,
+    )  # fmt: skip
     y_fit = ctx.labels(job.model)
     for i, (tr, va) in enumerate(ctx.folds):
         t = time.perf_counter()
@@ -362,6 +377,8 @@ def _refit(
     (wrapped in ``DecisionThreshold`` when the blend has its own ``threshold``)."""
     from modelloop.tuning._ensemble import build_ensemble
 
+    if rows is None and ctx.time_ordered:  # oldest first, as the folds saw them
+        rows = np.argsort(ctx.validation.times, kind="stable")  # type: ignore[union-attr]
     X = ctx.X if rows is None else ctx.X.iloc[rows]
     y = ctx.y if rows is None else ctx.y[rows]
     encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"
@@ -373,7 +390,15 @@ def _refit(
     pipes = [
         (
             name,
-            build_pipeline(ctx.schema, ctx.task, model, params, seed=ctx.seed, n_jobs=ctx.n_jobs),
+            build_pipeline(
+                ctx.schema,
+                ctx.task,
+                model,
+                params,
+                seed=ctx.seed,
+                n_jobs=ctx.n_jobs,
+                time_ordered=ctx.time_ordered,
+            ),
         )
         for name, model, params in members
     ]
