@@ -13,8 +13,8 @@ and every figure below is taken by the same code for every system:
 - ``rows_per_s``: a warm batch of 10,000 rows drawn from the test rows (seed 0), the faster
   of two timed calls, after the cold call;
 - ``row_ms``: the median of 20 one-row calls, after the cold call;
-- ``size_mb``: what the system writes to keep its final model (modelloop: the skops model
-  file the store keeps; AutoGluon: its predictor folder; FLAML: the pickled model);
+- ``size_mb``: what the system writes to keep its final model (modelloop: the model file
+  the store keeps; AutoGluon: its predictor folder; FLAML: the pickled model);
 - ``serve_ms`` (modelloop only): the median of 50 one-row requests to the registered model
   through ``modelloop serve``, over loopback.
 
@@ -73,10 +73,7 @@ def fit_modelloop(train, target, task, metric, budget, workdir, options):
     FIT_ENDED.append(time.perf_counter())
     TIMINGS.update(result.timings, imports_s=round(CALLED[0] - STARTED, 3))
     with ml.registry(settings) as store:
-        store.register(result, name="bench")
-    import skops.io
-
-    size = len(skops.io.dumps(result.model))
+        size = store.register(result, name="bench").size_bytes  # the model file on disk
     predict = result.model.predict if task == "regression" else result.model.predict_proba
     classes = None if task == "regression" else list(result.model.classes_)
     detail = f"{result.best_model}, {result.final_fit}"

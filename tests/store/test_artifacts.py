@@ -184,3 +184,29 @@ def test_load_model_refuses_path_outside_artifacts(store: Store, register, pipel
         conn.execute(sa.update(model_versions).values(artifact_path="../../etc/passwd"))
     with pytest.raises(ArtifactIntegrityError, match="points outside the artifact folder"):
         store.load_model(record)
+
+
+def test_model_files_are_deflated_and_sized_as_the_search_estimates(tmp_path):
+    # skops describes every object in JSON (tens of kB per tree of a forest): the model
+    # file is deflated, and the search's size estimate (a quickly compressed pickle) is
+    # what the limit --max-model-mb is checked against, so it must match the file.
+    import zipfile
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    from modelloop.store._artifacts import write_model_file
+    from modelloop.store._trust import load_skops
+    from modelloop.tuning._worker import model_size_mb
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 8))
+    y = (X[:, 0] + rng.normal(size=600) > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)
+    path, _, size = write_model_file(model, tmp_path, what="a forest")
+    with zipfile.ZipFile(path) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+        stored = sum(i.file_size for i in zf.infolist())
+    assert size < stored / 2  # the JSON and the tree arrays compress well
+    assert 0.7 < model_size_mb(model) * 1e6 / size < 1.4
+    loaded = load_skops(path.read_bytes(), what="a forest")["model"]
+    assert (loaded.predict_proba(X) == model.predict_proba(X)).all()

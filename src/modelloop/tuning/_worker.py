@@ -311,9 +311,12 @@ def measure_speed(
 
 
 def model_size_mb(model: Any) -> float:
-    """Megabytes ``model`` takes when saved: its pickled size, which a skops file (arrays
-    stored as they are) matches closely."""
-    return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
+    """Megabytes ``model`` takes when saved: its pickled size, compressed as quickly as
+    zlib can. The store's model file (skops, deflated) comes within about 10 % of it (a
+    random forest on spambase: 3.5 MB this way, 3.4 MB on disk, 14.2 MB pickled)."""
+    import zlib
+
+    return len(zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 1)) / 1e6
 
 
 def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
