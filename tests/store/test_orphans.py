@@ -29,14 +29,14 @@ _DIES = textwrap.dedent(
     # a model file moved into place, its row not committed (what register_model does)
     path, sha, _ = write_model_file(model, tmp, what="a model")
     place_file(path, store.artifacts_dir / "models" / "doomed" / path.name.replace(".partial", ""))
-    prepare_snapshot(store, "doomed.reference", pd.DataFrame({"x": [1, 2]}), hash="h",
+    prepare_snapshot(store.artifacts_dir, "doomed.reference", pd.DataFrame({"x": [1, 2]}), hash="h",
                      columns=[], source="rows")  # its row not committed either
     # a snapshot moved into place, its row not committed (what a registration does)
-    pending = prepare_snapshot(store, "doomed.data", pd.DataFrame({"x": [3, 4]}), hash="h2",
+    pending = prepare_snapshot(store.artifacts_dir, "doomed.data", pd.DataFrame({"x": [3, 4]}), hash="h2",
                                columns=[], source="rows")
     conn = store._engine.connect()
     conn.begin()
-    insert_snapshot(conn, store, pending)
+    insert_snapshot(conn, store.artifacts_dir, pending)
     print(run.id, flush=True)
     os._exit(0)  # as if killed: nothing is finished or cleaned up
     """

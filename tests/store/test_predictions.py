@@ -111,7 +111,7 @@ def test_prune_predictions_deletes_in_short_transactions(store: Store) -> None:
 
     @contextmanager
     def counted_write():
-        with store._write() as conn:
+        with store._db.write() as conn:
             yield conn
         batches.append(1)  # committed
 
@@ -127,7 +127,7 @@ def test_prune_predictions_exact_multiple_of_the_batch_size(store: Store) -> Non
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     store.log_predictions([_entry(i, t0 + timedelta(days=i)) for i in range(6)])
-    assert prune_in_batches(store._write, before=t0 + timedelta(days=4), batch_size=2) == 4
+    assert prune_in_batches(store._db.write, before=t0 + timedelta(days=4), batch_size=2) == 4
     assert [p.request_id for p in store.get_predictions("churn")] == ["r4", "r5"]
     with pytest.raises(InvalidInputError, match=r"'batch_size' must be an integer >= 1\. Got 0"):
-        prune_in_batches(store._write, before=t0, batch_size=0)
+        prune_in_batches(store._db.write, before=t0, batch_size=0)

@@ -42,12 +42,12 @@ def test_a_failed_registration_leaves_no_reference_snapshot(
 ) -> None:
     """The reference snapshot and the version are one transaction: all or nothing."""
     from modelloop.exceptions import StoreError
-    from modelloop.store import Store
+    from modelloop.store import _registry
 
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(Store, "_insert_version", fail)
+    monkeypatch.setattr(_registry, "_insert_version", fail)
     with pytest.raises(StoreError, match="nothing was registered"):
         register("churn", pipeline, reference=_frame())
     assert store.list_snapshots() == []

@@ -20,7 +20,7 @@ from modelloop.exceptions import (
     RunNotFoundError,
     StoreError,
 )
-from modelloop.store import Store
+from modelloop.store import Store, _registry
 from modelloop.store._tables import model_versions, registered_models
 
 
@@ -145,7 +145,7 @@ def test_failure_inside_transaction_leaves_no_row_and_no_file(
         raise RuntimeError("disk on fire")
 
     # _write_aliases runs after the model and version rows are inserted.
-    monkeypatch.setattr(Store, "_write_aliases", boom)
+    monkeypatch.setattr(_registry, "_write_aliases", boom)
     with pytest.raises(StoreError, match=r"failed and nothing was registered.*disk on fire"):
         register("churn", pipeline, aliases=["production"])
     assert _count(store, registered_models) == 0
@@ -161,7 +161,7 @@ def test_interrupt_inside_transaction_leaves_no_file(
         raise KeyboardInterrupt
 
     register("churn", pipeline)
-    monkeypatch.setattr(Store, "_write_aliases", interrupt)
+    monkeypatch.setattr(_registry, "_write_aliases", interrupt)
     with pytest.raises(KeyboardInterrupt):
         register("churn", pipeline)
     assert _count(store, model_versions) == 1

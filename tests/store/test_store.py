@@ -114,7 +114,7 @@ def test_get_run_ambiguous_prefix_lists_candidates(store: Store, monkeypatch) ->
         def __init__(self) -> None:
             self.hex = next(ids)
 
-    monkeypatch.setattr("modelloop.store._store.uuid.uuid4", FakeUUID)
+    monkeypatch.setattr("modelloop.store._runs.uuid.uuid4", FakeUUID)
     _run(store, "first")
     _run(store, "second")
     with pytest.raises(

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from modelloop.exceptions import InvalidInputError
+from modelloop.store._records import RUN_STATUSES
 from modelloop.store._tables import model_versions, predictions, run_metrics, runs
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 MAX_PER_PAGE = 500
-_RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 METRIC_SCOPES = ("cv", "test")
 METRIC_OPERATORS = (">", ">=", "<", "<=", "=", "!=")
 
@@ -130,9 +130,9 @@ def page_runs(
     """
     _check_int("page", page, 1)
     _check_int("per_page", per_page, 1, MAX_PER_PAGE)
-    if status is not None and status not in _RUN_STATUSES:
+    if status is not None and status not in RUN_STATUSES:
         raise InvalidInputError(
-            f"Run status must be one of {', '.join(_RUN_STATUSES)}. Got {status!r}."
+            f"Run status must be one of {', '.join(RUN_STATUSES)}. Got {status!r}."
         )
     where = []
     if name is not None:

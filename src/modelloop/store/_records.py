@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DatasetRecord", "ModelSummary", "ModelVersionRecord", "RunRecord"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = [
+    "RUN_STATUSES",
+    "DatasetRecord",
+    "ModelSummary",
+    "ModelVersionRecord",
+    "RunRecord",
+    "dataset_record",
+    "run_record",
+    "version_record",
+]
+
+# What a run's ``status`` may be: ``running`` until ``finish_run`` makes it ``finished`` or
+# ``failed``; ``interrupted`` when its process died first (see ._orphans).
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -31,8 +47,8 @@ class DatasetRecord:
 class RunRecord:
     """One training run: what it was asked, and (once finished) what it found.
 
-    ``status`` is ``'running'``, ``'finished'`` or ``'failed'``; the result fields are
-    ``None`` until the run finishes.
+    ``status`` is one of :data:`RUN_STATUSES`; the result fields are ``None`` until the
+    run finishes.
     """
 
     id: str
@@ -130,3 +146,61 @@ class ModelSummary:
     task: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+def dataset_record(row: sa.Row[Any]) -> DatasetRecord:
+    """The record of a ``datasets`` row."""
+    return DatasetRecord(
+        hash=row.hash,
+        name=row.name,
+        source=row.source,
+        n_rows=int(row.n_rows),
+        n_cols=int(row.n_cols),
+        schema=row.schema,
+        created_at=row.created_at,
+    )
+
+
+def run_record(row: sa.Row[Any]) -> RunRecord:
+    """The record of a ``runs`` row."""
+    return RunRecord(
+        id=row.id,
+        name=row.name,
+        dataset_hash=row.dataset_hash,
+        target=row.target,
+        task=row.task,
+        metric=row.metric,
+        params=row.params,
+        status=row.status,
+        cv_metrics=row.cv_metrics,
+        test_metrics=row.test_metrics,
+        leaderboard=row.leaderboard,
+        best_model=row.best_model,
+        timings=row.timings,
+        library_versions=row.library_versions,
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def version_record(row: sa.Row[Any], aliases: tuple[str, ...]) -> ModelVersionRecord:
+    """The record of a ``model_versions`` row, with the aliases that point at it."""
+    return ModelVersionRecord(
+        name=row.name,
+        version=int(row.version),
+        run_id=row.run_id,
+        artifact_path=row.artifact_path,
+        sha256=row.sha256,
+        size_bytes=int(row.size_bytes),
+        schema=row.schema,
+        task=row.task,
+        metrics=row.metrics,
+        description=row.description,
+        tags=row.tags,
+        aliases=tuple(sorted(aliases)),
+        created_at=row.created_at,
+        format_version=int(row.format_version),
+        reference_snapshot=row.reference_snapshot,
+        lineage=dict(row.lineage or {}),
+    )

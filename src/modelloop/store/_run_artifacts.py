@@ -4,7 +4,8 @@ A run's files (for example the evaluation data a report is drawn from) are writt
 temporary folder, each file fsynced, with a ``manifest.json`` that records every file's
 sha256 and size; the folder is then renamed into place in one step. So a run either has
 all its files or none, and :func:`read_run_file` refuses a file whose bytes differ from the
-manifest. No database row is involved: the run id is the key.
+manifest. No database row is involved: the run id is the key, and the functions here take
+the store's artifact folder.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from modelloop.exceptions import ArtifactIntegrityError, InvalidInputError, StoreError
 from modelloop.store._artifacts import _fsync_dir
 from modelloop.store._orphans import owner_tag
-
-if TYPE_CHECKING:
-    from modelloop.store._store import Store
 
 __all__ = ["MANIFEST", "read_run_file", "run_files", "write_run_files"]
 
@@ -34,11 +31,11 @@ _FORMAT_VERSION = 1
 _FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def _run_dir(store: Store, run_id: str) -> Path:
-    return store.artifacts_dir / "runs" / run_id
+def _run_dir(artifacts_dir: Path, run_id: str) -> Path:
+    return artifacts_dir / "runs" / run_id
 
 
-def write_run_files(store: Store, run_id: str, files: Mapping[str, bytes]) -> Path:
+def write_run_files(artifacts_dir: Path, run_id: str, files: Mapping[str, bytes]) -> Path:
     """Write ``files`` (name -> bytes) as the files of run ``run_id``; all-or-nothing.
 
     ``run_id`` must be a full run id of this store. A run's files are written once:
@@ -54,12 +51,12 @@ def write_run_files(store: Store, run_id: str, files: Mapping[str, bytes]) -> Pa
             )
         if not isinstance(data, bytes | bytearray):
             raise InvalidInputError(f"Run file {name!r} must be bytes. Got {type(data).__name__}.")
-    final = _run_dir(store, run_id)
+    final = _run_dir(artifacts_dir, run_id)
     if final.exists():
         raise StoreError(
             f"Run {run_id[:8]} already has files at {final}; a run's files are written once."
         )
-    tmp = store.artifacts_dir / "tmp" / f"{owner_tag()}-run-{uuid.uuid4().hex}.partial"
+    tmp = artifacts_dir / "tmp" / f"{owner_tag()}-run-{uuid.uuid4().hex}.partial"
     try:
         tmp.mkdir(parents=True)
         manifest: dict[str, object] = {
@@ -93,9 +90,9 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def run_files(store: Store, run_id: str) -> dict[str, str]:
+def run_files(artifacts_dir: Path, run_id: str) -> dict[str, str]:
     """The files of run ``run_id`` as name -> sha256; empty when the run has none."""
-    path = _run_dir(store, run_id) / MANIFEST
+    path = _run_dir(artifacts_dir, run_id) / MANIFEST
     if not path.is_file():
         return {}
     try:
@@ -109,13 +106,13 @@ def run_files(store: Store, run_id: str) -> dict[str, str]:
         ) from exc
 
 
-def read_run_file(store: Store, run_id: str, name: str) -> bytes:
+def read_run_file(artifacts_dir: Path, run_id: str, name: str) -> bytes:
     """The bytes of file ``name`` of run ``run_id``, checked against its recorded sha256."""
-    files = run_files(store, run_id)
+    files = run_files(artifacts_dir, run_id)
     if name not in files:
         shown = ", ".join(sorted(files)) or "none"
         raise StoreError(f"Run {run_id[:8]} has no file {name!r}; its files: {shown}.")
-    path = _run_dir(store, run_id) / name
+    path = _run_dir(artifacts_dir, run_id) / name
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -6,6 +6,9 @@ row inserted; if the insert fails the file is removed again, so a failure leaves
 half. A process killed between the move and the commit leaves a file no row references, and
 its owner tag (:func:`._orphans.owner_tag`) lets the next sweep remove it at once.
 Every read checks the file's sha256 against its row.
+
+Functions here take a connection and the artifact folder; :func:`write_snapshot` takes the
+:class:`~._engine.StoreEngine`, to retry on a conflict with a concurrent writer.
 """
 
 from __future__ import annotations
@@ -31,19 +34,22 @@ from modelloop.exceptions import (
 )
 from modelloop.store import _db
 from modelloop.store._artifacts import _fsync_dir, file_sha256, read_verified
+from modelloop.store._engine import StoreEngine
 from modelloop.store._orphans import owner_tag
 from modelloop.store._tables import data_snapshots
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelloop.store._store import Store
-
 __all__ = [
+    "PendingSnapshot",
     "SnapshotRecord",
+    "check_snapshot_name",
     "get_snapshot",
+    "insert_snapshot",
     "list_snapshots",
     "parse_snapshot_ref",
+    "prepare_snapshot",
     "read_snapshot",
     "write_snapshot",
 ]
@@ -142,60 +148,57 @@ def _record(row: Any) -> SnapshotRecord:
     )
 
 
-def list_snapshots(store: Store, name: str | None = None) -> list[SnapshotRecord]:
+def list_snapshots(conn: sa.Connection, name: str | None = None) -> list[SnapshotRecord]:
     """Every snapshot (of ``name``, when given), by name then version."""
     query = sa.select(data_snapshots).order_by(data_snapshots.c.name, data_snapshots.c.version)
     if name is not None:
         query = query.where(data_snapshots.c.name == name)
-    with store._read() as conn:
-        rows = conn.execute(query).all()
+    rows = conn.execute(query).all()
     if name is not None and not rows:
-        get_snapshot(store, name)  # raises the helpful not-found error
+        get_snapshot(conn, name)  # raises the helpful not-found error
     return [_record(r) for r in rows]
 
 
-def get_snapshot(store: Store, name: str, version: int | None = None) -> SnapshotRecord:
+def get_snapshot(conn: sa.Connection, name: str, version: int | None = None) -> SnapshotRecord:
     """One version of a snapshot (the latest when ``version`` is ``None``)."""
-    with store._read() as conn:
-        versions = list(
+    versions = list(
+        conn.execute(
+            sa.select(data_snapshots.c.version)
+            .where(data_snapshots.c.name == name)
+            .order_by(data_snapshots.c.version)
+        ).scalars()
+    )
+    if not versions:
+        names = list(
             conn.execute(
-                sa.select(data_snapshots.c.version)
-                .where(data_snapshots.c.name == name)
-                .order_by(data_snapshots.c.version)
+                sa.select(data_snapshots.c.name).distinct().order_by(data_snapshots.c.name)
             ).scalars()
         )
-        if not versions:
-            names = list(
-                conn.execute(
-                    sa.select(data_snapshots.c.name).distinct().order_by(data_snapshots.c.name)
-                ).scalars()
-            )
-            if not names:
-                raise SnapshotNotFoundError(
-                    f"No snapshot named {name!r}: the store has no snapshots yet. Create one "
-                    f"with 'modelloop ingest SOURCE --name {name}'."
-                )
-            close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+        if not names:
             raise SnapshotNotFoundError(
-                f"No snapshot named {name!r}.{hint} Snapshots: {', '.join(names[:20])}."
+                f"No snapshot named {name!r}: the store has no snapshots yet. Create one "
+                f"with 'modelloop ingest SOURCE --name {name}'."
             )
-        wanted = versions[-1] if version is None else version
-        if wanted not in versions:
-            raise SnapshotNotFoundError(
-                f"Snapshot '{name}' has no version {wanted}; versions: "
-                f"{', '.join(map(str, versions))}."
-            )
-        row = conn.execute(
-            sa.select(data_snapshots).where(
-                data_snapshots.c.name == name, data_snapshots.c.version == wanted
-            )
-        ).one()
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise SnapshotNotFoundError(
+            f"No snapshot named {name!r}.{hint} Snapshots: {', '.join(names[:20])}."
+        )
+    wanted = versions[-1] if version is None else version
+    if wanted not in versions:
+        raise SnapshotNotFoundError(
+            f"Snapshot '{name}' has no version {wanted}; versions: {', '.join(map(str, versions))}."
+        )
+    row = conn.execute(
+        sa.select(data_snapshots).where(
+            data_snapshots.c.name == name, data_snapshots.c.version == wanted
+        )
+    ).one()
     return _record(row)
 
 
-def _path(store: Store, record: SnapshotRecord) -> Path:
-    base = store.artifacts_dir.resolve()
+def _path(artifacts_dir: Path, record: SnapshotRecord) -> Path:
+    base = artifacts_dir.resolve()
     path = (base / record.artifact_path).resolve()
     if not path.is_relative_to(base):
         raise ArtifactIntegrityError(
@@ -205,9 +208,9 @@ def _path(store: Store, record: SnapshotRecord) -> Path:
     return path
 
 
-def read_snapshot(store: Store, record: SnapshotRecord) -> pd.DataFrame:
+def read_snapshot(artifacts_dir: Path, record: SnapshotRecord) -> pd.DataFrame:
     """The frame of a snapshot, after checking its file against the recorded sha256."""
-    path = _path(store, record)
+    path = _path(artifacts_dir, record)
     data = read_verified(path, record.sha256, what=f"snapshot {record.ref}")
     import pandas as pd
 
@@ -233,7 +236,7 @@ class PendingSnapshot:
 
 
 def prepare_snapshot(
-    store: Store,
+    artifacts_dir: Path,
     name: str,
     frame: pd.DataFrame,
     *,
@@ -252,7 +255,7 @@ def prepare_snapshot(
         "source": str(source),
         "meta": _db.json_dict(meta or {}, "meta"),
     }
-    tmp_dir = store.artifacts_dir / "tmp"
+    tmp_dir = artifacts_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp_path = tmp_dir / f"{owner_tag()}-{uuid.uuid4().hex}.parquet.partial"
     try:
@@ -274,7 +277,9 @@ def prepare_snapshot(
     return PendingSnapshot(name, tmp_path, values)
 
 
-def insert_snapshot(conn: sa.Connection, store: Store, pending: PendingSnapshot) -> SnapshotRecord:
+def insert_snapshot(
+    conn: sa.Connection, artifacts_dir: Path, pending: PendingSnapshot
+) -> SnapshotRecord:
     """Move a prepared snapshot's file into place and insert its row, in ``conn``'s
     transaction (whoever owns the transaction calls ``pending.discard()`` if it fails)."""
     name, values, tmp_path = pending.name, pending.values, pending.tmp_path
@@ -286,7 +291,7 @@ def insert_snapshot(conn: sa.Connection, store: Store, pending: PendingSnapshot)
     ).scalar()
     version = (latest or 0) + 1
     relative = f"snapshots/{name}/{version}-{values['hash'][:16]}-{owner_tag()}.parquet"
-    final = store.artifacts_dir / relative
+    final = artifacts_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():  # left by a crash before its row was committed: not referenced
         final.unlink()
@@ -316,7 +321,8 @@ def insert_snapshot(conn: sa.Connection, store: Store, pending: PendingSnapshot)
 
 
 def write_snapshot(
-    store: Store,
+    db: StoreEngine,
+    artifacts_dir: Path,
     name: str,
     frame: pd.DataFrame,
     *,
@@ -327,11 +333,11 @@ def write_snapshot(
 ) -> SnapshotRecord:
     """Store ``frame`` as the next version of snapshot ``name``; all-or-nothing."""
     pending = prepare_snapshot(
-        store, name, frame, hash=hash, columns=columns, source=source, meta=meta
+        artifacts_dir, name, frame, hash=hash, columns=columns, source=source, meta=meta
     )
     try:
-        return store._retry(
-            f"store snapshot '{name}'", lambda conn: insert_snapshot(conn, store, pending)
+        return db.retry(
+            f"store snapshot '{name}'", lambda conn: insert_snapshot(conn, artifacts_dir, pending)
         )
     except BaseException as exc:
         pending.discard()  # also when the commit itself failed after the insert
