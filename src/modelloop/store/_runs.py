@@ -67,8 +67,9 @@ def create_run(
         raise InvalidInputError(
             f"A run name must be a non-empty string of at most 256 characters. Got {name!r}."
         )
+    run_id = uuid.uuid4().hex
     values = {
-        "id": uuid.uuid4().hex,
+        "id": run_id,
         "name": name,
         "dataset_hash": dataset_hash,
         "target": target,
@@ -78,7 +79,7 @@ def create_run(
         "status": "running",
         "started_at": _db.now(),
     }
-    marker = owner_marker(tmp_dir, values["id"])
+    marker = owner_marker(tmp_dir, run_id)
     try:  # says which process runs it, so that a run whose process died can be told
         marker.touch()
     except OSError as exc:
@@ -86,7 +87,7 @@ def create_run(
     try:
         with db.write() as conn:
             conn.execute(runs.insert().values(**values))
-            row = conn.execute(sa.select(runs).where(runs.c.id == values["id"])).one()
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
     except BaseException:
         marker.unlink(missing_ok=True)
         raise
