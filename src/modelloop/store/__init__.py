@@ -5,6 +5,10 @@ aliases such as ``production``) in any SQLAlchemy database -- a SQLite file unde
 ``Settings.home`` by default -- and the models themselves as skops files whose sha256 is
 checked on every load. Everything it returns is an immutable record.
 
+:class:`Store` is a facade whose docstrings are the contract; the work is done by parts
+split by concern (runs, registry, prediction log and feedback, snapshots, ...) over one
+engine, each in its own module (see :mod:`modelloop.store._store`).
+
 Example
 -------
 >>> import tempfile
@@ -20,12 +24,20 @@ from __future__ import annotations
 from modelloop.store._artifacts import MODEL_FORMAT_VERSION
 from modelloop.store._exports import ExportRecord
 from modelloop.store._feedback import FeedbackResult, check_label, key_text
+from modelloop.store._pages import ActivityPoint, RunPage, RunSummary
 from modelloop.store._predictions import PredictionRecord
-from modelloop.store._records import DatasetRecord, ModelSummary, ModelVersionRecord, RunRecord
+from modelloop.store._records import (
+    RUN_STATUSES,
+    DatasetRecord,
+    ModelSummary,
+    ModelVersionRecord,
+    RunRecord,
+)
 from modelloop.store._refs import ModelRef, parse_ref
 from modelloop.store._rewards import RewardResult, check_reward
 from modelloop.store._snapshots import SnapshotRecord, parse_snapshot_ref
-from modelloop.store._store import RUN_STATUSES, Store
+from modelloop.store._store import Store
+from modelloop.store._trials import TrialRecord
 from modelloop.store._trust import (
     TRUSTED_TYPES,
     file_kind,
@@ -40,6 +52,7 @@ __all__ = [
     "MODEL_FORMAT_VERSION",
     "RUN_STATUSES",
     "TRUSTED_TYPES",
+    "ActivityPoint",
     "DatasetRecord",
     "ExportRecord",
     "FeedbackResult",
@@ -48,9 +61,12 @@ __all__ = [
     "ModelVersionRecord",
     "PredictionRecord",
     "RewardResult",
+    "RunPage",
     "RunRecord",
+    "RunSummary",
     "SnapshotRecord",
     "Store",
+    "TrialRecord",
     "check_label",
     "check_reward",
     "file_kind",

@@ -20,14 +20,18 @@ from here (a shared artifact folder), so its files wait for the age rule.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["interrupted_runs", "orphan_files", "owner_marker", "owner_tag"]
+__all__ = ["interrupted_runs", "orphan_files", "owner_marker", "owner_tag", "remove_orphans"]
+
+log = logging.getLogger("modelloop.store")
 
 _TAG = re.compile(r"(?P<pid>\d+)\.(?P<start>\d+)@(?P<host>[0-9a-f]{8})")
 _OWNER = re.compile(r"^(?P<tag>\d+\.\d+@[0-9a-f]{8})-run-(?P<run>[0-9a-f]{32})\.owner$")
@@ -121,3 +125,27 @@ def orphan_files(
     consider((artifacts_dir / "models").rglob("*.skops"), skip_referenced=True)
     consider((artifacts_dir / "snapshots").rglob("*.parquet"), skip_referenced=True)
     return sorted(out)
+
+
+def remove_orphans(
+    artifacts_dir: Path, referenced: set[str], *, min_age_seconds: float
+) -> list[Path]:
+    """Delete what :func:`orphan_files` lists; returns what went.
+
+    A file that cannot be removed now (in use, no permission) is logged and tried again
+    next time.
+    """
+    removed = []
+    for path in orphan_files(artifacts_dir, referenced, min_age_seconds=min_age_seconds):
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("could not remove the orphan file %s: %s", path, exc)
+            continue
+        removed.append(path)
+    return removed

@@ -181,7 +181,7 @@ def prune_in_batches(
 ) -> int:
     """Delete entries created before ``before``, ``batch_size`` rows per transaction.
 
-    ``begin()`` opens one write transaction (``Store._write``). Each batch commits before
+    ``begin()`` opens one write transaction (``StoreEngine.write``). Each batch commits before
     the next starts, so concurrent writers (the server logging predictions, a training
     job) wait at most one batch instead of the whole prune; rows already deleted stay
     deleted if a later batch fails. Returns how many rows were deleted in all.

@@ -1,19 +1,10 @@
 """The store's contract: :class:`Store`, one facade over parts split by concern.
 
-What every backend (SQLite by default, PostgreSQL by URL) promises, whichever part does it:
+This module is longer than the others on purpose: it is the public API's documentation
+(every method's docstring and example), and each method only opens a transaction and hands
+it to the part that does the work. No query and no file handling lives here.
 
-- **Frozen records.** Every read returns immutable dataclasses (:mod:`._records` and the
-  record of each part), never rows or ORM objects; dict fields are fresh copies.
-- **All-or-nothing writes.** A model file or snapshot is written and moved into place
-  first, then its rows are inserted in one transaction; if that fails the files go again.
-  A crash between the two leaves at most an unreferenced file, which
-  :meth:`Store.sweep_orphan_artifacts` removes.
-- **Concurrent writers.** One ``Store`` may be shared between threads, and the same store
-  opened by several processes; a write that conflicts with another is retried.
-- **One-line errors.** Bad input raises ``InvalidInputError``, a missing thing the matching
-  ``NotFoundError`` (naming the closest match), a database failure ``StoreError``.
-
-The parts, each over the one :class:`~._engine.StoreEngine` (they take a connection or the
+The promises every backend keeps are listed in the ``Store`` docstring. The parts, each over the one :class:`~._engine.StoreEngine` (they take a connection or the
 engine, never the ``Store``):
 
 ==========================  ===========================================================
@@ -34,8 +25,6 @@ engine, never the ``Store``):
 
 from __future__ import annotations
 
-import logging
-import shutil
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -49,7 +38,7 @@ from modelloop.store import _datasets, _db, _registry, _runs
 from modelloop.store._engine import StoreEngine
 from modelloop.store._exports import ExportRecord, insert_export, select_exports
 from modelloop.store._feedback import FeedbackResult, attach_labels, count_labels, select_labeled
-from modelloop.store._orphans import orphan_files
+from modelloop.store._orphans import remove_orphans
 from modelloop.store._pages import (
     ActivityPoint,
     RunPage,
@@ -90,16 +79,28 @@ if TYPE_CHECKING:
 
 __all__ = ["RUN_STATUSES", "Store"]
 
-log = logging.getLogger("modelloop.store")
-
 
 class Store:
     """Datasets, runs and registered models, in a database plus a folder of model files.
 
     Opening a store creates its folders, and the schema of a new database (Alembic
     ``upgrade head``); a store whose schema is older than the code is refused with a
-    message to run ``modelloop store upgrade`` (:meth:`Store.upgrade_schema`). The module
-    docstring states what every method promises, whatever the backend.
+    message to run ``modelloop store upgrade`` (:meth:`Store.upgrade_schema`).
+
+    What every backend (SQLite by default, PostgreSQL by URL) promises:
+
+    - **Frozen records.** Every read returns immutable dataclasses (``RunRecord``,
+      ``ModelVersionRecord``, ``SnapshotRecord``, ...), never rows or ORM objects; their
+      dict fields are fresh copies, so changing them never changes the store.
+    - **All-or-nothing writes.** A model file or snapshot is written and moved into place
+      first, then its rows are inserted in one transaction; if that fails the files go
+      again. A crash between the two leaves at most an unreferenced file, which
+      :meth:`sweep_orphan_artifacts` removes.
+    - **Concurrent use.** One ``Store`` may be shared between threads, and the same store
+      opened by several processes; a write that conflicts with another is retried.
+    - **One-line errors.** Bad input raises ``InvalidInputError``; a missing run, model,
+      alias or snapshot the matching ``NotFoundError``, naming the closest match; a
+      database failure ``StoreError``.
 
     Parameters
     ----------
@@ -601,20 +602,7 @@ class Store:
         with self._db.read() as conn:
             referenced = set(conn.execute(sa.select(model_versions.c.artifact_path)).scalars())
             referenced |= set(conn.execute(sa.select(data_snapshots.c.artifact_path)).scalars())
-        removed = []
-        for path in orphan_files(self.artifacts_dir, referenced, min_age_seconds=min_age_seconds):
-            try:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:  # a file that cannot be removed now is tried next time
-                log.warning("could not remove the orphan file %s: %s", path, exc)
-                continue
-            removed.append(path)
-        return removed
+        return remove_orphans(self.artifacts_dir, referenced, min_age_seconds=min_age_seconds)
 
     def recover(self) -> tuple[list[str], list[Path]]:
         """:meth:`mark_interrupted_runs`, then :meth:`sweep_orphan_artifacts`: what a
