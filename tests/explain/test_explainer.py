@@ -7,15 +7,16 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.frozen import FrozenEstimator
 
 from modelloop.exceptions import ConfigurationError, SchemaMismatchError
 from modelloop.explain import Explainer
 from modelloop.models import (
-    DecisionThreshold,
     FoldBag,
     LogTargetRegressor,
     TemperatureScaled,
     catalog,
+    with_threshold,
 )
 
 from .conftest import FEATURES, TARGETS, fitted
@@ -84,7 +85,7 @@ def test_explain_adds_up_for_a_support_vector_machine(frame) -> None:
         ("logistic_regression", "multiclass", lambda est: TemperatureScaled(est, temperature=3.0)),
         ("knn", "binary", lambda est: TemperatureScaled(est, temperature=1.5)),
         ("xgboost", "binary",
-         lambda est: DecisionThreshold(TemperatureScaled(est, temperature=1.3), threshold=0.3)),
+         lambda est: with_threshold(TemperatureScaled(est, temperature=1.3), 0.3)),
         ("lightgbm", "regression", LogTargetRegressor),
         ("ridge", "regression", LogTargetRegressor),
     ],
@@ -128,7 +129,7 @@ def test_explain_adds_up_for_soft_voting_blends(task, names, weights, frame) -> 
     assert e.method == "mixed"
     assert "blend of 3 models" in e.detail
     if task == "binary":
-        thresholded = DecisionThreshold.around(blend, 0.35)
+        thresholded = with_threshold(blend, 0.35)
         _check_additive(thresholded, task, frame, output="log-odds", rows=rows)
     if task == "multiclass":  # every class of every row adds up too
         _check_additive(blend, task, frame, target_class="b", rows=rows)
@@ -142,12 +143,11 @@ def test_explain_adds_up_for_fold_bags_with_missing_classes_and_temperatures(fra
         if i == 2:
             part = part[part["kind"] != "c"]
         model = fitted(name, "multiclass", part, fit_task="binary" if i == 2 else None)
-        members.append(model)
+        members.append(FrozenEstimator(model))
         columns.append(np.searchsorted(["a", "b", "c"], model.classes_))
     bag = FoldBag(
-        members, [0.5, 0.25, 0.25], classes=np.array(["a", "b", "c"]), columns=columns,
-        temperatures=[2.0, None, 0.5],
-    ).fit()  # fmt: skip
+        members, [0.5, 0.25, 0.25], columns=columns, temperatures=[2.0, None, 0.5],
+    ).fit(frame[FEATURES], frame["kind"])  # fmt: skip
     e = _check_additive(bag, "multiclass", frame)
     assert "bag of 3 models" in e.detail
     for c in ("a", "b", "c"):
@@ -156,7 +156,8 @@ def test_explain_adds_up_for_fold_bags_with_missing_classes_and_temperatures(fra
 
 def test_explain_adds_up_for_a_regression_bag(frame) -> None:
     members = [fitted("xgboost", "regression", frame.iloc[i::2], seed=i) for i in range(2)]
-    bag = FoldBag(members, [0.7, 0.3]).fit()
+    bag = FoldBag([FrozenEstimator(m) for m in members], [0.7, 0.3])
+    bag.fit(frame[FEATURES], frame[TARGETS["regression"]])
     e = _check_additive(bag, "regression", frame)
     assert e.exact  # TreeSHAP on values, averaged: still exact Shapley values
 

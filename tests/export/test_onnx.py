@@ -120,10 +120,10 @@ def test_onnx_export_regression_with_log_target(store, titanic, tmp_path) -> Non
 
 
 def test_onnx_export_keeps_temperature_and_decision_threshold(store, titanic, tmp_path) -> None:
-    from modelloop.models import DecisionThreshold, TemperatureScaled
+    from modelloop.models import TemperatureScaled, with_threshold
 
     est, _ = _estimator("lightgbm", "binary")
-    wrapped = DecisionThreshold(TemperatureScaled(est, temperature=1.7), threshold=0.3)
+    wrapped = with_threshold(TemperatureScaled(est, temperature=1.7), 0.3)
     model, schema = fit_pipeline(titanic, "Survived", "binary", wrapped, "tree")
     register(store, "titanic", model, schema, "binary", titanic)
     result = export_model(store, "titanic", "onnx", tmp_path / "out")
@@ -138,6 +138,7 @@ def test_onnx_export_keeps_temperature_and_decision_threshold(store, titanic, tm
 
 def test_onnx_export_of_ensembles_and_fold_bags(store, titanic, tmp_path) -> None:
     from sklearn.ensemble import VotingClassifier
+    from sklearn.frozen import FrozenEstimator
 
     from modelloop.models import FoldBag
 
@@ -154,8 +155,11 @@ def test_onnx_export_of_ensembles_and_fold_bags(store, titanic, tmp_path) -> Non
     assert_parity(result.path / "model.onnx", voting, "binary", schema, X)
 
     bag = FoldBag(
-        [lin, boost], weights=[1.0, 2.0], classes=[0, 1], temperatures=[1.5, None], threshold=0.4
-    ).fit()
+        [FrozenEstimator(lin), FrozenEstimator(boost)],
+        weights=[1.0, 2.0],
+        temperatures=[1.5, None],
+        threshold=0.4,
+    ).fit(X, y)
     register(store, "bag", bag, schema, "binary", frame)
     result = export_model(store, "bag", "onnx", tmp_path / "bag")
     assert_parity(result.path / "model.onnx", bag, "binary", schema, X)

@@ -1,45 +1,43 @@
-"""scikit-learn's conformance suite on our transformers."""
+"""scikit-learn's conformance suite on our transformers.
+
+A check excused here fails for a reason written beside it, and what it checks is tested
+on the input the transformer is made for in tests/features/test_excused_checks.py.
+"""
 
 from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from modelloop.features import DatetimeFeatures, MissingCategory, TextFeatures
+from modelloop.data import ColumnSchema, Role, Schema
+from modelloop.features import DatetimeFeatures, MissingCategory, SchemaEnforcer, TextFeatures
 
-# TextFeatures takes exactly one text column; these checks feed 2-D numeric arrays with
-# several columns (or a 1-D array, which we accept on purpose as one column of text).
-_ONE_COLUMN = "feeds several columns; TextFeatures takes exactly one text column"
+# TextFeatures takes one text column: as its tags say (``one_d_array``), the suite feeds
+# it a 1-D array, which these checks then index or unpack as a 2-D one.
+_CHECK_INDEXES_2D = "the check indexes the 1-D text column it made as a 2-D array"
 _TEXT_FAILURES = {
-    name: _ONE_COLUMN
+    name: _CHECK_INDEXES_2D
     for name in (
         "check_dict_unchanged",
         "check_dont_overwrite_parameters",
-        "check_dtype_object",
-        "check_estimators_dtypes",
-        "check_estimators_fit_returns_self",
-        "check_estimators_overwrite_params",
-        "check_estimators_pickle",
+        "check_estimator_sparse_array",
         "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
         "check_fit2d_1sample",
         "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
         "check_methods_sample_order_invariance",
         "check_methods_subset_invariance",
         "check_n_features_in",
         "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit",
-        "check_readonly_memmap_input",
         "check_transformer_data_not_an_array",
         "check_transformer_general",
-        "check_transformer_preserve_dtypes",
     )
-} | {"check_fit1d": "a 1-D array is one text column (a Series), accepted on purpose"}
+} | {
+    "check_fit1d": "a 1-D array is one text column (a Series), accepted on purpose",
+    "check_estimators_dtypes": "numbers of one digit hold no usable text: refused on purpose",
+}
 
 # MissingCategory outputs strings (categories for the encoder after it); these checks
-# compare outputs numerically (assert_allclose) or expect float output.
+# compare outputs with assert_allclose, as numbers.
 _STRING_OUTPUT = "outputs str categories; the check compares outputs as numbers"
 _CATEGORY_FAILURES = {
     name: _STRING_OUTPUT
@@ -51,8 +49,35 @@ _CATEGORY_FAILURES = {
         "check_pipeline_consistency",
         "check_transformer_data_not_an_array",
         "check_transformer_general",
-        "check_transformer_preserve_dtypes",
     )
+}
+
+# SchemaEnforcer takes the columns of its schema and no others; these checks fit it on
+# arrays of other widths (or of one row of one value), which it refuses with a
+# SchemaMismatchError naming the columns it expects.
+_WIDTH = "feeds another number of columns than the schema's three"
+_ENFORCER_FAILURES = {
+    name: _WIDTH
+    for name in (
+        "check_dtype_object",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_overwrite_params",
+        "check_fit2d_1feature",
+        "check_fit2d_1sample",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+    )
+} | {
+    "check_complex_data": "complex numbers are refused with modelloop's message, which "
+    "names the column and the value, not with scikit-learn's wording",
+    "check_estimators_empty_data_messages": "zero rows conform to an empty frame: an "
+    "empty batch is valid input to a served model",
 }
 
 _EXPECTED = {
@@ -61,12 +86,21 @@ _EXPECTED = {
         "instead of raising TypeError"
     },
     "MissingCategory": _CATEGORY_FAILURES,
+    "SchemaEnforcer": _ENFORCER_FAILURES,
     "TextFeatures": _TEXT_FAILURES,
 }
 
+_SCHEMA = Schema(tuple(ColumnSchema(f"x{i}", Role.NUMERIC, "float64") for i in range(3)))
+
 
 @parametrize_with_checks(
-    [DatetimeFeatures(), MissingCategory(), TextFeatures(), TextFeatures(n_components=3)],
+    [
+        DatetimeFeatures(),
+        MissingCategory(),
+        SchemaEnforcer(_SCHEMA.to_dict()),
+        TextFeatures(),
+        TextFeatures(n_components=3),
+    ],
     expected_failed_checks=lambda est: _EXPECTED[type(est).__name__],
 )
 def test_transformer_passes_sklearn_checks(estimator, check) -> None:

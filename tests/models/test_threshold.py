@@ -11,12 +11,12 @@ from modelloop.evaluation import score
 from modelloop.exceptions import ConfigurationError
 from modelloop.models import (
     THRESHOLD_METRICS,
-    DecisionThreshold,
     TemperatureScaled,
     cross_fit_threshold,
     decision_threshold,
     fit_threshold,
     predicted_labels,
+    with_threshold,
 )
 
 
@@ -100,10 +100,10 @@ def test_cross_fit_threshold_is_honest_on_noise() -> None:
     assert in_sample > honest
 
 
-def test_decision_threshold_predicts_from_the_threshold_and_passes_probabilities() -> None:
+def test_with_threshold_predicts_from_the_threshold_and_passes_probabilities() -> None:
     X, y = _data()
     raw = LogisticRegression().fit(X, y)
-    low = DecisionThreshold(LogisticRegression(), threshold=0.2).fit(X, y)
+    low = with_threshold(LogisticRegression(), 0.2).fit(X, y)
     assert low.classes_.tolist() == ["no", "yes"]
     np.testing.assert_allclose(low.predict_proba(X), raw.predict_proba(X))
     expected = np.where(raw.predict_proba(X)[:, 1] >= 0.2, "yes", "no")
@@ -111,17 +111,18 @@ def test_decision_threshold_predicts_from_the_threshold_and_passes_probabilities
     assert (low.predict(X) == "yes").sum() > (raw.predict(X) == "yes").sum()
 
 
-def test_decision_threshold_rejects_bad_thresholds_and_multiclass() -> None:
+def test_with_threshold_rejects_bad_thresholds_and_multiclass() -> None:
     X, y = _data()
     with pytest.raises(ConfigurationError, match=r"probability in \[0, 1\]. Got 1.5"):
-        DecisionThreshold(LogisticRegression(), threshold=1.5).fit(X, y)
-    with pytest.raises(ConfigurationError, match=r"needs a binary classifier.*Got 3 classes"):
-        DecisionThreshold(LogisticRegression()).fit(X, np.arange(len(y)) % 3)
+        with_threshold(LogisticRegression(), 1.5)
+    # scikit-learn's FixedThresholdClassifier refuses more than two classes
+    with pytest.raises(ValueError, match=r"Only binary classification is supported"):
+        with_threshold(LogisticRegression(), 0.5).fit(X, np.arange(len(y)) % 3)
 
 
-def test_decision_threshold_around_temperature_scaled_nests() -> None:
+def test_with_threshold_around_temperature_scaled_nests() -> None:
     X, y = _data()
-    model = DecisionThreshold(TemperatureScaled(LogisticRegression(), 2.0), threshold=0.35)
+    model = with_threshold(TemperatureScaled(LogisticRegression(), 2.0), 0.35)
     model.fit(X, y)
     scaled = TemperatureScaled(LogisticRegression(), 2.0).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(model.predict_proba(X), scaled)
@@ -132,12 +133,12 @@ def test_predicted_labels_follow_predict_through_every_wrapper() -> None:
     X, y = _data()
     models = [
         make_pipeline(LogisticRegression()),
-        make_pipeline(DecisionThreshold(LogisticRegression(), threshold=0.25)),
-        make_pipeline(DecisionThreshold(TemperatureScaled(LogisticRegression(), 0.5), 0.7)),
-        make_pipeline(TemperatureScaled(DecisionThreshold(LogisticRegression(), 0.3), 3.0)),
-        DecisionThreshold(VotingClassifier([("a", LogisticRegression())], voting="soft"), 0.3),
+        make_pipeline(with_threshold(LogisticRegression(), 0.25)),
+        make_pipeline(with_threshold(TemperatureScaled(LogisticRegression(), 0.5), 0.7)),
+        make_pipeline(TemperatureScaled(with_threshold(LogisticRegression(), 0.3), 3.0)),
+        with_threshold(VotingClassifier([("a", LogisticRegression())], voting="soft"), 0.3),
         VotingClassifier(
-            [("a", make_pipeline(DecisionThreshold(LogisticRegression(), 0.1)))], voting="soft"
+            [("a", make_pipeline(with_threshold(LogisticRegression(), 0.1)))], voting="soft"
         ),
     ]
     for model in models:
@@ -148,11 +149,11 @@ def test_predicted_labels_follow_predict_through_every_wrapper() -> None:
     assert decision_threshold(models[1]) == 0.25
 
 
-def test_decision_threshold_survives_the_store_model_file(tmp_path) -> None:
+def test_with_threshold_survives_the_store_model_file(tmp_path) -> None:
     from modelloop.store._artifacts import load_model_bytes, write_model_file
 
     X, y = _data()
-    model = make_pipeline(DecisionThreshold(TemperatureScaled(LogisticRegression(), 1.5), 0.3))
+    model = make_pipeline(with_threshold(TemperatureScaled(LogisticRegression(), 1.5), 0.3))
     model.fit(X, y)
     path, _, _ = write_model_file(model, tmp_path, what="m")
     loaded = load_model_bytes(path.read_bytes(), what="m", path=path)

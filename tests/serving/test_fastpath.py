@@ -170,12 +170,12 @@ def test_compile_pipeline_predicts_like_a_soft_voting_ensemble(titanic_frame) ->
 
 
 def test_compile_pipeline_predicts_like_a_fitted_subset_of_an_ensemble(titanic_frame) -> None:
-    from modelloop.models import DecisionThreshold
+    from modelloop.models import with_threshold
     from modelloop.tuning._ensemble import fitted_subset
 
     ensemble, schema, records = _titanic_voting(titanic_frame, {"gbm": 0.5, "lr": 0.3, "tree": 0.2})
     # what the search keeps when the refitted blend is too slow: fewer fitted members
-    kept = DecisionThreshold.around(fitted_subset(ensemble, {"tree": 0.6, "lr": 0.4}), 0.35)
+    kept = with_threshold(fitted_subset(ensemble, {"tree": 0.6, "lr": 0.4}), 0.35)
     _check_same(kept, schema, records, "binary")
 
 
@@ -274,7 +274,7 @@ def test_served_predictions_of_a_thresholded_model_equal_pipeline_predict(
 ) -> None:
     from sklearn.ensemble import VotingClassifier
 
-    from modelloop.models import DecisionThreshold, TemperatureScaled
+    from modelloop.models import TemperatureScaled, with_threshold
     from modelloop.serving._registry import served_from_pipeline
 
     schema = infer_schema(titanic_frame, target="Survived")
@@ -282,10 +282,10 @@ def test_served_predictions_of_a_thresholded_model_equal_pipeline_predict(
     estimator, family = _estimator(kind, "binary")
     scaled = TemperatureScaled(estimator, temperature=1.4)
     if kind == "lightgbm":
-        model = make_pipeline(schema, family, DecisionThreshold(scaled, 0.2), task="binary")
+        model = make_pipeline(schema, family, with_threshold(scaled, 0.2), task="binary")
     else:  # as modelloop refits a single XGBoost model: a voting wrapper encodes the labels
         pipe = make_pipeline(schema, family, scaled, task="binary")
-        model = DecisionThreshold(VotingClassifier([("xgboost", pipe)], voting="soft"), 0.2)
+        model = with_threshold(VotingClassifier([("xgboost", pipe)], voting="soft"), 0.2)
     model.fit(X, y)
     records = _records(X[schema.feature_columns()].head(200))
     records += _messy(records[:100], schema.features())
@@ -338,6 +338,7 @@ def test_served_predictions_of_a_log_target_model_equal_pipeline_predict(
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_served_predictions_of_bagged_fold_models_equal_the_bag(titanic_frame, task) -> None:
+    from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import KFold
 
     from modelloop.models import FoldBag, TemperatureScaled
@@ -352,18 +353,16 @@ def test_served_predictions_of_bagged_fold_models_equal_the_bag(titanic_frame, t
         estimator, family = _estimator("lightgbm" if i != 1 else "linear", task)
         if task != "regression" and i == 2:  # one member calibrated, as a search may make it
             estimator = TemperatureScaled(estimator, temperature=1.7)
-        members.append(
-            make_pipeline(schema, family, estimator, task=task).fit(X.iloc[rows], y.iloc[rows])
-        )
+        fold_model = make_pipeline(schema, family, estimator, task=task)
+        members.append(FrozenEstimator(fold_model.fit(X.iloc[rows], y.iloc[rows])))
     classes = None if task == "regression" else np.unique(y)
     threshold = 0.3 if task == "binary" else None
     bag = FoldBag(
         members,
         [0.5, 0.2, 0.3],
-        classes=classes,
         temperatures=[None, 1.2, None] if classes is not None else None,
         threshold=threshold,
-    ).fit()
+    ).fit(X, y)
     records = _records(X[schema.feature_columns()].head(200))
     records += _messy(records[:100], schema.features())
     _check_same(bag, schema, records, task)

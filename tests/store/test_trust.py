@@ -232,15 +232,16 @@ _SKIP = {
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_every_model_modelloop_makes_loads_without_trust(task: str, tmp_path: Path) -> None:
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.frozen import FrozenEstimator
 
     from modelloop.data import infer_schema
     from modelloop.features import make_pipeline
     from modelloop.models import (
-        DecisionThreshold,
         FoldBag,
         LogTargetRegressor,
         TemperatureScaled,
         catalog,
+        with_threshold,
     )
 
     frame = _table(task)
@@ -259,7 +260,7 @@ def test_every_model_modelloop_makes_loads_without_trust(task: str, tmp_path: Pa
         if task == "regression" and spec.name == "ridge":
             estimator = LogTargetRegressor(estimator)
         elif task == "binary" and spec.name == "logistic_regression":
-            estimator = DecisionThreshold(TemperatureScaled(estimator, 1.5), 0.4)
+            estimator = with_threshold(TemperatureScaled(estimator, 1.5), 0.4)
         fitted[spec.name] = make_pipeline(schema, spec.family, estimator, task=task).fit(X, y)
     members = [(n, fitted[n]) for n in ("lightgbm", "random_forest")]
     vote = (
@@ -268,7 +269,8 @@ def test_every_model_modelloop_makes_loads_without_trust(task: str, tmp_path: Pa
         else VotingClassifier(members, voting="soft")
     )
     bundle = {"pipelines": fitted, "ensemble": vote.fit(X, y),
-              "bag": FoldBag([fitted["lightgbm"], fitted["xgboost"]]), "schema": schema.to_dict()}  # fmt: skip
+              "bag": FoldBag([FrozenEstimator(fitted["lightgbm"]), FrozenEstimator(fitted["xgboost"])]).fit(X, y),
+              "schema": schema.to_dict()}  # fmt: skip
     with Store(f"sqlite:///{tmp_path}/m.db", tmp_path / "artifacts") as store:
         store.register_model("all", bundle, run_id=None, schema={}, task=task, metrics={})
         _, loaded = store.load_model("all")  # no trust: every type is on the allow list
@@ -295,3 +297,30 @@ def test_every_unsupervised_model_loads_without_trust(task: str, tmp_path: Path)
     data = sio.dumps(fitted)
     assert untrusted_types(data=data) == []
     assert set(load_skops(data, what="unsupervised")) == set(fitted)
+
+
+def test_model_files_saved_with_the_earlier_wrappers_load_and_predict_as_before() -> None:
+    """A file written before thresholds were scikit-learn's ``FixedThresholdClassifier``
+    and before ``FoldBag.fit`` took data (DecisionThreshold around TemperatureScaled, bags
+    of a classifier and of a regressor, a log target) loads without trust and predicts
+    exactly what it predicted when it was saved."""
+    import json
+
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import FoldBag, decision_threshold
+
+    data_dir = Path(__file__).parent / "data"
+    data = (data_dir / "legacy_wrappers.skops").read_bytes()
+    expected = json.loads((data_dir / "legacy_wrappers.json").read_text())
+    assert untrusted_types(data=data) == []
+    models = load_skops(data, what="legacy")
+    X = np.asarray(expected["X"])
+    for name, model in models.items():
+        np.testing.assert_array_equal(model.predict(X), expected[name]["predict"], err_msg=name)
+        if "predict_proba" in expected[name]:
+            np.testing.assert_allclose(model.predict_proba(X), expected[name]["predict_proba"])
+    assert isinstance(models["threshold"], FixedThresholdClassifier)
+    assert decision_threshold(models["threshold"]) == 0.4
+    assert isinstance(models["bag"], FoldBag) and decision_threshold(models["bag"]) == 0.45
+    assert models["bag"].classes_.tolist() == ["no", "yes"]

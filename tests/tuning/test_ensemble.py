@@ -8,7 +8,7 @@ import skops.io as sio
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeClassifier
 
-from modelloop.models import DecisionThreshold
+from modelloop.models import with_threshold
 from modelloop.store._artifacts import untrusted_types
 from modelloop.tuning._ensemble import build_ensemble, fitted_subset
 
@@ -36,7 +36,7 @@ def test_fitted_subset_blends_the_kept_members_without_refitting_them() -> None:
     assert set(subset.predict(X)) <= {"yes", "no"}  # the members' codes map back to labels
     assert subset.classes_.tolist() == ["no", "yes"]
     assert len(blend.estimators_) == 3  # the original is untouched
-    thresholded = DecisionThreshold.around(subset, 0.2)
+    thresholded = with_threshold(subset, 0.2)  # around the fitted subset, not refitted
     assert thresholded.predict(X).tolist() == np.where(expected[:, 1] >= 0.2, "yes", "no").tolist()
 
 

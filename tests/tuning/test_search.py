@@ -381,7 +381,9 @@ def test_ensemble_over_the_latency_limit_is_left_out(binary_data):
 
 
 def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
-    from modelloop.models import DecisionThreshold, predicted_labels
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import predicted_labels
 
     ds = _rare_positive()
     X, target = ds.features(), ds.target_series()
@@ -397,7 +399,7 @@ def test_search_tunes_a_decision_threshold_for_f1_and_refits_with_it():
                   for _, va in folds]  # fmt: skip
         assert c.cv_mean > np.mean(argmax) + 0.01
     final = res.model[-1]
-    assert isinstance(final, DecisionThreshold)
+    assert isinstance(final, FixedThresholdClassifier)
     assert final.threshold == res.best.refit_params["decision_threshold"]
     proba = res.model.predict_proba(X)
     np.testing.assert_array_equal(res.model.predict(X), predicted_labels(res.model, proba))
@@ -597,8 +599,9 @@ def test_ensemble_takes_members_only_while_the_blend_is_fast_enough(binary_data)
 
 def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
     from sklearn.ensemble import VotingClassifier
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold, decision_threshold
+    from modelloop.models import decision_threshold, thresholded
     from modelloop.tuning._ensemble import run_ensemble as _ensemble
     from modelloop.tuning._final import final_fit as _final_fit
     from modelloop.tuning._records import CandidateResult
@@ -628,8 +631,9 @@ def test_ensemble_tunes_its_own_decision_threshold_and_the_refit_applies_it():
         by_name = {c.name: c for c in state.results}
         model, chosen, _, how = _final_fit(state, [blend, *state.results[:2]], by_name, [])
         assert chosen is blend and how == "refit"
-        assert isinstance(model, DecisionThreshold) and decision_threshold(model) == threshold
-        assert isinstance(model.estimator_, VotingClassifier)
+        assert isinstance(model, FixedThresholdClassifier)
+        assert decision_threshold(model) == threshold
+        assert isinstance(thresholded(model), VotingClassifier)
         proba = model.predict_proba(X)
         assert (
             model.predict(X).tolist()
@@ -644,14 +648,15 @@ def _timed_like(table: dict[str, float], whole: float | None = None):
     rows/s ``table`` gives its name, and a blend at the rate of its members in a row (or
     at ``whole``, a slow timing of the whole blend)."""
     from sklearn.ensemble import VotingClassifier
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold
+    from modelloop.models import thresholded
     from modelloop.tuning._ensemble import blend_rows_per_s
 
     names: dict[int, str] = {}
 
     def fake(model, X, task, batches=1):
-        model = model.estimator_ if isinstance(model, DecisionThreshold) else model
+        model = thresholded(model) if isinstance(model, FixedThresholdClassifier) else model
         if isinstance(model, VotingClassifier):
             for (name, _), est in zip(model.estimators, model.estimators_, strict=True):
                 names[id(est)] = name

@@ -21,6 +21,7 @@ from modelloop.cli._common import (
     search_display,
     table,
 )
+from modelloop.data import TASKS
 from modelloop.exceptions import ConfigurationError
 
 
@@ -457,7 +458,7 @@ def train_command(
     """
     started = command_started()  # the budget covers the whole command
     settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
-    if settings.cluster is None and task in (None, "binary", "multiclass", "regression"):
+    if settings.cluster is None and task in (None, *TASKS):
         # the search's worker processes import the model libraries while this one imports
         # the rest of modelloop, reads the data and profiles it
         from modelloop._spare import ensure_spares, libraries

@@ -45,6 +45,7 @@ from modelloop.data._images import (
     value_digest,
 )
 from modelloop.data._infer import infer_schema
+from modelloop.data._json import json_value
 from modelloop.data._load import load, read_table
 from modelloop.data._profile import Profile, profile, validation_hints
 from modelloop.data._rules import (
@@ -58,7 +59,7 @@ from modelloop.data._rules import (
     validate_frame,
 )
 from modelloop.data._sample import available_memory, estimate_size
-from modelloop.data._schema import FEATURE_ROLES, ColumnSchema, Role, Schema, Task
+from modelloop.data._schema import FEATURE_ROLES, TASKS, ColumnSchema, Role, Schema, Task
 from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
 from modelloop.data._sources import is_url
 from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
@@ -79,6 +80,7 @@ __all__ = [
     "IMAGE_STATS",
     "LABEL_COLUMN",
     "MISSING_MARKERS",
+    "TASKS",
     "UNSUPERVISED_TASKS",
     "BundledDataset",
     "ColumnRules",
@@ -125,6 +127,7 @@ __all__ = [
     "is_url",
     "iter_batches",
     "iter_tables",
+    "json_value",
     "load",
     "load_bundled",
     "load_rules",

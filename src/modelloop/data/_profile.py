@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.data._dataset import Dataset, SampleInfo
+from modelloop.data._json import json_value
 from modelloop.data._names import column_not_found
 from modelloop.data._schema import ColumnSchema, Role
 from modelloop.data._task import detect_task
@@ -92,30 +92,15 @@ class Profile:
         return {
             "n_rows": self.n_rows,
             "n_cols": self.n_cols,
-            "sample": _json_safe(self.sample),
+            "sample": json_value(self.sample, unknown="keep"),
             "columns": [
-                {k: _json_safe(v) for k, v in row.items()}
+                {k: json_value(v, unknown="keep") for k, v in row.items()}
                 for row in self.table.to_dict(orient="records")
             ],
             "warnings": list(self.warnings),
-            "target": _json_safe(self.target),
+            "target": json_value(self.target, unknown="keep"),
         }
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def _num(v: float) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelloop.data._json import json_value
 from modelloop.data._schema import Role
 from modelloop.data._values import (
     FALSE_TOKENS,
@@ -414,21 +415,10 @@ def _message(rule: ColumnRules, check: str, n: int) -> tuple[str, str]:
 def _examples(frame: pd.DataFrame, index: list[int]) -> list[dict[str, Any]]:
     out = []
     for i in index[:_EXAMPLES]:
-        row = {k: _plain(v) for k, v in frame.iloc[i].items()}
+        row = {k: json_value(v, unknown="keep") for k, v in frame.iloc[i].items()}
         out.append({"row": int(i), **row})
     return out
 
-
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def validate_frame(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-__all__ = ["FEATURE_ROLES", "ColumnSchema", "Role", "Schema", "Task"]
+__all__ = ["FEATURE_ROLES", "TASKS", "ColumnSchema", "Role", "Schema", "Task"]
 
 Task = Literal["binary", "multiclass", "regression"]
+TASKS: tuple[Task, ...] = get_args(Task)
+"""The supervised tasks, in this order (the unsupervised ones: ``UNSUPERVISED_TASKS``)."""
 
 
 class Role(StrEnum):

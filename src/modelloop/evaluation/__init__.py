@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 from modelloop.evaluation._bootstrap import bootstrap_ci
+from modelloop.evaluation._cluster_metrics import cluster_scores
 from modelloop.evaluation._cluster_plots import (
-    cluster_scores,
     plot_explained_variance,
     plot_groups,
     projection_2d,
@@ -29,6 +29,7 @@ from modelloop.evaluation._metrics import (
     default_metric,
     get_metric,
     is_better,
+    mean_log_loss,
     metrics_for_task,
     score,
     score_all,
@@ -119,6 +120,7 @@ __all__ = [
     "is_better",
     "learning_curve",
     "learning_curve_figure",
+    "mean_log_loss",
     "metric_intervals",
     "metrics_for_task",
     "off_policy_report",

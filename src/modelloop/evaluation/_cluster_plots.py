@@ -1,11 +1,9 @@
-"""Clustering quality, cluster summaries and their figures, as plain data.
+"""Cluster summaries and their figures, as plain data (the scores: ``_cluster_metrics``).
 
 Everything here returns JSON-safe dicts and lists (stored with the run and the model
 version) and the figure functions take those dicts back, so a report can draw them from a
 stored record:
 
-* :func:`cluster_scores` -- silhouette (on a sample for large data), Davies-Bouldin,
-  number of clusters and share of noise;
 * :func:`summarize_groups` -- group sizes and each group's profile: per feature, its mean
   (numbers) or its most frequent value (categories) against the whole table, with the
   standardized difference that says how far the group stands apart;
@@ -23,71 +21,21 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from modelloop.evaluation._cluster_metrics import SILHOUETTE_SAMPLE
+
 __all__ = [
-    "SILHOUETTE_SAMPLE",
-    "cluster_scores",
     "plot_explained_variance",
     "plot_groups",
     "projection_2d",
     "summarize_groups",
 ]
 
-SILHOUETTE_SAMPLE = 2000
-"""Silhouette is O(n^2): it is computed on a random sample of at most this many rows."""
-
 MAX_PROFILE_FEATURES = 30
 """A group profile lists at most this many features, those standing apart most first."""
 
 
-def _finite(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _dense(X: Any) -> np.ndarray:
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
-
-
-def cluster_scores(
-    X: Any, labels: ArrayLike, *, sample_size: int = SILHOUETTE_SAMPLE, seed: int = 0
-) -> dict[str, float | None]:
-    """Quality of a clustering of the (preprocessed) rows ``X``.
-
-    Noise rows (label -1) count as one more group in silhouette and Davies-Bouldin, so a
-    clustering that leaves many rows unexplained is not rewarded. Scores that are not
-    defined (a single group) are None.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
-    >>> s = cluster_scores(X, [0, 0, 1, 1])
-    >>> round(s["silhouette"], 2), s["n_clusters"], s["noise_share"]
-    (0.98, 2, 0.0)
-    """
-    from sklearn.metrics import davies_bouldin_score, silhouette_score
-
-    X = _dense(X)
-    arr = np.asarray(labels)
-    n_clusters = len(set(arr.tolist()) - {-1})
-    noise = float(np.mean(arr == -1)) if len(arr) else 0.0
-    out: dict[str, float | None] = {
-        "silhouette": None,
-        "davies_bouldin": None,
-        "n_clusters": n_clusters,
-        "noise_share": round(noise, 6),
-    }
-    n_groups = len(np.unique(arr))
-    if n_groups < 2 or n_groups >= len(arr):
-        return out
-    idx = np.arange(len(arr))
-    if len(idx) > sample_size:
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(len(arr), size=sample_size, replace=False))
-    if len(np.unique(arr[idx])) >= 2:
-        out["silhouette"] = _finite(silhouette_score(X[idx], arr[idx]))
-    out["davies_bouldin"] = _finite(davies_bouldin_score(X, arr))
-    return out
 
 
 def _profile_column(values: pd.Series, member: np.ndarray, feature: str) -> dict[str, Any] | None:

@@ -245,6 +245,8 @@ def learning_curve(
     from sklearn.model_selection import train_test_split
 
     t0 = time.monotonic()
+    if _holds_frozen(model):  # its frozen parts would not be refitted on a share
+        return pd.DataFrame(columns=["n_train", "train_score", "test_score"])
     y_arr = np.asarray(y_train)
     y_test = np.asarray(y_test)
     if len(X_test) > max_score_rows:  # the same test rows for every point
@@ -283,6 +285,21 @@ def learning_curve(
             _point(model, X_train, y_arr, X_test, y_test, metric, max_score_rows, threshold)
         )
     return pd.DataFrame(rows, columns=["n_train", "train_score", "test_score"])
+
+
+def _holds_frozen(model: Any) -> bool:
+    """Whether ``model`` holds a ``FrozenEstimator`` (kept as fitted by every ``fit``), as
+    a bag of fold models does: refitting its clone on fewer rows refits nothing."""
+    from sklearn.base import BaseEstimator
+    from sklearn.frozen import FrozenEstimator
+
+    if isinstance(model, FrozenEstimator):
+        return True
+    if isinstance(model, list | tuple):
+        return any(_holds_frozen(v) for v in model)
+    if isinstance(model, BaseEstimator):
+        return any(_holds_frozen(v) for v in model.get_params(deep=False).values())
+    return False
 
 
 def _point(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from modelloop.data import TASKS
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -33,13 +34,13 @@ __all__ = [
     "default_metric",
     "get_metric",
     "is_better",
+    "mean_log_loss",
     "metrics_for_task",
     "score",
     "score_all",
     "sign",
 ]
 
-TASKS = ("binary", "multiclass", "regression")
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
 _BINARY = frozenset({"binary"})
 _MULTICLASS = frozenset({"multiclass"})
@@ -117,6 +118,22 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) 
     # from a fold has no AUC of its own (sklearn would return NaN for the whole average).
     aucs = [skm.roc_auc_score(y_true == c, proba[:, k]) for k, c in enumerate(cls) if c in present]
     return float(np.mean(aucs))
+
+
+def mean_log_loss(proba: Any, y_idx: Any, eps: float = 1e-15) -> float:
+    """The mean negative log-likelihood of class indices ``y_idx`` under ``proba``.
+
+    The log loss for labels already given as column positions, with probabilities clipped
+    to ``[eps, 1]`` and no row renormalised: the cheap objective that temperature scaling
+    minimises many times over (``score("log_loss", ...)`` maps labels to columns first).
+
+    >>> round(mean_log_loss(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([1, 0])), 4)
+    0.3993
+    """
+    proba = np.asarray(proba, dtype=float)
+    y_idx = np.asarray(y_idx, dtype=int)
+    picked = proba[np.arange(len(y_idx)), y_idx]
+    return float(-np.mean(np.log(np.clip(picked, eps, 1.0))))
 
 
 def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) -> float:

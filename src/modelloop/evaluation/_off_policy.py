@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from modelloop.data import json_value
 from modelloop.exceptions import InvalidInputError
 
 __all__ = [
@@ -203,7 +204,7 @@ class OffPolicyReport:
             "confidence": self.confidence,
             "n_bootstrap": self.n_bootstrap,
             "unsupported_share": round(self.unsupported_share, 6),
-            "unsupported_actions": [_plain(a) for a in self.unsupported_actions],
+            "unsupported_actions": [json_value(a, unknown="keep") for a in self.unsupported_actions],
             "warnings": list(self.warnings),
         }
 
@@ -417,6 +418,3 @@ def action_text(value: Any) -> str:
         value = int(value)
     return str(value)
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -2,7 +2,7 @@
 
 A final model of modelloop is a ``Pipeline`` (schema check, preprocessing, estimator), a
 soft-voting blend of such pipelines, or fold models averaged by ``models.FoldBag``; its
-estimator may be wrapped in ``TemperatureScaled``, ``DecisionThreshold`` or
+estimator may be wrapped in ``TemperatureScaled``, ``FixedThresholdClassifier`` or
 ``LogTargetRegressor``. The explainer mirrors that structure:
 
 - a pipeline whose estimator is a tree ensemble or linear is explained on its encoded
@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
+from modelloop.data import json_value
 from modelloop.exceptions import ConfigurationError
 from modelloop.explain._attribution import (
     Attribution,
@@ -50,7 +51,6 @@ OUTPUTS = ("probability", "log-odds", "value")
 """What an explanation explains: a class probability, the log-odds of a binary model's
 class, or a regressor's value."""
 
-_TASKS = ("binary", "multiclass", "regression")
 BACKGROUND_ROWS = 50
 """Background rows the model-agnostic method averages over."""
 LINEAR_BACKGROUND_ROWS = 1000
@@ -128,16 +128,13 @@ class Explanation:
                 order = order[:top]
             row: dict[str, Any] = {}
             if self.explained_class is not None:
-                row["explained_class"] = _plain(self.explained_class[i])
+                row["explained_class"] = json_value(self.explained_class[i], unknown="keep")
             row["output_value"] = float(self.output_values[i])
             row["base_value"] = float(self.base[i])
             row["contributions"] = {self.columns[j]: float(self.values[i, j]) for j in order}
             out.append(row)
         return out
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # --------------------------------------------------------------------------- the nodes
@@ -266,10 +263,14 @@ def _needs_background(estimator: Any) -> bool:
 
 
 def _unwrap(estimator: Any) -> Any:
-    from modelloop.models import DecisionThreshold, LogTargetRegressor, TemperatureScaled
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import LogTargetRegressor, TemperatureScaled, thresholded
 
     while True:
-        if isinstance(estimator, DecisionThreshold | TemperatureScaled):
+        if isinstance(estimator, FixedThresholdClassifier):
+            estimator = thresholded(estimator)
+        elif isinstance(estimator, TemperatureScaled):
             estimator = estimator.estimator_
         elif isinstance(estimator, LogTargetRegressor):
             estimator = estimator.regressor_
@@ -280,12 +281,14 @@ def _unwrap(estimator: Any) -> Any:
 def _wrapped(estimator: Any, background: Any) -> tuple[Any, list[Any]]:
     """The leaf explainer inside modelloop's wrappers, and the links applied after it
     (innermost first); ``(None, [])`` when the estimator is not a tree or linear model."""
-    from modelloop.models import DecisionThreshold, LogTargetRegressor, TemperatureScaled
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import LogTargetRegressor, TemperatureScaled, thresholded
 
     links: list[Any] = []
     while True:
-        if isinstance(estimator, DecisionThreshold):  # same probabilities: nothing to do
-            estimator = estimator.estimator_
+        if isinstance(estimator, FixedThresholdClassifier):  # same probabilities
+            estimator = thresholded(estimator)
         elif isinstance(estimator, TemperatureScaled):
             t = float(estimator.temperature)
             links.append(lambda a, t=t: tempered(a, t))
@@ -430,8 +433,9 @@ def _summarise(methods: list[str]) -> str:
 def _node(model: Any, ctx: _Context) -> Any:
     """The explainer node of a fitted model (see the module docstring)."""
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold, FoldBag, TemperatureScaled
+    from modelloop.models import FoldBag, TemperatureScaled, thresholded
 
     if isinstance(model, Pipeline):
         last = model.steps[-1][1]
@@ -439,8 +443,8 @@ def _node(model: Any, ctx: _Context) -> Any:
         if _explained_inside(last) and _is_column_transformer(transformer):
             return _PipelineNode(model, ctx)
         return _PermutationNode(model, ctx)
-    if isinstance(model, DecisionThreshold):
-        return _node(model.estimator_, ctx)
+    if isinstance(model, FixedThresholdClassifier):
+        return _node(thresholded(model), ctx)
     if isinstance(model, TemperatureScaled):
         inner = _node(model.estimator_, ctx)
         return _BlendNode([inner], np.ones(1), np.asarray(model.classes_), None,
@@ -454,9 +458,8 @@ def _node(model: Any, ctx: _Context) -> Any:
         classes = np.asarray(model.classes_) if isinstance(model, VotingClassifier) else None
         return _BlendNode(members, weights, classes, None, None, "soft-voting blend")
     if isinstance(model, FoldBag):
-        model._fitted()
-        members = [_node(m, ctx) for m in model.estimators]
-        classified = model.classes is not None
+        members = [_node(m, ctx) for m in model.estimators_]
+        classified = hasattr(model, "classes_")
         return _BlendNode(
             members,
             np.asarray(model.weights_, dtype=float),

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from modelloop.data import Role, Schema, conform
+from modelloop.data import TASKS, Role, Schema, conform
 from modelloop.exceptions import ExportError
 
 __all__ = [
@@ -161,14 +161,16 @@ class OnnxMember:
 
 
 def _peel(estimator: Any, member: OnnxMember) -> Any:
-    from modelloop.models import DecisionThreshold, LogTargetRegressor, TemperatureScaled
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import LogTargetRegressor, TemperatureScaled, thresholded
 
     while True:
         # A threshold changes only the labels, which the joined graph gives from the
         # model's final probabilities with models.decision_threshold (as modelloop does):
         # wherever it sits among the wrappers, the probabilities are the same.
-        if isinstance(estimator, DecisionThreshold):
-            estimator = estimator.estimator_
+        if isinstance(estimator, FixedThresholdClassifier):
+            estimator = thresholded(estimator)
         elif isinstance(estimator, TemperatureScaled):
             if member.temperature is not None:
                 raise ExportError(f"{member.where}: two temperatures do not convert to ONNX.")
@@ -268,19 +270,18 @@ def members_of(model: Any) -> tuple[list[OnnxMember], np.ndarray | None]:
             m.weight = float(w)
         return members, classes
     if isinstance(model, FoldBag):
-        model._fitted()
-        members = [_member(m, f"fold model {i}") for i, m in enumerate(model.estimators)]
+        members = [_member(m, f"fold model {i}") for i, m in enumerate(model.estimators_)]
         classes = None
         for i, (m, w) in enumerate(zip(members, model.weights_, strict=True)):
             m.weight = float(w)
-            if model.classes is not None:
+            if hasattr(model, "classes_"):
                 m.columns = model.columns_[i]
                 t = model.temperatures_[i]
                 if t is not None:
                     if m.temperature is not None:
                         raise ExportError(f"{m.where}: two temperatures do not convert to ONNX.")
                     m.temperature = float(t)
-        if model.classes is not None:
+        if hasattr(model, "classes_"):
             classes = np.asarray(model.classes_)
         return members, classes
     member = _member(model, "model")
@@ -832,7 +833,7 @@ def convert_onnx(
     """
     from modelloop.export._onnx_graph import join_members
 
-    if task not in ("binary", "multiclass", "regression"):
+    if task not in TASKS:
         raise ExportError(
             f"A {task} model does not convert to ONNX: modelloop exports classifiers and "
             "regressors."

@@ -50,6 +50,8 @@ class MissingCategory(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             validate_data(self, X, skip_check_array=True, reset=False)
             frame = X
         else:
+            if not hasattr(X, "dtype"):  # rows as lists: keep None (numpy would write 'None')
+                X = np.asarray(X, dtype=object)
             arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
             frame = pd.DataFrame(arr)
         mask = frame.isna().to_numpy()
@@ -64,6 +66,7 @@ class MissingCategory(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = []  # str categories out, whatever came in
         return tags
 
 

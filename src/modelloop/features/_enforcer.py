@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -104,6 +105,14 @@ class SchemaEnforcer(TransformerMixin, BaseEstimator):
         )
         return out[list(self.feature_names_in_)]
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # a missing value is conformed, not refused
+        tags.input_tags.string = True  # CSV rows arrive as strings
+        tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = []  # the output has the schema's types
+        return tags
+
     # skops restores objects through __setstate__ and should see only plain values: keep
     # the schema as a dict in the file and rebuild the Schema object on load.
     def __getstate__(self) -> dict[str, Any]:
@@ -120,6 +129,11 @@ class SchemaEnforcer(TransformerMixin, BaseEstimator):
 
 def _as_frame(X: Any, names: list[str], source: str) -> pd.DataFrame:
     """Any supported input shape as a DataFrame with named columns."""
+    if sparse.issparse(X):  # before Mapping: a DOK matrix is a dict
+        raise SchemaMismatchError(
+            f"Rows of {source} must be a DataFrame, records or a 2-D array with columns "
+            f"{names}. Got a sparse matrix: sparse input is not supported."
+        )
     if isinstance(X, pd.DataFrame):
         return X
     if isinstance(X, pd.Series):  # one row, indexed by column name (df.iloc[i])

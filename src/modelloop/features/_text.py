@@ -305,6 +305,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
+        # One column: a 1-D array of texts, or a 2-D array / frame with one column.
+        tags.input_tags.one_d_array = True
         return tags
 
 

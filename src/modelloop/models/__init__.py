@@ -50,6 +50,8 @@ from modelloop.models._threshold import (
     decision_threshold,
     fit_threshold,
     predicted_labels,
+    thresholded,
+    with_threshold,
 )
 from modelloop.models._torch import TabularNetClassifier, TabularNetRegressor
 from modelloop.models._unsupervised import (
@@ -108,7 +110,9 @@ __all__ = [
     "predicted_labels",
     "sample_actions",
     "search_space",
+    "thresholded",
     "unsupervised_catalog",
     "unsupervised_output",
     "wants_log_target",
+    "with_threshold",
 ]

@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
+
+from modelloop.evaluation import mean_log_loss
 
 __all__ = ["TemperatureScaled", "apply_temperature", "cross_fit_temperature", "fit_temperature"]
 
@@ -40,10 +44,6 @@ def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], _EPS, 1.0))))
-
-
 def fit_temperature(proba: np.ndarray, y_idx: np.ndarray) -> float:
     """The temperature that minimises the log loss of ``proba`` for class indices ``y_idx``.
 
@@ -59,7 +59,7 @@ def fit_temperature(proba: np.ndarray, y_idx: np.ndarray) -> float:
     proba = np.asarray(proba, dtype=float)
     y_idx = np.asarray(y_idx, dtype=int)
     found = minimize_scalar(
-        lambda log_t: _nll(apply_temperature(proba, float(np.exp(log_t))), y_idx),
+        lambda log_t: mean_log_loss(apply_temperature(proba, float(np.exp(log_t))), y_idx),
         bounds=_LOG_T,
         method="bounded",
         options={"xatol": 1e-3},
@@ -86,7 +86,7 @@ def cross_fit_temperature(
     return out, fit_temperature(proba, y_idx)
 
 
-class TemperatureScaled(ClassifierMixin, BaseEstimator):
+class TemperatureScaled(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """A classifier whose ``predict_proba`` is scaled by a fixed temperature.
 
     ``predict`` is the wrapped classifier's own (a temperature never changes a row's most
@@ -122,10 +122,24 @@ class TemperatureScaled(ClassifierMixin, BaseEstimator):
         self.classes_ = self.estimator_.classes_
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
         return apply_temperature(self.estimator_.predict_proba(X), float(self.temperature))
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
         return self.estimator_.predict(X)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            inner = get_tags(self.estimator)
+            tags.input_tags.sparse = inner.input_tags.sparse
+            tags.input_tags.allow_nan = inner.input_tags.allow_nan
+            tags.input_tags.string = inner.input_tags.string
+            tags.input_tags.categorical = inner.input_tags.categorical
+        return tags

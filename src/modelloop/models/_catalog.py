@@ -19,6 +19,7 @@ from typing import Any
 from sklearn import ensemble, linear_model, neighbors, svm, tree
 from sklearn.calibration import CalibratedClassifierCV
 
+from modelloop.data import TASKS, UNSUPERVISED_TASKS
 from modelloop.exceptions import ConfigurationError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "is_available",
 ]
 
-TASKS = ("binary", "multiclass", "regression")
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
 _REGRESSION = frozenset({"regression"})
 _ALL = _CLASSIFICATION | _REGRESSION
@@ -353,7 +353,7 @@ def catalog_entries() -> list[CatalogEntry]:
             installed = is_available(spec.name)
         else:
             installed = not module or importlib.util.find_spec(module) is not None
-        order = [*TASKS, "clustering", "reduce", "anomaly"]
+        order = [*TASKS, *UNSUPERVISED_TASKS]
         tasks = tuple(t for t in order if t in spec.tasks)
         rows.append(
             CatalogEntry(

@@ -40,6 +40,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from modelloop.data import json_value
 from modelloop.evaluation import action_text
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 
@@ -234,7 +235,7 @@ class _Policy(BaseEstimator):
                 f"A policy chooses between at least 2 actions. Got {len(values)} ({shown})."
             )
         order = sorted(range(len(values)), key=lambda i: _sort_key(values[i]))
-        self.actions_ = [_plain(values[i]) for i in order]
+        self.actions_ = [json_value(values[i], unknown="keep") for i in order]
         self.action_index_ = {action_text(a): i for i, a in enumerate(self.actions_)}
         self.classes_ = np.asarray(self.actions_, dtype=object)
 
@@ -404,7 +405,7 @@ class RewardPolicy(_Policy):
         """Rows of the reward model's input: each context with its action (and features)."""
         X = _frame(X)
         frame = X.reset_index(drop=True).copy()
-        frame[self.action_column] = [_plain(a) for a in actions]
+        frame[self.action_column] = [json_value(a, unknown="keep") for a in actions]
         table = getattr(self, "action_table_", None)
         if table:
             texts = [action_text(a) for a in actions]
@@ -545,9 +546,6 @@ def _frame(X: Any) -> pd.DataFrame:
         f"A policy takes its contexts as a DataFrame (or a list of records). Got {type(X).__name__}."
     )
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

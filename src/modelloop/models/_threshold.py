@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import FixedThresholdClassifier
 
 from modelloop.evaluation import threshold_labels
 from modelloop.exceptions import ConfigurationError
@@ -26,6 +26,8 @@ __all__ = [
     "decision_threshold",
     "fit_threshold",
     "predicted_labels",
+    "thresholded",
+    "with_threshold",
 ]
 
 _MAX_CANDIDATES = 200
@@ -135,88 +137,71 @@ def cross_fit_threshold(
     return out, fit_threshold(y_idx, p1, metric)
 
 
-class DecisionThreshold(ClassifierMixin, BaseEstimator):
-    """A binary classifier that predicts ``classes_[1]`` from a set probability on.
+def with_threshold(estimator: Any, threshold: float) -> FixedThresholdClassifier:
+    """``estimator`` predicting ``classes_[1]`` where its probability reaches ``threshold``.
 
-    ``predict_proba`` is the wrapped classifier's own; ``predict`` gives ``classes_[1]``
-    where its probability is at least ``threshold``. modelloop's search sets ``threshold``
-    from out-of-fold predictions for metrics such as F1 and balanced accuracy.
+    scikit-learn's ``FixedThresholdClassifier`` on ``predict_proba``: its
+    ``predict_proba`` is the wrapped classifier's own. A fitted ``estimator`` is used as
+    it is (no fit needed); an unfitted one is fitted, as a clone, by ``fit``. The search
+    sets ``threshold`` from out-of-fold predictions for metrics such as F1.
 
-    Parameters
-    ----------
-    estimator : binary classifier with ``predict_proba``
-        Fitted by :meth:`fit` (a clone; the fitted one is ``estimator_``). May itself be a
-        wrapper, e.g. :class:`~modelloop.models.TemperatureScaled`.
-    threshold : float, default=0.5
-        In [0, 1]: the probability of ``classes_[1]`` at or above which it is predicted.
+    Raises
+    ------
+    ConfigurationError
+        ``threshold`` is not a probability.
 
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array(["a", "a", "b", "b"])
-    >>> low = DecisionThreshold(LogisticRegression(), threshold=0.01).fit(X, y)
+    >>> low = with_threshold(LogisticRegression(), 0.01).fit(X, y)
     >>> low.predict(X).tolist()
     ['b', 'b', 'b', 'b']
-    >>> bool((low.predict_proba(X) == LogisticRegression().fit(X, y).predict_proba(X)).all())
+    >>> with_threshold(LogisticRegression().fit(X, y), 0.01).predict(X).tolist()  # fitted
+    ['b', 'b', 'b', 'b']
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigurationError(
+            f"A decision threshold must be a probability in [0, 1]. Got {threshold!r}."
+        )
+    return FixedThresholdClassifier(
+        estimator, threshold=float(threshold), response_method="predict_proba"
+    )
+
+
+def thresholded(model: FixedThresholdClassifier) -> Any:
+    """The fitted classifier whose probabilities ``model`` thresholds.
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> inner = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    >>> thresholded(with_threshold(inner, 0.3)) is inner
     True
     """
+    return getattr(model, "estimator_", model.estimator)
 
-    def __init__(self, estimator: Any = None, threshold: float = 0.5) -> None:
-        self.estimator = estimator
-        self.threshold = threshold
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> DecisionThreshold:
-        self._check_threshold()  # before the (maybe long) fit
-        self._adopt(clone(self.estimator).fit(X, y, **fit_params))
-        return self
+class DecisionThreshold(FixedThresholdClassifier):
+    """What model files saved before modelloop used ``FixedThresholdClassifier`` hold.
 
-    @classmethod
-    def around(cls, fitted: Any, threshold: float) -> DecisionThreshold:
-        """A fitted ``DecisionThreshold`` around the already fitted binary classifier
-        ``fitted``, which is used as it is (not cloned, not refitted).
+    Only loaded, never built: it is scikit-learn's ``FixedThresholdClassifier`` on
+    ``predict_proba`` (see :func:`with_threshold`), restored from the state such a file
+    holds (``estimator``, ``threshold``, ``estimator_``), so those files keep loading and
+    predicting as they did.
+    """
 
-        >>> from sklearn.linear_model import LogisticRegression
-        >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array(["a", "a", "b", "b"])
-        >>> DecisionThreshold.around(LogisticRegression().fit(X, y), 0.01).predict(X).tolist()
-        ['b', 'b', 'b', 'b']
-        """
-        wrapped = cls(fitted, threshold=threshold)
-        wrapped._check_threshold()
-        wrapped._adopt(fitted)
-        return wrapped
-
-    def _check_threshold(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ConfigurationError(
-                f"The 'threshold' of DecisionThreshold must be a probability in [0, 1]. "
-                f"Got {self.threshold!r}."
-            )
-
-    def _adopt(self, fitted: Any) -> None:
-        """Take ``fitted`` as the wrapped classifier (it must be binary)."""
-        self.estimator_ = fitted
-        self.classes_ = fitted.classes_
-        if len(self.classes_) != 2:
-            raise ConfigurationError(
-                f"DecisionThreshold needs a binary classifier (two classes). Got "
-                f"{len(self.classes_)} classes; leave multiclass models unwrapped."
-            )
-        if hasattr(fitted, "n_features_in_"):
-            self.n_features_in_ = fitted.n_features_in_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        proba = np.asarray(self.predict_proba(X), dtype=float)
-        return threshold_labels(proba, self.classes_, float(self.threshold))
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {k: v for k, v in state.items() if k != "classes_"}  # now a property
+        state.setdefault("response_method", "predict_proba")
+        state.setdefault("pos_label", None)
+        super().__setstate__(state)
 
 
 def decision_threshold(model: Any) -> float | None:
     """The threshold on ``model.predict_proba(X)[:, 1]`` that ``model.predict`` applies.
 
-    Found through a Pipeline's last step, a :class:`DecisionThreshold` (around anything)
-    a :class:`~modelloop.models.TemperatureScaled` around one (the threshold is mapped
+    Found through a Pipeline's last step, a ``FixedThresholdClassifier`` on
+    ``predict_proba`` (around anything, see :func:`with_threshold`), a
+    :class:`~modelloop.models.TemperatureScaled` around one (the threshold is mapped
     onto the scaled probabilities) and a :class:`~modelloop.models.FoldBag`. ``None`` means the most probable class: any other
     model, including a soft-voting ensemble (its members' thresholds do not reach its
     ``predict``).
@@ -225,7 +210,7 @@ def decision_threshold(model: Any) -> float | None:
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.pipeline import make_pipeline
-    >>> decision_threshold(make_pipeline(DecisionThreshold(LogisticRegression(), 0.3)))
+    >>> decision_threshold(make_pipeline(with_threshold(LogisticRegression(), 0.3)))
     0.3
     >>> decision_threshold(LogisticRegression()) is None
     True
@@ -239,7 +224,9 @@ def decision_threshold(model: Any) -> float | None:
         return None if model.threshold is None else float(model.threshold)
     if isinstance(model, Pipeline):
         return decision_threshold(model.steps[-1][1])
-    if isinstance(model, DecisionThreshold):
+    if isinstance(model, FixedThresholdClassifier):
+        if model.threshold == "auto":  # sklearn's default: the most probable class
+            return None
         return float(model.threshold)
     if isinstance(model, TemperatureScaled):
         inner = decision_threshold(model.estimator_ if hasattr(model, "estimator_") else None)
@@ -262,7 +249,7 @@ def predicted_labels(model: Any, proba: Any, classes: Any = None) -> np.ndarray:
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
-    >>> model = DecisionThreshold(LogisticRegression(), threshold=0.2).fit(X, y)
+    >>> model = with_threshold(LogisticRegression(), 0.2).fit(X, y)
     >>> proba = model.predict_proba(X)
     >>> predicted_labels(model, proba).tolist() == model.predict(X).tolist()
     True

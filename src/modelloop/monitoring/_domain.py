@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from modelloop.data import Schema
+from modelloop.evaluation import score
 from modelloop.exceptions import SchemaMismatchError
 from modelloop.monitoring._encode import Encoded, encode
 
@@ -156,7 +156,7 @@ def domain_drift(columns: Sequence[Encoded], config: DriftConfig) -> DomainDrift
         booster = lgb.train(params, full.subset(np.sort(train)), num_boost_round=_ROUNDS)
         oof[test] = booster.predict(X[test])
         gains += booster.feature_importance(importance_type="gain")
-    auc = float(roc_auc_score(y, oof))
+    auc = score("roc_auc", y, y_proba=oof, classes=[0, 1])
     se = float(np.sqrt((2 * n + 1) / (12.0 * n * n)))
     threshold = max(config.domain_auc, 0.5 + 3 * se)
     drifted = auc >= threshold

@@ -21,7 +21,7 @@ one row). LightGBM models predict through their booster with one thread (the sci
 checks cost ten times the prediction), XGBoost models through ``Booster.inplace_predict``
 with one thread, as their wrapper would call it (also inside a ``TemperatureScaled``
 calibration wrapper, whose temperature is then applied to the probabilities, and a
-``DecisionThreshold``, whose threshold then turns them into labels, and a
+``FixedThresholdClassifier``, whose threshold then turns them into labels, and a
 ``LogTargetRegressor``, whose ``expm1`` then maps the predictions back); soft-voting
 ensembles of pipelines and bagged fold models (``models.FoldBag``) are compiled member by
 member. Compiling checks itself: the compiled matrix must equal the
@@ -380,13 +380,15 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """``(predict_proba or None, predict)`` on the estimator's input matrix."""
-    from modelloop.models import DecisionThreshold, LogTargetRegressor, TemperatureScaled
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from modelloop.models import LogTargetRegressor, TemperatureScaled
 
     if isinstance(estimator, TemperatureScaled):
         return _temperature_functions(estimator)
     if isinstance(estimator, LogTargetRegressor):
         return _log_target_functions(estimator)
-    if isinstance(estimator, DecisionThreshold):
+    if isinstance(estimator, FixedThresholdClassifier):
         return _threshold_functions(estimator)
     proba = getattr(estimator, "predict_proba", None)
     predict = estimator.predict
@@ -483,12 +485,16 @@ def _log_target_functions(estimator: Any) -> tuple[Predict | None, Predict]:
 
 
 def _threshold_functions(estimator: Any) -> tuple[Predict | None, Predict]:
-    """A :class:`~modelloop.models.DecisionThreshold` classifier: the fast probabilities of
-    the classifier it wraps, and its threshold applied to them, as its own ``predict`` does."""
-    inner_proba, _ = _estimator_functions(estimator.estimator_)
-    if inner_proba is None:
+    """A ``FixedThresholdClassifier`` on probabilities (:func:`modelloop.models.with_threshold`):
+    the fast probabilities of the classifier it wraps, and its threshold applied to them,
+    as its own ``predict`` does."""
+    from modelloop.models import decision_threshold, thresholded
+
+    threshold = decision_threshold(estimator)
+    inner_proba, _ = _estimator_functions(thresholded(estimator))
+    if inner_proba is None or threshold is None or estimator.response_method != "predict_proba":
         return estimator.predict_proba, estimator.predict
-    classes, threshold = estimator.classes_, float(estimator.threshold)
+    classes = estimator.classes_
 
     def predict(X: np.ndarray) -> np.ndarray:
         return threshold_labels(inner_proba(X), classes, threshold)
@@ -564,7 +570,7 @@ class CompiledModel:
         self._members = members
         self._weights = weights
         self.classes_ = classes
-        self.threshold = threshold  # a DecisionThreshold around an ensemble
+        self.threshold = threshold  # a FixedThresholdClassifier around an ensemble
         if classifier:
             self.predict_proba = self._predict_proba
 
@@ -701,18 +707,21 @@ def compile_pipeline(model: Any, schema: Schema) -> CompiledModel | None:
 
 def _compile(model: Any, schema: Schema) -> CompiledModel | None:
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold, FoldBag
+    from modelloop.models import FoldBag, decision_threshold, thresholded
 
     weights: list[float] | None = None
     outer, threshold = model, None
     adapt: list[Callable[[Predict], Predict]] | None = None
-    if isinstance(model, DecisionThreshold):  # around an ensemble (a single XGBoost refit)
-        model, threshold = model.estimator_, float(model.threshold)
+    if isinstance(model, FixedThresholdClassifier):  # around an ensemble (an XGBoost refit)
+        if model.response_method != "predict_proba":
+            return None
+        model, threshold = thresholded(model), decision_threshold(model)
     if isinstance(model, FoldBag):  # bagged fold models: a weighted blend of pipelines
-        pipelines = list(model.estimators)
+        pipelines = list(model.estimators_)
         weights = [float(w) for w in model.weights_]
-        classifier = model.classes is not None
+        classifier = hasattr(model, "classes_")
         threshold = None if model.threshold is None else float(model.threshold)
         if classifier:
             adapt = [partial(_bag_member, bag=model, i=i) for i in range(len(pipelines))]
@@ -720,9 +729,14 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
         if isinstance(model, VotingClassifier) and model.voting != "soft":
             return None
         pipelines = list(model.estimators_)
-        weights = model._weights_not_none
-        if weights is None:
-            weights = [1.0] * len(pipelines)
+        # the weights of the members that are not dropped (scikit-learn's own rule)
+        weights = [
+            1.0 if model.weights is None else float(w)
+            for (_, est), w in zip(
+                model.estimators, model.weights or [None] * len(model.estimators), strict=True
+            )
+            if est != "drop"
+        ]
         classifier = isinstance(model, VotingClassifier)
     else:
         pipelines = [model]

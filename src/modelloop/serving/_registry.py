@@ -90,7 +90,7 @@ class ServedModel:
     source: str = "store"
     batcher: MicroBatcher | None = field(default=None, repr=False)
     rules: dict[str, Any] | None = None  # the training rules each request row must meet
-    threshold: float | None = None  # a binary model's decision threshold (models.DecisionThreshold)
+    threshold: float | None = None  # a binary model's decision threshold (models.with_threshold)
     policy: ServedPolicy | None = None  # a decision policy (task 'bandit'): decide, not predict
     decider: MicroBatcher | None = field(default=None, repr=False)
     # the whole fitted model and its training rows (or a function reading them): what

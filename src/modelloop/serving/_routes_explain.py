@@ -191,13 +191,14 @@ def _encoded(served: ServedModel, rows: list[dict[str, Any]]) -> Any:
 def _members(model: Any) -> list[Any]:
     """The pipelines of a model in the order the fast path compiles them."""
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold, FoldBag
+    from modelloop.models import FoldBag, thresholded
 
-    if isinstance(model, DecisionThreshold):
-        model = model.estimator_
+    if isinstance(model, FixedThresholdClassifier):
+        model = thresholded(model)
     if isinstance(model, FoldBag):
-        return list(model.estimators)
+        return list(model.estimators_)
     if isinstance(model, VotingClassifier | VotingRegressor):
         return list(model.estimators_)
     return [model]

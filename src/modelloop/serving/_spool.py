@@ -35,6 +35,8 @@ from typing import Any
 
 import orjson
 
+from modelloop.data import json_value
+
 __all__ = ["SpoolIngester", "SpoolWriter", "ingest", "recover_spools", "spool_dir", "spool_root"]
 
 log = logging.getLogger("modelloop.serving")
@@ -59,16 +61,6 @@ def spool_dir(home: Path | str, store_url: str, pid: int | None = None) -> Path:
     """The spool of the supervisor ``pid`` (default: this process) for ``store_url``."""
     return spool_root(home, store_url) / str(os.getpid() if pid is None else pid)
 
-
-def _plain(value: Any) -> Any:
-    """orjson's fallback for values it does not know: numpy-likes and pandas scalars."""
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    isoformat = getattr(value, "isoformat", None)
-    if callable(isoformat):
-        return isoformat()
-    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 class SpoolWriter:
@@ -119,7 +111,7 @@ class SpoolWriter:
             if self._on_drop is not None:
                 self._on_drop(len(entries))
             return 0
-        data = b"".join(orjson.dumps(e, default=_plain, option=_OPTIONS) for e in entries)
+        data = b"".join(orjson.dumps(e, default=json_value, option=_OPTIONS) for e in entries)
         self._seq += 1
         name = f"{time.time_ns():020d}-{self._pid}-{self._seq:08d}"
         tmp = self.directory / f".{name}.tmp"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from modelloop.data import json_value
 from modelloop.exceptions import ConfigurationError, InvalidInputError, StoreError
 
 if TYPE_CHECKING:
@@ -285,43 +285,12 @@ def upgrade(engine: sa.Engine) -> None:
 
 
 def jsonable(value: Any, field: str) -> Any:
-    """``value`` as plain JSON data, portable to every backend.
+    """``value`` as plain JSON data, portable to every backend (``data.json_value``).
 
-    numpy scalars and arrays become Python numbers and lists, tuples become lists, dates
-    become ISO strings, and NaN or infinite floats become ``None`` (PostgreSQL's JSON
-    rejects them). Anything else that JSON cannot hold raises ``InvalidInputError``.
-
-    Examples
-    --------
     >>> jsonable({"auc": float("nan"), "folds": (1, 2)}, "metrics")
     {'auc': None, 'folds': [1, 2]}
     """
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str | int | float | bool):
-                raise InvalidInputError(
-                    f"Keys of '{field}' must be strings to be stored as JSON. Got key "
-                    f"{key!r} of type {type(key).__name__}."
-                )
-            out[str(key)] = jsonable(item, field)
-        return out
-    if isinstance(value, list | tuple):
-        return [jsonable(item, field) for item in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, pandas arrays
-    if callable(tolist) and type(value).__module__.split(".")[0] in {"numpy", "pandas"}:
-        return jsonable(tolist(), field)
-    raise InvalidInputError(
-        f"'{field}' must hold JSON data (str, int, float, bool, None, lists and dicts). "
-        f"Got a value of type {type(value).__module__}.{type(value).__qualname__}: "
-        f"{value!r:.80}."
-    )
+    return json_value(value, field)
 
 
 def json_dict(value: Any, field: str, *, allow_none: bool = False) -> dict[str, Any] | None:

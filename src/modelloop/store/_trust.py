@@ -128,6 +128,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.metrics._dist_metrics.MinkowskiDistance64",
         "sklearn.mixture._gaussian_mixture.GaussianMixture",
+        "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
         "sklearn.model_selection._split.KFold",
         "sklearn.model_selection._split.StratifiedKFold",
         "sklearn.neighbors._ball_tree.BallTree",
@@ -172,7 +173,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "modelloop.models._policy.RewardPolicy",
         "modelloop.models._policy.RulePolicy",
         "modelloop.models._target.LogTargetRegressor",
-        "modelloop.models._threshold.DecisionThreshold",
+        "modelloop.models._threshold.DecisionThreshold",  # in files saved before 2026-12
         "modelloop.models._torch.TabularNetClassifier",
         "modelloop.models._torch.TabularNetRegressor",
         "modelloop.models._unsupervised.CentroidAgglomerative",

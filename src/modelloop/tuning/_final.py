@@ -65,7 +65,7 @@ def refit_members(c: CandidateResult, by_name: dict[str, CandidateResult]):
 
 def unfitted(runner: TrialRunner, c: CandidateResult, by_name: dict[str, CandidateResult]):
     """The candidate as an unfitted estimator (what ``SearchResult.best_pipeline`` holds)."""
-    from modelloop.models import DecisionThreshold
+    from modelloop.models import with_threshold
     from modelloop.tuning._ensemble import build_ensemble
 
     p = runner.problem
@@ -77,7 +77,7 @@ def unfitted(runner: TrialRunner, c: CandidateResult, by_name: dict[str, Candida
     if weights is None:
         return pipes[0][1]
     voting = build_ensemble(pipes, weights, p.task)
-    return voting if threshold is None else DecisionThreshold(voting, threshold=float(threshold))
+    return voting if threshold is None else with_threshold(voting, float(threshold))
 
 
 # ------------------------------------------------------------------ time estimates
@@ -343,8 +343,9 @@ def speed_check(runner: TrialRunner, model: Any, c: CandidateResult, by_name, no
     refitted. Returns ``(model, candidate, (latency_ms, rows_per_s) or None)``.
     """
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.model_selection import FixedThresholdClassifier
 
-    from modelloop.models import DecisionThreshold, FoldBag
+    from modelloop.models import FoldBag, thresholded, with_threshold
 
     expected = c.rows_per_s
     if expected is not None and isinstance(model, FoldBag):  # k fold models predict in turn
@@ -354,7 +355,7 @@ def speed_check(runner: TrialRunner, model: Any, c: CandidateResult, by_name, no
     floor = runner.policy.min_rows_per_s
     if speed is None or floor is None or speed[1] >= floor:
         return model, c, speed
-    voting = model.estimator_ if isinstance(model, DecisionThreshold) else model
+    voting = thresholded(model) if isinstance(model, FixedThresholdClassifier) else model
     under = (
         f"The final model predicts {speed[1]:,.0f} rows/s on a 10,000-row batch, under "
         f"--min-rows-per-second {floor:,.0f}"
@@ -404,7 +405,7 @@ def speed_check(runner: TrialRunner, model: Any, c: CandidateResult, by_name, no
         by_name[chosen.name] = chosen
     threshold = chosen.refit_params.get(THRESHOLD)
     if threshold is not None:
-        faster = DecisionThreshold.around(faster, float(threshold))
+        faster = with_threshold(faster, float(threshold))
     timed = _measured_speed(runner, faster, chosen.rows_per_s)
     notes.append(
         f"{under}; its members measured "

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelloop.data import json_value
+
 __all__ = [
     "TARGET_TRANSFORM",
     "TEMPERATURE",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 # Trial parameters that are not estimator parameters (see ``_worker.build_pipeline``): the
-# final model wraps the estimator in ``TemperatureScaled`` / ``DecisionThreshold`` with the
+# final model wraps the estimator in ``TemperatureScaled`` / ``FixedThresholdClassifier`` with the
 # first two, and a regressor in ``LogTargetRegressor`` with the third.
 TEMPERATURE = "proba_temperature"
 THRESHOLD = "decision_threshold"
@@ -164,15 +166,8 @@ class SearchResult:
 
 
 def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
+    """``value`` as JSON data; what JSON cannot hold becomes its ``repr``."""
+    return json_value(value, unknown="repr")
 
 
 def rank(candidates: Sequence[CandidateResult], greater_is_better: bool) -> list[CandidateResult]:

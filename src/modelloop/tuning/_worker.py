@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -33,13 +34,13 @@ from modelloop.exceptions import ConfigurationError
 from modelloop.features import make_pipeline
 from modelloop.models import (
     LOG1P,
-    DecisionThreshold,
     FoldBag,
     LogTargetRegressor,
     TemperatureScaled,
     get_spec,
     log_target,
     predicted_labels,
+    with_threshold,
 )
 from modelloop.tuning._records import TARGET_TRANSFORM, TEMPERATURE, THRESHOLD
 from modelloop.tuning._validation import Validation
@@ -111,7 +112,7 @@ def build_pipeline(
     ``params["text_features"]`` (``"tfidf"`` or ``"embedding"``), when present, is not an
     estimator parameter: it chooses how text columns are featurized. Nor is
     ``params[TEMPERATURE]``: the estimator is wrapped in ``models.TemperatureScaled``; nor
-    ``params[THRESHOLD]``: then wrapped (outermost) in ``models.DecisionThreshold``; nor
+    ``params[THRESHOLD]``: then wrapped (outermost) by ``models.with_threshold``; nor
     ``params[TARGET_TRANSFORM]`` (``"log1p"``): a regressor wrapped in
     ``models.LogTargetRegressor``, fitted on ``log1p(y)`` and predicting ``expm1``.
 
@@ -139,7 +140,7 @@ def build_pipeline(
     if temperature is not None:
         estimator = TemperatureScaled(estimator, temperature=float(temperature))
     if threshold is not None:
-        estimator = DecisionThreshold(estimator, threshold=float(threshold))
+        estimator = with_threshold(estimator, float(threshold))
     return make_pipeline(schema, spec.family, estimator, task=task, text_features=text_features)
 
 
@@ -377,7 +378,7 @@ def _refit(
     threshold: float | None = None,
 ):
     """The candidate fitted on every row (or on ``rows``): one pipeline, or a voting blend
-    (wrapped in ``DecisionThreshold`` when the blend has its own ``threshold``)."""
+    (wrapped by ``models.with_threshold`` when the blend has its own ``threshold``)."""
     from modelloop.tuning._ensemble import build_ensemble
 
     if rows is None and ctx.time_ordered:  # oldest first, as the folds saw them
@@ -412,7 +413,7 @@ def _refit(
         # A voting ensemble label-encodes the target for its members (XGBoost needs that).
         voting = build_ensemble(pipes, weights or [1.0], ctx.task)
         if threshold is not None:
-            return DecisionThreshold(voting, threshold=float(threshold)).fit(X, y)
+            return with_threshold(voting, float(threshold)).fit(X, y)
         return voting.fit(X, y)
 
 
@@ -445,20 +446,20 @@ def _bag(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fitted, _ = _fit(ctx, job, clone(base), tr, y_fit[tr])
-            estimators.append(fitted)
+            estimators.append(FrozenEstimator(fitted))  # kept as fitted on its fold
             weights.append(weight / len(folds))
             temperatures.append(None if temperature is None else float(temperature))
             if ctx.classes is not None:
                 columns.append(_class_columns(ctx, fitted, codes=model == "xgboost"))
     classified = ctx.classes is not None
+    searched = slice(0, ctx.n_search)  # the rows whose labels are the search's classes
     return FoldBag(
         estimators,
         weights,
-        classes=ctx.classes,
         columns=columns if classified else None,
         temperatures=temperatures if classified else None,
         threshold=threshold,
-    ).fit()
+    ).fit(ctx.X.iloc[searched], ctx.y[searched])
 
 
 def _holdout_score(ctx: _Context, model: Any, rows: np.ndarray) -> float:

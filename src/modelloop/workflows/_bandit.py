@@ -43,7 +43,7 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from modelloop.config import Settings
-from modelloop.data import Dataset, load
+from modelloop.data import Dataset, json_value, load
 from modelloop.evaluation import OffPolicyReport, action_text, off_policy_report
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 from modelloop.features import make_pipeline
@@ -476,7 +476,7 @@ def train_bandit(
         "action": action,
         "reward": reward,
         "propensity": propensity,
-        "actions": [_plain(a) for a in log.actions],
+        "actions": [json_value(a, unknown="keep") for a in log.actions],
         "action_key": log.action_key,
         "action_features": sorted(next(iter(log.action_features.values()), {})),
         "learner": learner,
@@ -766,9 +766,6 @@ def _sorted_actions(actions: Sequence[Any]) -> list[Any]:
 
     return sorted(actions, key=key)
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def bandit_info(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
-from modelloop.data import Role, open_image, profile, storable_frame, to_data_uri
+from modelloop.data import (
+    Role,
+    json_value,
+    open_image,
+    profile,
+    storable_frame,
+    to_data_uri,
+)
 from modelloop.evaluation import evaluation_report, learning_curve, permutation_importance
 from modelloop.exceptions import (
     ConfigurationError,
@@ -220,7 +227,7 @@ def record_evaluation(
         "timings": steps,
     }
     files = {
-        EVALUATION_FILE: json.dumps(_json_safe(payload)).encode(),
+        EVALUATION_FILE: json.dumps(json_value(payload, "evaluation", unknown="keep")).encode(),
         PREDICTIONS_FILE: _parquet(predictions),
     }
     with contextlib.suppress(Exception):  # odd columns: the report does not need the rows
@@ -269,8 +276,8 @@ def _image_errors(
         thumb.thumbnail((_THUMBNAIL, _THUMBNAIL))
         item = {
             "image": to_data_uri(thumb, info.width, info.height, quality=80),
-            "true": _json_safe(y_true[i]),
-            "predicted": _json_safe(y_pred[i]),
+            "true": json_value(y_true[i], unknown="keep"),
+            "predicted": json_value(y_pred[i], unknown="keep"),
         }
         if result.task != "regression":
             item["confidence"] = float(confidence[i])
@@ -365,18 +372,6 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 # ----------------------------------------------------------------------- at report time

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.config import Settings
-from modelloop.data import ColumnSchema, Role, Schema, conform, content_hash, load
+from modelloop.data import TASKS, ColumnSchema, Role, Schema, conform, content_hash, load
 from modelloop.evaluation import sign
 from modelloop.exceptions import (
     ConfigurationError,
@@ -455,7 +455,7 @@ def _retrain(
             "known or not in its reference data. Train and register it with modelloop train."
         )
     task = champion.task or (run.task if run is not None else None)
-    if task not in ("binary", "multiclass", "regression"):
+    if task not in TASKS:
         raise ConfigurationError(
             f"retrain compares supervised models; model '{name}' version {champion.version} "
             f"is a {task!r} model."

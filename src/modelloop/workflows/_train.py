@@ -16,6 +16,7 @@ import pandas as pd
 from modelloop._spare import ensure_spares, libraries
 from modelloop.config import Settings
 from modelloop.data import (
+    TASKS,
     UNSUPERVISED_TASKS,
     Dataset,
     Role,
@@ -24,6 +25,7 @@ from modelloop.data import (
     detect_task,
     drop_missing_target,
     enforce_rules,
+    json_value,
     load,
     load_rules,
     validation_hints,
@@ -52,7 +54,6 @@ __all__ = ["TrainResult", "train"]
 log = logging.getLogger("modelloop.workflows")
 _now = time.monotonic  # ``train`` takes a ``time`` argument (the time column)
 
-_TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass
@@ -141,7 +142,7 @@ class TrainResult:
         facts.append(f"run {self.run_id[:12]}")
         names = list(dict.fromkeys([*self.metrics, *self.cv_metrics]))
         rows = [[n, self.metrics.get(n), self.cv_metrics.get(n)] for n in names]
-        part = "training rows" if self.task in ("clustering", "reduce", "anomaly") else "test"
+        part = "training rows" if self.task in UNSUPERVISED_TASKS else "test"
         sections = [("Metrics", html_table(["metric", part, "CV"], rows))]
         board = self.leaderboard
         if len(board):
@@ -234,11 +235,7 @@ def _without_projection(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _jsonable_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    records = frame.to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-        for r in records
-    ]
+    return json_value(frame.to_dict(orient="records"), "leaderboard", unknown="keep")
 
 
 def record_dataset(store: Store, dataset: Dataset) -> None:
@@ -360,9 +357,9 @@ def _check_options(
     min_rows_per_second: float | None = None,
     max_model_mb: float | None = None,
 ) -> None:
-    if task is not None and task not in _TASKS:
+    if task is not None and task not in TASKS:
         raise ConfigurationError(
-            f"task must be one of {', '.join(_TASKS + UNSUPERVISED_TASKS)}. Got '{task}' instead."
+            f"task must be one of {', '.join(TASKS + UNSUPERVISED_TASKS)}. Got '{task}' instead."
         )
     if not isinstance(cv, int) or cv < 2:
         raise ConfigurationError(f"cv must be an integer >= 2. Got {cv!r} instead.")
@@ -858,7 +855,7 @@ def _fit_and_evaluate(
     model = found.model
     emit(SearchEvent("stage", message=f"Scoring {found.best.name} on the test split"))
     metrics = _test_metrics(model, X_test, y_test, task)
-    classes = None if task == "regression" else [_plain(c) for c in model.classes_]
+    classes = None if task == "regression" else [json_value(c, unknown="keep") for c in model.classes_]
     notes = list(found.notes)
     skipped = [c.name for c in found.candidates if c.status == "skipped"]
     if skipped:
@@ -931,7 +928,3 @@ def _whole_number_labels(dataset: Dataset, task: Task) -> Dataset:
     frame[dataset.schema.target] = values.astype(np.int64)
     return replace(dataset, frame=frame)
 
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones, so classes serialise cleanly."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -34,7 +34,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from modelloop.config import Settings
-from modelloop.data import UNSUPERVISED_TASKS, Dataset, Role, check_target
+from modelloop.data import UNSUPERVISED_TASKS, Dataset, Role, check_target, json_value
 from modelloop.evaluation import cluster_scores, projection_2d, summarize_groups
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 from modelloop.features import LOW_CARDINALITY, make_pipeline
@@ -558,11 +558,6 @@ def train_unsupervised(
 
 def _keep_summary(store: Store, run_id: str, summary: dict[str, Any]) -> None:
     """The summary as the run's file ``summary.json`` (sizes, profiles, projection)."""
-    data = json.dumps(summary, default=_plain).encode()
+    data = json.dumps(summary, default=json_value).encode()
     store.write_run_files(run_id, {"summary.json": data})
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelloop.config import Settings
+from modelloop.data import TASKS
 from modelloop.exceptions import (
     ConfigurationError,
     EmptyDataError,
@@ -193,7 +194,7 @@ def _watched(store: Store, names: Sequence[str] | None) -> list[str]:
     return [
         m.name
         for m in store.list_models()
-        if m.n_versions and m.task in ("binary", "multiclass", "regression", "bandit")
+        if m.n_versions and m.task in (*TASKS, "bandit")
     ]
 
 
