@@ -782,15 +782,21 @@ def _convert_single(scope: Any, operator: Any, container: Any) -> None:
 def _single_precision(estimator: Any) -> bool:
     if type(estimator).__module__.startswith("xgboost"):
         return True
-    from sklearn.ensemble._forest import BaseForest
-    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
-        BaseHistGradientBoosting,
-    )
+    from sklearn import ensemble
     from sklearn.tree import BaseDecisionTree
 
+    trees = (
+        ensemble.RandomForestClassifier,
+        ensemble.RandomForestRegressor,
+        ensemble.ExtraTreesClassifier,
+        ensemble.ExtraTreesRegressor,
+        ensemble.HistGradientBoostingClassifier,
+        ensemble.HistGradientBoostingRegressor,
+        BaseDecisionTree,
+    )
     # Histogram boosting computes in double, but skl2onnx converts its trees in single
     # precision only (with double inputs the graph answers wrongly).
-    return isinstance(estimator, BaseForest | BaseDecisionTree | BaseHistGradientBoosting)
+    return isinstance(estimator, trees)
 
 
 def _member_graph(member: OnnxMember, schema: Schema, classifier: bool) -> Any:
