@@ -221,3 +221,18 @@ def test_time_folds_skip_blocks_with_one_class_to_train_or_score_on():
     assert 2 <= len(folds) < 6
     for tr, va in folds:
         assert set(y[tr]) == {0, 1} and set(y[va]) == {0, 1}
+
+
+def test_time_folds_train_on_about_half_the_rows_which_the_refit_estimate_uses():
+    n = 600
+    y = np.arange(n) % 2
+    ds = load(pd.DataFrame({"x": np.arange(n), "y": y}), target="y")
+    X = pd.DataFrame({"x": np.arange(n)})
+    times = Validation(times=np.arange(n * 1.0))
+    folds = make_folds(pd.Series(y), "binary", 5, validation=times)
+    timed = Problem(X, y, n, ds.schema, "binary", "roc_auc", folds, 0, times)
+    shuffled = Problem(
+        X, y, n, ds.schema, "binary", "roc_auc", make_folds(pd.Series(y), "binary", 5)
+    )
+    assert shuffled.fold_rows == n * 4 / 5
+    assert timed.fold_rows == pytest.approx(n / 2, rel=0.01)  # blocks 1..5 of 6: mean 3 blocks

@@ -78,6 +78,14 @@ class Problem:
     def k(self) -> int:
         return len(self.folds)
 
+    @cached_property
+    def fold_rows(self) -> float:
+        """The mean number of rows a fold trains on: (k-1)/k of the searched rows, but about
+        half of them for forward-chaining time folds (fold *i* trains on *i* blocks)."""
+        if self.validation is not None and self.validation.kind == "time":
+            return max(float(np.mean([len(tr) for tr, _ in self.folds])), 1.0)
+        return max(len(self.y) * (self.k - 1) / max(self.k, 1), 1.0)
+
     def payload(self, preload: tuple[str, ...] = ()) -> dict[str, Any]:
         """What a worker process needs (see ``_worker._Context``); ``preload``: modules it
         imports as it starts."""

@@ -92,8 +92,7 @@ def _members(runner: TrialRunner, c: CandidateResult) -> list[CandidateResult]:
 def refit_estimate(runner: TrialRunner, c: CandidateResult) -> float:
     """Seconds to refit ``c`` (all its members) on every row, from its fold fit times."""
     p = runner.problem
-    fold_rows = max(len(p.y) * (p.k - 1) / max(p.k, 1), 1.0)
-    return 1.3 * sum(m.fit_time for m in _members(runner, c)) * p.n_rows / fold_rows
+    return 1.3 * sum(m.fit_time for m in _members(runner, c)) * p.n_rows / p.fold_rows
 
 
 def _bag_cost(runner: TrialRunner, c: CandidateResult, n_outer: int) -> float | None:
@@ -121,7 +120,7 @@ def reserve(runner: TrialRunner) -> float:
     restart = 0.0 if runner.executor.alive else runner.executor.startup_s
     # Greedy ensemble selection scores blends of every candidate's out-of-fold rows.
     selection = 2e-5 * len(p.y) * min(len(ok), POOL) if runner.policy.ensemble else 0.0
-    need = 1.3 * fit * p.k / max(p.k - 1, 1) + 1.0 + restart + selection
+    need = 1.3 * fit * len(p.y) / p.fold_rows + 1.0 + restart + selection
     budget = runner.clock.budget
     bag = _bag_cost(runner, ok[0], _MIN_OUTER) if runner.policy.final_fit != "refit" else None
     if bag is not None and budget is not None and bag <= _BAG_RESERVE * budget:
