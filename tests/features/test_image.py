@@ -62,7 +62,7 @@ def test_the_network_gives_1280_pooled_features_and_1000_logits() -> None:
 
 def test_weights_with_another_sha256_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     _image_net.load_weights.cache_clear()
-    monkeypatch.setattr(_image_net, "_WEIGHTS_SHA256", "0" * 64)
+    monkeypatch.setattr(_image_net, "WEIGHTS_SHA256", "0" * 64)
     try:
         with pytest.raises(ConfigurationError, match="do not match the sha256"):
             _image_net.load_weights()

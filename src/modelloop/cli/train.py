@@ -563,14 +563,16 @@ def train_command(
                 time_after=(REPORT_SECONDS if report_path is not None else 0.0) + EXIT_SECONDS,
                 exportable=exportable,
             )
-    if report_path is not None and not getattr(result, "summary", None):
+    from modelloop.workflows import UnsupervisedTrainResult
+
+    if report_path is not None and not isinstance(result, UnsupervisedTrainResult):
         from modelloop.workflows import report
 
         err.print(f"Report written to {report(result.run_id, report_path, settings=settings)}")
     if as_json:
         print_json(result.to_dict())
         return
-    if result.summary:  # clustering, reduce, anomaly
+    if isinstance(result, UnsupervisedTrainResult):  # clustering, reduce, anomaly
         from modelloop.cli._unsupervised import print_unsupervised
 
         print_unsupervised(result, alias or [])

@@ -59,7 +59,15 @@ from modelloop.data._rules import (
     validate_frame,
 )
 from modelloop.data._sample import available_memory, estimate_size
-from modelloop.data._schema import FEATURE_ROLES, TASKS, ColumnSchema, Role, Schema, Task
+from modelloop.data._schema import (
+    FEATURE_ROLES,
+    TASKS,
+    ColumnSchema,
+    Role,
+    Schema,
+    Task,
+    check_task,
+)
 from modelloop.data._snapshot_diff import SnapshotDiff, diff_frames
 from modelloop.data._sources import is_url
 from modelloop.data._sql import decode_watermark, encode_watermark, read_sql_since, watermark_of
@@ -104,6 +112,7 @@ __all__ = [
     "bundled_datasets",
     "check_images",
     "check_target",
+    "check_task",
     "column_types",
     "conform",
     "content_hash",

@@ -7,11 +7,26 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
-__all__ = ["FEATURE_ROLES", "TASKS", "ColumnSchema", "Role", "Schema", "Task"]
+from modelloop.exceptions import ConfigurationError
+
+__all__ = ["FEATURE_ROLES", "TASKS", "ColumnSchema", "Role", "Schema", "Task", "check_task"]
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = get_args(Task)
 """The supervised tasks, in this order (the unsupervised ones: ``UNSUPERVISED_TASKS``)."""
+
+
+def check_task(task: str) -> None:
+    """Raise ``ConfigurationError`` unless ``task`` is one of :data:`TASKS`.
+
+    >>> check_task("binary")
+    >>> check_task("ranking")
+    Traceback (most recent call last):
+    ...
+    modelloop.exceptions.ConfigurationError: Task must be one of binary, multiclass, regression. Got 'ranking'.
+    """
+    if task not in TASKS:
+        raise ConfigurationError(f"Task must be one of {', '.join(TASKS)}. Got {task!r}.")
 
 
 class Role(StrEnum):

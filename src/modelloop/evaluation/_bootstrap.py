@@ -9,8 +9,8 @@ import numpy as np
 
 from modelloop.evaluation._metrics import (
     UndefinedMetricError,
-    _prepare_inputs,
     get_metric,
+    prepare_inputs,
 )
 from modelloop.exceptions import InvalidInputError
 
@@ -162,7 +162,7 @@ def bootstrap_ci(
     if not 0.0 < alpha < 1.0:
         raise InvalidInputError(f"alpha must be in the open interval (0, 1). Got {alpha!r}.")
     metric = get_metric(name)
-    yt, y, cls = _prepare_inputs(metric, y_true, y_pred, y_proba, classes)
+    yt, y, cls = prepare_inputs(metric, y_true, y_pred, y_proba, classes)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(yt), size=(n_boot, len(yt)))
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from modelloop.data import TASKS
+from modelloop.data import TASKS, check_task
 from modelloop.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = [
@@ -218,11 +218,6 @@ _DEFAULTS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"
 # ---------------------------------------------------------------------------- lookup
 
 
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ConfigurationError(f"Task must be one of {', '.join(TASKS)}. Got {task!r}.")
-
-
 def metrics_for_task(task: str) -> list[str]:
     """Names of the metrics defined for a task, in registry order.
 
@@ -231,7 +226,7 @@ def metrics_for_task(task: str) -> list[str]:
     >>> metrics_for_task("regression")
     ['rmse', 'mae', 'r2', 'mape', 'rmsle']
     """
-    _check_task(task)
+    check_task(task)
     return [name for name, m in METRICS.items() if task in m.tasks]
 
 
@@ -268,7 +263,7 @@ def default_metric(task: str) -> str:
     >>> default_metric("binary")
     'roc_auc'
     """
-    _check_task(task)
+    check_task(task)
     return _DEFAULTS[task]
 
 
@@ -315,7 +310,7 @@ def _as_1d(y: Any, what: str) -> np.ndarray:
     return arr
 
 
-def _prepare_inputs(
+def prepare_inputs(
     metric: Metric,
     y_true: Any,
     y_pred: Any,
@@ -428,7 +423,7 @@ def score(
     1.0
     """
     metric = get_metric(name)
-    yt, y, cls = _prepare_inputs(metric, y_true, y_pred, y_proba, classes)
+    yt, y, cls = prepare_inputs(metric, y_true, y_pred, y_proba, classes)
     try:
         return metric.func(yt, y, cls)
     except UndefinedMetricError:

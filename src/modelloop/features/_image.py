@@ -42,9 +42,9 @@ from modelloop.data import (
 )
 from modelloop.exceptions import InvalidInputError
 from modelloop.features._image_net import (
-    _WEIGHTS_SHA256,
     IMAGE_SIZE,
     N_FEATURES,
+    WEIGHTS_SHA256,
     forward,
     load_weights,
 )
@@ -63,7 +63,7 @@ __all__ = [
 IMAGE_COMPONENTS = 64
 """Principal components of the embedding that tree models get (linear models get all 1,280)."""
 
-_MODEL_TAG = f"efficientnet-lite0-{_WEIGHTS_SHA256[:12]}-square224-box"
+_MODEL_TAG = f"efficientnet-lite0-{WEIGHTS_SHA256[:12]}-square224-box"
 _BATCH = 32
 _MEMO_SIZE = 20_000  # embeddings remembered per process (about 100 MB)
 _MEMO: dict[str, np.ndarray] = {}
@@ -79,7 +79,7 @@ def image_pixels(data: bytes, *, name: str | None = None) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _weights() -> dict[str, Any]:
+def net_weights() -> dict[str, Any]:
     """The folded weights, 4-D ones in channels-last layout (2x faster convolutions on CPU)."""
     import torch
 
@@ -94,7 +94,7 @@ def _embed_pixels(batch: np.ndarray) -> np.ndarray:
 
     x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        return forward(x, _weights()).numpy().astype(np.float32, copy=False)
+        return forward(x, net_weights()).numpy().astype(np.float32, copy=False)
 
 
 # ------------------------------------------------------------------------- disk cache
@@ -184,7 +184,7 @@ _DISK = _DiskCache()
 # ----------------------------------------------------------------------------- embedding
 
 
-def _digests(values: Sequence[Any], paths: bool) -> list[str | None]:
+def image_digests(values: Sequence[Any], paths: bool) -> list[str | None]:
     out: list[str | None] = []
     for v in values:
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -229,7 +229,7 @@ def embed_images(
         The packaged network or PyTorch is not installed (says how to install them).
     """
     values = list(values)
-    digests = _digests(values, paths)
+    digests = image_digests(values, paths)
     out = np.full((len(values), N_FEATURES), np.nan, dtype=np.float32)
     todo: dict[str, int] = {}
     for i, d in enumerate(digests):
@@ -310,7 +310,7 @@ def cache_embeddings(
     """
     started = time.monotonic()
     values = [v for v in values if not (v is None or (isinstance(v, float) and np.isnan(v)))]
-    digests = _digests(values, True)
+    digests = image_digests(values, True)
     before = set(_MEMO)
     known = _DISK.lookup([d for d in digests if d is not None])
     missing = {d for d in digests if d is not None and d not in known and d not in before}

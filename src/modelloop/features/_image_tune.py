@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from modelloop.data import image_bytes, open_image, square_image
 from modelloop.exceptions import InvalidInputError
-from modelloop.features._image import IMAGE_SIZE, ImageFeatures, _digests
+from modelloop.features._image import IMAGE_SIZE, ImageFeatures, image_digests
 from modelloop.features._image_net import N_FEATURES, load_weights, trunk
 
 __all__ = ["TunedImageFeatures"]
@@ -57,10 +57,10 @@ def _activations(values: list[Any], n_views: int, n_threads: int | None) -> np.n
     """
     import torch
 
-    from modelloop.features._image import _weights
+    from modelloop.features._image import net_weights
 
-    weights = _weights()
-    keys = [str(d) for d in _digests(values, True)]
+    weights = net_weights()
+    keys = [str(d) for d in image_digests(values, True)]
     todo = [(i, d) for i, d in enumerate(keys) if (d, n_views - 1) not in _ACTIVATIONS]
     per_batch = max(1, _BATCH // n_views)
     threads = torch.get_num_threads()
@@ -91,7 +91,7 @@ def _activations(values: list[Any], n_views: int, n_threads: int | None) -> np.n
 
 def _distinct(values: list[Any]) -> tuple[list[Any], np.ndarray]:
     """The distinct images among ``values`` (by content) and each value's index into them."""
-    digests = _digests(values, True)
+    digests = image_digests(values, True)
     first: dict[str, int] = {}
     unique: list[Any] = []
     index = np.empty(len(values), dtype=np.intp)

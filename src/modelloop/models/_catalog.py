@@ -19,7 +19,7 @@ from typing import Any
 from sklearn import ensemble, linear_model, neighbors, svm, tree
 from sklearn.calibration import CalibratedClassifierCV
 
-from modelloop.data import TASKS, UNSUPERVISED_TASKS
+from modelloop.data import TASKS, UNSUPERVISED_TASKS, check_task
 from modelloop.exceptions import ConfigurationError
 
 __all__ = [
@@ -274,11 +274,6 @@ _DEFAULT_CANDIDATES = {
 # ---------------------------------------------------------------------------- lookup
 
 
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ConfigurationError(f"Task must be one of {', '.join(TASKS)}. Got {task!r}.")
-
-
 def catalog(task: str) -> list[ModelSpec]:
     """Every model spec that handles ``task``, in catalog order.
 
@@ -287,7 +282,7 @@ def catalog(task: str) -> list[ModelSpec]:
     >>> [s.name for s in catalog("regression")][:3]
     ['ridge', 'lasso', 'svm']
     """
-    _check_task(task)
+    check_task(task)
     return [spec for spec in MODELS.values() if task in spec.tasks and is_available(spec.name)]
 
 
@@ -376,7 +371,7 @@ def default_candidates(task: str) -> list[str]:
     >>> default_candidates("binary")
     ['logistic_regression', 'hist_gradient_boosting', 'lightgbm', 'random_forest']
     """
-    _check_task(task)
+    check_task(task)
     return list(_DEFAULT_CANDIDATES["regression" if task == "regression" else "classification"])
 
 
@@ -393,7 +388,7 @@ def get_spec(name: str, task: str) -> ModelSpec:
     >>> get_spec("lightgbm", "binary").family
     'tree'
     """
-    _check_task(task)
+    check_task(task)
     spec = MODELS.get(name)
     if spec is None:
         close = difflib.get_close_matches(str(name), list(MODELS), n=3, cutoff=0.5)

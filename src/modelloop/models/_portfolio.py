@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from modelloop.models._catalog import MODELS, _check_task, is_available
+from modelloop.data import check_task
+from modelloop.models._catalog import MODELS, is_available
 
 __all__ = ["BALANCED", "MIN_BUDGET", "SPACES", "portfolio", "search_space"]
 
@@ -98,7 +99,7 @@ def portfolio(task: str, *, time_budget: float | None = None) -> list[tuple[str,
     >>> [name for name, _ in portfolio("binary")][:3]
     ['logistic_regression', 'lightgbm', 'catboost']
     """
-    _check_task(task)
+    check_task(task)
     key = "regression" if task == "regression" else "classification"
     return [
         (name, dict(params))

@@ -220,9 +220,9 @@ def _compiled(model: Any) -> _Compiled | None:
     module = type(model).__module__
     if not (module.startswith("lightgbm") or module.startswith("xgboost")):
         return None
-    from modelloop.serving._fastpath import _estimator_functions
+    from modelloop.serving._fastpath import estimator_functions
 
-    proba, predict = _estimator_functions(model)
+    proba, predict = estimator_functions(model)
     return _Compiled(model, proba, predict)
 
 

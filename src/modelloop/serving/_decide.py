@@ -186,7 +186,7 @@ class _Factored:
 
     @classmethod
     def build(cls, compiled: Any, model: Any, schema: Schema, policy: Any) -> _Factored | None:
-        from modelloop.serving._fastpath import _probe_rows
+        from modelloop.serving._fastpath import probe_rows
 
         try:
             members = getattr(compiled, "_members", None)
@@ -195,7 +195,7 @@ class _Factored:
             pipelines = list(
                 getattr(model, "estimators_", None) or getattr(model, "estimators", None) or [model]
             )
-            probes = _probe_rows(schema, pipelines)[:12]
+            probes = probe_rows(schema, pipelines)[:12]
             actions = policy.actions_
             base = actions[0]
             classifier = hasattr(compiled, "predict_proba")

@@ -378,7 +378,7 @@ def _compile_blocks(ct: Any, schema: Schema) -> Blocks | None:
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
-def _estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
+def estimator_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """``(predict_proba or None, predict)`` on the estimator's input matrix."""
     from sklearn.model_selection import FixedThresholdClassifier
 
@@ -459,7 +459,7 @@ def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     ``predict_proba`` does (``predict`` is the wrapped classifier's, as its own is)."""
     from modelloop.models import apply_temperature
 
-    inner_proba, inner_predict = _estimator_functions(estimator.estimator_)
+    inner_proba, inner_predict = estimator_functions(estimator.estimator_)
     if inner_proba is None:
         return estimator.predict_proba, inner_predict
     temperature = float(estimator.temperature)
@@ -475,7 +475,7 @@ def _temperature_functions(estimator: Any) -> tuple[Predict | None, Predict]:
 def _log_target_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     """A :class:`~modelloop.models.LogTargetRegressor`: the fast ``predict`` of the
     regressor it wraps, mapped back to the target's scale as its own ``predict`` does."""
-    _, inner_predict = _estimator_functions(estimator.regressor_)
+    _, inner_predict = estimator_functions(estimator.regressor_)
     inverse = estimator.inverse
 
     def predict(X: np.ndarray) -> np.ndarray:
@@ -491,7 +491,7 @@ def _threshold_functions(estimator: Any) -> tuple[Predict | None, Predict]:
     from modelloop.models import decision_threshold, thresholded
 
     threshold = decision_threshold(estimator)
-    inner_proba, _ = _estimator_functions(thresholded(estimator))
+    inner_proba, _ = estimator_functions(thresholded(estimator))
     if inner_proba is None or threshold is None or estimator.response_method != "predict_proba":
         return estimator.predict_proba, estimator.predict
     classes = estimator.classes_
@@ -611,7 +611,7 @@ class CompiledModel:
         return np.average(outs, axis=1, weights=self._weights)
 
 
-def _probe_rows(schema: Schema, pipelines: list[Any]) -> list[dict[str, Any]]:
+def probe_rows(schema: Schema, pipelines: list[Any]) -> list[dict[str, Any]]:
     """Rows touching every known category, missing and unseen values, and a few numbers."""
     from sklearn.compose import ColumnTransformer
 
@@ -750,7 +750,7 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
         blocks = _compile_blocks(ct, schema)
         if blocks is None:
             return None
-        proba, predict = _estimator_functions(estimator)
+        proba, predict = estimator_functions(estimator)
         if classifier and proba is None:
             return None
         if adapt is not None:  # columns into the bag's classes, the member's temperature
@@ -767,7 +767,7 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
 def _verify(
     compiled: CompiledModel, model: Any, pipelines: list[Any], schema: Schema, classifier: bool
 ) -> bool:
-    rows = _probe_rows(schema, pipelines)
+    rows = probe_rows(schema, pipelines)
     frame = FrameBuilder(schema).build(rows)
     for i, pipe in enumerate(pipelines):
         expected = pipe[1].transform(pipe[0].transform(frame))

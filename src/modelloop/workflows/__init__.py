@@ -28,6 +28,7 @@ _LAZY = {
     "RetrainPolicy": "modelloop.workflows._watch",
     "RetrainResult": "modelloop.workflows._retrain",
     "TrainResult": "modelloop.workflows._train",
+    "UnsupervisedTrainResult": "modelloop.workflows._train",
     "WatchEvent": "modelloop.workflows._watch",
     "check_report_path": "modelloop.workflows._report",
     "demo_data_path": "modelloop.workflows._demo",
@@ -101,7 +102,7 @@ if TYPE_CHECKING:
         report,
     )
     from modelloop.workflows._retrain import RetrainResult, retrain
-    from modelloop.workflows._train import TrainResult, train
+    from modelloop.workflows._train import TrainResult, UnsupervisedTrainResult, train
     from modelloop.workflows._train_unsupervised import train_unsupervised
     from modelloop.workflows._versions import library_versions
     from modelloop.workflows._watch import RetrainPolicy, WatchEvent, policy_due, watch
@@ -137,6 +138,7 @@ __all__ = [
     "RetrainPolicy",
     "RetrainResult",
     "TrainResult",
+    "UnsupervisedTrainResult",
     "WatchEvent",
     "check_report_path",
     "demo_data_path",

@@ -192,12 +192,12 @@ def explain(
     >>> import modelloop as ml
     >>> ml.workflows.explain("titanic@production", frame)  # doctest: +SKIP
     """
-    model = _resolve_model(ref, settings, store)  # its reference rows are read when needed
-    _check_columns(list(data.columns), model, "the data", (), True)
+    model = resolve_model(ref, settings, store)  # its reference rows are read when needed
+    check_columns(list(data.columns), model, "the data", (), True)
     return model.explain(data, output=output, target_class=target_class)
 
 
-def _resolve_model(
+def resolve_model(
     ref: str | LoadedModel, settings: Settings | None, store: Store | None
 ) -> LoadedModel:
     """``ref`` loaded from ``store``, or from the settings' store opened just for this."""
@@ -209,7 +209,7 @@ def _resolve_model(
         return load_model(ref, store=opened)
 
 
-def _check_columns(
+def check_columns(
     columns: Sequence[str], model: LoadedModel, source: str, keep: Sequence[str], ignore_extra: bool
 ) -> None:
     present = set(columns)
@@ -251,8 +251,8 @@ def predict(
     >>> import modelloop as ml
     >>> ml.predict("titanic@production", frame)  # doctest: +SKIP
     """
-    model = _resolve_model(ref, settings, store)
-    _check_columns(list(data.columns), model, "the data", keep, ignore_extra)
+    model = resolve_model(ref, settings, store)
+    check_columns(list(data.columns), model, "the data", keep, ignore_extra)
     check_explain(model, explain)
     out = score_rows(model, data, explain)
     if keep:
@@ -346,7 +346,7 @@ def predict_file(
     out_path = _output_path(output)
     if not isinstance(ref, LoadedModel):
         on_progress(f"Loading {ref}", None, None)
-    model = _resolve_model(ref, settings, store)  # predict_files passes it loaded
+    model = resolve_model(ref, settings, store)  # predict_files passes it loaded
     check_explain(model, explain)
     source_name = Path(source).name
     writer = _Writer(out_path)
@@ -373,7 +373,7 @@ def predict_file(
     try:
         for batch in batches:
             if n_batches == 0:
-                _check_columns(list(batch.columns), model, source_name, keep, ignore_extra)
+                check_columns(list(batch.columns), model, source_name, keep, ignore_extra)
             out = score_rows(model, batch, explain)
             if explained is None and explain is not None:
                 explained = describe_explanation(out.attrs)

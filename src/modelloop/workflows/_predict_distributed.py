@@ -29,10 +29,10 @@ from modelloop.store import Store
 from modelloop.workflows._predict import (
     ExplainOptions,
     LoadedModel,
-    _check_columns,
-    _resolve_model,
+    check_columns,
     check_explain,
     predict_file,
+    resolve_model,
     score_rows,
 )
 
@@ -185,7 +185,7 @@ def predict_files(
     files = expand_sources(pattern)
     kind = _kind(files)
     out, partial = _output_dir(output)
-    model = _resolve_model(ref, settings, store)
+    model = resolve_model(ref, settings, store)
     check_explain(model, explain)
     partial.mkdir()
     try:
@@ -236,7 +236,7 @@ def _on_cluster(model, files, kind, partial, keep, ignore_extra, cluster, blocks
         else:
             frame = dd.read_parquet(files)
         source = Path(files[0]).name if len(files) == 1 else f"{len(files)} files"
-        _check_columns(list(frame.columns), model, source, keep, ignore_extra)
+        check_columns(list(frame.columns), model, source, keep, ignore_extra)
         head = frame.get_partition(0).head(5, compute=True)
         if head.empty:
             raise SchemaMismatchError(f"{source} has no rows to predict.")

@@ -37,7 +37,7 @@ from modelloop.exceptions import (
 from modelloop.store import ModelVersionRecord, Store, check_label, key_text
 from modelloop.tuning import SearchEvent
 from modelloop.workflows._predict import load_model
-from modelloop.workflows._train import TrainResult, _test_metrics, train
+from modelloop.workflows._train import TrainResult, holdout_metrics, train
 
 __all__ = ["RetrainResult", "parse_window", "retrain"]
 
@@ -276,7 +276,7 @@ def _duplicate(frame: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
 def _score(pipeline: Any, holdout: pd.DataFrame, target: str, task: str) -> dict[str, float]:
     X = holdout.drop(columns=[target])
     y = holdout[target]
-    return _test_metrics(pipeline, X, y, task)  # type: ignore[arg-type]
+    return holdout_metrics(pipeline, X, y, task)  # type: ignore[arg-type]
 
 
 def _verdict(

@@ -87,9 +87,6 @@ class TrainResult:
     lineage: dict[str, Any] = field(default_factory=dict)
     # the validation rules each row must pass at serve time (``Rules.for_rows``), or None
     rules: dict[str, Any] | None = None
-    # clustering / reduce / anomaly: cluster sizes and profiles, explained variance or the
-    # anomaly threshold, a 2-D projection (see workflows._train_unsupervised)
-    summary: dict[str, Any] = field(default_factory=dict)
     # how rows were split: {'kind': 'random'|'group'|'time', 'column', 'gap', 'description'}
     validation: dict[str, Any] = field(default_factory=dict)
     _explainer: Any = field(default=None, repr=False, compare=False)
@@ -154,11 +151,6 @@ class TrainResult:
             sections.append(("Notes", html_table(["note"], [[n] for n in self.notes])))
         return html_view(f"Training result {self.name}", facts, sections)
 
-    @property
-    def cluster_profile(self) -> dict[str, Any] | None:
-        """Per cluster, what sets it apart per feature (clustering and anomaly runs)."""
-        return self.summary.get("profile")
-
     def bundle(self) -> dict[str, Any]:
         """The object stored as the model artifact: the pipeline plus what describes it."""
         return {
@@ -179,9 +171,7 @@ class TrainResult:
             "run_id": self.run_id,
             "schema": self.dataset.schema.to_dict(),
             "task": self.task,
-            "metrics": {"test": self.metrics, "cv": self.cv_metrics}
-            if not self.summary
-            else {"train": self.metrics, "summary": _without_projection(self.summary)},
+            "metrics": self._registered_metrics(),
             "description": f"{self.best_model} trained on {self.dataset.name} to predict {self.target}"
             if self.target
             else f"{self.best_model} ({self.task}) trained on {self.dataset.name}",
@@ -226,8 +216,34 @@ class TrainResult:
             "timings": self.timings,
             "validation": self.validation,
             "notes": self.notes,
-            **({"summary": _without_projection(self.summary)} if self.summary else {}),
         }
+
+    def _registered_metrics(self) -> dict[str, Any]:
+        return {"test": self.metrics, "cv": self.cv_metrics}
+
+
+@dataclass(repr=False)
+class UnsupervisedTrainResult(TrainResult):
+    """What ``train`` produced for a clustering, reduce or anomaly task: no target, no
+    test split (``metrics`` are measured on the training rows), and a ``summary``.
+
+    ``summary`` holds the cluster sizes and profiles, the explained variance or the
+    anomaly threshold, and a 2-D projection (see ``workflows._train_unsupervised``).
+    """
+
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cluster_profile(self) -> dict[str, Any] | None:
+        """Per cluster, what sets it apart per feature (clustering and anomaly runs)."""
+        return self.summary.get("profile")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (what ``modelloop train --json`` prints)."""
+        return {**super().to_dict(), "summary": _without_projection(self.summary)}
+
+    def _registered_metrics(self) -> dict[str, Any]:
+        return {"train": self.metrics, "summary": _without_projection(self.summary)}
 
 
 def _without_projection(summary: dict[str, Any]) -> dict[str, Any]:
@@ -377,7 +393,7 @@ def _check_options(
     )  # fmt: skip
 
 
-def _test_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+def holdout_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
     if task == "regression":
         return score_all(task, y.to_numpy(), y_pred=model.predict(X))
     proba = model.predict_proba(X)
@@ -854,7 +870,7 @@ def _fit_and_evaluate(
     refit_time = found.refit_time
     model = found.model
     emit(SearchEvent("stage", message=f"Scoring {found.best.name} on the test split"))
-    metrics = _test_metrics(model, X_test, y_test, task)
+    metrics = holdout_metrics(model, X_test, y_test, task)
     classes = None if task == "regression" else [json_value(c, unknown="keep") for c in model.classes_]
     notes = list(found.notes)
     skipped = [c.name for c in found.candidates if c.status == "skipped"]

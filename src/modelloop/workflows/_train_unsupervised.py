@@ -43,7 +43,7 @@ from modelloop.store import Store
 from modelloop.tuning import SearchEvent
 from modelloop.workflows._ingest import load_source
 from modelloop.workflows._train import (
-    TrainResult,
+    UnsupervisedTrainResult,
     fail_run,
     record_dataset,
     register_and_finish,
@@ -375,11 +375,11 @@ def train_unsupervised(
     settings: Settings | None = None,
     store: Store | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
-) -> TrainResult:
+) -> UnsupervisedTrainResult:
     """Cluster, reduce or score anomalies in a table; record the run, optionally register.
 
     ``modelloop.train(source, task="clustering")`` calls this. The result is a
-    :class:`TrainResult` whose ``model`` is a fitted pipeline taking raw rows (``predict``
+    :class:`UnsupervisedTrainResult` whose ``model`` is a fitted pipeline taking raw rows (``predict``
     gives the cluster, ``transform`` the components, ``score_samples`` the negated anomaly
     score), ``metrics`` are measured on every row (silhouette, Davies-Bouldin, ...; there
     is no test split), ``leaderboard`` ranks the candidates and ``summary`` holds the
@@ -527,7 +527,7 @@ def train_unsupervised(
         except BaseException as exc:
             fail_run(store, run.id, exc)
             raise
-        result = TrainResult(
+        result = UnsupervisedTrainResult(
             run_id=run.id,
             name=model_name,
             task=task,  # type: ignore[arg-type]
