@@ -224,14 +224,15 @@ def search(
     clock = Clock.of(time_budget, 0.0 if time_budget is None else max(0.05 * time_budget, 3.0))
     if validation is not None and validation.kind == "random":
         validation = None
-    for values in () if validation is None else (validation.groups, validation.times):
-        if values is not None and len(values) != len(X):
-            raise ConfigurationError(
-                f"The validation's {validation.kind} column has {len(values)} values for "
-                f"{len(X)} rows: give one per row of X."
-            )
+    if validation is not None:
+        for values in (validation.groups, validation.times):
+            if values is not None and len(values) != len(X):
+                raise ConfigurationError(
+                    f"The validation's {validation.kind} column has {len(values)} values "
+                    f"for {len(X)} rows: give one per row of X."
+                )
     y_arr = np.asarray(y)
-    if validation is not None and validation.kind == "time":
+    if validation is not None and validation.times is not None:
         # rows in time order: a fold's training rows reach a model oldest first, so one that
         # holds out its last rows to stop early (the PyTorch network) holds out the latest
         order = np.argsort(validation.times, kind="stable")

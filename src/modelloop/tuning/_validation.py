@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from modelloop.exceptions import ConfigurationError, InvalidInputError
 
 __all__ = ["Validation", "format_gap", "parse_gap", "time_values"]
 
-Gap = int | pd.Timedelta
+Gap: TypeAlias = int | pd.Timedelta
 
 
 def parse_gap(value: Any) -> Gap:
@@ -341,7 +341,7 @@ class Validation:
     def early_stopping(self, rows: np.ndarray, share: float, seed: int):
         """``(fit positions, stop positions)`` within ``rows``: the latest ``share`` of
         them by time, or a ``share`` of their groups; None when they cannot be split so."""
-        if self.kind == "time":
+        if self.times is not None:
             t = self.times[rows]
             order = np.argsort(t, kind="stable")
             cuts = np.flatnonzero(t[order][1:] != t[order][:-1]) + 1
@@ -349,7 +349,7 @@ class Validation:
                 return None
             start = _snap(cuts, round(len(rows) * (1 - share)))
             return np.sort(order[:start]), np.sort(order[start:])
-        if self.kind == "group":
+        if self.groups is not None:
             from sklearn.model_selection import GroupShuffleSplit
 
             groups = _labels(self.groups[rows])
@@ -366,6 +366,8 @@ class Validation:
             order, t, cuts = self._sorted()
             start = _snap(cuts, len(t) - n_rows) if len(cuts) else 0
             return np.sort(order[start:])
+        if self.groups is None:
+            raise ConfigurationError("A random validation has no groups to sample.")
         groups = _labels(self.groups)
         rng = np.random.default_rng(seed)
         picked = rng.permutation(groups.max() + 1)

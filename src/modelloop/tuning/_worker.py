@@ -381,8 +381,9 @@ def _refit(
     (wrapped by ``models.with_threshold`` when the blend has its own ``threshold``)."""
     from modelloop.tuning._ensemble import build_ensemble
 
-    if rows is None and ctx.time_ordered:  # oldest first, as the folds saw them
-        rows = np.argsort(ctx.validation.times, kind="stable")  # type: ignore[union-attr]
+    times = None if ctx.validation is None else ctx.validation.times
+    if rows is None and times is not None:  # oldest first, as the folds saw them
+        rows = np.argsort(times, kind="stable")
     X = ctx.X if rows is None else ctx.X.iloc[rows]
     y = ctx.y if rows is None else ctx.y[rows]
     encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"

@@ -62,9 +62,9 @@ def resolve_validation(
             dataset = replace(dataset, schema=dataset.schema.replace(kept))
         groups = dataset.frame[group].to_numpy(dtype=object)
         return dataset, Validation(groups=groups, column=group)
-    values, is_datetime = time_values(dataset.frame[time], time)
+    values, is_datetime = time_values(dataset.frame[column], column)
     return dataset, Validation(
-        times=values, gap=parse_gap(gap), column=str(time), is_datetime=is_datetime
+        times=values, gap=parse_gap(gap), column=column, is_datetime=is_datetime
     )
 
 
@@ -87,7 +87,7 @@ def split_rows(
         return X_train, X_test, y_train, y_test, None, ""
     tr, te = validation.holdout(y, task, test_size, seed=seed)
     if validation.kind == "group":
-        n_test = len(np.unique(validation.take(te).groups.astype(str)))
+        n_test = len(np.unique(np.asarray(validation.groups)[te].astype(str)))
         note = (
             f"Test split: {len(te):,} rows of {n_test:,} whole groups of "
             f"'{validation.column}' ({len(te) / len(y):.0%} of the rows)."
