@@ -15,6 +15,20 @@ from modelloop.evaluation._cluster_plots import (
     projection_2d,
     summarize_groups,
 )
+from modelloop.evaluation._html_report import (
+    CLASSIFIER_PLOTS,
+    COMMON_PLOTS,
+    REGRESSION_PLOTS,
+    Section,
+    evaluation_report,
+    evaluation_sections,
+    expected_plots,
+    figure_to_html,
+    image_errors_section,
+    metric_intervals,
+    render_html,
+    table_to_html,
+)
 from modelloop.evaluation._inspect import (
     learning_curve,
     permutation_importance,
@@ -66,20 +80,6 @@ from modelloop.evaluation._plots import (
     residuals_figure,
     roc_curve_figure,
     target_distribution_figure,
-)
-from modelloop.evaluation._report import (
-    CLASSIFIER_PLOTS,
-    COMMON_PLOTS,
-    REGRESSION_PLOTS,
-    Section,
-    evaluation_report,
-    evaluation_sections,
-    expected_plots,
-    figure_to_html,
-    image_errors_section,
-    metric_intervals,
-    render_html,
-    table_to_html,
 )
 
 __all__ = [

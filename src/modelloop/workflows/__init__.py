@@ -24,13 +24,13 @@ _LAZY = {
     "PolicyEvaluation": "modelloop.workflows._evaluate_policy",
     "PredictFilesSummary": "modelloop.workflows._predict_distributed",
     "PredictSummary": "modelloop.workflows._predict",
-    "REPORT_SECONDS": "modelloop.workflows._report",
+    "REPORT_SECONDS": "modelloop.workflows._run_report",
     "RetrainPolicy": "modelloop.workflows._watch",
     "RetrainResult": "modelloop.workflows._retrain",
     "TrainResult": "modelloop.workflows._train",
     "UnsupervisedTrainResult": "modelloop.workflows._train",
     "WatchEvent": "modelloop.workflows._watch",
-    "check_report_path": "modelloop.workflows._report",
+    "check_report_path": "modelloop.workflows._run_report",
     "demo_data_path": "modelloop.workflows._demo",
     "evaluate_policy": "modelloop.workflows._evaluate_policy",
     "explain": "modelloop.workflows._predict",
@@ -52,8 +52,8 @@ _LAZY = {
     "read_bandit_log": "modelloop.workflows._bandit_log",
     "read_data_ref": "modelloop.workflows._ingest",
     "read_feedback": "modelloop.workflows._feedback",
-    "record_evaluation": "modelloop.workflows._report",
-    "report": "modelloop.workflows._report",
+    "record_evaluation": "modelloop.workflows._run_report",
+    "report": "modelloop.workflows._run_report",
     "retrain": "modelloop.workflows._retrain",
     "run_demo": "modelloop.workflows._demo",
     "split_folder": "modelloop.workflows._images",
@@ -95,13 +95,13 @@ if TYPE_CHECKING:
         predict_file,
     )
     from modelloop.workflows._predict_distributed import PredictFilesSummary, predict_files
-    from modelloop.workflows._report import (
+    from modelloop.workflows._retrain import RetrainResult, retrain
+    from modelloop.workflows._run_report import (
         REPORT_SECONDS,
         check_report_path,
         record_evaluation,
         report,
     )
-    from modelloop.workflows._retrain import RetrainResult, retrain
     from modelloop.workflows._train import TrainResult, UnsupervisedTrainResult, train
     from modelloop.workflows._train_unsupervised import train_unsupervised
     from modelloop.workflows._versions import library_versions

@@ -45,7 +45,7 @@ from modelloop.tuning import (
 )
 from modelloop.workflows._images import embed_dataset, finetune_candidates, split_folder
 from modelloop.workflows._ingest import load_source
-from modelloop.workflows._report import keep_evaluation
+from modelloop.workflows._run_report import keep_evaluation
 from modelloop.workflows._validation import resolve_validation, split_rows
 from modelloop.workflows._versions import library_versions
 
