@@ -22,6 +22,7 @@ __all__ = [
     "TrainResult",
     "__version__",
     "load",
+    "make_metric",
     "predict",
     "predict_file",
     "profile",
@@ -34,6 +35,7 @@ _LAZY = {
     "Dataset": "modelloop.data",
     "load": "modelloop.data",
     "profile": "modelloop.data",
+    "make_metric": "modelloop.evaluation",
     "Settings": "modelloop.config",
     "TrainResult": "modelloop.workflows",
     "train": "modelloop.workflows",
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     __version__: str
     from modelloop.config import Settings
     from modelloop.data import Dataset, load, profile
+    from modelloop.evaluation import make_metric
     from modelloop.store import Store
     from modelloop.workflows import TrainResult, predict, predict_file, report, train
 

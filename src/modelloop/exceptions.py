@@ -12,6 +12,7 @@ callers who do not know modelloop::
     │   ├── SchemaMismatchError                 data does not match a model's input schema
     │   ├── RuleViolationError                  data breaks the user's validation rules
     │   ├── UntrustedModelError                 a model file names code modelloop does not trust
+    │   ├── UntrustedCodeError                  a custom metric's module, named without --trust
     │   ├── TargetError                         target all missing, a single class, ...
     │   ├── PayloadTooLargeError                a request body or row count over its limit
     │   ├── RewardConflictError                 a second, different reward for one decision
@@ -65,6 +66,7 @@ __all__ = [
     "TrainingError",
     "UnsupportedMediaTypeError",
     "UnsupportedSourceError",
+    "UntrustedCodeError",
     "UntrustedModelError",
 ]
 
@@ -111,6 +113,11 @@ class ExportError(InvalidInputError):
 class UntrustedModelError(InvalidInputError):
     """A model file holds a class, function or method outside modelloop's allow list (or is
     a pickle), and ``--trust`` was not given: loading it could run code."""
+
+
+class UntrustedCodeError(InvalidInputError):
+    """A custom metric names a Python module (``module:function``) and ``--trust`` was not
+    given: importing the module runs its code."""
 
 
 class TargetError(InvalidInputError):

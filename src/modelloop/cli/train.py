@@ -184,7 +184,35 @@ def train_command(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Metric selection optimises (default: roc_auc, log_loss or rmse by task)."
+            help="Metric selection optimises (default: roc_auc, log_loss or rmse by task). "
+            "Or your own function as module:function, from the working folder (needs "
+            "--trust: importing it runs its code)."
+        ),
+    ] = None,
+    greater_is_better: Annotated[
+        bool | None,
+        typer.Option(
+            "--greater-is-better/--lower-is-better",
+            help="With --metric module:function: whether larger values are better "
+            "(default: the function's greater_is_better attribute).",
+            show_default=False,
+        ),
+    ] = None,
+    needs_proba: Annotated[
+        bool,
+        typer.Option(
+            "--needs-proba",
+            help="With --metric module:function: call it with predicted probabilities "
+            "(binary: of the positive class) instead of labels.",
+        ),
+    ] = False,
+    weight: Annotated[
+        str | None,
+        typer.Option(
+            "--weight",
+            help="A column of sample weights (numbers >= 0): never a feature; models are "
+            "fitted with it and CV, ensemble and test metrics weighted by it.",
+            show_default=False,
         ),
     ] = None,
     models: Annotated[
@@ -447,6 +475,13 @@ def train_command(
     ] = None,
     store: StoreOpt = None,
     home: HomeOpt = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust",
+            help="Allow --metric module:function: importing your module runs its code.",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Train models on DATA to predict --target, evaluate honestly and register the best.
@@ -457,7 +492,7 @@ def train_command(
     result is a decision policy, evaluated off-policy on the held-out rows.
     """
     started = command_started()  # the budget covers the whole command
-    settings = make_settings(store, home, debug).with_overrides(cluster=cluster)
+    settings = make_settings(store, home, debug, trust).with_overrides(cluster=cluster)
     if settings.cluster is None and task in (None, *TASKS):
         # the search's worker processes import the model libraries while this one imports
         # the rest of modelloop, reads the data and profiles it
@@ -477,6 +512,12 @@ def train_command(
     # models always get a time budget
     from modelloop.data import UNSUPERVISED_TASKS
 
+    if weight is not None and (bandit is not None or task in UNSUPERVISED_TASKS):
+        from modelloop.exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"--weight is for binary, multiclass and regression models. Got --task {task}."
+        )
     by_count = max_trials is not None and bandit is None and task not in UNSUPERVISED_TASKS
     if time_budget is None and not by_count:
         time_budget = DEFAULT_TIME_BUDGET
@@ -562,6 +603,9 @@ def train_command(
                 started=started,
                 time_after=(REPORT_SECONDS if report_path is not None else 0.0) + EXIT_SECONDS,
                 exportable=exportable,
+                weight=weight,
+                greater_is_better=greater_is_better,
+                needs_proba=needs_proba or None,
             )
     from modelloop.workflows import UnsupervisedTrainResult
 

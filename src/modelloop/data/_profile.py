@@ -102,7 +102,6 @@ class Profile:
         }
 
 
-
 def _num(v: float) -> str:
     return f"{v:.4g}"
 

@@ -420,7 +420,6 @@ def _examples(frame: pd.DataFrame, index: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-
 def validate_frame(
     frame: pd.DataFrame | Sequence[Mapping[str, Any]],
     rules: Rules | Mapping[str, Any] | str | Path,

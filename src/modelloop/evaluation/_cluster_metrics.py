@@ -13,6 +13,7 @@ __all__ = ["SILHOUETTE_SAMPLE", "cluster_scores"]
 SILHOUETTE_SAMPLE = 2000
 """Silhouette is O(n^2): it is computed on a random sample of at most this many rows."""
 
+
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None

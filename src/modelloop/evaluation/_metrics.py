@@ -36,11 +36,13 @@ __all__ = [
     "is_better",
     "mean_log_loss",
     "metrics_for_task",
+    "register_metric",
     "score",
     "score_all",
     "sign",
 ]
 
+Weights = np.ndarray | None
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
 _BINARY = frozenset({"binary"})
 _MULTICLASS = frozenset({"multiclass"})
@@ -55,20 +57,21 @@ class UndefinedMetricError(InvalidInputError):
 class Metric:
     """A named metric.
 
-    ``func(y_true, y, classes)`` returns a float, where ``y`` is the probability matrix when
-    ``needs_proba`` is true and the predicted labels or values otherwise. ``classes`` is the
-    sorted array of classes (``None`` for regression). Call metrics through :func:`score`,
-    which validates the inputs; ``func`` assumes they are valid.
+    ``func(y_true, y, classes, sample_weight)`` returns a float, where ``y`` is the
+    probability matrix when ``needs_proba`` is true and the predicted labels or values
+    otherwise. ``classes`` is the sorted array of classes (``None`` for regression);
+    ``sample_weight`` one weight per row, or ``None`` (every row counts once). Call metrics
+    through :func:`score`, which validates the inputs; ``func`` assumes they are valid.
+    ``custom`` marks a metric defined by the user (see ``make_metric``).
     """
 
     name: str
     greater_is_better: bool
     needs_proba: bool
     tasks: frozenset[str]
-    func: Callable[[np.ndarray, np.ndarray, np.ndarray | None], float] = field(
-        repr=False, compare=False
-    )
+    func: Callable[..., float] = field(repr=False, compare=False)
     description: str = ""
+    custom: bool = False
 
 
 # ---------------------------------------------------------------------------- metric bodies
@@ -81,31 +84,43 @@ def _positive(classes: np.ndarray | None) -> Any:
 
 
 def _binary_prf(kind: Callable[..., float]) -> Callable[..., float]:
-    def func(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None) -> float:
-        return float(kind(y_true, y_pred, pos_label=_positive(classes), zero_division=0))
+    def func(
+        y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None, w: Weights = None
+    ) -> float:
+        return float(
+            kind(y_true, y_pred, pos_label=_positive(classes), zero_division=0, sample_weight=w)
+        )
 
     return func
 
 
 def _averaged(kind: Callable[..., float], average: str) -> Callable[..., float]:
-    def func(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None) -> float:
-        return float(kind(y_true, y_pred, labels=classes, average=average, zero_division=0))
+    def func(
+        y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None, w: Weights = None
+    ) -> float:
+        return float(
+            kind(y_true, y_pred, labels=classes, average=average, zero_division=0, sample_weight=w)
+        )
 
     return func
 
 
-def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray | None) -> float:
-    return float(skm.accuracy_score(y_true, y_pred))
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
+    return float(skm.accuracy_score(y_true, y_pred, sample_weight=w))
 
 
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
+def _balanced_accuracy(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None
+) -> float:
     with warnings.catch_warnings():
         # one label in both arrays is a valid (if trivial) case: the recall of that label
         warnings.filterwarnings("ignore", message="A single label was found")
-        return float(skm.balanced_accuracy_score(y_true, y_pred))
+        return float(skm.balanced_accuracy_score(y_true, y_pred, sample_weight=w))
 
 
-def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) -> float:
+def _roc_auc(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None, w: Weights = None
+) -> float:
     present = np.unique(y_true)
     if len(present) < 2:
         raise UndefinedMetricError(
@@ -113,10 +128,14 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) 
         )
     cls = np.asarray(classes)
     if len(cls) == 2:
-        return float(skm.roc_auc_score(y_true == cls[1], proba[:, 1]))
+        return float(skm.roc_auc_score(y_true == cls[1], proba[:, 1], sample_weight=w))
     # One-vs-rest, macro average over the classes that occur in y_true: a class absent
     # from a fold has no AUC of its own (sklearn would return NaN for the whole average).
-    aucs = [skm.roc_auc_score(y_true == c, proba[:, k]) for k, c in enumerate(cls) if c in present]
+    aucs = [
+        skm.roc_auc_score(y_true == c, proba[:, k], sample_weight=w)
+        for k, c in enumerate(cls)
+        if c in present
+    ]
     return float(np.mean(aucs))
 
 
@@ -136,7 +155,9 @@ def mean_log_loss(proba: Any, y_idx: Any, eps: float = 1e-15) -> float:
     return float(-np.mean(np.log(np.clip(picked, eps, 1.0))))
 
 
-def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None) -> float:
+def _log_loss(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None, w: Weights = None
+) -> float:
     # Rows are renormalised first: float32 outputs (a network, an ensemble's blend) sum to
     # 1 only within rounding, which sklearn warns about on every call.
     proba = np.asarray(proba, dtype=np.float64)
@@ -144,34 +165,34 @@ def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None)
         totals = proba.sum(axis=1, keepdims=True)
         proba = np.divide(proba, totals, out=proba.copy(), where=totals > 0)
     # labels=classes: a fold where some class never occurs in y_true still scores.
-    return float(skm.log_loss(y_true, proba, labels=classes))
+    return float(skm.log_loss(y_true, proba, labels=classes, sample_weight=w))
 
 
-def _rmse(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
-    return float(skm.root_mean_squared_error(y_true, y_pred))
+def _rmse(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
+    return float(skm.root_mean_squared_error(y_true, y_pred, sample_weight=w))
 
 
-def _mae(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
-    return float(skm.mean_absolute_error(y_true, y_pred))
+def _mae(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
+    return float(skm.mean_absolute_error(y_true, y_pred, sample_weight=w))
 
 
-def _r2(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
+def _r2(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
     if len(y_true) < 2:
         raise UndefinedMetricError("Metric 'r2' needs at least two rows.")
-    return float(skm.r2_score(y_true, y_pred))
+    return float(skm.r2_score(y_true, y_pred, sample_weight=w))
 
 
-def _mape(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
-    return float(skm.mean_absolute_percentage_error(y_true, y_pred))
+def _mape(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
+    return float(skm.mean_absolute_percentage_error(y_true, y_pred, sample_weight=w))
 
 
-def _rmsle(y_true: np.ndarray, y_pred: np.ndarray, classes: Any) -> float:
+def _rmsle(y_true: np.ndarray, y_pred: np.ndarray, classes: Any, w: Weights = None) -> float:
     if (y_true <= -1).any() or (y_pred <= -1).any():
         raise UndefinedMetricError(
             "Metric 'rmsle' needs y_true and y_pred greater than -1. Got negative values; "
             "use 'rmse' instead."
         )
-    return float(skm.root_mean_squared_log_error(y_true, y_pred))
+    return float(skm.root_mean_squared_log_error(y_true, y_pred, sample_weight=w))
 
 
 def _build() -> dict[str, Metric]:
@@ -211,6 +232,10 @@ def _build() -> dict[str, Metric]:
 
 
 METRICS: dict[str, Metric] = _build()
+# Metrics defined by the user in this process (``register_metric``), looked up like the
+# built-in ones. Never filled from a file: ``evaluation._custom`` imports user code only
+# when the caller says it is trusted.
+_CUSTOM: dict[str, Metric] = {}
 
 _DEFAULTS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
@@ -247,12 +272,37 @@ def get_metric(name: str) -> Metric:
         return METRICS[name]
     except (KeyError, TypeError):
         pass
+    if isinstance(name, str) and name in _CUSTOM:
+        return _CUSTOM[name]
+    if isinstance(name, str) and ":" in name:
+        raise ConfigurationError(
+            f"Metric {name!r} is a custom metric (module:function) that this process has not "
+            "loaded: pass --trust to import it (Python: metric=the function itself)."
+        )
     close = difflib.get_close_matches(str(name), list(METRICS), n=3, cutoff=0.5)
     if not close:  # prefixes such as 'acc' or 'f1_mac' are the usual typos
         close = [m for m in METRICS if m.startswith(str(name))][:3]
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = "; ".join(f"{t}: {', '.join(metrics_for_task(t))}" for t in TASKS)
     raise ConfigurationError(f"Unknown metric {name!r}.{hint} Metrics for {listing}.")
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Make the custom ``metric`` known by its name to :func:`get_metric` and :func:`score`
+    in this process (a metric of the same name registered before is replaced).
+
+    Raises
+    ------
+    ConfigurationError
+        When the name is that of a built-in metric.
+    """
+    if metric.name in METRICS:
+        raise ConfigurationError(
+            f"A custom metric cannot be called {metric.name!r}: that is a built-in metric. "
+            "Give it another name."
+        )
+    _CUSTOM[metric.name] = metric
+    return metric
 
 
 def default_metric(task: str) -> str:
@@ -321,7 +371,8 @@ def prepare_inputs(
     yt = _as_1d(y_true, "y_true")
     if len(yt) == 0:
         raise InvalidInputError(f"Metric {metric.name!r} needs at least one row. Got none.")
-    is_regression = "regression" in metric.tasks
+    # a custom metric may apply to every task: only a regression-only one casts to numbers
+    is_regression = metric.tasks == _REGRESSION if metric.custom else "regression" in metric.tasks
     if metric.needs_proba:
         if y_proba is None:
             raise InvalidInputError(
@@ -389,6 +440,7 @@ def score(
     y_pred: Any = None,
     y_proba: Any = None,
     classes: Sequence[Any] | np.ndarray | None = None,
+    sample_weight: Any = None,
 ) -> float:
     """Compute metric ``name``.
 
@@ -406,6 +458,8 @@ def score(
     classes
         The model's sorted classes. Required with ``y_proba``; for binary metrics
         ``classes[1]`` is the positive class.
+    sample_weight
+        One non-negative weight per row (``None``: every row counts once).
 
     Raises
     ------
@@ -421,15 +475,31 @@ def score(
     0.6666666666666666
     >>> score("roc_auc", [0, 1, 1], y_proba=[0.2, 0.9, 0.4], classes=[0, 1])
     1.0
+    >>> score("accuracy", [0, 1, 1], y_pred=[0, 1, 0], sample_weight=[1.0, 1.0, 2.0])
+    0.5
     """
     metric = get_metric(name)
     yt, y, cls = prepare_inputs(metric, y_true, y_pred, y_proba, classes)
+    w = _weights(sample_weight, len(yt), metric.name)
     try:
-        return metric.func(yt, y, cls)
-    except UndefinedMetricError:
+        return metric.func(yt, y, cls) if w is None else metric.func(yt, y, cls, w)
+    except (InvalidInputError, ConfigurationError):  # already a clear message
         raise
     except ValueError as exc:
         raise InvalidInputError(f"Metric {name!r} could not be computed: {exc}") from None
+
+
+def _weights(sample_weight: Any, n: int, name: str) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float).reshape(-1)
+    if len(w) != n:
+        raise InvalidInputError(
+            f"Metric {name!r} needs one sample weight per row. Got {len(w)} weights for {n} rows."
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InvalidInputError(f"Metric {name!r} needs finite sample weights >= 0.")
+    return w
 
 
 def score_all(
@@ -439,10 +509,13 @@ def score_all(
     y_pred: Any,
     y_proba: Any = None,
     classes: Sequence[Any] | np.ndarray | None = None,
+    sample_weight: Any = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, float]:
     """Every metric of ``task`` that the given inputs allow.
 
     Probability metrics are included only when ``y_proba`` (and ``classes``) are given.
+    ``extra`` names further (custom) metrics to compute after the built-in ones.
     A metric that has no value on these data (AUC when ``y_true`` has a single class) is
     NaN, so the keys depend only on the task and on which inputs were passed.
 
@@ -451,14 +524,21 @@ def score_all(
     >>> score_all("regression", [1.0, 2.0, 3.0], y_pred=[1.0, 2.0, 4.0])["mae"]
     0.3333333333333333
     """
-    names = metrics_for_task(task)
+    names = metrics_for_task(task) + [n for n in extra if n not in METRICS]
     out: dict[str, float] = {}
     for name in names:
-        metric = METRICS[name]
+        metric = get_metric(name)
         if metric.needs_proba and (y_proba is None or classes is None):
             continue
         try:
-            out[name] = score(name, y_true, y_pred=y_pred, y_proba=y_proba, classes=classes)
+            out[name] = score(
+                name,
+                y_true,
+                y_pred=y_pred,
+                y_proba=y_proba,
+                classes=classes,
+                sample_weight=sample_weight,
+            )
         except UndefinedMetricError:
             out[name] = float("nan")
     return out

@@ -204,7 +204,9 @@ class OffPolicyReport:
             "confidence": self.confidence,
             "n_bootstrap": self.n_bootstrap,
             "unsupported_share": round(self.unsupported_share, 6),
-            "unsupported_actions": [json_value(a, unknown="keep") for a in self.unsupported_actions],
+            "unsupported_actions": [
+                json_value(a, unknown="keep") for a in self.unsupported_actions
+            ],
             "warnings": list(self.warnings),
         }
 
@@ -417,4 +419,3 @@ def action_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
-

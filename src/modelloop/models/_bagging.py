@@ -199,4 +199,3 @@ class FoldBag(MetaEstimatorMixin, BaseEstimator):
             state = {**state, "estimators_": list(state["estimators"])}
             state.pop("classes", None)
         super().__setstate__(state)
-

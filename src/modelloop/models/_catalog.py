@@ -26,6 +26,7 @@ __all__ = [
     "MODELS",
     "CatalogEntry",
     "ModelSpec",
+    "accepts_sample_weight",
     "catalog",
     "catalog_entries",
     "default_candidates",
@@ -284,6 +285,24 @@ def catalog(task: str) -> list[ModelSpec]:
     """
     check_task(task)
     return [spec for spec in MODELS.values() if task in spec.tasks and is_available(spec.name)]
+
+
+# Models whose fit takes no per-row weights (the torch nets' fit(X, y); making one to ask
+# would import torch).
+_UNWEIGHTED = frozenset({"mlp_torch"})
+
+
+def accepts_sample_weight(name: str, task: str) -> bool:
+    """Whether catalog model ``name`` can be fitted with ``sample_weight`` for ``task``.
+
+    >>> accepts_sample_weight("random_forest", "binary"), accepts_sample_weight("knn", "binary")
+    (True, False)
+    """
+    if name in _UNWEIGHTED:
+        return False
+    from sklearn.utils.validation import has_fit_parameter
+
+    return has_fit_parameter(get_spec(name, task).make(task), "sample_weight")
 
 
 def is_available(name: str) -> bool:

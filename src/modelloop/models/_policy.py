@@ -547,7 +547,6 @@ def _frame(X: Any) -> pd.DataFrame:
     )
 
 
-
 def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, int | float | np.number) and not isinstance(value, bool):
         return (0, float(value))

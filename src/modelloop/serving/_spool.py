@@ -62,7 +62,6 @@ def spool_dir(home: Path | str, store_url: str, pid: int | None = None) -> Path:
     return spool_root(home, store_url) / str(os.getpid() if pid is None else pid)
 
 
-
 class SpoolWriter:
     """``entries -> int``: one spool file per call (a ``PredictionLog`` write function).
 

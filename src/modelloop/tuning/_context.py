@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from modelloop.data import Schema, Task
-from modelloop.evaluation import get_metric
+from modelloop.evaluation import get_metric, metric_payload
 from modelloop.tuning._validation import Validation
 
 __all__ = ["Clock", "Policy", "Problem"]
@@ -49,6 +49,8 @@ class Problem:
     folds: list[tuple[np.ndarray, np.ndarray]]
     seed: int = 0
     validation: Validation | None = None  # group or time; aligned with ``X``
+    # one weight per row of ``X`` (``None``: every row counts once): every fit and score
+    sample_weight: np.ndarray | None = None
 
     @cached_property
     def covered(self) -> np.ndarray:
@@ -60,6 +62,11 @@ class Problem:
     def y(self) -> np.ndarray:
         """The targets of the searched rows (those the folds index)."""
         return self.y_all[: self.n_search]
+
+    @property
+    def w(self) -> np.ndarray | None:
+        """The weights of the searched rows (``None`` without weights)."""
+        return None if self.sample_weight is None else self.sample_weight[: self.n_search]
 
     @cached_property
     def classes(self) -> np.ndarray | None:
@@ -101,6 +108,9 @@ class Problem:
             "seed": self.seed,
             "validation": self.validation,
             "n_jobs": 1,
+            "sample_weight": self.sample_weight,
+            # a custom metric travels with the data (a worker has not imported it)
+            "custom_metric": metric_payload(self.metric),
         }
 
 

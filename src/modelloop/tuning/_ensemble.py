@@ -14,10 +14,12 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from modelloop.data import Task
@@ -41,6 +43,7 @@ __all__ = [
     "blend",
     "blend_rows_per_s",
     "build_ensemble",
+    "fit_voting",
     "fitted_subset",
     "run_ensemble",
     "select_ensemble",
@@ -72,6 +75,7 @@ def select_ensemble(
     min_rows_per_s: float | None = None,
     sizes_mb: dict[str, float | None] | None = None,
     max_mb: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> EnsembleSelection:
     """Greedy forward selection with replacement over candidates' out-of-fold predictions.
 
@@ -79,7 +83,7 @@ def select_ensemble(
     (``blend_rows_per_s`` of its distinct members' ``rows_per_s``) stays at or above it; with
     ``max_mb``, only while its distinct members' ``sizes_mb`` add up to at most that. A
     candidate of unknown speed or size is not held back. The first pick, the best single
-    candidate, is always taken.
+    candidate, is always taken. Blends are scored with ``sample_weight`` when given.
 
     >>> import numpy as np
     >>> y = np.array([0.0, 1.0, 2.0, 3.0])
@@ -93,7 +97,8 @@ def select_ensemble(
         raise ValueError("select_ensemble needs at least one candidate with complete predictions.")
     greater = get_metric(metric).greater_is_better
     sign = 1.0 if greater else -1.0
-    single = {n: oof_score(metric, y, oofs[n], task, classes) for n in names}
+    w = sample_weight
+    single = {n: oof_score(metric, y, oofs[n], task, classes, w) for n in names}
     first = max(names, key=lambda n: sign * single[n])
     picks: list[str] = [first]
     total = oofs[first].astype(float).copy()
@@ -111,7 +116,7 @@ def select_ensemble(
     for _ in range(rounds - 1):
         allowed = [n for n in names if n in picks or fits({*picks, n})]
         trial = {
-            n: oof_score(metric, y, (total + oofs[n]) / (len(picks) + 1), task, classes)
+            n: oof_score(metric, y, (total + oofs[n]) / (len(picks) + 1), task, classes, w)
             for n in allowed
         }
         choice = max(allowed, key=lambda n: sign * trial[n])
@@ -151,6 +156,34 @@ def build_ensemble(pipelines: Sequence[tuple[str, object]], weights: Sequence[fl
     if task == "regression":
         return VotingRegressor(list(pipelines), weights=list(weights))
     return VotingClassifier(list(pipelines), voting="soft", weights=list(weights))
+
+
+def fit_voting(voting, X: Any, y: Any, sample_weight: np.ndarray | None = None):
+    """Fit the voting ensemble ``voting`` of pipelines, each with ``sample_weight``.
+
+    ``VotingClassifier.fit(sample_weight=)`` would hand the weights to each pipeline as
+    ``sample_weight=``, which a ``Pipeline`` refuses: here each member pipeline is fitted
+    with ``<last step>__sample_weight`` on the targets ``voting.fit`` would give it (label
+    codes for a classifier), and the fitted attributes set as ``voting.fit`` sets them.
+    """
+    if sample_weight is None:
+        return voting.fit(X, y)
+    y = np.asarray(y)
+    if isinstance(voting, VotingClassifier):
+        voting.le_ = LabelEncoder().fit(y)
+        voting.classes_ = voting.le_.classes_
+        y = voting.le_.transform(y)
+    fitted = []
+    for _name, pipe in voting.estimators:
+        member = clone(pipe)
+        fitted.append(member.fit(X, y, **{f"{member.steps[-1][0]}__sample_weight": sample_weight}))
+    voting.estimators_ = fitted
+    voting.named_estimators_ = Bunch(
+        **{name: est for (name, _), est in zip(voting.estimators, fitted, strict=True)}
+    )
+    if hasattr(fitted[-1], "feature_names_in_"):
+        voting.feature_names_in_ = fitted[-1].feature_names_in_
+    return voting
 
 
 def fitted_subset(voting, weights: dict[str, float]):
@@ -211,6 +244,7 @@ def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
             min_rows_per_s=None if floor is None else floor * SPEED_MARGIN,
             sizes_mb={c.name: c.size_mb for c in ok},
             max_mb=policy.max_model_mb,
+            sample_weight=problem.w,
         )
     except ValueError as exc:  # a metric undefined on these predictions: no blend
         log.warning("The ensemble stage was skipped: %s", exc)

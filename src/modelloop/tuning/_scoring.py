@@ -20,21 +20,37 @@ _THRESHOLD_GAIN = 1e-4  # CV score a tuned decision threshold must add to be kep
 
 
 def oof_score(
-    metric: str, y: np.ndarray, oof: np.ndarray, task: Task, classes: np.ndarray | None
+    metric: str,
+    y: np.ndarray,
+    oof: np.ndarray,
+    task: Task,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """The metric of out-of-fold predictions (probabilities, or values for regression)."""
+    """The metric of out-of-fold predictions (probabilities, or values for regression),
+    weighted by ``sample_weight`` when given."""
     if task == "regression":
-        return float(score(metric, y, y_pred=oof[:, 0]))
+        return float(score(metric, y, y_pred=oof[:, 0], sample_weight=sample_weight))
     proba = oof / oof.sum(axis=1, keepdims=True)
     pred = np.asarray(classes)[np.argmax(proba, axis=1)]
-    return float(score(metric, y, y_pred=pred, y_proba=proba, classes=classes))
+    return float(
+        score(metric, y, y_pred=pred, y_proba=proba, classes=classes, sample_weight=sample_weight)
+    )
 
 
 def fold_scores(problem: Problem, oof: np.ndarray, metric: str | None = None) -> tuple[float, ...]:
     """The metric of out-of-fold predictions ``oof`` on each fold's held-out rows."""
     metric = metric or problem.metric
+    w = problem.w
     return tuple(
-        oof_score(metric, problem.y[va], oof[va], problem.task, problem.classes)
+        oof_score(
+            metric,
+            problem.y[va],
+            oof[va],
+            problem.task,
+            problem.classes,
+            None if w is None else w[va],
+        )
         for _, va in problem.folds
     )
 

@@ -34,7 +34,7 @@ from modelloop._spare import libraries
 from modelloop.data import Role, Schema, Task
 from modelloop.exceptions import ConfigurationError, TrainingError
 from modelloop.features import check_text_column
-from modelloop.models import THRESHOLD_METRICS, get_spec, portfolio
+from modelloop.models import THRESHOLD_METRICS, accepts_sample_weight, get_spec, portfolio
 from modelloop.tuning._budget import row_limits
 from modelloop.tuning._context import Clock, Policy, Problem
 from modelloop.tuning._cv import make_folds
@@ -68,6 +68,7 @@ DEFAULT_MIN_ROWS_PER_S = 10_000.0
 """The speed floor of ensembles and bags when the caller sets none (and the search has a
 time budget rather than a trial budget: see ``_context``)."""
 # The libraries a model's first fit would import: a worker imports them as it starts.
+_WEIGHT_COLUMN = "__modelloop_sample_weight__"  # carries the weights through _limit_rows
 DEFAULT_MAX_MODEL_MB = 20.0
 """The largest final model (saved size) when the caller sets no limit."""
 
@@ -98,6 +99,7 @@ def search(
     max_search_rows: int | None = None,
     study_journal: str | None = None,
     validation: Validation | None = None,
+    sample_weight: Any = None,
 ) -> SearchResult:
     """Search model configurations with the same CV folds, within a time and trial budget.
 
@@ -148,6 +150,11 @@ def search(
         with ``X``): by group, or by time (forward-chaining folds, a gap, early-stopping
         slices taken from the latest rows of each training fold, no bagging of fold
         models trained on the past only). ``None``: shuffled (stratified) folds.
+    sample_weight : one weight >= 0 per row of ``X``: every model is fitted with it (as its
+        ``sample_weight``), every fold, blend and holdout scored with it. Named models that
+        cannot take weights are refused; the portfolio leaves them out with a note. The
+        post-processing that is fitted unweighted (a temperature, a decision threshold) is
+        not tried.
 
     Raises
     ------
@@ -177,6 +184,22 @@ def search(
     models = list(dict.fromkeys(candidates)) if candidates else None
     for name in models or ():
         get_spec(name, task)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    notes: list[str] = []
+    if weights is not None and (
+        weights.shape != (len(X),) or not np.isfinite(weights).all() or (weights < 0).any()
+    ):
+        raise ConfigurationError(
+            f"sample_weight must hold one finite weight >= 0 per row ({len(X)}). "
+            f"Got {weights.shape[0] if weights.ndim else 0} values."
+        )
+    if weights is not None:
+        refused = [m for m in models or () if not accepts_sample_weight(m, task)]
+        if refused:
+            raise ConfigurationError(
+                f"Model(s) {', '.join(refused)} cannot be fitted with sample weights (their "
+                "fit takes no sample_weight). Leave them out of models, or train without weights."
+            )
     grid = None
     if strategy == "auto":
         if param_grid:
@@ -186,6 +209,13 @@ def search(
         configs, text_models, balanced = portfolio_configs(
             task, metric, X, np.asarray(y), schema, models, time_budget
         )
+        if weights is not None:
+            left_out = sorted({m for m, _ in configs if not accepts_sample_weight(m, task)})
+            configs = [(m, p) for m, p in configs if m not in left_out]
+            if left_out:
+                notes.append(
+                    f"Left out {', '.join(left_out)}: they cannot be fitted with sample weights."
+                )
     else:
         if not models:
             raise ConfigurationError(
@@ -208,8 +238,10 @@ def search(
         final_fit=final_fit if strategy == "auto" or final_fit == "bag" else "refit",
         ensemble=ensemble and strategy == "auto",
         # a grid or random search returns exactly the models it evaluated
-        calibration=strategy == "auto" and classes is not None,
+        # a temperature and a threshold are fitted unweighted: not with sample weights
+        calibration=strategy == "auto" and classes is not None and weights is None,
         thresholding=strategy == "auto"
+        and weights is None
         and task == "binary"
         and metric in THRESHOLD_METRICS
         and len(classes) == 2,  # type: ignore[arg-type]
@@ -231,6 +263,8 @@ def search(
                     f"The validation's {validation.kind} column has {len(values)} values "
                     f"for {len(X)} rows: give one per row of X."
                 )
+    if weights is not None:  # the weights travel with their rows (time order, row limit)
+        X = X.reset_index(drop=True).assign(**{_WEIGHT_COLUMN: weights})
     y_arr = np.asarray(y)
     if validation is not None and validation.times is not None:
         # rows in time order: a fold's training rows reach a model oldest first, so one that
@@ -240,16 +274,19 @@ def search(
     X, y_arr, n_search, row_note, validation = _limit_rows(
         X, y_arr, task, cv, time_budget, max_search_rows, seed, validation
     )
+    if weights is not None:
+        weights = X.pop(_WEIGHT_COLUMN).to_numpy(dtype=float)
     searched = None if validation is None else validation.take(np.arange(n_search))
     folds = make_folds(pd.Series(y_arr[:n_search]), task, cv, seed=seed, validation=searched)
     problem = Problem(
-        X.reset_index(drop=True), y_arr, n_search, schema, task, metric, folds, seed, validation
-    )
+        X.reset_index(drop=True), y_arr, n_search, schema, task, metric, folds, seed, validation,
+        sample_weight=weights,
+    )  # fmt: skip
     names = {m for m, _ in configs} | set(models or ())
     preload = libraries(names)
     executor = make_executor(problem.payload(preload), cluster, slots=max(1, n_jobs))
     runner = TrialRunner(problem, policy, executor, clock, on_event, reserve)
-    notes: list[str] = [row_note] if row_note else []
+    notes += [row_note] if row_note else []
     cap = None if time_budget is None else max(0.4 * time_budget, 10.0)
     try:
         runner.emit("start", total=len(folds))
@@ -267,8 +304,11 @@ def search(
         if strategy == "auto" and runner.ok():
             runner.stage = "optuna"
             runner.emit("stage", message="Stage optuna")
+            tuned_models = models or [
+                m for m, _ in portfolio(task) if weights is None or accepts_sample_weight(m, task)
+            ]
             run_optuna(
-                runner, models or [m for m, _ in portfolio(task)], cap=cap,
+                runner, tuned_models, cap=cap,
                 max_trials=max_trials, journal=None if study_journal is None else str(study_journal),
             )  # fmt: skip
         if not runner.ok():

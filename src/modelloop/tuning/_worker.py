@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 
 from modelloop._spare import preload, spawn, take_spare
 from modelloop.data import Schema, Task
-from modelloop.evaluation import get_metric, score
+from modelloop.evaluation import get_metric, install_metric, score
 from modelloop.exceptions import ConfigurationError
 from modelloop.features import make_pipeline
 from modelloop.models import (
@@ -55,6 +55,7 @@ __all__ = [
     "Worker",
     "build_pipeline",
     "early_stopping_split",
+    "fit_weighted",
     "measure_speed",
     "model_size_mb",
     "refit_estimator_params",
@@ -163,6 +164,7 @@ class _Context:
         self.y: np.ndarray = payload["y"]
         self.schema: Schema = payload["schema"]
         self.task: Task = payload["task"]
+        install_metric(payload.get("custom_metric"))  # a user's metric, by name from here on
         self.metric: str = payload["metric"]
         self.folds = payload["folds"]
         self.seed: int = payload["seed"]
@@ -181,6 +183,13 @@ class _Context:
             None if self.classes is None else np.searchsorted(self.classes, self.y).astype(int)
         )
         self.greater = get_metric(self.metric).greater_is_better
+        self.sample_weight: np.ndarray | None = payload.get("sample_weight")
+
+    def weights(self, rows: Any = None) -> np.ndarray | None:
+        """The sample weights of ``rows`` (all rows: ``None``), or ``None`` without weights."""
+        if self.sample_weight is None:
+            return None
+        return self.sample_weight if rows is None else self.sample_weight[rows]
 
     def labels(self, model: str) -> np.ndarray:
         # XGBoost wants labels 0..K-1; the others take the user's labels as they are.
@@ -196,34 +205,51 @@ def early_stopping_split(
     seed: int,
     validation: Validation | None = None,
     rows: np.ndarray | None = None,
+    *,
+    sample_weight: np.ndarray | None = None,
 ) -> list[Any]:
     """The rows a booster trains on and the 10 % slice it stops early on:
-    ``[X_fit, X_es, y_fit, y_es]``, stratified by class where the classes allow.
+    ``[X_fit, X_es, y_fit, y_es]`` (with ``sample_weight``, aligned with ``X``, then
+    ``[w_fit, w_es]``), stratified by class where the classes allow.
 
     With a group or time ``validation`` (its arrays indexed by ``rows``, the positions of
     ``X``'s rows) the slice is whole groups, or the latest rows: a slice drawn at random
     from a time-ordered fold would let the booster choose its rounds on rows that lie
     between its training rows, and score them as if it had seen the future.
     """
+    more = () if sample_weight is None else (np.asarray(sample_weight),)
     if validation is not None and validation.kind != "random" and rows is not None:
         split = validation.early_stopping(np.asarray(rows), 0.1, seed)
         if split is not None and len(split[0]) and len(split[1]):
             fit, stop = split
-            return [X.iloc[fit], X.iloc[stop], y[fit], y[stop]]
+            out = [X.iloc[fit], X.iloc[stop], y[fit], y[stop]]
+            return out + [w for m in more for w in (m[fit], m[stop])]
     stratify = y if task != "regression" else None
     try:
-        return train_test_split(X, y, test_size=0.1, random_state=seed, stratify=stratify)
+        return train_test_split(X, y, *more, test_size=0.1, random_state=seed, stratify=stratify)
     except ValueError:  # a class too rare to stratify
-        return train_test_split(X, y, test_size=0.1, random_state=seed)
+        return train_test_split(X, y, *more, test_size=0.1, random_state=seed)
+
+
+def fit_weighted(pipeline: Pipeline, X: Any, y: Any, sample_weight: np.ndarray | None) -> Any:
+    """``pipeline.fit(X, y)``, with ``sample_weight`` routed to its last step (the model)."""
+    if sample_weight is None:
+        return pipeline.fit(X, y)
+    return pipeline.fit(X, y, **{f"{pipeline.steps[-1][0]}__sample_weight": sample_weight})
 
 
 def _fit(ctx: _Context, job: Job, pipeline: Pipeline, rows: np.ndarray, y: np.ndarray):
-    """Fit ``pipeline`` on the rows at positions ``rows`` (``y``: their labels); boosted
-    trees stop early on a 10 % slice. Returns (model, rounds)."""
+    """Fit ``pipeline`` on the rows at positions ``rows`` (``y``: their labels), with their
+    sample weights if the search has any; boosted trees stop early on a 10 % slice.
+    Returns (model, rounds)."""
     X = ctx.X.iloc[rows]
+    w = ctx.weights(rows)
     if job.model not in BOOSTERS or len(X) < _ES_MIN_ROWS:
-        return pipeline.fit(X, y), None
-    X_fit, X_es, y_fit, y_es = early_stopping_split(X, y, ctx.task, ctx.seed, ctx.validation, rows)
+        return fit_weighted(pipeline, X, y, w), None
+    parts = early_stopping_split(X, y, ctx.task, ctx.seed, ctx.validation, rows, sample_weight=w)
+    X_fit, X_es, y_fit, y_es = parts[:4]
+    w_fit, w_es = parts[4:] if w is not None else (None, None)
+    weighted = {} if w_fit is None else {"sample_weight": w_fit}
     # fit_transform, as Pipeline.fit does: a cross-fitted encoder (the target encoding of
     # high-cardinality columns) gives each training row an encoding learned without its own
     # label. fit() then transform() would encode every row with its own label in it, and a
@@ -244,14 +270,24 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, rows: np.ndarray, y: np.nd
             y_fit,
             eval_set=[(B, y_es)],
             callbacks=[lightgbm.early_stopping(_ES_ROUNDS, verbose=False)],
+            **weighted,
+            **({} if w_es is None else {"eval_sample_weight": [w_es]}),
         )
         rounds = int(est.best_iteration_ or est.n_estimators)
     elif job.model == "xgboost":
         est.set_params(early_stopping_rounds=_ES_ROUNDS)
-        est.fit(A, y_fit, eval_set=[(B, y_es)], verbose=False)
+        est.fit(
+            A,
+            y_fit,
+            eval_set=[(B, y_es)],
+            verbose=False,
+            **weighted,
+            **({} if w_es is None else {"sample_weight_eval_set": [w_es]}),
+        )
         rounds = int(est.best_iteration) + 1
     else:  # catboost
-        est.fit(A, y_fit, eval_set=(B, y_es), early_stopping_rounds=_ES_ROUNDS)
+        # the stopping slice is unweighted here: its rows only choose the number of rounds
+        est.fit(A, y_fit, eval_set=(B, y_es), early_stopping_rounds=_ES_ROUNDS, **weighted)
         rounds = int(est.get_best_iteration() or 0) + 1
     if wrapper is not None:
         est = LogTargetRegressor.from_fitted(est, y_raw)
@@ -348,6 +384,7 @@ def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
                 y_pred=pred,
                 y_proba=proba if spec.needs_proba else None,
                 classes=ctx.classes,
+                sample_weight=ctx.weights(va),
             )
         )
         out.fold_scores.append(s)
@@ -379,13 +416,14 @@ def _refit(
 ):
     """The candidate fitted on every row (or on ``rows``): one pipeline, or a voting blend
     (wrapped by ``models.with_threshold`` when the blend has its own ``threshold``)."""
-    from modelloop.tuning._ensemble import build_ensemble
+    from modelloop.tuning._ensemble import build_ensemble, fit_voting
 
     times = None if ctx.validation is None else ctx.validation.times
     if rows is None and times is not None:  # oldest first, as the folds saw them
         rows = np.argsort(times, kind="stable")
     X = ctx.X if rows is None else ctx.X.iloc[rows]
     y = ctx.y if rows is None else ctx.y[rows]
+    w = ctx.weights(rows)
     encoded = weights is None and members[0][1] == "xgboost" and ctx.task != "regression"
     if encoded:
         threshold = members[0][2].get(THRESHOLD)
@@ -410,12 +448,14 @@ def _refit(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if weights is None and not encoded:
-            return pipes[0][1].fit(X, y)
+            return fit_weighted(pipes[0][1], X, y, w)
         # A voting ensemble label-encodes the target for its members (XGBoost needs that).
         voting = build_ensemble(pipes, weights or [1.0], ctx.task)
+        if threshold is not None and w is not None:  # the search tunes none with weights
+            raise ValueError("A tuned decision threshold is never fitted with sample weights.")
         if threshold is not None:
             return with_threshold(voting, float(threshold)).fit(X, y)
-        return voting.fit(X, y)
+        return fit_voting(voting, X, y, w)
 
 
 def _bag(
@@ -465,15 +505,23 @@ def _bag(
 
 def _holdout_score(ctx: _Context, model: Any, rows: np.ndarray) -> float:
     """The metric of ``model`` on the training rows ``rows`` (which it did not see)."""
-    X, y = ctx.X.iloc[rows], ctx.y[rows]
+    X, y, w = ctx.X.iloc[rows], ctx.y[rows], ctx.weights(rows)
     if ctx.task == "regression":
-        return float(score(ctx.metric, y, y_pred=np.asarray(model.predict(X), dtype=float)))
+        pred = np.asarray(model.predict(X), dtype=float)
+        return float(score(ctx.metric, y, y_pred=pred, sample_weight=w))
     # a refit or a bag speaks the user's labels (a voting wrapper encodes XGBoost's)
     proba = _placed(ctx, model.predict_proba(X), _class_columns(ctx, model))
     pred = predicted_labels(model, proba, ctx.classes)
     needs = get_metric(ctx.metric).needs_proba
     return float(
-        score(ctx.metric, y, y_pred=pred, y_proba=proba if needs else None, classes=ctx.classes)
+        score(
+            ctx.metric,
+            y,
+            y_pred=pred,
+            y_proba=proba if needs else None,
+            classes=ctx.classes,
+            sample_weight=w,
+        )
     )
 
 

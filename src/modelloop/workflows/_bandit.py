@@ -767,7 +767,6 @@ def _sorted_actions(actions: Sequence[Any]) -> list[Any]:
     return sorted(actions, key=key)
 
 
-
 def bandit_info(bundle: dict[str, Any]) -> dict[str, Any]:
     """The ``bandit`` part of a model bundle; ``ConfigurationError`` for other models."""
     info = bundle.get("bandit") if isinstance(bundle, dict) else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ import pandas as pd
 
 from modelloop.config import Settings
 from modelloop.data import TASKS, ColumnSchema, Role, Schema, conform, content_hash, load
-from modelloop.evaluation import sign
+from modelloop.evaluation import get_metric, sign
 from modelloop.exceptions import (
     ConfigurationError,
     InvalidInputError,
@@ -273,10 +273,54 @@ def _duplicate(frame: pd.DataFrame, weight: float, seed: int) -> pd.DataFrame:
     return frame.loc[frame.index.repeat(copies)]
 
 
-def _score(pipeline: Any, holdout: pd.DataFrame, target: str, task: str) -> dict[str, float]:
+def _score(
+    pipeline: Any,
+    holdout: pd.DataFrame,
+    target: str,
+    task: str,
+    weight: str | None = None,
+    extra: Sequence[str] = (),
+) -> dict[str, float]:
     X = holdout.drop(columns=[target])
     y = holdout[target]
-    return holdout_metrics(pipeline, X, y, task)  # type: ignore[arg-type]
+    w = None if weight is None else holdout[weight].to_numpy(dtype=float)
+    return holdout_metrics(pipeline, X, y, task, w, extra)  # type: ignore[arg-type]
+
+
+def _fill_weights(frame: pd.DataFrame, weight: str, notes: list[str]) -> pd.DataFrame:
+    """``frame`` with a weight of 1 for the rows whose weight column is empty (production
+    rows logged without it), said in ``notes``."""
+    values = (
+        pd.to_numeric(frame[weight], errors="coerce")
+        if weight in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
+    missing = int(values.isna().sum())
+    if missing:
+        notes.append(f"{missing} rows carry no weight in column '{weight}': each is weighted 1.")
+    return frame.assign(**{weight: values.fillna(1.0).to_numpy(dtype=float)})
+
+
+def _run_metric(run: Any, params: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The champion run's metric and, for a custom one, how to make it again."""
+    if run is None:
+        return None, {}
+    spec = params.get("metric_spec")
+    if not spec:
+        return run.metric, {}
+    if ":" not in run.metric:
+        try:
+            get_metric(run.metric)
+        except ConfigurationError:
+            raise ConfigurationError(
+                f"The champion's metric {run.metric!r} is a Python function defined in a "
+                "notebook or script: retrain from Python with that function "
+                "(train(..., metric=it)), or name it as module:function."
+            ) from None
+    return run.metric, {
+        "greater_is_better": spec.get("greater_is_better"),
+        "needs_proba": spec.get("needs_proba"),
+    }
 
 
 def _verdict(
@@ -502,6 +546,12 @@ def _retrain(
         notes.append(f"No labeled row falls in window {window!r}: trained on reference rows.")
 
     seed = int(params.get("seed", settings.seed) or 0)
+    weight = params.get("weight")
+    run_metric, metric_options = _run_metric(run, params)
+    if weight is not None:  # the champion's sample weights: production rows may lack them
+        reference = _fill_weights(reference, weight, notes)
+        train_rows = _fill_weights(train_rows, weight, notes)
+        held = _fill_weights(held, weight, [])
     unweighted = pd.concat([reference, train_rows], ignore_index=True)
     weighted = pd.concat(
         [reference, _duplicate(train_rows, recent_weight, seed)], ignore_index=True
@@ -525,7 +575,7 @@ def _retrain(
         dataset,
         target,
         task=task,
-        metric=run.metric if run is not None else None,
+        metric=run_metric,
         name=name,
         register=False,
         models=None if candidates in (None, "portfolio") else list(candidates),
@@ -545,12 +595,15 @@ def _retrain(
         settings=settings,
         store=store,
         on_event=emit,
+        weight=weight,
+        **metric_options,
     )
     metric = result.metric
+    custom = [metric] if metric_options else []
 
     emit(SearchEvent("stage", message="Scoring champion and challenger on the held-out rows"))
-    champion_metrics = _score(champion_model.pipeline, held, target, task)
-    challenger_metrics = _score(result.model, held, target, task)
+    champion_metrics = _score(champion_model.pipeline, held, target, task, weight, custom)
+    challenger_metrics = _score(result.model, held, target, task, weight, custom)
     champ_score = float(champion_metrics.get(metric, float("nan")))
     chall_score = float(challenger_metrics.get(metric, float("nan")))
     promoted, improvement, reason = _verdict(

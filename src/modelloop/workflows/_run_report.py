@@ -33,7 +33,12 @@ from modelloop.data import (
     storable_frame,
     to_data_uri,
 )
-from modelloop.evaluation import evaluation_report, learning_curve, permutation_importance
+from modelloop.evaluation import (
+    evaluation_report,
+    known_metric,
+    learning_curve,
+    permutation_importance,
+)
 from modelloop.exceptions import (
     ConfigurationError,
     InvalidInputError,
@@ -532,6 +537,12 @@ def report(
     store = store or Store.from_settings(settings or Settings())
     try:
         run, version = _resolve(store, ref)
+        # a custom metric ranks by its stored direction; imported only with trust
+        known_metric(
+            run.metric,
+            (run.params or {}).get("metric_spec"),
+            trust=bool(settings and settings.trust),
+        )
         if run.task == "bandit":
             raise ConfigurationError(
                 f"Run {run.id[:8]} ({run.name}) learned a decision policy: its evaluation is "

@@ -30,10 +30,16 @@ from modelloop.data import (
     load_rules,
     validation_hints,
 )
-from modelloop.evaluation import default_metric, get_metric, metrics_for_task, score_all
+from modelloop.evaluation import (
+    default_metric,
+    get_metric,
+    metrics_for_task,
+    resolve_metric,
+    score_all,
+)
 from modelloop.exceptions import ColumnNotFoundError, ConfigurationError
 from modelloop.features import portable_images
-from modelloop.models import get_spec, predicted_labels
+from modelloop.models import accepts_sample_weight, get_spec, predicted_labels
 from modelloop.store import Store, skops_io
 from modelloop.tuning import (
     SearchEvent,
@@ -48,12 +54,12 @@ from modelloop.workflows._ingest import load_source
 from modelloop.workflows._run_report import keep_evaluation
 from modelloop.workflows._validation import resolve_validation, split_rows
 from modelloop.workflows._versions import library_versions
+from modelloop.workflows._weights import attach_weights, check_custom_metric, weight_column
 
 __all__ = ["TrainResult", "train"]
 
 log = logging.getLogger("modelloop.workflows")
 _now = time.monotonic  # ``train`` takes a ``time`` argument (the time column)
-
 
 
 @dataclass
@@ -393,13 +399,31 @@ def _check_options(
     )  # fmt: skip
 
 
-def holdout_metrics(model: Any, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+def holdout_metrics(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: Task,
+    sample_weight: Any = None,
+    extra: Sequence[str] = (),
+) -> dict[str, float]:
+    """Every metric of ``task`` (and the custom ones named in ``extra``) on ``X``, ``y``,
+    weighted by ``sample_weight`` when given."""
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if task == "regression":
-        return score_all(task, y.to_numpy(), y_pred=model.predict(X))
+        return score_all(task, y.to_numpy(), y_pred=model.predict(X), sample_weight=w, extra=extra)
     proba = model.predict_proba(X)
     classes = np.asarray(model.classes_)
     pred = predicted_labels(model, proba, classes)
-    return score_all(task, y.to_numpy(), y_pred=pred, y_proba=proba, classes=classes)
+    return score_all(
+        task,
+        y.to_numpy(),
+        y_pred=pred,
+        y_proba=proba,
+        classes=classes,
+        sample_weight=w,
+        extra=extra,
+    )
 
 
 EXPORTABLE = ("onnx",)
@@ -447,7 +471,7 @@ def train(
     target: str | None = None,
     *,
     task: Task | str | None = None,
-    metric: str | None = None,
+    metric: str | Callable[..., Any] | None = None,
     name: str | None = None,
     register: bool | None = None,
     aliases: Sequence[str] = (),
@@ -477,6 +501,10 @@ def train(
     group: str | None = None,
     time: str | None = None,
     gap: int | str | timedelta | None = None,
+    weight: str | None = None,
+    sample_weight: Any = None,
+    greater_is_better: bool | None = None,
+    needs_proba: bool | None = None,
 ) -> TrainResult:
     """Train a model on a table with honest evaluation, record the run, optionally register.
 
@@ -496,6 +524,13 @@ def train(
     task : 'binary', 'multiclass' or 'regression'; detected from the target when omitted.
     metric : what selection optimises (see ``evaluation.metrics_for_task``); default per task
         (with ``search_strategy`` 'grid' or 'random': accuracy, or r2 for a regression).
+        A custom metric: a function ``f(y_true, y_pred)`` returning a number (with
+        ``greater_is_better``, and ``needs_proba`` when it takes probabilities), a
+        ``make_metric`` result, or ``'module:function'`` (imported only with
+        ``settings.trust``: importing runs the module's code). It is scored, stored and
+        shown like the built-in metrics, under the name ``module:function`` when its module
+        is importable.
+    greater_is_better, needs_proba : for a custom ``metric`` given as a function.
     name : the registered model's name; registering defaults to on when a name is given.
     models : restrict the search to these catalog models (default: the task's portfolio).
     time_budget : seconds for the whole of ``train``: loading, search, final fit, scoring,
@@ -523,6 +558,12 @@ def train(
         ``source`` may also be ``'data:NAME@VERSION'``, a snapshot made by ``ingest``.
     id_column : a column that names each row (a customer id): never a feature; stored with
         the model so that the server logs it and delayed labels may name rows by it.
+    weight : a column of per-row sample weights (numbers >= 0): never a feature; every
+        model is fitted with it, and CV scores, the ensemble's choice and the test metrics
+        are weighted by it. Stored with the run (``retrain`` reuses it) and the model
+        (``monitor`` weights performance by it where labelled rows carry it).
+    sample_weight : the same as ``weight`` (a column name), or an array of one weight per
+        row when ``source`` is a DataFrame.
     started : the ``time.monotonic()`` instant the budget counts from (default: the call;
         the CLI passes its own start, so the promise covers the whole command).
     time_after : seconds of the budget the caller needs once ``train`` returns (the CLI's
@@ -548,6 +589,23 @@ def train(
     >>> result.leaderboard.head()  # doctest: +SKIP
     """
     settings = settings or Settings()
+    if sample_weight is not None and weight is not None:
+        raise ConfigurationError("Pass weight= or sample_weight=, not both.")
+    if isinstance(sample_weight, str):
+        weight, sample_weight = sample_weight, None
+    if sample_weight is not None:
+        source, weight = attach_weights(source, sample_weight)
+    if task in UNSUPERVISED_TASKS and weight is not None:
+        raise ConfigurationError(
+            f"Sample weights are for binary, multiclass and regression models. Got task '{task}'."
+        )
+    # a custom metric is imported (with trust) or made before any work
+    metric = resolve_metric(
+        metric,
+        trust=settings.trust,
+        greater_is_better=greater_is_better,
+        needs_proba=needs_proba,
+    )
     if task in UNSUPERVISED_TASKS:
         from modelloop.workflows._train_unsupervised import train_unsupervised
 
@@ -608,6 +666,8 @@ def train(
             store=store,
         )
     dataset = _key_column(dataset, id_column, target)
+    if weight is not None:
+        dataset = weight_column(dataset, weight, target=target, id_column=id_column)
     notes = list(dataset.schema.notes) + split_notes
     sampled = dataset.sample.to_dict() if dataset.sample is not None else None
     if dataset.sample is not None:
@@ -638,7 +698,14 @@ def train(
         )
     metric = metric or default_metric(resolved_task)
     metric_spec = get_metric(metric)
-    if resolved_task not in metric_spec.tasks:
+    if metric_spec.custom:
+        check_custom_metric(
+            metric,
+            resolved_task,
+            y_all,
+            None if weight is None else dataset.frame[weight].to_numpy(),
+        )
+    elif resolved_task not in metric_spec.tasks:
         raise ConfigurationError(
             f"Metric '{metric}' does not apply to a {resolved_task} task. "
             f"Choose one of: {', '.join(metrics_for_task(resolved_task))}."
@@ -646,6 +713,16 @@ def train(
     candidates = list(models) if models else None
     for candidate in candidates or ():
         get_spec(candidate, resolved_task)  # unknown names fail before any work
+    unweighted = [
+        c
+        for c in candidates or ()
+        if weight is not None and not accepts_sample_weight(c, resolved_task)
+    ]
+    if unweighted:
+        raise ConfigurationError(
+            f"Model(s) {', '.join(unweighted)} cannot be fitted with sample weights (their fit "
+            f"takes no sample_weight). Leave them out of models, or train without weight '{weight}'."
+        )
     if exportable is not None:
         candidates = _exportable_candidates(
             exportable, candidates, dataset.schema, resolved_task, time_budget
@@ -686,15 +763,29 @@ def train(
         search_candidates, note = finetune_candidates(dataset, resolved_task, time_budget)
         notes += [note] if note else []
 
+    w_train = w_test = None
     if test is None:
         X_train, X_test, y_train, y_test, validation, split_note = split_rows(
             dataset, resolved_task, test_size, seed, validation
         )
         notes += [split_note] if split_note else []
+        if weight is not None:
+            w_train = dataset.frame[weight].loc[X_train.index].to_numpy(dtype=float)
+            w_test = dataset.frame[weight].loc[X_test.index].to_numpy(dtype=float)
     else:
         test_set, _ = drop_missing_target(load(test, target=target, drop=drop, name="test"))
         X_train, y_train = dataset.features(), dataset.target_series()
         X_test, y_test = test_set.frame, test_set.target_series()
+        if weight is not None:
+            w_train = dataset.frame[weight].to_numpy(dtype=float)
+            if weight in test_set.frame.columns:
+                test_set = weight_column(test_set, weight, target=target, id_column=id_column)
+                X_test, y_test = test_set.frame, test_set.target_series()
+                w_test = test_set.frame[weight].to_numpy(dtype=float)
+            else:
+                notes.append(
+                    f"The test table has no weight column '{weight}': its metrics are unweighted."
+                )
     if validation is not None:  # too few groups or times for the folds: before the store
         validation.folds(y_train, resolved_task, cv, seed=seed)
     model_name = name or dataset.name
@@ -732,6 +823,13 @@ def train(
             "n_train": len(X_train),
             "n_test": len(X_test),
         }
+        if weight is not None:  # retrain weights its rows by the same column
+            params["weight"] = weight
+        if metric_spec.custom:  # how retrain (with --trust) makes the same metric again
+            params["metric_spec"] = {
+                "greater_is_better": metric_spec.greater_is_better,
+                "needs_proba": metric_spec.needs_proba,
+            }
         if sampled is not None:  # the loaded rows are a sample of a file too big for memory
             params["data_sample"] = sampled
         store.recover()  # runs and files a killed process left behind
@@ -769,6 +867,8 @@ def train(
                     "cluster": settings.cluster,
                     "max_search_rows": settings.max_search_rows,
                     "validation": validation,
+                    "sample_weight": w_train,
+                    "test_weight": w_test,
                     # On a cluster the Optuna study is kept in a journal file next to
                     # the run's other artifacts.
                     "study_journal": None
@@ -789,6 +889,8 @@ def train(
             result.timings["embed_s"] = round(embed_time, 3)
         if id_column is not None:
             result.lineage["id_column"] = id_column
+        if weight is not None:
+            result.lineage["weight"] = weight
         if sampled is not None:
             result.lineage["data_sample"] = sampled
         if rules is not None:  # checked on the raw rows at load; each served row meets them too
@@ -862,6 +964,7 @@ def _fit_and_evaluate(
         max_search_rows=options.get("max_search_rows"),
         study_journal=options.get("study_journal"),
         validation=options.get("validation"),
+        sample_weight=options.get("sample_weight"),
         seed=seed,
         n_jobs=n_jobs,
         on_event=emit,
@@ -870,8 +973,11 @@ def _fit_and_evaluate(
     refit_time = found.refit_time
     model = found.model
     emit(SearchEvent("stage", message=f"Scoring {found.best.name} on the test split"))
-    metrics = holdout_metrics(model, X_test, y_test, task)
-    classes = None if task == "regression" else [json_value(c, unknown="keep") for c in model.classes_]
+    custom = [metric] if get_metric(metric).custom else []
+    metrics = holdout_metrics(model, X_test, y_test, task, options.get("test_weight"), custom)
+    classes = (
+        None if task == "regression" else [json_value(c, unknown="keep") for c in model.classes_]
+    )
     notes = list(found.notes)
     skipped = [c.name for c in found.candidates if c.status == "skipped"]
     if skipped:
@@ -943,4 +1049,3 @@ def _whole_number_labels(dataset: Dataset, task: Task) -> Dataset:
     frame = dataset.frame.copy()
     frame[dataset.schema.target] = values.astype(np.int64)
     return replace(dataset, frame=frame)
-

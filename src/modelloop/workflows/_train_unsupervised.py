@@ -560,4 +560,3 @@ def _keep_summary(store: Store, run_id: str, summary: dict[str, Any]) -> None:
     """The summary as the run's file ``summary.json`` (sizes, profiles, projection)."""
     data = json.dumps(summary, default=json_value).encode()
     store.write_run_files(run_id, {"summary.json": data})
-

@@ -191,11 +191,7 @@ def watch(
 def _watched(store: Store, names: Sequence[str] | None) -> list[str]:
     if names:
         return list(names)
-    return [
-        m.name
-        for m in store.list_models()
-        if m.n_versions and m.task in (*TASKS, "bandit")
-    ]
+    return [m.name for m in store.list_models() if m.n_versions and m.task in (*TASKS, "bandit")]
 
 
 def _check_one(
