@@ -162,3 +162,32 @@ def test_feedback_by_key_column(serve_settings, store, titanic_frame) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["labeled"] == 2 and r.json()["unknown"] == ["1"]
     assert [p.label for p in store.get_predictions("keyed")] == [0, 1]
+
+
+def test_served_rows_log_the_models_weight_column(serve_settings, store, titanic_frame) -> None:
+    """A model trained with sample weights logs each row's weight, for weighted monitoring."""
+    from fastapi.testclient import TestClient
+    from sklearn.linear_model import LogisticRegression
+
+    from modelloop.data import infer_schema
+    from modelloop.features import make_pipeline
+    from modelloop.serving import create_app
+
+    frame = titanic_frame[["Pclass", "Sex", "Survived"]].assign(w=1.0)
+    schema = infer_schema(frame, target="Survived", types={"w": "identifier"})
+    pipeline = make_pipeline(schema, "linear", LogisticRegression(), task="binary")
+    pipeline.fit(frame[["Pclass", "Sex"]], frame["Survived"])
+    bundle = {"pipeline": pipeline, "schema": schema.to_dict(), "task": "binary",
+              "target": "Survived", "classes": [0, 1]}  # fmt: skip
+    store.register_model(
+        "weighted", bundle, run_id=None, schema=schema.to_dict(), task="binary", metrics={},
+        lineage={"weight": "w"},
+    )  # fmt: skip
+    rows = [{"Pclass": 3, "Sex": "male", "w": 2.5}, {"Pclass": 1, "Sex": "female"},
+            {"Pclass": 1, "Sex": "female", "w": "heavy"}]  # fmt: skip
+    with TestClient(create_app(serve_settings, store)) as client:
+        r = client.post("/v1/models/weighted/predict", json={"instances": rows})
+        assert r.status_code == 200, r.text
+        _wait_logged(store, r.json()["request_ids"], model="weighted")
+    logged = store.get_predictions("weighted")
+    assert [p.inputs["w"] for p in logged] == [2.5, None, None]

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from modelloop.evaluation import UndefinedMetricError, score, sign, threshold_labels
+from modelloop.evaluation import (
+    UndefinedMetricError,
+    get_metric,
+    score,
+    sign,
+    threshold_labels,
+)
+from modelloop.exceptions import ModelloopError
 
 __all__ = [
     "PerformanceReport",
@@ -114,13 +121,18 @@ def window_performance(
     end: datetime | None = None,
     min_labels: int = MIN_LABELS,
     threshold: float | None = None,
+    sample_weight: Any = None,
+    extra: Sequence[str] = (),
 ) -> WindowPerformance:
     """Estimated and (where ``y_true`` has at least ``min_labels`` values) measured metrics.
 
     ``y_true`` may hold ``None`` for rows whose label has not arrived; ``proba`` has one
     column per class in the order of ``classes``. ``threshold`` (binary): the model's
     decision threshold on ``proba[:, 1]`` (see ``models.decision_threshold``); the most
-    probable class when ``None``.
+    probable class when ``None``. ``sample_weight`` (one weight per row, ``None`` for a
+    row without one, which counts 1) weights the measured metrics; ``extra`` names more
+    metrics to measure (the model's selection metric), each left out when it cannot be
+    computed here (a custom metric this process did not import).
 
     Examples
     --------
@@ -139,7 +151,11 @@ def window_performance(
         has = np.asarray([v is not None and v == v for v in y], dtype=bool)
         n_labeled = int(has.sum())
         if n_labeled >= min_labels:
-            actual = _measured(task, classes, y[has], proba, prediction, has, threshold)
+            w = _row_weights(sample_weight, n)
+            actual = _measured(
+                task, classes, y[has], proba, prediction, has, threshold,
+                None if w is None else w[has], extra,
+            )  # fmt: skip
     return WindowPerformance(label, n, n_labeled, expected, actual, start, end)
 
 
@@ -151,13 +167,18 @@ def _measured(
     prediction: Any,
     has: np.ndarray,
     threshold: float | None = None,
+    w: np.ndarray | None = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, float]:
     out: dict[str, float] = {}
+    if w is not None and not w.sum() > 0:
+        w = None  # no labelled row weighs anything: measure them unweighted
     if task == "regression":
         pred = np.asarray(prediction, dtype=float)[has]
         truth = np.asarray([float(v) for v in y])
         for name in ("rmse", "mae"):
-            out[name] = score(name, truth, y_pred=pred)
+            out[name] = score(name, truth, y_pred=pred, sample_weight=w)
+        _extra(out, extra, truth, {"y_pred": pred}, w)
         return out
     cls = list(classes or [])
     truth = _labels_like(y, cls)
@@ -165,15 +186,58 @@ def _measured(
     pred = threshold_labels(p, np.asarray(cls, dtype=object), threshold)
     known = np.isin(truth.astype(str), np.asarray([str(c) for c in cls]))
     truth, p, pred = truth[known], p[known], pred[known]
+    if w is not None:
+        w = w[known]
+        w = w if w.sum() > 0 else None
     if len(truth) == 0:
         return out
-    out["accuracy"] = float(np.mean(truth.astype(str) == pred.astype(str)))
+    out["accuracy"] = float(np.average(truth.astype(str) == pred.astype(str), weights=w))
+    typed = np.asarray(truth.tolist())
     try:
-        typed = np.asarray(truth.tolist())
-        out["roc_auc"] = score("roc_auc", typed, y_proba=p, classes=np.asarray(cls))
+        out["roc_auc"] = score(
+            "roc_auc", typed, y_proba=p, classes=np.asarray(cls), sample_weight=w
+        )
     except UndefinedMetricError:
         out["roc_auc"] = float("nan")
+    labels = np.asarray(pred.tolist())
+    _extra(out, extra, typed, {"y_pred": labels, "y_proba": p, "classes": np.asarray(cls)}, w)
     return out
+
+
+def _row_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """One weight per row (a missing or unreadable one counts 1), or ``None``."""
+    if sample_weight is None:
+        return None
+    values = np.asarray(
+        [v if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
+         for v in list(sample_weight)],
+        dtype=float,
+    )  # fmt: skip
+    if len(values) != n:
+        return None
+    values[~np.isfinite(values) | (values < 0)] = 1.0
+    return values
+
+
+def _extra(
+    out: dict[str, float],
+    names: Sequence[str],
+    truth: np.ndarray,
+    given: dict[str, Any],
+    w: np.ndarray | None,
+) -> None:
+    """``out`` with each metric of ``names`` not in it yet, where it can be computed."""
+    for name in names:
+        if name in out:
+            continue
+        try:
+            spec = get_metric(name)
+            inputs = {k: v for k, v in given.items() if k != "y_proba" or spec.needs_proba}
+            out[name] = score(name, truth, sample_weight=w, **inputs)
+        except UndefinedMetricError:
+            out[name] = float("nan")
+        except ModelloopError:  # not imported (no --trust), or not for these outputs
+            continue
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -238,14 +239,31 @@ def _log_entries(
 
 
 def _with_key(served: ServedModel, rows: list[Any], raw_rows: list[Any]) -> list[Any]:
-    """Rows to log, with the model's key column (``train --id-column``) as text, if any."""
-    key = served.record.lineage.get("id_column") if served.record is not None else None
-    if key is None:
+    """Rows to log, with the model's key column (``train --id-column``) as text and its
+    sample-weight column (``train --weight``, for weighted monitoring) as a number, if any."""
+    lineage = served.record.lineage if served.record is not None else {}
+    key, weight = lineage.get("id_column"), lineage.get("weight")
+    if key is None and weight is None:
         return rows
-    return [
-        {**row, key: key_text(raw.get(key)) if isinstance(raw, dict) else None}
-        for row, raw in zip(rows, raw_rows, strict=True)
-    ]
+    logged = []
+    for row, raw in zip(rows, raw_rows, strict=True):
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra[key] = key_text(raw.get(key)) if isinstance(raw, dict) else None
+        if weight is not None:
+            value = raw.get(weight) if isinstance(raw, dict) else None
+            extra[weight] = _weight_value(value)
+        logged.append({**row, **extra})
+    return logged
+
+
+def _weight_value(value: Any) -> float | None:
+    """A request's sample weight as a number (``None`` when absent or not a number >= 0)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 class RequestIds:

@@ -14,8 +14,8 @@ import pandas as pd
 
 from modelloop.config import Settings
 from modelloop.data import UNSUPERVISED_TASKS, Role
-from modelloop.evaluation import action_text, off_policy_report
-from modelloop.exceptions import EmptyDataError, InvalidInputError, ModelloopError
+from modelloop.evaluation import action_text, known_metric, off_policy_report
+from modelloop.exceptions import EmptyDataError, InvalidInputError, ModelloopError, NotFoundError
 from modelloop.models import decision_threshold, predicted_labels
 from modelloop.monitoring import (
     MAX_IMAGE_ROWS,
@@ -148,6 +148,20 @@ def _training_metric(model: LoadedModel, metric: str) -> float | None:
     return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
 
 
+def _selection_metric(store: Store, model: LoadedModel, *, trust: bool) -> str | None:
+    """The metric the model was selected by, measured beside the followed one. A custom
+    metric is imported only with ``trust``; without it, it is not measured."""
+    run_id = getattr(model.record, "run_id", None)
+    if not run_id or model.task in UNSUPERVISED_TASKS or model.task == "bandit":
+        return None
+    try:
+        run = store.get_run(run_id)
+    except NotFoundError:
+        return None
+    known_metric(run.metric, (run.params or {}).get("metric_spec"), trust=trust)
+    return run.metric
+
+
 def _chunks(n: int) -> list[np.ndarray]:
     k = max(1, min(_MAX_WINDOWS, n // _MIN_WINDOW_ROWS))
     return np.array_split(np.arange(n), k)
@@ -199,6 +213,7 @@ def monitor(
         reference = store.reference_data(model.record)
         on_progress("Reading the logged predictions", None, None)
         records = _read_window(store, model.record.name, spec, since)
+        selection = _selection_metric(store, model, trust=settings.trust)
     finally:
         if owns:
             store.close()
@@ -237,7 +252,7 @@ def monitor(
         )
         decisions = _decisions(model, records, current, settings.seed)
     else:
-        report = _report(model, reference, current, labels, times, config, on_progress)
+        report = _report(model, reference, current, labels, times, config, on_progress, selection)
     fired = alerts(report, rules)
     if decisions is not None:
         fired = [a for a in fired if a.rule != "metric_drop"]
@@ -348,6 +363,7 @@ def _report(
     times: list[datetime],
     config: DriftConfig,
     on_progress: OnProgress = quiet,
+    selection: str | None = None,
 ) -> DriftReport:
     features = model.schema.feature_columns()
     target = model.schema.target
@@ -372,17 +388,25 @@ def _report(
     ref_truth = ref_rows[target].tolist() if target and target in ref_rows.columns else None
     if task in UNSUPERVISED_TASKS:
         labels = [None] * len(labels)  # no metric to measure: drift only
+    # trained with sample weights: measured metrics are weighted where rows carry them
+    weight = (model.record.lineage or {}).get("weight")
+    cur_w = current[weight].tolist() if weight and weight in current.columns else None
+    ref_w = ref_rows[weight].tolist() if weight and weight in ref_rows.columns else None
+    extra = [selection] if selection and selection != metric else []
 
     def perf(label: str, idx: np.ndarray | None, **kw: Any) -> Any:
         sel = slice(None) if idx is None else idx
+        rows = range(len(labels)) if idx is None else idx
         return window_performance(
             label,
             task,
             classes=classes,
             proba=None if cur_proba is None else cur_proba[sel],
             prediction=cur_out[sel],
-            y_true=[labels[i] for i in (range(len(labels)) if idx is None else idx)],
+            y_true=[labels[i] for i in rows],
             threshold=threshold,
+            sample_weight=None if cur_w is None else [cur_w[i] for i in rows],
+            extra=extra,
             **kw,
         )
 
@@ -394,6 +418,8 @@ def _report(
         prediction=ref_out,
         y_true=ref_truth,
         threshold=threshold,
+        sample_weight=ref_w,
+        extra=extra,
     )
     windows, window_perf = [], []
     chunk_config = DriftConfig(**{**config.to_dict(), "domain": False})
