@@ -64,9 +64,11 @@ def test_train_with_weights_and_a_custom_metric_records_both(cli, data) -> None:
     r = cli(
         "train", "d.csv", "-t", "y", "--max-trials", "2", "--models", "logistic_regression",
         "--weight", "w", "--metric", f"{module}:hits", "--greater-is-better", "--trust",
-        "--home", folder / "h", "--json",
+        "--home", folder / "h", "--json", "--report", folder / "r.html",
     )  # fmt: skip
     assert r.code == 0, r.err
+    page = (folder / "r.html").read_text()
+    assert f"{module}:hits" in page  # the selection metric's row in the metric table
     out = json.loads(r.out)
     assert out["metric"] == f"{module}:hits"
     assert set(out["cv_metrics"]) == {f"{module}:hits", f"{module}:hits_std"}

@@ -183,3 +183,17 @@ def test_known_metric_ranks_a_stored_metric_without_importing_it(module) -> None
     known_metric(ref, spec, trust=True)
     assert score(ref, [0, 1], y_pred=[0, 1]) == 1.0
     del sys.imported_known_metric
+
+
+def test_report_metric_table_is_weighted_and_shows_a_custom_selection_metric() -> None:
+    from modelloop.evaluation import metric_intervals
+
+    register_metric(make_metric(_hits, greater_is_better=True, name="hit_rate", tasks=("binary",)))
+    y, pred = [0, 1, 1, 0], [0, 1, 0, 1]
+    w = [1.0, 1.0, 0.0, 0.0]
+    table = metric_intervals("binary", y, y_pred=pred, first="hit_rate", sample_weight=w, n_boot=20)
+    values = dict(zip(table["metric"], table["test"], strict=True))
+    assert values["accuracy"] == 1.0 and values["hit_rate"] == 1.0  # the wrong rows weigh 0
+    known_metric("unloaded_module:f", {"greater_is_better": True, "needs_proba": False})
+    table = metric_intervals("binary", y, y_pred=pred, first="unloaded_module:f", n_boot=20)
+    assert "unloaded_module:f" not in set(table["metric"]) and "accuracy" in set(table["metric"])

@@ -128,6 +128,7 @@ def bootstrap_ci(
     n_boot: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    sample_weight: Any = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of metric ``name`` on a test set.
 
@@ -145,6 +146,8 @@ def bootstrap_ci(
         Seed of the resampling, for reproducible intervals.
     alpha
         One minus the confidence level (0.05 gives a 95% interval).
+    sample_weight
+        One weight per row: each resample is scored with its rows' weights.
 
     Returns
     -------
@@ -166,17 +169,24 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(yt), size=(n_boot, len(yt)))
 
-    values = _vectorised(name, yt, y, idx)
-    if values is None and name == "roc_auc":
-        values = _auc_vectorised(yt, y, cls, idx)
-    elif values is None and not metric.needs_proba:
-        values = _label_vectorised(name, yt, y, cls, idx)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    values = None
+    if w is None and not metric.custom:  # the fast paths count every row once
+        values = _vectorised(name, yt, y, idx)
+        if values is None and name == "roc_auc":
+            values = _auc_vectorised(yt, y, cls, idx)
+        elif values is None and not metric.needs_proba:
+            values = _label_vectorised(name, yt, y, cls, idx)
     if values is None:
         values = np.empty(n_boot)
         for b in range(n_boot):
+            rows = idx[b]
             try:
-                values[b] = metric.func(yt[idx[b]], y[idx[b]], cls)
-            except (UndefinedMetricError, ValueError):
+                if w is None:
+                    values[b] = metric.func(yt[rows], y[rows], cls)
+                else:
+                    values[b] = metric.func(yt[rows], y[rows], cls, w[rows])
+            except (UndefinedMetricError, ValueError, ZeroDivisionError):
                 values[b] = np.nan
     values = values[~np.isnan(values)]
     if len(values) == 0:

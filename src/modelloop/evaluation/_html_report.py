@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import math
@@ -35,8 +36,8 @@ import pandas as pd
 
 from modelloop.evaluation import _plots
 from modelloop.evaluation._bootstrap import bootstrap_ci
-from modelloop.evaluation._metrics import score_all, sign
-from modelloop.exceptions import InvalidInputError
+from modelloop.evaluation._metrics import get_metric, score, score_all, sign
+from modelloop.exceptions import InvalidInputError, ModelloopError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -261,6 +262,7 @@ def metric_intervals(
     seed: int = 0,
     first: str | None = None,
     time_limit: float | None = 20.0,
+    sample_weight: Any = None,
 ) -> pd.DataFrame:
     """Every test metric of ``task`` with a 95% bootstrap interval, beside its CV score.
 
@@ -268,7 +270,9 @@ def metric_intervals(
     deviation over folds (``NAME_std``), as a run records it. Intervals are computed for
     metric ``first`` (the selection metric) first; once ``time_limit`` seconds are spent
     the remaining metrics get no interval and are listed in ``table.attrs['no_interval']``
-    (resampling label metrics on large test splits is slow).
+    (resampling label metrics on large test splits is slow). With ``sample_weight`` every
+    value and interval is weighted. A custom ``first`` metric is added to the table when
+    this process can compute it (see ``known_metric``).
 
     Examples
     --------
@@ -277,7 +281,20 @@ def metric_intervals(
     >>> list(table.columns)
     ['metric', 'test', 'ci_low', 'ci_high', 'cv_mean', 'cv_std']
     """
-    values = score_all(task, y_true, y_pred=y_pred, y_proba=proba, classes=classes)
+    values = score_all(
+        task, y_true, y_pred=y_pred, y_proba=proba, classes=classes, sample_weight=sample_weight
+    )
+    if first is not None and first not in values and get_metric(first).custom:
+        # a custom metric not imported here (no --trust) is left out
+        with contextlib.suppress(ModelloopError):
+            values[first] = score(
+                first,
+                y_true,
+                y_pred=y_pred,
+                y_proba=proba if get_metric(first).needs_proba else None,
+                classes=classes,
+                sample_weight=sample_weight,
+            )
     cv = dict(cv_metrics or {})
     rows = []
     order = sorted(values, key=lambda name: name != first)
@@ -289,8 +306,9 @@ def metric_intervals(
             skipped.append(name)
             continue
         intervals[name] = bootstrap_ci(
-            name, y_true, y_pred=y_pred, y_proba=proba, classes=classes, n_boot=n_boot, seed=seed
-        )
+            name, y_true, y_pred=y_pred, y_proba=proba, classes=classes, n_boot=n_boot,
+            seed=seed, sample_weight=sample_weight,
+        )  # fmt: skip
     for name, value in values.items():
         low, high = intervals.get(name, (float("nan"), float("nan")))
         rows.append(
@@ -390,6 +408,7 @@ def evaluation_sections(
     image_errors: Mapping[str, Any] | None = None,
     n_boot: int = 200,
     seed: int = 0,
+    sample_weight: Any = None,
 ) -> list[Section]:
     """The sections of an evaluation report, for :func:`render_html` (see
     :func:`evaluation_report` for the parameters).
@@ -423,6 +442,7 @@ def evaluation_sections(
         n_boot=n_boot,
         seed=seed,
         first=metric,
+        sample_weight=sample_weight,
     )
     skipped = table.attrs.get("no_interval") or []
     table = table.rename(
@@ -720,6 +740,8 @@ def evaluation_report(title: str, **data: Any) -> str:
         item a thumbnail ``data:`` URI (``image``) with ``true``, ``predicted`` and
         ``confidence`` (or ``error`` for regression): a grid of the worst test images.
     n_boot, seed : bootstrap resamples and seed of the confidence intervals.
+    sample_weight : the test rows' weights (a run trained with sample weights): the metric
+        table's values and intervals are weighted.
 
     Examples
     --------

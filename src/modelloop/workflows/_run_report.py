@@ -91,6 +91,7 @@ def record_evaluation(
     *,
     seed: int = 0,
     time_left: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
     """Compute and keep beside ``result.run_id`` what :func:`report` draws from.
 
@@ -98,7 +99,8 @@ def record_evaluation(
     (kept for at most 50,000 rows), permutation importance on at most 2,000 test rows with
     up to 3 repeats (fewer when time is short), a learning curve (the chosen model refitted
     on 10/25/50% of the training rows) only when the time left covers it, and the data
-    profile. Returns the seconds spent.
+    profile. Returns the seconds spent. ``sample_weight`` (the test rows' weights) is kept
+    with the predictions, so the report's metric table is weighted like the test metrics.
     """
     t0 = time.monotonic()
     task, metric, model = result.task, result.metric, result.model
@@ -108,10 +110,14 @@ def record_evaluation(
     if n_test > MAX_SAVED_ROWS:
         keep = np.sort(rng.choice(n_test, MAX_SAVED_ROWS, replace=False))
         X_keep, y_keep = X_test.iloc[keep], y_test.iloc[keep]
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[keep]
         notes.append(f"Plots and intervals use {MAX_SAVED_ROWS:,} of the {n_test:,} test rows.")
     else:
         X_keep, y_keep = X_test, y_test
     predictions = pd.DataFrame({"y_true": y_keep.to_numpy()})
+    if sample_weight is not None:
+        predictions["sample_weight"] = np.asarray(sample_weight, dtype=float)
     threshold = None if task == "regression" else decision_threshold(model)
     classes = result.classes
     if task == "regression":
@@ -587,6 +593,9 @@ def report(
         y_pred=predictions["y_pred"].to_numpy(),
         proba=proba,
         classes=classes,
+        sample_weight=predictions["sample_weight"].to_numpy()
+        if "sample_weight" in predictions.columns
+        else None,
         target=str(payload.get("target") or run.target),
         summary=summary,
         notes=payload.get("notes") or [],
@@ -645,6 +654,7 @@ def keep_evaluation(
     *,
     seed: int,
     time_left: float | None,
+    sample_weight: np.ndarray | None = None,
 ) -> None:
     """:func:`record_evaluation` for ``train``: a failure costs the report, not the model.
 
@@ -652,8 +662,9 @@ def keep_evaluation(
     """
     try:
         spent = record_evaluation(
-            store, result, X_train, y_train, X_test, y_test, seed=seed, time_left=time_left
-        )
+            store, result, X_train, y_train, X_test, y_test, seed=seed, time_left=time_left,
+            sample_weight=sample_weight,
+        )  # fmt: skip
     except Exception as exc:  # the model is fine; only its report would be missing
         result.notes.append(
             f"Evaluation data for the report was not saved: {type(exc).__name__}: {exc}"

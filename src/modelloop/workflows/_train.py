@@ -908,6 +908,7 @@ def train(
             y_test,
             seed=seed,
             time_left=clock.for_evaluation(),
+            sample_weight=w_test,
         )
         result.timings["evaluation_s"] = round(_now() - evaluating, 3)
         result.timings["total_s"] = round(_now() - t0, 3)
