@@ -244,7 +244,7 @@ def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
             min_rows_per_s=None if floor is None else floor * SPEED_MARGIN,
             sizes_mb={c.name: c.size_mb for c in ok},
             max_mb=policy.max_model_mb,
-            sample_weight=problem.w,
+            sample_weight=None if problem.w is None else problem.w[rows],
         )
     except ValueError as exc:  # a metric undefined on these predictions: no blend
         log.warning("The ensemble stage was skipped: %s", exc)

@@ -382,6 +382,7 @@ def speed_check(runner: TrialRunner, model: Any, c: CandidateResult, by_name, no
         min_rows_per_s=floor * _MEASURED_MARGIN,
         sizes_mb={n: by_name[n].size_mb for n in measured},
         max_mb=runner.policy.max_model_mb,
+        sample_weight=None if p.w is None else p.w[rows],
     )
     if selection.weights == c.weights:  # the members together clear it: a slow timing
         notes.append(
