@@ -176,7 +176,7 @@ def open_image(value: object, *, name: str | None = None, reduce_to: int | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             width, height = img.size
             if width * height > _MAX_PIXELS:
                 raise InvalidInputError(

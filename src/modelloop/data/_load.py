@@ -318,7 +318,7 @@ def load(
         # a split's folder (photos/train) is named after the data set (photos)
         default_name = (
             folder.parent.name
-            if image_splits(folder.parent) is not None and folder in image_splits(folder.parent)
+            if (splits := image_splits(folder.parent)) is not None and folder in splits
             else folder.name
         )
     else:

@@ -163,7 +163,7 @@ def permutation_importance(
         table = table.iloc[0:0]
     table = table.dropna(subset=["importance"])
     table = table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
-    info = {"n_rows": n, "n_repeats": done, "baseline": baseline}
+    info: dict[str, Any] = {"n_rows": n, "n_repeats": done, "baseline": baseline}
     info["skipped"] = skipped
     return table, info
 

@@ -42,7 +42,7 @@ def python_version() -> str:
 
 
 def _requires(dist: metadata.Distribution, extras: frozenset[str]) -> list[Requirement]:
-    env = default_environment()
+    env = {key: str(value) for key, value in default_environment().items()}
     found = []
     for text in dist.requires or []:
         req = Requirement(text)

@@ -40,7 +40,10 @@ class _Graph:
         arr = np.asarray(value)
         if arr.dtype.kind in "US":
             tensor = helper.make_tensor(
-                name, TensorProto.STRING, arr.shape, [str(v).encode() for v in arr.ravel()]
+                name,
+                TensorProto.STRING,
+                arr.shape,
+                [str(v).encode() for v in arr.ravel()],  # type: ignore[misc]  # onnx's stub: numbers only; STRING tensors take bytes
             )
         else:
             tensor = numpy_helper.from_array(arr, name)

@@ -396,7 +396,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         if self.n_components is None:
             self.pca_ = None
             scale = E.std(axis=0)
-            self.scale_ = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+            self.scale_: np.ndarray | None = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
             return (E - self.mean_) / self.scale_
         k = int(min(self.n_components, len(E) - 1, N_FEATURES)) if len(E) > 1 else 1
         if len(E) < 2:

@@ -92,7 +92,7 @@ def _activations(values: list[Any], n_views: int, n_threads: int | None) -> np.n
 def _distinct(values: list[Any]) -> tuple[list[Any], np.ndarray]:
     """The distinct images among ``values`` (by content) and each value's index into them."""
     digests = image_digests(values, True)
-    first: dict[str, int] = {}
+    first: dict[str | None, int] = {}  # None: a missing image
     unique: list[Any] = []
     index = np.empty(len(values), dtype=np.intp)
     for i, d in enumerate(digests):

@@ -62,9 +62,10 @@ class PackedForest:
         self.feature = np.where(leaf, 0, np.concatenate([t.feature for t in trees]))
         self.threshold = np.concatenate([t.threshold for t in trees])
         missing = [getattr(t, "missing_go_to_left", None) for t in trees]
+        present = [m for m in missing if m is not None]
         self.missing_left = (
-            np.concatenate(missing).astype(bool)
-            if all(m is not None for m in missing)
+            np.concatenate(present).astype(bool)
+            if len(present) == len(missing)
             else np.zeros(len(left), dtype=bool)
         )
         self.depth = int(max(t.max_depth for t in trees))

@@ -90,8 +90,9 @@ def _build_module(config: dict[str, Any]) -> Any:
     """The torch module described by ``config`` (weights freshly initialised)."""
     torch = require_torch()
     nn = torch.nn
+    module: Any = nn.Module  # torch is imported at run time (optional): no static base class
 
-    class _Net(nn.Module):
+    class _Net(module):
         def __init__(self) -> None:
             super().__init__()
             self.embeddings = nn.ModuleList(
@@ -201,7 +202,7 @@ class _TabularNet(BaseEstimator):
             n = X.shape[1]
             cats = [] if self.categorical_features is None else list(self.categorical_features)
             for c in cats:
-                if not isinstance(c, Integral) or not 0 <= c < n:
+                if not isinstance(c, Integral) or not 0 <= int(c) < n:
                     raise ValueError(
                         f"The 'categorical_features' parameter of {type(self).__name__} must "
                         f"hold column indices in [0, {n}). Got {c!r}."
@@ -226,8 +227,8 @@ class _TabularNet(BaseEstimator):
             # A level never seen in fit maps to the 'unseen' index 0.
             codes = np.where((codes < 0) | (codes >= self.cardinalities_), 0, codes)
         np.clip(codes, 0, None, out=codes)
-        cont = (cont - self.mean_) / self.scale_
-        return cont.astype(np.float32), codes
+        scaled = (cont - self.mean_) / self.scale_
+        return scaled.astype(np.float32), codes
 
     def _device(self, torch: Any) -> Any:
         if self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available()):

@@ -194,7 +194,7 @@ class DensityClusterer(ClusterMixin, BaseEstimator):
         k = max(1, min(self.min_samples or size, sample.shape[0] - 1))
         if self.algorithm == "dbscan":
             return self._fit_dbscan(X, sample, k)
-        self.eps_ = None
+        self.eps_: float | None = None
         model = HDBSCAN(min_cluster_size=size, min_samples=k, copy=True).fit(sample)
         core = model.labels_ >= 0
         self.core_samples_ = sample[core]
