@@ -153,7 +153,8 @@ def domain_drift(columns: Sequence[Encoded], config: DriftConfig) -> DomainDrift
         X, y, categorical_feature=categorical or "auto", params=params, free_raw_data=False
     )
     for train, test in folds.split(X, y):
-        booster = lgb.train(params, full.subset(np.sort(train)), num_boost_round=_ROUNDS)
+        # lightgbm annotates list[int]; it takes any array of row indices
+        booster = lgb.train(params, full.subset(np.sort(train)), num_boost_round=_ROUNDS)  # type: ignore[arg-type]
         oof[test] = booster.predict(X[test])
         gains += booster.feature_importance(importance_type="gain")
     auc = score("roc_auc", y, y_proba=oof, classes=[0, 1])

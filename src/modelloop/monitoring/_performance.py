@@ -10,7 +10,7 @@ less sure, before any label arrives. Measured metrics come from ``modelloop.eval
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,7 +103,7 @@ class WindowPerformance:
         return d
 
 
-def _labels_like(y: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+def _labels_like(y: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
     """Labels mapped onto the model's classes by their text (JSON turns 1 into '1')."""
     by_text = {str(c): c for c in classes}
     return np.asarray([by_text.get(str(v), v) for v in y], dtype=object)

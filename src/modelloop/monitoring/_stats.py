@@ -117,7 +117,7 @@ class Grid:
         d = b - a
         return np.where(t >= 0.5, b - d * (1 - t), a + d * t)
 
-    def order_statistic(self, k: np.ndarray, which: str = "reference") -> np.ndarray:
+    def order_statistic(self, k: np.ndarray | int, which: str = "reference") -> np.ndarray:
         """The ``k``-th smallest value (0-based) of one sample."""
         counts = self.reference if which == "reference" else self.current
         return self.values[np.searchsorted(np.cumsum(counts), k, side="right")]

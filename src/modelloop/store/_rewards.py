@@ -163,9 +163,12 @@ def attach_rewards(
             predictions.c.label,
             predictions.c.labeled_at,
         ).where(predictions.c.model_name == model_name, predictions.c.request_id.in_(chunk))
-        for row in conn.execute(query):
-            found[row.request_id] = row
-    unknown, expired, duplicates, conflicts = [], [], [], []
+        for hit in conn.execute(query):
+            found[hit.request_id] = hit
+    unknown: list[str] = []
+    expired: list[str] = []
+    duplicates: list[str] = []
+    conflicts: list[str] = []
     details: dict[str, dict[str, Any]] = {}
     writes = []
     for event, (_, value) in wanted.items():

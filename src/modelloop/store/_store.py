@@ -516,9 +516,7 @@ class Store:
         parsed = parse_ref(ref)
         return self.get_model_version(parsed.name, parsed.version, parsed.alias)
 
-    def load_model(
-        self, ref_or_record: str | ModelVersionRecord
-    ) -> tuple[ModelVersionRecord, object]:
+    def load_model(self, ref_or_record: str | ModelVersionRecord) -> tuple[ModelVersionRecord, Any]:
         """The record and the deserialized model of a version.
 
         The file's sha256 is checked against the store before anything is parsed, and it
