@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sklearn.base import clone
@@ -71,9 +71,9 @@ def select_ensemble(
     classes: np.ndarray | None = None,
     rounds: int = 25,
     patience: int = 5,
-    rows_per_s: dict[str, float | None] | None = None,
+    rows_per_s: Mapping[str, float | None] | None = None,
     min_rows_per_s: float | None = None,
-    sizes_mb: dict[str, float | None] | None = None,
+    sizes_mb: Mapping[str, float | None] | None = None,
     max_mb: float | None = None,
     sample_weight: np.ndarray | None = None,
 ) -> EnsembleSelection:
@@ -235,7 +235,7 @@ def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
     try:
         rows = problem.covered  # time-ordered folds never validate the earliest rows
         selection = select_ensemble(
-            {c.name: None if c.oof is None else c.oof[rows] for c in ok},
+            {c.name: _oof(c)[rows] for c in ok},
             problem.y[rows],
             task=problem.task,
             metric=problem.metric,
@@ -267,6 +267,12 @@ def run_ensemble(runner: TrialRunner) -> CandidateResult | None:
     return candidate
 
 
+def _oof(candidate: CandidateResult) -> np.ndarray:
+    """The out-of-fold predictions of a candidate that has them (every trial that ran)."""
+    assert candidate.oof is not None  # a pruned or failed trial is never blended
+    return candidate.oof
+
+
 def blend(
     runner: TrialRunner,
     by_name: dict[str, CandidateResult],
@@ -278,7 +284,7 @@ def blend(
     (with its own decision threshold where one helps), summed latency and blended speed
     (``rows_per_s`` when measured, else estimated from the members' trials)."""
     problem = runner.problem
-    oof = sum(w * by_name[n].oof for n, w in weights.items())
+    oof = cast(np.ndarray, sum(w * _oof(by_name[n]) for n, w in weights.items()))
     scores = fold_scores(problem, oof)
     refit_params: dict = {}
     if runner.policy.thresholding:  # the blend's own threshold, cross-fitted like a trial's

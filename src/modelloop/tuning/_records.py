@@ -121,10 +121,10 @@ class SearchResult:
     greater_is_better: bool
     candidates: tuple[CandidateResult, ...]
     best: CandidateResult
-    best_pipeline: object = field(repr=False)
+    best_pipeline: Any = field(repr=False)
     n_folds: int = 0
     elapsed: float = 0.0
-    model: object = field(default=None, repr=False)
+    model: Any = field(default=None, repr=False)
     refit_time: float = 0.0
     notes: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)  # {'search': n, 'refit': m} if sampled

@@ -83,6 +83,7 @@ def calibrate(
     rows, folds = _covered(problem)
     if not np.isfinite(oof[rows]).all():
         return None
+    assert problem.classes is not None  # asked of classifiers only
     y_idx = np.searchsorted(problem.classes, problem.y[rows])
     proba = oof / oof.sum(axis=1, keepdims=True)
     calibrated = proba.copy()
@@ -107,6 +108,7 @@ def tune_threshold(
     if not np.isfinite(oof[rows]).all() or len(cv_scores) != problem.k:
         return None
     classes = problem.classes
+    assert classes is not None  # asked of binary classifiers only
     p1 = oof[rows, 1] / oof[rows].sum(axis=1)
     y_idx = np.searchsorted(classes, problem.y[rows])
     pred = np.zeros(len(problem.y), dtype=int)

@@ -17,6 +17,7 @@ import pickle
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,7 +296,7 @@ def _fit(ctx: _Context, job: Job, pipeline: Pipeline, rows: np.ndarray, y: np.nd
 
 
 def _predict(ctx: _Context, job: Job, model: Any, X: pd.DataFrame):
-    if ctx.task == "regression":
+    if ctx.classes is None:  # regression
         return np.asarray(model.predict(X), dtype=float), None
     proba = _placed(
         ctx, model.predict_proba(X), _class_columns(ctx, model, codes=job.model == "xgboost")
@@ -309,12 +310,14 @@ def _class_columns(ctx: _Context, fitted: Any, *, codes: bool = False) -> np.nda
     A fold may miss a rare class; with ``codes`` the model learned the label codes 0..K-1
     (XGBoost fitted directly, not inside a voting wrapper), which are the positions.
     """
+    assert ctx.classes is not None  # asked of classifiers only
     named = np.asarray(fitted.classes_)
     return named.astype(int) if codes else np.searchsorted(ctx.classes, named)
 
 
 def _placed(ctx: _Context, proba: Any, columns: np.ndarray) -> np.ndarray:
     """``proba`` with one column per class of ``ctx.classes`` (0 for a class it lacks)."""
+    assert ctx.classes is not None  # asked of classifiers only
     proba = np.asarray(proba, dtype=float)
     if np.array_equal(columns, np.arange(len(ctx.classes))):
         return proba
@@ -359,7 +362,7 @@ def model_size_mb(model: Any) -> float:
 def _run_trial(ctx: _Context, job: Job, conn: Any) -> Outcome:
     started = time.perf_counter()
     spec = get_metric(ctx.metric)
-    width = 1 if ctx.task == "regression" else len(ctx.classes)
+    width = 1 if ctx.classes is None else len(ctx.classes)  # None: regression
     oof = np.full((ctx.n_search, width), np.nan)
     out = Outcome(job.number, job.model, dict(job.params), "ok")
     base = build_pipeline(
@@ -553,7 +556,7 @@ def _bag_check(
 
 
 # Requests after the search, each with a tuple of arguments after the context.
-_REQUESTS = {"refit": _refit, "bag": _bag, "bagcheck": _bag_check}
+_REQUESTS: dict[str, Callable[..., Any]] = {"refit": _refit, "bag": _bag, "bagcheck": _bag_check}
 
 
 def refit_here(payload: dict[str, Any], members, weights, threshold=None) -> Any:
@@ -581,6 +584,7 @@ def serve(conn: Any) -> None:
                 preload(payload.get("preload", ()))
                 conn.send(("ready", None))
             elif kind == "trial":
+                assert ctx is not None  # 'setup' always comes first
                 conn.send(("done", _run_trial(ctx, payload, conn)))
             elif kind in _REQUESTS:
                 conn.send(("done", _REQUESTS[kind](ctx, *payload)))
