@@ -42,7 +42,7 @@ def list_command(
                     s.latest_version,
                     s.n_versions,
                     ", ".join(f"{a}→{v}" for a, v in sorted(s.aliases.items())) or "—",
-                    s.updated_at.strftime("%Y-%m-%d %H:%M"),
+                    s.updated_at.strftime("%Y-%m-%d %H:%M") if s.updated_at else "—",
                 ]
                 for s in summaries
             ],

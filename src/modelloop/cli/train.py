@@ -529,6 +529,7 @@ def train_command(
     if bandit is not None:
         from modelloop.cli._bandit import train_bandit_command
 
+        assert time_budget is not None  # set above: a policy always has a time budget
         train_bandit_command(
             data, bandit, settings=settings, name=name, models=split_names(models), cv=cv,
             test_size=test_size, time_budget=time_budget, max_trials=max_trials, seed=seed,
@@ -565,6 +566,7 @@ def train_command(
         if unsupervised is not None:  # clustering, reduce, anomaly: their own options
             from modelloop.workflows import train_unsupervised
 
+            assert task is not None  # options of an unsupervised task were given
             result = train_unsupervised(
                 source, task=task, target=target, metric=metric, name=name or source.name,
                 register=register, aliases=alias or (), models=split_names(models),
@@ -575,7 +577,7 @@ def train_command(
             result = train(
                 source,
                 target=target,
-                task=task,  # type: ignore[arg-type]
+                task=task,
                 metric=metric,
                 name=name or source.name,
                 register=register,

@@ -255,7 +255,7 @@ def load_model_file(
         limit_threads(model, 1)
         names_in = getattr(model, "feature_names_in_", None)
         named = names_in is not None
-        if named:
+        if names_in is not None:
             names = [str(n) for n in names_in]
         elif getattr(model, "n_features_in_", None) is not None:
             names = [f"f{i}" for i in range(int(model.n_features_in_))]
@@ -288,7 +288,7 @@ def load_model_file(
         compiled = _compiled(model)
         as_frame = named and compiled is None
 
-        def prepare(rows: Sequence[dict[str, Any]]) -> Any:  # type: ignore[misc]
+        def prepare(rows: Sequence[dict[str, Any]]) -> Any:
             X = np.array([[row.get(c) for c in order] for row in rows], dtype=np.float64)
             return pd.DataFrame(X, columns=order, copy=False) if as_frame else X
 

@@ -183,6 +183,7 @@ class _Factored:
         self.weights = weights
         self.values = values  # class values (expected reward) or None (a regressor)
         self.policy = policy
+        self.compiled: Any = None  # the compiled reward model, set by ``build`` once checked
 
     @classmethod
     def build(cls, compiled: Any, model: Any, schema: Schema, policy: Any) -> _Factored | None:

@@ -23,7 +23,7 @@ Request validation errors from FastAPI (path and query parameters) answer 422 na
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -100,7 +100,7 @@ def _loc(loc: Sequence[Any]) -> str:
     return out or "body"
 
 
-def validation_message(errors: Sequence[dict[str, Any]], prefix: Sequence[Any] = ()) -> str:
+def validation_message(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any] = ()) -> str:
     """One line naming the first invalid field, its problem and the value received."""
     first = errors[0]
     where = _loc([*prefix, *first.get("loc", ())])
@@ -110,7 +110,7 @@ def validation_message(errors: Sequence[dict[str, Any]], prefix: Sequence[Any] =
     return f"Field '{where}': {first.get('msg', 'invalid')}.{shown}{more}"
 
 
-def details_of(errors: Sequence[dict[str, Any]], prefix: Sequence[Any] = ()) -> list[dict]:
+def details_of(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any] = ()) -> list[dict]:
     """JSON-safe details of pydantic errors (at most 20)."""
     return [
         {

@@ -287,7 +287,7 @@ def _text_block(transformer: Any, columns: list[str], schema: Schema) -> Block |
     vocabulary = vec.vocabulary_
     idf = vec.idf_ if vec.use_idf else None
     sublinear, norm = vec.sublinear_tf, vec.norm
-    components_t = svd.components_.T if dense else None
+    components_t = svd.components_.T if dense and svd is not None else None
     n_terms = len(vocabulary)
     name = columns[0]
     as_int = _int_categories(schema[name])
@@ -580,9 +580,9 @@ class CompiledModel:
         if sparse_output:  # as the ColumnTransformer stacks them when fitted sparse
             from scipy import sparse
 
-            blocks = [b(rows) for b in parts]
+            matrices = [b(rows) for b in parts]
             return sparse.hstack(
-                [x if sparse.issparse(x) else sparse.csr_matrix(x) for x in blocks], format="csr"
+                [x if sparse.issparse(x) else sparse.csr_matrix(x) for x in matrices], format="csr"
             )
         if len(parts) == 1:
             return parts[0](rows)
@@ -741,7 +741,7 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
     else:
         pipelines = [model]
         classifier = hasattr(model, "predict_proba")
-    members = []
+    members: list[tuple[Blocks, Predict | None, Predict]] = []
     for pipe in pipelines:
         parts = _split(pipe)
         if parts is None:
@@ -753,7 +753,7 @@ def _compile(model: Any, schema: Schema) -> CompiledModel | None:
         proba, predict = estimator_functions(estimator)
         if classifier and proba is None:
             return None
-        if adapt is not None:  # columns into the bag's classes, the member's temperature
+        if adapt is not None and proba is not None:  # the bag's classes, the member's temperature
             proba = adapt[len(members)](proba)
         members.append((blocks, proba, predict))
     classes = getattr(model, "classes_", None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,6 +272,7 @@ def served_from_pipeline(
     first = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
     # unsupervised models answer clusters / components / scores: the full pipeline serves them
     compiled = None if task in UNSUPERVISED_TASKS else compile_pipeline(pipeline, features)
+    prepare: Callable[[Sequence[dict[str, Any]]], Any]
     if compiled is not None:  # the fast path: rows straight to the estimator's matrix
         estimator, prepare = compiled, list
     elif isinstance(first, SchemaEnforcer) and len(pipeline.steps) > 1:

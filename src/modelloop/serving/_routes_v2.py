@@ -313,7 +313,8 @@ async def _decide(state: Any, served: Any, payload: dict[str, Any], rows: list[A
     """Decisions for the rows of an inference request: outputs ``action``, ``propensity`` and
     ``event_id`` (send rewards to ``POST /v1/models/NAME/reward``); ``parameters.actions``
     names the candidates of every row."""
-    params = payload.get("parameters") if isinstance(payload.get("parameters"), dict) else {}
+    given = payload.get("parameters")
+    params = given if isinstance(given, dict) else {}
     actions = params.get("actions")
     answers = await asyncio.gather(
         *(state.decide(served, row, actions, route="v2") for row in rows)

@@ -195,7 +195,7 @@ class RowParser:
             extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=True
         )
         self.row_type = row
-        self._adapter = TypeAdapter(list[row])  # type: ignore[valid-type]
+        self._adapter: TypeAdapter[list[Any]] = TypeAdapter(list[row])
         self.categories = {
             c.name: frozenset(c.categories)
             for c in self.schema.columns

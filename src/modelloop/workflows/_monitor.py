@@ -432,7 +432,7 @@ def _report(
             reference, current.iloc[idx], model.schema, config=chunk_config
         ).drift_share
         windows.append({**w.to_dict(), "drift_share": share})
-    performance = PerformanceReport(
+    performance: PerformanceReport | None = PerformanceReport(
         task=task,
         metric=metric,
         training=_training_metric(model, metric),

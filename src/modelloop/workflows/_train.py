@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -642,7 +642,11 @@ def train(
     if splits is not None:  # photos/{train,val}/<class>/*.jpg: train on one, test on the other
         source, test = splits
     pair = split_folder(Path(test).parent) if isinstance(test, str | Path) else None
-    if pair is not None and Path(test).resolve() == pair[1].resolve():
+    if (
+        pair is not None
+        and isinstance(test, str | Path)
+        and Path(test).resolve() == pair[1].resolve()
+    ):
         root = pair[0].parent.name
         split_notes.append(
             f"Trained on {root}/{pair[0].name}/ and tested on {root}/{pair[1].name}/."
@@ -679,7 +683,7 @@ def train(
     if n_dropped:
         notes.append(f"{n_dropped} rows with a missing target were left out.")
     y_all = dataset.target_series()
-    resolved_task: Task = task or detect_task(y_all)
+    resolved_task = cast(Task, task or detect_task(y_all))  # a given task was checked above
     check_target(y_all, resolved_task, name=target, source=dataset.name)
     dataset = _whole_number_labels(dataset, resolved_task)
     dataset, validation = resolve_validation(

@@ -442,11 +442,12 @@ def train_unsupervised(
     store = store or Store.from_settings(settings)
     try:
         record_dataset(store, dataset)
-        own = {
+        by_task: dict[str, dict[str, Any]] = {
             "clustering": {"max_clusters": max_clusters, "min_clusters": min_clusters},
             "anomaly": {"contamination": contamination},
             "reduce": {"variance": variance, "max_components": max_components},
-        }[task]
+        }
+        own = by_task[task]
         params = {  # only the task's own options: `modelloop runs show` lists them all
             "candidates": names,
             **own,

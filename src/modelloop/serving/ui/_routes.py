@@ -425,7 +425,7 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
 
 def _versions_of_run(store: Store, run_id: str) -> list[Any]:
     """The model versions registered from run ``run_id`` (any model name), oldest first."""
-    found = []
+    found: list[Any] = []
     for summary in store.list_models():
         try:
             versions = store.list_versions(summary.name)
@@ -463,7 +463,7 @@ def compare_page(request: Request, ids: str = "") -> HTMLResponse:
         for r, t in zip(runs, trials, strict=True)
     ]
     # One axis per metric: an RMSE and an AUC on one axis would read as one scale.
-    by_metric: dict[str, list[tuple[str, str, Any]]] = {}
+    by_metric: dict[str | None, list[tuple[str, str | None, Any]]] = {}
     for r, t in zip(runs, trials, strict=True):
         by_metric.setdefault(r.metric, []).append((r.short_id, r.metric, t))
     overlays = [
