@@ -22,6 +22,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml) into site/. --strict: a broken link or anchor, a page
 # left out of the navigation, an API page naming a missing object or a public function without
