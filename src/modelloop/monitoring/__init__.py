@@ -35,12 +35,11 @@ from modelloop.monitoring._attribution import (
     ColumnAttribution,
     attribution_drift,
 )
-from modelloop.monitoring._config import DriftConfig
+from modelloop.monitoring._config import NOT_ENOUGH_DATA, DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
 from modelloop.monitoring._domain import DomainDrift, domain_classifier
 from modelloop.monitoring._drift import (
     MAX_IMAGE_ROWS,
-    NOT_ENOUGH_DATA,
     DriftReport,
     FeatureDrift,
     drift_report,

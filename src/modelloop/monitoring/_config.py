@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from modelloop.exceptions import ConfigurationError
 
-__all__ = ["DriftConfig"]
+__all__ = ["NOT_ENOUGH_DATA", "DriftConfig"]
+
+NOT_ENOUGH_DATA = "not enough data"
+"""The verdict of a test (or of the domain classifier) whose samples are below the minimums."""
 
 
 @dataclass(frozen=True)

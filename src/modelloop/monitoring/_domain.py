@@ -20,6 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 from modelloop.data import Schema
 from modelloop.evaluation import score
 from modelloop.exceptions import SchemaMismatchError
+from modelloop.monitoring._config import NOT_ENOUGH_DATA
 from modelloop.monitoring._encode import Encoded, encode
 
 if TYPE_CHECKING:
@@ -113,8 +114,6 @@ def domain_classifier(
 def domain_drift(columns: Sequence[Encoded], config: DriftConfig) -> DomainDrift:
     """:func:`domain_classifier` on columns already typed by ``encode``."""
     import lightgbm as lgb
-
-    from modelloop.monitoring._drift import NOT_ENOUGH_DATA
 
     if not columns:
         raise SchemaMismatchError(

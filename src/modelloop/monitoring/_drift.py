@@ -18,7 +18,7 @@ import pandas as pd
 
 from modelloop.data import Role, Schema
 from modelloop.exceptions import EmptyDataError, SchemaMismatchError
-from modelloop.monitoring._config import DriftConfig
+from modelloop.monitoring._config import NOT_ENOUGH_DATA, DriftConfig
 from modelloop.monitoring._correction import adjust_pvalues
 from modelloop.monitoring._domain import DomainDrift, domain_drift
 from modelloop.monitoring._encode import Encoded, encode, factorized_labels
@@ -39,7 +39,6 @@ from modelloop.monitoring._stats import (
 
 __all__ = ["DriftReport", "FeatureDrift", "drift_report", "with_attribution", "with_windows"]
 
-NOT_ENOUGH_DATA = "not enough data"
 MAX_IMAGE_ROWS = 2_000  # rows of each window compared when the model takes images
 _HIST_BINS = 20
 _HIST_CATEGORIES = 15
