@@ -10,103 +10,30 @@ never a traceback.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelloop import __version__
 from modelloop.config import Settings
 from modelloop.exceptions import ModelloopError
 from modelloop.serving._errors import error_body, status_of, validation_message
+from modelloop.serving.ui import _routes
 from modelloop.serving.ui._drift import DriftCache
 from modelloop.serving.ui._explain import ExplainerCache
+from modelloop.serving.ui._render import UIContext, render, template_environment, wants_json
 from modelloop.serving.ui._reports import ReportCache
 from modelloop.store import Store
 
-__all__ = ["UIContext", "create_ui", "render", "ui_app", "wants_json"]
+__all__ = ["create_ui", "ui_app"]
 
 log = logging.getLogger("modelloop.serving.ui")
 _HERE = Path(__file__).parent
-
-
-@dataclass
-class UIContext:
-    """What the dashboard's routes share."""
-
-    settings: Settings
-    store: Store | None
-    state: Any  # the serving ServerState when mounted in ``modelloop serve``, else None
-    templates: Environment
-    reports: ReportCache | None
-    drift: DriftCache | None = None
-    explainers: ExplainerCache | None = None
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return "—"
-        if abs(value) >= 10_000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, list | tuple):
-        return ", ".join(_fmt(v, digits) for v in value)
-    return str(value)
-
-
-def _duration(start: datetime | None, end: datetime | None) -> str:
-    if start is None or end is None:
-        return "—"
-    seconds = (end - start).total_seconds()
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(_HERE / "templates")),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = _fmt
-    env.globals["duration"] = _duration
-    env.globals["version"] = __version__
-    return env
-
-
-def wants_json(request: Request) -> bool:
-    """Whether the client asked for JSON (the dashboard's own ``fetch`` calls do)."""
-    return "application/json" in request.headers.get("accept", "")
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page from ``templates/`` with the dashboard's base path and settings at hand."""
-    ui: UIContext = request.app.state.ui
-    base = request.scope.get("root_path", "").rstrip("/")
-    html = ui.templates.get_template(template).render(
-        base=base,
-        request=request,
-        served=ui.state is not None,
-        key_configured=bool(ui.settings.api_key),
-        **context,
-    )
-    return HTMLResponse(html, status_code=status_code)
 
 
 def _error_page(
@@ -193,15 +120,13 @@ def create_ui(
     >>> client.get("/models").status_code  # doctest: +SKIP
     200
     """
-    from modelloop.serving.ui import _routes
-
     settings = settings or Settings()
     app = FastAPI(title="modelloop dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ui = UIContext(
         settings=settings,
         store=store,
         state=state,
-        templates=_environment(),
+        templates=template_environment(),
         reports=ReportCache(store) if store is not None else None,
         drift=DriftCache(store, settings, ttl=drift_ttl) if store is not None else None,
         explainers=ExplainerCache(store, state) if store is not None else None,

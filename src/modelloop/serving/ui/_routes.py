@@ -27,7 +27,6 @@ from modelloop.exceptions import (
     ModelNotFoundError,
 )
 from modelloop.serving._security import check_key
-from modelloop.serving.ui._app import UIContext, render, wants_json
 from modelloop.serving.ui._drift import (
     ERROR,
     NO_REFERENCE,
@@ -37,6 +36,7 @@ from modelloop.serving.ui._drift import (
 )
 from modelloop.serving.ui._explain import explain_logged, global_importance, recent_predictions
 from modelloop.serving.ui._live import counters_of, timeline
+from modelloop.serving.ui._render import UIContext, render, wants_json
 from modelloop.serving.ui._views import (
     compare_rows,
     headline_metrics,
