@@ -799,7 +799,7 @@ def train(
     store = store or Store.from_settings(settings)
     try:
         record_dataset(store, dataset)
-        params = {
+        params: dict[str, Any] = {
             "candidates": candidates or "portfolio",
             "search": search_strategy,
             "param_grid": param_grid,
