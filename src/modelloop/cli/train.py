@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,9 @@ from modelloop.cli._common import (
 )
 from modelloop.data import TASKS
 from modelloop.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from modelloop.workflows import TrainResult, UnsupervisedTrainResult
 
 
 def parse_types(values: list[str]) -> dict[str, str]:
@@ -562,6 +565,7 @@ def train_command(
         hints = validation_hints(source.frame, source.schema, target)
         for hint in hints:  # before the search starts: Ctrl-C and rerun with the option
             err.print(f"[yellow]warning:[/] {escape(hint)}")
+    result: TrainResult | UnsupervisedTrainResult
     with search_display(enabled=not as_json, budget=time_budget) as on_event:
         if unsupervised is not None:  # clustering, reduce, anomaly: their own options
             from modelloop.workflows import train_unsupervised
