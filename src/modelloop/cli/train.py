@@ -21,7 +21,6 @@ from modelloop.cli._common import (
     search_display,
     table,
 )
-from modelloop.data import TASKS
 from modelloop.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -496,6 +495,8 @@ def train_command(
     """
     started = command_started()  # the budget covers the whole command
     settings = make_settings(store, home, debug, trust).with_overrides(cluster=cluster)
+    from modelloop.data import TASKS  # here: the data package imports pandas
+
     if settings.cluster is None and task in (None, *TASKS):
         # the search's worker processes import the model libraries while this one imports
         # the rest of modelloop, reads the data and profiles it

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from modelloop.data import json_value
+from modelloop._json import json_value
 from modelloop.exceptions import ConfigurationError, InvalidInputError, StoreError
 
 if TYPE_CHECKING:
