@@ -517,8 +517,6 @@ def train_command(
     from modelloop.data import UNSUPERVISED_TASKS
 
     if weight is not None and (bandit is not None or task in UNSUPERVISED_TASKS):
-        from modelloop.exceptions import ConfigurationError
-
         raise ConfigurationError(
             f"--weight is for binary, multiclass and regression models. Got --task {task}."
         )
